@@ -1,0 +1,20 @@
+// Lint for the whole repository: typescript-eslint's recommended rules, plus the
+// house rule that only the CLI exits the process (libraries throw or return).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', 'bench/.work/**', 'examples/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-properties': ['error', { object: 'process', property: 'exit', message: 'Only src/cli exits the process; throw or return instead.' }],
+    },
+  },
+  {
+    files: ['packages/airlock/src/cli/**', 'bench/**', 'test/fixtures/**'],
+    rules: { 'no-restricted-properties': 'off' },
+  },
+);

@@ -1,0 +1,53 @@
+import { constants } from 'node:os';
+import { discoverConfig, type ServiceFlags } from '../../config/discover.js';
+import { planServices } from '../../config/plan.js';
+import { Daemon } from '../../daemon/daemon.js';
+import { EventBus } from '../../events.js';
+import { subscribeJson } from '../../observe/json.js';
+import { subscribePretty } from '../../observe/pretty.js';
+import { paletteFor, type GlobalOptions } from '../output.js';
+
+/**
+ * `airlock dev` and `airlock run`: start every chosen service and keep them going until
+ * a signal. First SIGINT/SIGTERM: graceful stop, exit 0. A second one: SIGKILL of every
+ * process group, exit 128 + signal number. SIGHUP: rebuild and swap every service.
+ */
+export async function runDaemon(names: readonly string[], flags: ServiceFlags, options: GlobalOptions, watch: boolean): Promise<number> {
+  const loaded = discoverConfig(process.cwd(), options.config, flags);
+  const plans = await planServices(loaded.config, loaded.baseDir, names);
+  const bus = new EventBus();
+  const write = (line: string) => process.stdout.write(`${line}\n`);
+  if (options.logFormat === 'json') subscribeJson(bus, write);
+  else {
+    const verbosity = options.quiet ? 'quiet' : options.verbose ? 'verbose' : 'normal';
+    subscribePretty(bus, { services: plans.map((plan) => plan.name), palette: paletteFor(options), verbosity, write });
+  }
+
+  const daemon = new Daemon(plans, bus, { watch });
+  let stopped = false;
+  // Safety net: whatever ends this process, no child outlives it.
+  process.once('exit', () => {
+    if (!stopped) daemon.killNow();
+  });
+  const exitCode = new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals === 1) {
+        void daemon.stop().then(() => {
+          stopped = true;
+          resolve(0);
+        });
+      } else {
+        daemon.killNow();
+        stopped = true;
+        resolve(128 + (constants.signals[signal] ?? 0));
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', () => daemon.reload());
+  });
+  await daemon.start();
+  return exitCode;
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { discoverConfig } from '../config/discover.js';
+import { initConfig } from '../config/init.js';
+import { jsonSchema } from '../config/schema.js';
+import { asAirlockError } from '../errors.js';
+import { runDaemon } from './commands/daemon.js';
+import { paletteFor, printError, type GlobalOptions } from './output.js';
+
+interface ServiceFlagOptions {
+  build?: string;
+  run?: string;
+  watch?: string[];
+  listen?: string;
+  handoff?: string;
+  debounce?: string;
+  stopSignal?: string;
+  stopTimeout?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function serviceFlags(command: Command): Command {
+  return command
+    .option('--build <cmd>', 'build command for a service without a config file')
+    .option('--run <cmd>', 'command that runs the service')
+    .option('--watch <glob>', 'glob of files that trigger a rebuild (repeatable)', collect)
+    .option('--listen <addr>', 'address the service serves on: host:port, :port or port')
+    .option('--handoff <mode>', 'how a new version takes over: restart')
+    .option('--debounce <duration>', 'quiet period before a build, e.g. 50ms or 0')
+    .option('--stop-signal <signal>', 'signal that asks the service to stop (default SIGTERM)')
+    .option('--stop-timeout <duration>', 'grace period before SIGKILL (default 10s)');
+}
+
+function globals(command: Command): GlobalOptions {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  return { ...options, logFormat: options.logFormat ?? 'pretty', color: options.color ?? true };
+}
+
+const program = new Command('airlock')
+  .description('Change a running service instantly and safely: rebuild what changed, start it beside the old, swap when ready.')
+  .version('0.1.0')
+  .option('-c, --config <file>', 'config file (default: ./airlock.yaml, else flags or the project preset)')
+  .addOption(new Option('--log-format <format>', 'output format').choices(['pretty', 'json']).default('pretty'))
+  .option('-q, --quiet', "only errors and the services' own output")
+  .option('-v, --verbose', 'also changes, pids and stops')
+  .option('--no-color', 'no ANSI colours (also: NO_COLOR=1)')
+  .showHelpAfterError();
+
+async function daemonAction(watch: boolean, names: string[], options: ServiceFlagOptions, command: Command): Promise<void> {
+  const code = await runDaemon(names, options, globals(command), watch);
+  process.exit(code);
+}
+
+serviceFlags(
+  program
+    .command('dev', { isDefault: true })
+    .description('watch, build, run, and swap on every change (the default command)')
+    .argument('[services...]', 'services to run (default: all)'),
+).action((names: string[], options: ServiceFlagOptions, command: Command) => daemonAction(true, names, options, command));
+
+serviceFlags(
+  program
+    .command('run')
+    .description('build and run without watching; rebuild and swap on SIGHUP')
+    .argument('[services...]', 'services to run (default: all)'),
+).action((names: string[], options: ServiceFlagOptions, command: Command) => daemonAction(false, names, options, command));
+
+program
+  .command('init')
+  .description('write airlock.yaml for the project here (Go or Node preset, or converted from air)')
+  .option('--from <file>', 'convert an air config, e.g. .air.toml')
+  .option('--force', 'overwrite an existing airlock.yaml')
+  .action((options: { from?: string; force?: boolean }) => {
+    const result = initConfig(process.cwd(), options);
+    process.stdout.write(`wrote ${result.path}\n`);
+    for (const note of result.notes) process.stdout.write(`  note: ${note}\n`);
+    if (result.unmapped.length > 0) {
+      process.stdout.write(`  not mapped (${result.unmapped.length}), listed at the top of the file too:\n`);
+      for (const line of result.unmapped) process.stdout.write(`    ${line}\n`);
+    }
+  });
+
+program
+  .command('validate')
+  .description('check airlock.yaml; print every problem with file:line:column; exit 1 if any')
+  .action((_options: unknown, command: Command) => {
+    const loaded = discoverConfig(process.cwd(), globals(command).config, {});
+    const names = Object.keys(loaded.config.services);
+    process.stdout.write(`${loaded.file ?? 'flags'}: ok (${names.length} service${names.length === 1 ? '' : 's'}: ${names.join(', ')})\n`);
+  });
+
+program
+  .command('schema')
+  .description('print the JSON Schema of airlock.yaml (for editor completion)')
+  .action(() => {
+    process.stdout.write(`${JSON.stringify(jsonSchema(), null, 2)}\n`);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (thrown) {
+  const error = asAirlockError(thrown);
+  const options = program.opts<GlobalOptions>();
+  printError(error, { logFormat: options.logFormat ?? 'pretty' }, paletteFor({ ...options, color: options.color ?? true }, process.stderr));
+  if (error.code === 'INTERNAL' && thrown instanceof Error && thrown.stack) process.stderr.write(`${thrown.stack}\n`);
+  process.exitCode = error.exitCode;
+}

@@ -1,0 +1,97 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { Document, isMap, isPair, isScalar, type Pair } from 'yaml';
+import { AirlockError } from '../errors.js';
+import { importAir } from './air-import.js';
+import { detectServices } from './discover.js';
+import { parseConfigText } from './load.js';
+
+const HEADER = [
+  ' yaml-language-server: $schema=./node_modules/airlock/schema.json',
+  ' Written by `airlock init`. Every key: docs/config.md; check it with `airlock validate`.',
+];
+
+/** Comments placed above keys of each service, explaining what they do. */
+const KEY_COMMENTS: Readonly<Record<string, string>> = {
+  go: ' Go preset: `go build` of this main package to .airlock/bin, run it, watch *.go, go.mod, go.sum and embedded files.',
+  node: ' Node preset: runs the package.json "start" script (and "build" first, if there is one).',
+  build: ' Runs in its own process group; a change during a build cancels it. {artifact} is the output path.',
+  run: ' The service command; PORT, AIRLOCK_SERVICE and AIRLOCK_GENERATION are in its environment.',
+  watch: ' Globs relative to the service directory; .gitignore is honoured too.',
+  listen: ' The address the service serves on (PORT is set to its port); remove for programs that serve nothing.',
+  handoff: ' restart: stop the old version, then start the new one, only after a good build.',
+  stop: ' Stop signal to the whole process group, then SIGKILL after the timeout.',
+};
+
+export interface InitResult {
+  readonly path: string;
+  readonly text: string;
+  readonly unmapped: readonly string[];
+  readonly notes: readonly string[];
+}
+
+/** Renders a commented airlock.yaml for the given services. */
+export function renderConfig(services: Record<string, Record<string, unknown>>, extraHeader: readonly string[] = []): string {
+  const doc = new Document({ services });
+  doc.commentBefore = [...HEADER, ...extraHeader].join('\n');
+  const servicesNode = doc.get('services', true);
+  if (isMap(servicesNode)) {
+    for (const item of servicesNode.items) {
+      if (!isPair(item) || !isMap(item.value)) continue;
+      for (const pair of item.value.items as Pair[]) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : '';
+        const comment = KEY_COMMENTS[key];
+        if (comment && isScalar(pair.key)) pair.key.commentBefore = comment;
+      }
+    }
+  }
+  return doc.toString({ lineWidth: 120 });
+}
+
+function defaults(): Record<string, unknown> {
+  return { handoff: 'restart', stop: { signal: 'SIGTERM', timeout: '10s' } };
+}
+
+/**
+ * `airlock init [--from .air.toml]`: writes airlock.yaml for the project in dir, after
+ * checking that what it wrote validates.
+ *
+ * @example
+ *   const { path, unmapped } = initConfig(process.cwd(), { from: '.air.toml' });
+ */
+export function initConfig(dir: string, options: { from?: string; force?: boolean } = {}): InitResult {
+  const path = join(dir, 'airlock.yaml');
+  if (existsSync(path) && !options.force) {
+    throw new AirlockError('INIT_EXISTS', `${path} already exists`);
+  }
+  let services: Record<string, Record<string, unknown>>;
+  let unmapped: readonly string[] = [];
+  let notes: readonly string[] = [];
+  const header: string[] = [];
+  if (options.from !== undefined) {
+    const from = join(dir, options.from);
+    let source: string;
+    try {
+      source = readFileSync(from, 'utf8');
+    } catch {
+      throw new AirlockError('CONFIG_NOT_FOUND', `air config "${options.from}" does not exist in ${dir}`);
+    }
+    const imported = importAir(source, basename(from));
+    const detected = Object.keys(detectServices(dir));
+    services = { [detected[0] ?? 'app']: { ...imported.service, handoff: 'restart' } };
+    ({ unmapped, notes } = imported);
+    header.push(` Converted from ${options.from}.`);
+    if (unmapped.length > 0) header.push(' Not mapped:', ...unmapped.map((line) => `   ${line}`));
+  } else {
+    const detected = detectServices(dir);
+    if (Object.keys(detected).length === 0) {
+      throw new AirlockError('INIT_NO_PROJECT', `no Go main package (go.mod + package main) or package.json start script in ${dir}`);
+    }
+    services = Object.fromEntries(Object.entries(detected).map(([name, preset]) => [name, { ...preset, ...defaults() }]));
+  }
+  const text = renderConfig(services, header);
+  // What init writes must pass validate; a failure here is airlock's bug, not the user's.
+  parseConfigText(text, path);
+  writeFileSync(path, text);
+  return { path, text, unmapped, notes };
+}

@@ -1,0 +1,114 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { AirlockError } from '../errors.js';
+import { parseYaml, type PathSegment, type Position } from './locate.js';
+import { describeIssues, formatProblem, type IssueTarget, type Problem } from './problems.js';
+import { configSchema, type Config } from './schema.js';
+
+/** A validated config plus where it came from (relative paths resolve against `baseDir`). */
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly file: string | undefined;
+  readonly baseDir: string;
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
+function record(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/** Paths that must exist, checked on the raw input so they are reported with schema problems. */
+function missingFiles(raw: unknown, baseDir: string): IssueTarget[] {
+  const targets: IssueTarget[] = [];
+  const services = record(record(raw).services);
+  for (const [name, value] of Object.entries(services)) {
+    const service = record(value);
+    const at = (...rest: PathSegment[]) => ['services', name, ...rest];
+    const dir = resolve(baseDir, typeof service.dir === 'string' ? service.dir : '.');
+    if (typeof service.dir === 'string' && !isDirectory(dir)) {
+      targets.push({ path: at('dir'), message: `services.${name}.dir: directory "${service.dir}" does not exist` });
+      continue;
+    }
+    const envFile = record(service.run).envFile;
+    const envFiles = typeof envFile === 'string' ? [envFile] : Array.isArray(envFile) ? envFile : [];
+    envFiles.forEach((file, index) => {
+      if (typeof file === 'string' && !existsSync(resolve(dir, file))) {
+        const path = typeof envFile === 'string' ? at('run', 'envFile') : at('run', 'envFile', index);
+        targets.push({ path, message: `services.${name}.run.envFile: file "${file}" does not exist (relative to ${dir})` });
+      }
+    });
+    const main = record(service.go).main;
+    if (typeof main === 'string' && !isDirectory(resolve(dir, main))) {
+      targets.push({ path: at('go', 'main'), message: `services.${name}.go.main: package directory "${main}" does not exist` });
+    }
+  }
+  return targets;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Validates raw config input completely and returns every problem at once, each located
+ * through `locate` (a YAML source map, or a flag name for command-line input).
+ */
+export function validateConfig(
+  raw: unknown,
+  baseDir: string,
+  locate: (target: IssueTarget) => Omit<Problem, 'message'>,
+): { config: Config; problems: [] } | { config: undefined; problems: Problem[] } {
+  const result = configSchema.safeParse(raw, { reportInput: true });
+  const targets = [...(result.success ? [] : describeIssues(configSchema, result.error.issues)), ...missingFiles(raw, baseDir)];
+  if (targets.length > 0) {
+    const problems = targets.map((target) => ({ ...locate(target), message: target.message }));
+    problems.sort((a, b) => (a.position?.line ?? 0) - (b.position?.line ?? 0) || (a.position?.col ?? 0) - (b.position?.col ?? 0));
+    return { config: undefined, problems };
+  }
+  return { config: deepFreeze(result.data as Config), problems: [] };
+}
+
+/** Reads, parses and validates a config file; throws an AirlockError listing every problem. */
+export function loadConfigFile(file: string): LoadedConfig {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new AirlockError('CONFIG_NOT_FOUND', `config file "${file}" does not exist or cannot be read`);
+  }
+  return parseConfigText(text, path);
+}
+
+export function parseConfigText(text: string, path: string): LoadedConfig {
+  const source = basename(path);
+  const parsed = parseYaml(text);
+  const located = (position: Position, message: string): string => formatProblem({ source, position, message });
+  if (parsed.errors.length > 0) {
+    const details = parsed.errors.map((error) => located(error.position, error.message));
+    throw new AirlockError('CONFIG_PARSE', `${source} is not valid YAML`, { details });
+  }
+  const baseDir = dirname(path);
+  const result = validateConfig(parsed.value ?? {}, baseDir, (target) => ({
+    source,
+    position: parsed.map.locate(target.path, target.key),
+  }));
+  if (result.config === undefined) {
+    const count = result.problems.length;
+    throw new AirlockError('CONFIG_INVALID', `${source} has ${count} problem${count === 1 ? '' : 's'}`, {
+      details: result.problems.map(formatProblem),
+    });
+  }
+  return { config: result.config, file: path, baseDir };
+}

@@ -1,0 +1,141 @@
+import { parseEnv } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { delimiter, join, relative, resolve } from 'node:path';
+import { AirlockError } from '../errors.js';
+import { deepFreeze } from './load.js';
+import { embeddedFiles, findGoModule } from './presets/go.js';
+import { NODE_BUILD_OUTPUTS, NODE_SOURCES, readPackageJson } from './presets/node.js';
+import type { Config, ServiceConfig } from './schema.js';
+
+/**
+ * Everything a service's pipeline needs, fully resolved: absolute paths, presets
+ * expanded, durations in ms. Frozen; modules receive it as plain values.
+ */
+export interface ServicePlan {
+  readonly name: string;
+  readonly dir: string;
+  readonly preset: 'go' | 'node' | undefined;
+  readonly build: { readonly cmd: string; readonly cwd: string; readonly timeoutMs: number } | undefined;
+  /** Where the build writes the program ({artifact}); undefined when the build names no artifact. */
+  readonly artifact: string | undefined;
+  readonly run: { readonly cmd: string; readonly env: Readonly<Record<string, string>>; readonly envFiles: readonly string[] };
+  readonly watch: {
+    readonly root: string;
+    readonly include: readonly string[];
+    readonly exclude: readonly string[];
+    readonly debounceMs: number;
+    readonly gitignore: boolean;
+  };
+  readonly listen: { readonly host: string; readonly port: number } | undefined;
+  readonly handoff: ServiceConfig['handoff'];
+  readonly startTimeoutMs: number;
+  readonly stop: { readonly signal: NodeJS.Signals; readonly timeoutMs: number };
+}
+
+const GO_SOURCES = ['**/*.go', 'go.mod', 'go.sum'];
+
+function stringEnv(env: Readonly<Record<string, string | number | boolean>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([key, value]) => [key, String(value)]));
+}
+
+async function goPreset(name: string, dir: string, service: ServiceConfig, main: string) {
+  const moduleDir = findGoModule(dir);
+  if (moduleDir === undefined) {
+    throw new AirlockError('PRESET_GO', `service "${name}": no go.mod found in ${dir} or above it`);
+  }
+  const pkg = relative(moduleDir, resolve(dir, main));
+  const target = pkg === '' ? '.' : `./${pkg}`;
+  const embeds = await embeddedFiles(moduleDir, target, moduleDir);
+  return {
+    root: moduleDir,
+    build: service.build ?? { cmd: `go build -o {artifact} ${target}`, timeout: 300_000 },
+    buildDir: moduleDir,
+    artifact: join(moduleDir, '.airlock', 'bin', name),
+    runCmd: service.run.cmd ?? '{artifact}',
+    include: service.watch.include ?? [...GO_SOURCES, ...embeds],
+    exclude: ['**/*_test.go', ...service.watch.exclude],
+  };
+}
+
+function nodePreset(name: string, dir: string, service: ServiceConfig, script: string) {
+  const pkg = readPackageJson(dir);
+  const start = pkg?.scripts[script];
+  if (service.run.cmd === undefined && start === undefined) {
+    throw new AirlockError('CONFIG_NO_SERVICE', `service "${name}": ${join(dir, 'package.json')} has no "${script}" script`);
+  }
+  const buildScript = pkg?.scripts.build;
+  const build = service.build ?? (buildScript ? { cmd: buildScript, timeout: 300_000 } : undefined);
+  return {
+    root: dir,
+    build,
+    buildDir: dir,
+    artifact: undefined,
+    runCmd: service.run.cmd ?? (start as string),
+    include: service.watch.include ?? NODE_SOURCES,
+    exclude: [...(build ? NODE_BUILD_OUTPUTS : []), ...service.watch.exclude],
+  };
+}
+
+function plainService(dir: string, service: ServiceConfig) {
+  const usesArtifact = service.build?.cmd.includes('{artifact}') ?? false;
+  return {
+    root: dir,
+    build: service.build,
+    buildDir: dir,
+    artifact: usesArtifact ? join(dir, '.airlock', 'bin', 'artifact') : undefined,
+    runCmd: service.run.cmd as string,
+    include: service.watch.include ?? ['**/*'],
+    exclude: service.watch.exclude,
+  };
+}
+
+/** Resolves one service of a validated config against the directory of its config file. */
+export async function planService(name: string, service: ServiceConfig, baseDir: string): Promise<ServicePlan> {
+  const dir = resolve(baseDir, service.dir);
+  const shape = service.go
+    ? await goPreset(name, dir, service, service.go.main)
+    : service.node
+      ? nodePreset(name, dir, service, service.node.script)
+      : plainService(dir, service);
+  const envFile = service.run.envFile;
+  const envFiles = (envFile === undefined ? [] : typeof envFile === 'string' ? [envFile] : envFile).map((file) => resolve(dir, file));
+  const env: Record<string, string> = stringEnv(service.run.env);
+  if (service.node) env.PATH = `${join(dir, 'node_modules', '.bin')}${delimiter}${process.env.PATH ?? ''}`;
+  return deepFreeze({
+    name,
+    dir,
+    preset: service.go ? 'go' : service.node ? 'node' : undefined,
+    build: shape.build ? { cmd: shape.build.cmd, cwd: shape.buildDir, timeoutMs: shape.build.timeout } : undefined,
+    artifact: shape.artifact,
+    run: { cmd: shape.runCmd, env, envFiles },
+    watch: {
+      root: shape.root,
+      include: shape.include,
+      exclude: shape.exclude,
+      debounceMs: service.watch.debounce,
+      gitignore: service.watch.gitignore,
+    },
+    listen: service.listen,
+    handoff: service.handoff,
+    startTimeoutMs: service.health.startTimeout,
+    stop: { signal: service.stop.signal, timeoutMs: service.stop.timeout },
+  });
+}
+
+export async function planServices(config: Config, baseDir: string, only: readonly string[] = []): Promise<ServicePlan[]> {
+  const names = Object.keys(config.services);
+  for (const wanted of only) {
+    if (!names.includes(wanted)) {
+      throw new AirlockError('CONFIG_UNKNOWN_SERVICE', `no service named "${wanted}"; defined: ${names.join(', ')}`);
+    }
+  }
+  const chosen = only.length > 0 ? names.filter((name) => only.includes(name)) : names;
+  return Promise.all(chosen.map((name) => planService(name, config.services[name] as ServiceConfig, baseDir)));
+}
+
+/** Reads a service's env files (dotenv syntax) fresh, for each new generation. */
+export function readEnvFiles(files: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const file of files) Object.assign(env, parseEnv(readFileSync(file, 'utf8')));
+  return env;
+}

@@ -1,0 +1,135 @@
+import { z } from 'zod';
+import { formatMs, parseDuration } from './duration.js';
+
+/**
+ * The one schema of airlock.yaml (and of the flags that describe a service without a
+ * file). Unknown keys are errors everywhere; defaults live here and nowhere else.
+ */
+
+function duration(defaultValue: string) {
+  const base = z
+    .union([z.string(), z.number()])
+    .describe('A duration with units: "50ms", "2s", "5m", "1h30m"; 0 for none.')
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.issues.push({
+          code: 'custom',
+          input: value,
+          message: `expected a duration with units such as "500ms", "2s" or "5m", got ${JSON.stringify(value)}`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
+  // prefault, not default: zod 4 returns a default unparsed, and this one must be parsed to ms.
+  return base.prefault(defaultValue);
+}
+
+const listen = z
+  .union([z.string(), z.number()])
+  .describe('Address airlock makes the service reachable on: "127.0.0.1:8080", ":8080" or 8080 (loopback by default).')
+  .transform((value, ctx) => {
+    const text = String(value).trim();
+    const match = /^(?:(\[[^\]]+\]|[^:]*):)?(\d{1,5})$/.exec(text);
+    const port = match ? Number(match[2]) : NaN;
+    if (!match || port < 1 || port > 65535) {
+      ctx.issues.push({
+        code: 'custom',
+        input: value,
+        message: `expected "host:port", ":port" or a port number from 1 to 65535, got ${JSON.stringify(value)}`,
+      });
+      return z.NEVER;
+    }
+    const host = (match[1] ?? '').replace(/^\[|\]$/g, '') || '127.0.0.1';
+    return { host, port };
+  });
+
+export const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGKILL'] as const;
+export const HANDOFFS = ['restart'] as const;
+
+const stringList = z.array(z.string());
+
+export const serviceSchema = z
+  .strictObject({
+    dir: z.string().default('.').describe('Working directory of the service, relative to airlock.yaml.'),
+    go: z
+      .strictObject({
+        main: z.string().describe('The main package to build, e.g. ./cmd/api.'),
+      })
+      .optional()
+      .describe('Go preset: fills in build, run and watch for a main package.'),
+    node: z
+      .strictObject({
+        script: z.string().default('start').describe('The package.json script that starts the service.'),
+      })
+      .optional()
+      .describe('Node preset: runs a package.json script (and its build script on change, if there is one).'),
+    build: z
+      .strictObject({
+        cmd: z.string().min(1).describe('Build command; {artifact} is the path the run command starts.'),
+        timeout: duration('5m'),
+      })
+      .optional(),
+    run: z
+      .strictObject({
+        cmd: z.string().min(1).optional().describe('Command that runs the service; {artifact} and {port} are replaced.'),
+        env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+        envFile: z.union([z.string(), stringList]).optional().describe('dotenv file(s) loaded into the environment.'),
+      })
+      .prefault({}),
+    watch: z
+      .strictObject({
+        include: stringList.optional().describe('Globs (relative to dir) whose changes trigger a rebuild.'),
+        exclude: stringList.default([]).describe('Globs to ignore; .gitignore is honoured as well.'),
+        debounce: duration('50ms'),
+        gitignore: z.boolean().default(true),
+      })
+      .prefault({}),
+    listen: listen.optional(),
+    handoff: z.enum(HANDOFFS).default('restart').describe('How traffic moves to a new version.'),
+    health: z
+      .strictObject({
+        startTimeout: duration('30s'),
+      })
+      .prefault({}),
+    stop: z
+      .strictObject({
+        signal: z.enum(SIGNALS).default('SIGTERM'),
+        timeout: duration('10s'),
+      })
+      .prefault({}),
+  })
+  .superRefine((service, ctx) => {
+    if (service.go === undefined && service.node === undefined && service.run.cmd === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['run'],
+        message: 'a service needs run.cmd, or a preset (go: { main: ./cmd/x } or node: {})',
+      });
+    }
+    if (service.go !== undefined && service.node !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['node'], message: 'choose one preset: go or node, not both' });
+    }
+  });
+
+export const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  services: z
+    .record(
+      z.string().regex(/^[a-z][a-z0-9_-]*$/, 'service names use lower-case letters, digits, "-" and "_"'),
+      serviceSchema,
+    )
+    .refine((services) => Object.keys(services).length > 0, 'define at least one service'),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type ServiceConfig = z.output<typeof serviceSchema>;
+
+/** The JSON Schema editors use for completion (shipped as packages/airlock/schema.json). */
+export function jsonSchema(): unknown {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+}
+
+export { formatMs };

@@ -1,0 +1,73 @@
+import type { ProcessEnd } from './supervise/process-end.js';
+import type { Stream } from './supervise/spawn.js';
+
+/** Phases of a reload, in order; their durations make up the reload line and metrics. */
+export const PHASES = ['detect', 'build', 'stop', 'start', 'ready'] as const;
+export type Phase = (typeof PHASES)[number];
+
+interface Base {
+  readonly service: string;
+}
+
+/**
+ * Everything the core reports. Loggers, metrics and traces subscribe to these; the
+ * core never formats output itself. docs/events.md documents the JSON form.
+ */
+export type AirlockEvent =
+  | (Base & { readonly type: 'watch.started'; readonly root: string; readonly ms: number })
+  | (Base & { readonly type: 'change.detected'; readonly paths: readonly string[] })
+  | (Base & { readonly type: 'change.unchanged'; readonly paths: readonly string[] })
+  | (Base & { readonly type: 'build.started'; readonly generation: number; readonly cmd: string })
+  | (Base & { readonly type: 'build.output'; readonly generation: number; readonly stream: Stream; readonly line: string })
+  | (Base & { readonly type: 'build.cancelled'; readonly generation: number })
+  | (Base & {
+      readonly type: 'build.failed';
+      readonly generation: number;
+      readonly code: string;
+      readonly message: string;
+      readonly locations: readonly string[];
+    })
+  | (Base & { readonly type: 'process.started'; readonly generation: number; readonly pid: number })
+  | (Base & { readonly type: 'process.output'; readonly generation: number; readonly stream: Stream; readonly line: string })
+  | (Base & {
+      readonly type: 'process.exited';
+      readonly generation: number;
+      readonly pid: number;
+      readonly end: ProcessEnd;
+      /** True when airlock stopped it; false when it ended on its own. */
+      readonly expected: boolean;
+      readonly forced: boolean;
+    })
+  | (Base & { readonly type: 'process.restarting'; readonly generation: number; readonly delayMs: number })
+  | (Base & {
+      readonly type: 'reload.ready';
+      readonly generation: number;
+      readonly pid: number;
+      readonly totalMs: number;
+      readonly phases: Readonly<Partial<Record<Phase, number>>>;
+      readonly reason: readonly string[];
+    })
+  | (Base & {
+      readonly type: 'reload.failed';
+      readonly generation: number;
+      readonly code: string;
+      readonly message: string;
+      readonly tail: readonly string[];
+    })
+  | (Base & { readonly type: 'error'; readonly code: string; readonly message: string });
+
+export type Listener = (event: AirlockEvent) => void;
+
+/** A synchronous, typed event bus; one per daemon, so tests can run several side by side. */
+export class EventBus {
+  readonly #listeners = new Set<Listener>();
+
+  subscribe(listener: Listener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  emit(event: AirlockEvent): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+}

@@ -1,0 +1,9 @@
+import type { EventBus } from '../events.js';
+
+/**
+ * `--log-format json`: one JSON object per line, `{ "time", "type", "service", ... }`,
+ * the event exactly as the core published it (schema in docs/events.md).
+ */
+export function subscribeJson(bus: EventBus, write: (line: string) => void): () => void {
+  return bus.subscribe((event) => write(JSON.stringify({ time: new Date().toISOString(), ...event })));
+}

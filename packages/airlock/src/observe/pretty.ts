@@ -1,0 +1,84 @@
+import { catalog, type ErrorCode } from '../errors.js';
+import { PHASES, type AirlockEvent, type EventBus } from '../events.js';
+import { describeEnd } from '../supervise/process-end.js';
+import type { Palette } from './color.js';
+
+export interface PrettyOptions {
+  readonly services: readonly string[];
+  readonly palette: Palette;
+  readonly verbosity: 'quiet' | 'normal' | 'verbose';
+  readonly write: (line: string) => void;
+}
+
+function howTo(code: string): string | undefined {
+  return catalog[code.replace(/^AIRLOCK_ERR_/, '') as ErrorCode]?.howTo;
+}
+
+/** "api g4 ready in 812 ms: build 640 · start 150 · ready 22". */
+export function reloadLine(event: Extract<AirlockEvent, { type: 'reload.ready' }>): string {
+  const phases = PHASES.filter((phase) => event.phases[phase] !== undefined)
+    .map((phase) => `${phase} ${Math.round(event.phases[phase] as number)}`)
+    .join(' · ');
+  const files = event.reason.filter((reason) => reason !== 'start');
+  const why = files.length > 0 ? ` ← ${files.slice(0, 3).join(', ')}${files.length > 3 ? ` (+${files.length - 3})` : ''}` : '';
+  return `${event.service} g${event.generation} ready in ${Math.round(event.totalMs)} ms: ${phases} (pid ${event.pid})${why}`;
+}
+
+/**
+ * Human output: every line carries the service's coloured prefix; child output passes
+ * through as it comes; airlock's own lines say what happened and, on errors, what to do.
+ */
+export function subscribePretty(bus: EventBus, options: PrettyOptions): () => void {
+  const width = Math.max(...options.services.map((name) => name.length), 1);
+  const { palette } = options;
+  const prefix = (service: string) =>
+    palette.service(Math.max(0, options.services.indexOf(service)), `${service.padEnd(width)} │`);
+  const say = (service: string, text: string) => options.write(`${prefix(service)} ${text}`);
+  const info = (service: string, text: string) => {
+    if (options.verbosity !== 'quiet') say(service, palette.dim(text));
+  };
+  const verbose = (service: string, text: string) => {
+    if (options.verbosity === 'verbose') say(service, palette.dim(text));
+  };
+  const fail = (service: string, code: string, message: string, tail: readonly string[] = []) => {
+    say(service, palette.red(`✗ ${message} [${code}]`));
+    for (const line of tail) say(service, palette.dim(`  | ${line}`));
+    const hint = howTo(code);
+    if (hint) say(service, palette.dim(`  → ${hint}`));
+  };
+
+  return bus.subscribe((event) => {
+    const s = event.service;
+    switch (event.type) {
+      case 'watch.started':
+        return verbose(s, `watching ${event.root} (${Math.round(event.ms)} ms)`);
+      case 'change.detected':
+        return verbose(s, `changed: ${event.paths.join(', ')}`);
+      case 'change.unchanged':
+        return verbose(s, `content unchanged, nothing to do: ${event.paths.join(', ')}`);
+      case 'build.started':
+        return info(s, `g${event.generation} building: ${event.cmd}`);
+      case 'build.output':
+      case 'process.output':
+        return say(s, event.line);
+      case 'build.cancelled':
+        return info(s, `g${event.generation} build cancelled by a newer change`);
+      case 'build.failed':
+        return fail(s, event.code, `g${event.generation} ${event.message}`);
+      case 'process.started':
+        return verbose(s, `g${event.generation} started (pid ${event.pid})`);
+      case 'process.exited':
+        if (event.expected) return verbose(s, `g${event.generation} (pid ${event.pid}) stopped: ${describeEnd(event.end)}`);
+        return say(s, palette.red(`g${event.generation} (pid ${event.pid}) ${describeEnd(event.end)}`));
+      case 'process.restarting':
+        return info(s, `restarting in ${event.delayMs} ms`);
+      case 'reload.ready':
+        if (options.verbosity !== 'quiet') options.write(`${prefix(s)} ${palette.green(reloadLine(event))}`);
+        return;
+      case 'reload.failed':
+        return fail(s, event.code, event.message, event.tail);
+      case 'error':
+        return fail(s, event.code, event.message);
+    }
+  });
+}

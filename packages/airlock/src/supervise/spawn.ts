@@ -1,0 +1,104 @@
+import { spawn } from 'node:child_process';
+import { descendants, type ProcStat } from './proc.js';
+import { commandArgv } from './command.js';
+import { forEachLine, LineTail } from './lines.js';
+import { processEnd, type ProcessEnd } from './process-end.js';
+
+export type Stream = 'stdout' | 'stderr';
+
+export interface SpawnOptions {
+  readonly command: string;
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly onLine?: (stream: Stream, line: string) => void;
+  /** How often descendants are recorded, so ones orphaned before stop are still found. */
+  readonly trackEveryMs?: number;
+}
+
+/**
+ * One supervised process, leader of its own process group (and session), with its output
+ * split into lines and its descendants remembered.
+ *
+ * @example
+ *   const p = startProcess({ command: 'bin/app', cwd, env: { ...process.env } });
+ *   const end = await p.ended; // { kind: 'exit', code: 0 } or { kind: 'signal', signal: 'SIGTERM' }
+ */
+export interface Supervised {
+  readonly pid: number;
+  readonly ended: Promise<ProcessEnd>;
+  /** Resolves true once the program runs, false when it could not be started (ENOENT, EACCES). */
+  readonly spawned: Promise<boolean>;
+  /** undefined while running. */
+  readonly end: ProcessEnd | undefined;
+  /** The last lines of output, for failure reports. */
+  tail(): string[];
+  /** Descendants seen so far (including ones that called setsid), newest snapshot merged in. */
+  knownDescendants(): ProcStat[];
+}
+
+export function startProcess(options: SpawnOptions): Supervised {
+  const [file, ...args] = commandArgv(options.command);
+  const child = spawn(file, args, {
+    cwd: options.cwd,
+    env: options.env,
+    // A new session and process group: stop signals reach the whole group, and a Ctrl-C
+    // in airlock's terminal reaches airlock only, which then stops children in order.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const tail = new LineTail();
+  const known = new Map<number, ProcStat>();
+  let end: ProcessEnd | undefined;
+
+  const onLine = (stream: Stream) => (line: string) => {
+    tail.push(line);
+    options.onLine?.(stream, line);
+  };
+  forEachLine(child.stdout, onLine('stdout'));
+  forEachLine(child.stderr, onLine('stderr'));
+
+  const record = () => {
+    if (child.pid === undefined || end !== undefined) return;
+    for (const stat of descendants(child.pid)) known.set(stat.pid, stat);
+  };
+  const tracker = setInterval(record, options.trackEveryMs ?? 500);
+  tracker.unref();
+
+  const ended = new Promise<ProcessEnd>((resolve) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      // Spawn failed (ENOENT, EACCES): report it like a shell would, as exit 127/126.
+      if (child.pid !== undefined) return;
+      tail.push(`${file}: ${error.message}`);
+      options.onLine?.('stderr', `${file}: ${error.message}`);
+      end = { kind: 'exit', code: error.code === 'EACCES' ? 126 : 127 };
+      clearInterval(tracker);
+      resolve(end);
+    });
+    // 'exit', not 'close': a descendant that inherited stdout would hold 'close' back.
+    child.once('exit', (code, signal) => {
+      if (end !== undefined) return;
+      end = processEnd(code, signal);
+      clearInterval(tracker);
+      resolve(end);
+    });
+  });
+
+  const spawned = new Promise<boolean>((resolve) => {
+    child.once('spawn', () => resolve(true));
+    void ended.then(() => resolve(false));
+  });
+
+  return {
+    pid: child.pid ?? -1,
+    ended,
+    spawned,
+    get end() {
+      return end;
+    },
+    tail: () => tail.lines(),
+    knownDescendants: () => {
+      record();
+      return [...known.values()];
+    },
+  };
+}

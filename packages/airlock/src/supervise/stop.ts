@@ -1,0 +1,89 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { descendants, groupMembers, isSameProcess, type ProcStat } from './proc.js';
+import type { ProcessEnd } from './process-end.js';
+import type { Supervised } from './spawn.js';
+
+export interface StopOptions {
+  readonly signal: NodeJS.Signals;
+  readonly timeoutMs: number;
+}
+
+export interface StopResult {
+  readonly end: ProcessEnd;
+  /** True when the grace period ran out and SIGKILL was needed. */
+  readonly forced: boolean;
+  /** Pids outside the group (setsid) that had to be stopped as well. */
+  readonly escaped: readonly number[];
+}
+
+const POLL_MS = 15;
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the group is already empty
+  }
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** Everything that must be gone: the group, plus descendants that left it. */
+function survivors(pgid: number, escaped: readonly ProcStat[]): number[] {
+  const alive = groupMembers(pgid);
+  for (const stat of escaped) if (isSameProcess(stat)) alive.push(stat.pid);
+  return alive;
+}
+
+async function waitGone(p: Supervised, escaped: readonly ProcStat[], ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (p.end !== undefined && survivors(p.pid, escaped).length === 0) return true;
+    if (Date.now() >= deadline) return false;
+    await delay(POLL_MS);
+  }
+}
+
+/**
+ * Stops a supervised process the way systemd does: the stop signal to its whole process
+ * group (and to descendants that escaped it with setsid), a grace period, then SIGKILL of
+ * everything still alive. Resolves once every one of those processes is dead (zombies
+ * count as dead).
+ *
+ * @example
+ *   const { end, forced } = await stopProcess(p, { signal: 'SIGTERM', timeoutMs: 10_000 });
+ */
+export async function stopProcess(p: Supervised, options: StopOptions): Promise<StopResult> {
+  if (p.pid <= 0) return { end: await p.ended, forced: false, escaped: [] };
+  const tree = new Map<number, ProcStat>();
+  for (const stat of [...p.knownDescendants(), ...descendants(p.pid)]) tree.set(stat.pid, stat);
+  const escaped = [...tree.values()].filter((stat) => stat.pgrp !== p.pid && isSameProcess(stat));
+
+  signalGroup(p.pid, options.signal);
+  for (const stat of escaped) signalPid(stat.pid, options.signal);
+  if (await waitGone(p, escaped, options.timeoutMs)) {
+    return { end: await p.ended, forced: false, escaped: escaped.map((s) => s.pid) };
+  }
+
+  signalGroup(p.pid, 'SIGKILL');
+  for (const stat of escaped) if (isSameProcess(stat)) signalPid(stat.pid, 'SIGKILL');
+  await waitGone(p, escaped, 5_000);
+  return { end: await p.ended, forced: true, escaped: escaped.map((s) => s.pid) };
+}
+
+/**
+ * Last resort when airlock itself is going down hard (second Ctrl-C, uncaught error):
+ * SIGKILL the group and every known descendant, synchronously.
+ */
+export function killNow(p: Supervised): void {
+  if (p.pid <= 0) return;
+  const all = [...p.knownDescendants(), ...descendants(p.pid)];
+  signalGroup(p.pid, 'SIGKILL');
+  for (const stat of all) if (isSameProcess(stat)) signalPid(stat.pid, 'SIGKILL');
+}

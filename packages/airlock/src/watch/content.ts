@@ -1,0 +1,62 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PathFilter } from './filter.js';
+
+const ABSENT = 'absent';
+
+async function hashFile(path: string): Promise<string> {
+  try {
+    return createHash('sha1').update(await readFile(path)).digest('hex');
+  } catch {
+    return ABSENT;
+  }
+}
+
+/**
+ * Remembers the content hash of every input as last built, so a change set that hashes
+ * the same (a save without edits, a touch, a checkout and back) starts nothing.
+ *
+ * @example
+ *   const changed = await tracker.changed(paths); // [] when nothing really changed
+ */
+export class ContentTracker {
+  readonly #hashes = new Map<string, string>();
+
+  /** Records the current state of every matching file (bounded, for huge trees). */
+  async prime(root: string, filter: PathFilter, limit = 20_000): Promise<void> {
+    const stack = [root];
+    let seen = 0;
+    while (stack.length > 0 && seen < limit) {
+      const dir = stack.pop() as string;
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      for (const entry of entries) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) {
+          if (!filter.skipsDir(path)) stack.push(path);
+        } else if (filter.matches(path) && !this.#hashes.has(path)) {
+          this.#hashes.set(path, await hashFile(path));
+          seen++;
+        }
+      }
+    }
+  }
+
+  /** The paths whose content differs from what was recorded; records the new state. */
+  async changed(paths: Iterable<string>): Promise<string[]> {
+    const result: string[] = [];
+    for (const path of paths) {
+      const hash = await hashFile(path);
+      const before = this.#hashes.get(path);
+      if (before === hash || (before === undefined && hash === ABSENT)) continue;
+      this.#hashes.set(path, hash);
+      result.push(path);
+    }
+    return result;
+  }
+}

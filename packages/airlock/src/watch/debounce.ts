@@ -1,0 +1,56 @@
+/** The timer functions a debouncer uses; tests pass a fake clock. */
+export interface Clock {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realClock: Clock = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/**
+ * A trailing debounce over a set of items: every add() restarts the quiet period; when
+ * it passes, flush receives everything added since the last flush, once. A delay of 0
+ * still coalesces what arrives in the same turn of the event loop.
+ *
+ * @example
+ *   const d = new Debouncer<string>(50, (paths) => build(paths));
+ *   d.add(['a.go']); d.add(['b.go']); // one build with both, 50 ms after the last add
+ */
+export class Debouncer<T> {
+  #pending = new Set<T>();
+  #timer: unknown;
+  #firstAt: number | undefined;
+
+  constructor(
+    private readonly delayMs: number,
+    private readonly flush: (items: Set<T>, firstAddedAt: number) => void,
+    private readonly clock: Clock = realClock,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  add(items: Iterable<T>): void {
+    for (const item of items) this.#pending.add(item);
+    if (this.#pending.size === 0) return;
+    this.#firstAt ??= this.now();
+    if (this.#timer !== undefined) this.clock.clearTimeout(this.#timer);
+    this.#timer = this.clock.setTimeout(() => this.#fire(), this.delayMs);
+  }
+
+  #fire(): void {
+    const items = this.#pending;
+    const firstAt = this.#firstAt ?? this.now();
+    this.#pending = new Set();
+    this.#timer = undefined;
+    this.#firstAt = undefined;
+    this.flush(items, firstAt);
+  }
+
+  cancel(): void {
+    if (this.#timer !== undefined) this.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#pending = new Set();
+    this.#firstAt = undefined;
+  }
+}
