@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { ArtifactStore } from '../build/artifacts.js';
 import { runBuild } from '../build/runner.js';
@@ -18,6 +19,24 @@ export interface ServiceOptions {
   /** Watch files and reload on change (`airlock dev`); false for `airlock run`. */
   readonly watch: boolean;
   readonly clock?: Clock;
+}
+
+/** A file written again and again (a log caught by the globs) must not hold builds off forever. */
+const MAX_SETTLE_MS = 3_000;
+
+/** Milliseconds since the most recent write to any of the paths (Infinity if none exist). */
+async function newestWriteAgo(paths: Iterable<string>): Promise<number> {
+  let newest = -Infinity;
+  for (const path of paths) {
+    try {
+      newest = Math.max(newest, (await stat(path)).mtimeMs);
+    } catch {
+      // deleted: nothing more will be written to it
+    }
+  }
+  const ago = Date.now() - newest;
+  // A timestamp from the future (copied with its times kept) says nothing about now.
+  return ago < -1_000 ? Infinity : Math.max(0, ago);
 }
 
 interface PendingReload {
@@ -102,6 +121,12 @@ export class ServiceRunner {
   }
 
   async #onQuiet(paths: Set<string>, firstAt: number): Promise<void> {
+    // The watcher delivers a long burst in batches up to 500 ms apart; quiet means the
+    // files themselves stopped changing, so wait while one was written within the window.
+    if (performance.now() - firstAt < MAX_SETTLE_MS && (await newestWriteAgo(paths)) < this.plan.watch.debounceMs) {
+      this.#debouncer.add(paths, firstAt);
+      return;
+    }
     const changed = await this.#content.changed(paths);
     const rel = (list: readonly string[]) => list.map((path) => relative(this.plan.watch.root, path));
     if (changed.length === 0) {

@@ -73,7 +73,8 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
       case 'process.restarting':
         return info(s, `restarting in ${event.delayMs} ms`);
       case 'reload.ready':
-        if (options.verbosity !== 'quiet') options.write(`${prefix(s)} ${palette.green(reloadLine(event))}`);
+        // The reload line starts with the service name itself, so it needs no prefix.
+        if (options.verbosity !== 'quiet') options.write(palette.green(reloadLine(event)));
         return;
       case 'reload.failed':
         return fail(s, event.code, event.message, event.tail);

@@ -30,10 +30,11 @@ export class Debouncer<T> {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  add(items: Iterable<T>): void {
+  /** Adds items and restarts the quiet period; `firstAt` carries a burst's start over a re-add. */
+  add(items: Iterable<T>, firstAt?: number): void {
     for (const item of items) this.#pending.add(item);
     if (this.#pending.size === 0) return;
-    this.#firstAt ??= this.now();
+    this.#firstAt = Math.min(this.#firstAt ?? Infinity, firstAt ?? this.now());
     if (this.#timer !== undefined) this.clock.clearTimeout(this.#timer);
     this.#timer = this.clock.setTimeout(() => this.#fire(), this.delayMs);
   }

@@ -1,0 +1,179 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = join(ROOT, 'packages', 'airlock', 'dist', 'cli', 'main.js');
+
+/** A port nobody listens on right now (bind to 0, read it, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** A copy of an example (or an empty dir) in a fresh temp directory. */
+export function tempProject(example?: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-e2e-'));
+  if (example) cpSync(join(ROOT, 'examples', example), dir, { recursive: true, filter: (src) => !src.includes('.airlock') });
+  return dir;
+}
+
+export function removeProject(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export interface JsonEvent {
+  type: string;
+  service?: string;
+  generation?: number;
+  pid?: number;
+  [key: string]: unknown;
+}
+
+/**
+ * The built CLI running in a temp project. Output is collected line by line; waitFor
+ * resolves on the first line (or JSON event) that matches, with a deadline so a broken
+ * build fails the test instead of hanging it. Every pid airlock reports is remembered so
+ * the after hook can end them even if airlock itself misbehaved.
+ */
+export class AirlockRun {
+  readonly child: ChildProcess;
+  readonly lines: string[] = [];
+  readonly events: JsonEvent[] = [];
+  readonly childPids = new Set<number>();
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  #waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = [];
+
+  constructor(args: readonly string[], cwd: string, env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [CLI, ...args], {
+      cwd,
+      env: { ...process.env, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const onData = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') this.#line(line);
+    };
+    this.child.stdout?.on('data', onData);
+    this.child.stderr?.on('data', onData);
+    this.exited = new Promise((resolveExit) => this.child.once('exit', (code, signal) => resolveExit({ code, signal })));
+  }
+
+  #line(line: string): void {
+    this.lines.push(line);
+    if (line.startsWith('{')) {
+      try {
+        const event = JSON.parse(line) as JsonEvent;
+        this.events.push(event);
+        if (event.type === 'process.started' && typeof event.pid === 'number') this.childPids.add(event.pid);
+      } catch {
+        // a child's own output that happens to start with "{"
+      }
+    }
+    for (const waiter of [...this.#waiters]) {
+      if (waiter.test(line)) {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        waiter.resolve(line);
+      }
+    }
+  }
+
+  /** Resolves with the first line from now on (or already seen, from `since`) that matches. */
+  waitForLine(pattern: RegExp, timeoutMs = 60_000, since = this.lines.length): Promise<string> {
+    const seen = this.lines.slice(since).find((line) => pattern.test(line));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolveLine, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w.resolve !== done);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}; output:\n${this.lines.join('\n')}`));
+      }, timeoutMs);
+      const done = (line: string) => {
+        clearTimeout(timer);
+        resolveLine(line);
+      };
+      this.#waiters.push({ test: (line) => pattern.test(line), resolve: done });
+    });
+  }
+
+  /** Waits for a JSON event of a type (and matching fields), from now on or since an index. */
+  async waitForEvent(type: string, fields: Record<string, unknown> = {}, timeoutMs = 60_000, since = this.events.length): Promise<JsonEvent> {
+    const matches = (event: JsonEvent) => event.type === type && Object.entries(fields).every(([k, v]) => event[k] === v);
+    const seen = this.events.slice(since).find(matches);
+    if (seen) return seen;
+    const lineStart = this.lines.length;
+    for (;;) {
+      const line = await this.waitForLine(new RegExp(`"type":"${type.replace('.', '\\.')}"`), timeoutMs, lineStart);
+      const event = JSON.parse(line) as JsonEvent;
+      if (matches(event)) return event;
+      const found = this.events.slice(since).find(matches);
+      if (found) return found;
+    }
+  }
+
+  /** Stops airlock the way a user does (Ctrl-C) and returns its exit code. */
+  async interrupt(signal: NodeJS.Signals = 'SIGINT'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    this.child.kill(signal);
+    return this.exited;
+  }
+
+  /** After hook: whatever happened, end airlock and every process group it reported. */
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    for (const pid of this.childPids) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  output(): string {
+    return this.lines.join('\n');
+  }
+}
+
+/** One HTTP GET with a fresh connection; undefined on any connection error. */
+export async function get(port: number, path = '/'): Promise<string | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { connection: 'close' } });
+    return await response.text();
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when nothing listens on the TCP port (read from /proc/net/tcp and tcp6). */
+export function isPortFree(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    // state 0A is LISTEN
+    if (text.split('\n').some((line) => line.includes(`:${hex} `) && / 0A /.test(line))) return false;
+  }
+  return true;
+}
+
+/** Alive and not a zombie. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
