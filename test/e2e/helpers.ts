@@ -51,7 +51,7 @@ export class AirlockRun {
   readonly events: JsonEvent[] = [];
   readonly childPids = new Set<number>();
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  #waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = [];
+  #waiters: { test: (line: string) => boolean; resolve: (line: string) => void; reject: (error: Error) => void }[] = [];
 
   constructor(args: readonly string[], cwd: string, env: Record<string, string> = {}) {
     this.child = spawn(process.execPath, [CLI, ...args], {
@@ -64,7 +64,13 @@ export class AirlockRun {
     };
     this.child.stdout?.on('data', onData);
     this.child.stderr?.on('data', onData);
-    this.exited = new Promise((resolveExit) => this.child.once('exit', (code, signal) => resolveExit({ code, signal })));
+    this.exited = new Promise((resolveExit) =>
+      this.child.once('close', (code, signal) => {
+        // Nothing more will come: fail every pending wait now instead of at its deadline.
+        for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error(`airlock exited (${code ?? signal}); output:\n${this.output()}`));
+        resolveExit({ code, signal });
+      }),
+    );
   }
 
   #line(line: string): void {
@@ -99,7 +105,11 @@ export class AirlockRun {
         clearTimeout(timer);
         resolveLine(line);
       };
-      this.#waiters.push({ test: (line) => pattern.test(line), resolve: done });
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        reject(error);
+      };
+      this.#waiters.push({ test: (line) => pattern.test(line), resolve: done, reject: fail });
     });
   }
 
@@ -108,11 +118,11 @@ export class AirlockRun {
     const matches = (event: JsonEvent) => event.type === type && Object.entries(fields).every(([k, v]) => event[k] === v);
     const seen = this.events.slice(since).find(matches);
     if (seen) return seen;
-    const lineStart = this.lines.length;
+    let lineStart = this.lines.length;
     for (;;) {
-      const line = await this.waitForLine(new RegExp(`"type":"${type.replace('.', '\\.')}"`), timeoutMs, lineStart);
-      const event = JSON.parse(line) as JsonEvent;
-      if (matches(event)) return event;
+      await this.waitForLine(new RegExp(`"type":"${type.replace('.', '\\.')}"`), timeoutMs, lineStart);
+      lineStart = this.lines.length;
+      // The object from this.events, so callers can find its index there.
       const found = this.events.slice(since).find(matches);
       if (found) return found;
     }

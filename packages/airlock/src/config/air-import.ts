@@ -37,7 +37,10 @@ const UNMAPPED: Readonly<Record<string, string>> = {
   tmp_dir: 'mapped to watch.exclude',
 };
 
-const COSMETIC_TABLES = ['color', 'log', 'misc', 'screen'];
+const COSMETIC_TABLES = ['color', 'log', 'screen'];
+
+/** air's own defaults, used when its config leaves a key out. */
+const AIR_DEFAULT_EXT = ['go', 'tpl', 'tmpl', 'html'];
 
 /** A regex from exclude_regex that is only a literal (like "_test.go") becomes a glob. */
 function regexAsGlob(pattern: string): string | undefined {
@@ -70,7 +73,7 @@ export function importAir(source: string, fileName = '.air.toml'): AirImport {
   const unmapped: string[] = [];
   const notes: string[] = [];
   const service: Record<string, unknown> = {};
-  const handled = new Set(['root', 'tmp_dir', 'testdata_dir', 'env_files', 'build', 'proxy', ...COSMETIC_TABLES]);
+  const handled = new Set(['root', 'tmp_dir', 'testdata_dir', 'env_files', 'build', 'proxy', 'misc', ...COSMETIC_TABLES]);
 
   const root = text(doc.root);
   if (root !== undefined && trimDot(root) !== '') service.dir = root;
@@ -94,7 +97,7 @@ export function importAir(source: string, fileName = '.air.toml'): AirImport {
   if (envFiles.length > 0) service.run = { ...(service.run as Table), envFile: envFiles.length === 1 ? envFiles[0] : envFiles };
 
   // Watch: include_ext within include_dir (or everywhere), plus include_file.
-  const exts = strings(build.include_ext);
+  const exts = Array.isArray(build.include_ext) ? strings(build.include_ext) : AIR_DEFAULT_EXT;
   const dirs = strings(build.include_dir).map(trimDot);
   const extGlob = exts.length === 0 ? '*' : exts.length === 1 ? `*.${exts[0]}` : `*.{${exts.join(',')}}`;
   const include = (dirs.length > 0 ? dirs.map((dir) => `${dir}/**/${extGlob}`) : [`**/${extGlob}`]).concat(strings(build.include_file).map(trimDot));
@@ -132,6 +135,9 @@ export function importAir(source: string, fileName = '.air.toml'): AirImport {
   }
   for (const table of COSMETIC_TABLES) {
     if (isTable(doc[table])) for (const key of Object.keys(doc[table])) unmapped.push(`${table}.${key}: output styling; airlock has --no-color, --quiet and --log-format`);
+  }
+  if (isTable(doc.misc)) {
+    for (const key of Object.keys(doc.misc)) unmapped.push(`misc.${key}: airlock keeps only its own state, in .airlock/, and prunes old artifacts itself`);
   }
   for (const key of Object.keys(doc)) if (!handled.has(key)) unmapped.push(`${key}: not known to airlock`);
   return { service, unmapped, notes };

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { AirlockError } from '../errors.js';
 import { loadConfigFile, validateConfig, type LoadedConfig } from './load.js';
 import { formatProblem } from './problems.js';
-import { findGoModule, findMainPackages } from './presets/go.js';
+import { findGoModule, findMainPackages, goModuleName } from './presets/go.js';
 import { readPackageJson } from './presets/node.js';
 import type { ConfigInput } from './schema.js';
 
@@ -47,7 +47,7 @@ export function detectServices(dir: string): Record<string, NonNullable<ConfigIn
     const mains = findMainPackages(dir);
     if (mains.length > 0) {
       return Object.fromEntries(
-        mains.map((main) => [serviceName(main === '.' ? basename(dir) : basename(main)), { go: { main } }]),
+        mains.map((main) => [serviceName(main === '.' ? goModuleName(dir) ?? basename(dir) : basename(main)), { go: { main } }]),
       );
     }
   }
@@ -94,7 +94,7 @@ export function discoverConfig(cwd: string, configFile: string | undefined, flag
         { details: [`set these in ${file} instead, or run from a directory without it`] },
       );
     }
-    return loadConfigFile(resolve(cwd, file));
+    return loadConfigFile(file, cwd);
   }
   let services: Record<string, unknown> = flags.run === undefined ? detectServices(cwd) : {};
   const names = Object.keys(services);

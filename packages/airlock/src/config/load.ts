@@ -80,8 +80,8 @@ export function validateConfig(
 }
 
 /** Reads, parses and validates a config file; throws an AirlockError listing every problem. */
-export function loadConfigFile(file: string): LoadedConfig {
-  const path = resolve(file);
+export function loadConfigFile(file: string, cwd = process.cwd()): LoadedConfig {
+  const path = resolve(cwd, file);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -160,6 +160,8 @@ export class ServiceRunner {
     }
     if (this.#stopped) return;
     this.#clearRestartTimer();
+    // A new version gets a fresh backoff; a crash-restarted one keeps counting.
+    if (pending.rebuild) this.#backoff.reset();
     const old = this.#current;
     const result = await restartSwap(this.plan, old, () => this.#spawn(n, artifact));
     Object.assign(phases, result.timings);
@@ -168,8 +170,6 @@ export class ServiceRunner {
       await this.#failStart(result.next, result.outcome);
       return;
     }
-    // A new version gets a fresh backoff; a crash-restarted one keeps counting.
-    if (pending.rebuild) this.#backoff.reset();
     this.bus.emit({
       type: 'reload.ready',
       service: name,

@@ -17,6 +17,16 @@ export function findGoModule(dir: string): string | undefined {
   }
 }
 
+/** The last element of the module path in dir/go.mod ("example.com/go-hello" → "go-hello"). */
+export function goModuleName(dir: string): string | undefined {
+  try {
+    const match = /^module\s+"?([^\s"]+)"?/m.exec(readFileSync(join(dir, 'go.mod'), 'utf8'));
+    return match?.[1]?.split('/').filter((part) => !/^v\d+$/.test(part)).pop();
+  } catch {
+    return undefined;
+  }
+}
+
 /** True when dir holds a non-test .go file declaring package main. */
 export function isMainPackage(dir: string): boolean {
   let entries: string[];

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { CLI, removeProject, tempProject } from './helpers.ts';
+
+function airlock(args: readonly string[], cwd: string) {
+  const result = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('config errors, validate, schema', () => {
+  const dirs: string[] = [];
+  after(() => dirs.forEach(removeProject));
+  const project = (example?: string) => {
+    const dir = tempProject(example);
+    dirs.push(dir);
+    return dir;
+  };
+
+  it('fails on an unknown key with its line and the key it meant', () => {
+    const dir = project('go-hello');
+    writeFileSync(join(dir, 'airlock.yaml'), 'services:\n  hello:\n    go: { main: . }\n    watch:\n      debounse: 20ms\n');
+    for (const command of [['validate'], ['dev']]) {
+      const { code, stderr } = airlock(command, dir);
+      assert.equal(code, 1);
+      assert.match(stderr, /airlock\.yaml:5:7: unknown key "debounse" in services\.hello\.watch; did you mean "debounce"\?/);
+      assert.match(stderr, /AIRLOCK_ERR_CONFIG_INVALID: /);
+    }
+  });
+
+  it('reports every problem at once, each with file:line:column', () => {
+    const dir = project();
+    writeFileSync(
+      join(dir, 'airlock.yaml'),
+      [
+        'services:',
+        '  api:',
+        '    run: { cmd: ./app, envFile: .env.missing }',
+        '    watch: { debounce: banana }',
+        '    stop: { signal: SIGTREM, timeout: 5 }',
+        '    listen: 70000',
+        '    handof: restart',
+      ].join('\n'),
+    );
+    const { code, stderr } = airlock(['validate'], dir);
+    assert.equal(code, 1);
+    assert.match(stderr, /airlock\.yaml has 6 problems/);
+    assert.match(stderr, /airlock\.yaml:3:33: services\.api\.run\.envFile: file "\.env\.missing" does not exist/);
+    assert.match(stderr, /airlock\.yaml:4:24: services\.api\.watch\.debounce: expected a duration with units such as "500ms", "2s" or "5m", got "banana"/);
+    assert.match(stderr, /airlock\.yaml:5:21: .*got string "SIGTREM"; did you mean "SIGTERM"\?/);
+    assert.match(stderr, /airlock\.yaml:5:39: services\.api\.stop\.timeout: expected a duration/);
+    assert.match(stderr, /airlock\.yaml:6:13: services\.api\.listen: expected "host:port"/);
+    assert.match(stderr, /airlock\.yaml:7:5: unknown key "handof" .*did you mean "handoff"\?/);
+  });
+
+  it('reports YAML syntax errors with their position', () => {
+    const dir = project();
+    writeFileSync(join(dir, 'airlock.yaml'), 'services:\n  api:\n    run: { cmd: "x"\n');
+    const { code, stderr } = airlock(['validate'], dir);
+    assert.equal(code, 1);
+    assert.match(stderr, /airlock\.yaml:\d+:\d+: /);
+    assert.match(stderr, /AIRLOCK_ERR_CONFIG_PARSE/);
+  });
+
+  it('fails on a --config file that does not exist', () => {
+    const dir = project();
+    const { code, stderr } = airlock(['--config', 'nope.yaml', 'validate'], dir);
+    assert.equal(code, 1);
+    assert.match(stderr, /config file "nope\.yaml" does not exist/);
+  });
+
+  it('names the flag when a flag value is wrong', () => {
+    const dir = project();
+    const { code, stderr } = airlock(['dev', '--run', 'true', '--debounce', 'banana'], dir);
+    assert.equal(code, 1);
+    assert.match(stderr, /--debounce: services\.[a-z0-9-]+\.watch\.debounce: expected a duration with units/);
+  });
+
+  it('validates a good file and prints the JSON Schema', () => {
+    const dir = project('go-hello');
+    const ok = airlock(['validate'], dir);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /airlock\.yaml: ok \(1 service: hello\)/);
+    const schema = airlock(['schema'], dir);
+    assert.equal(schema.code, 0);
+    const json = JSON.parse(schema.stdout) as { properties: { services: unknown } };
+    assert.ok(json.properties.services);
+  });
+});
+
+describe('airlock init', () => {
+  const dirs: string[] = [];
+  after(() => dirs.forEach(removeProject));
+
+  it('writes a commented config for a Go project that validates', () => {
+    const dir = tempProject('go-hello');
+    dirs.push(dir);
+    writeFileSync(join(dir, 'airlock.yaml'), '');
+    assert.equal(airlock(['init'], dir).code, 1, 'refuses to overwrite');
+    const { code, stdout } = airlock(['init', '--force'], dir);
+    assert.equal(code, 0, stdout);
+    const text = readFileSync(join(dir, 'airlock.yaml'), 'utf8');
+    assert.match(text, /# Go preset/);
+    assert.deepEqual(parse(text).services['go-hello'].go, { main: '.' });
+    assert.equal(airlock(['validate'], dir).code, 0);
+  });
+
+  it('converts a real .air.toml and lists what it could not map', () => {
+    const dir = tempProject('go-hello');
+    dirs.push(dir);
+    writeFileSync(
+      join(dir, '.air.toml'),
+      `root = "."
+tmp_dir = "tmp"
+
+[build]
+  cmd = "go build -o ./tmp/main ."
+  bin = "./tmp/main"
+  args_bin = ["--verbose"]
+  include_ext = ["go", "tpl", "html"]
+  exclude_dir = ["assets", "tmp", "vendor"]
+  exclude_regex = ["_test.go", "^gen_.*\\\\.go$"]
+  exclude_unchanged = true
+  delay = 0
+  kill_delay = "2s"
+  send_interrupt = true
+  pre_cmd = ["echo pre"]
+  post_cmd = ["echo post"]
+  poll = false
+
+[color]
+  main = "magenta"
+
+[misc]
+  clean_on_exit = true
+`,
+    );
+    const { code, stdout } = airlock(['init', '--from', '.air.toml', '--force'], dir);
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /build\.post_cmd: runs when air exits/);
+    assert.match(stdout, /build\.poll: airlock uses native file events/);
+    assert.ok(stdout.includes('exclude_regex "^gen_.*\\.go$": not a plain literal'), stdout);
+    assert.match(stdout, /color\.main: output styling/);
+    assert.match(stdout, /misc\.clean_on_exit: /);
+    const service = parse(readFileSync(join(dir, 'airlock.yaml'), 'utf8')).services['go-hello'];
+    assert.deepEqual(service.build, { cmd: 'echo pre && go build -o {artifact} .' });
+    assert.deepEqual(service.run, { cmd: '{artifact} --verbose' });
+    assert.deepEqual(service.watch.include, ['**/*.{go,tpl,html}']);
+    assert.deepEqual(service.watch.exclude, ['assets/**', 'tmp/**', 'vendor/**', '**/*_test.go*']);
+    assert.equal(service.watch.debounce, '0');
+    assert.deepEqual(service.stop, { signal: 'SIGINT', timeout: '2s' });
+    assert.equal(airlock(['validate'], dir).code, 0);
+    assert.ok(existsSync(join(dir, 'airlock.yaml')));
+  });
+});
