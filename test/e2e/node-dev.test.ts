@@ -49,7 +49,8 @@ describe('airlock dev on a Node service (examples/node-hello)', () => {
     const dir = project();
     const run = start(['dev', '--run', 'node -e "process.exit(3)"', '--log-format', 'json'], dir);
     const first = await run.waitForEvent('process.restarting');
-    const exited = run.events.find((e) => e.type === 'process.exited') as { end: unknown; expected: boolean };
+    const exited = run.events.find((e) => e.type === 'process.exited');
+    assert.ok(exited);
     assert.deepEqual(exited.end, { kind: 'exit', code: 3 });
     assert.equal(exited.expected, false);
     const second = await run.waitForEvent('process.restarting', {}, 30_000, run.events.indexOf(first) + 1);

@@ -87,3 +87,27 @@ export function groupMembers(pgid: number): number[] {
   }
   return members;
 }
+
+/**
+ * Live processes whose environment holds `NAME=value`. Every descendant inherits the
+ * tag airlock gives a generation, so this finds ones that were orphaned (and reparented
+ * to init) before airlock ever saw them in the process tree.
+ */
+export function processesWithEnv(name: string, value: string): ProcStat[] {
+  const needle = Buffer.from(`\0${name}=${value}\0`);
+  const found: ProcStat[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let environ: Buffer;
+    try {
+      environ = Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${entry}/environ`), Buffer.from([0])]);
+    } catch {
+      continue;
+    }
+    if (environ.includes(needle)) {
+      const stat = readStat(Number(entry));
+      if (stat !== undefined && stat.state !== 'Z' && stat.state !== 'X') found.push(stat);
+    }
+  }
+  return found;
+}

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { descendants, type ProcStat } from './proc.js';
+import { randomUUID } from 'node:crypto';
+import { descendants, processesWithEnv, type ProcStat } from './proc.js';
 import { commandArgv } from './command.js';
 import { forEachLine, LineTail } from './lines.js';
 import { processEnd, type ProcessEnd } from './process-end.js';
@@ -36,11 +37,15 @@ export interface Supervised {
   knownDescendants(): ProcStat[];
 }
 
+/** Environment variable that tags every process of one supervised tree. */
+export const TAG_VARIABLE = 'AIRLOCK_TAG';
+
 export function startProcess(options: SpawnOptions): Supervised {
   const [file, ...args] = commandArgv(options.command);
+  const tag = randomUUID();
   const child = spawn(file, args, {
     cwd: options.cwd,
-    env: options.env,
+    env: { ...options.env, [TAG_VARIABLE]: tag },
     // A new session and process group: stop signals reach the whole group, and a Ctrl-C
     // in airlock's terminal reaches airlock only, which then stops children in order.
     detached: true,
@@ -98,6 +103,7 @@ export function startProcess(options: SpawnOptions): Supervised {
     tail: () => tail.lines(),
     knownDescendants: () => {
       record();
+      for (const stat of processesWithEnv(TAG_VARIABLE, tag)) if (stat.pid !== child.pid) known.set(stat.pid, stat);
       return [...known.values()];
     },
   };

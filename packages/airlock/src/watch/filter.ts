@@ -57,8 +57,11 @@ class GitignoreStack {
     return rules;
   }
 
+  /** rel is relative to the root; a trailing "/" asks about a directory. */
   ignores(rel: string): boolean {
-    const parts = rel.split('/');
+    const isDir = rel.endsWith('/');
+    const parts = rel.replace(/\/$/, '').split('/');
+    if (isDir) parts[parts.length - 1] += '/';
     for (let depth = 0; depth < parts.length; depth++) {
       const dir = parts.slice(0, depth).join('/');
       const rules = this.#load(dir);

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Debouncer, type Clock } from '../src/watch/debounce.ts';
+import { createFilter, isEditorTemp } from '../src/watch/filter.ts';
+
+/** A clock that only moves when the test says so. */
+class FakeClock implements Clock {
+  now = 0;
+  #timers = new Map<number, { at: number; fn: () => void }>();
+  #next = 1;
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.#next++;
+    this.#timers.set(id, { at: this.now + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+  advance(ms: number): void {
+    const until = this.now + ms;
+    for (;;) {
+      const due = [...this.#timers.entries()].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.#timers.delete(due[0]);
+      this.now = due[1].at;
+      due[1].fn();
+    }
+    this.now = until;
+  }
+}
+
+describe('debounce', () => {
+  it('coalesces a burst into one flush after the quiet period', () => {
+    const clock = new FakeClock();
+    const flushes: string[][] = [];
+    const debouncer = new Debouncer<string>(50, (items) => flushes.push([...items].sort()), clock, () => clock.now);
+    for (let i = 0; i < 100; i++) {
+      debouncer.add([`f${i % 3}.go`]);
+      clock.advance(10);
+    }
+    assert.equal(flushes.length, 0, 'no flush while writes keep coming');
+    clock.advance(39); // 49 ms after the last write
+    assert.equal(flushes.length, 0);
+    clock.advance(1);
+    assert.deepEqual(flushes, [['f0.go', 'f1.go', 'f2.go']]);
+  });
+
+  it('honours a delay of 0 but still joins what arrives together', () => {
+    const clock = new FakeClock();
+    const flushes: string[][] = [];
+    const debouncer = new Debouncer<string>(0, (items) => flushes.push([...items]), clock, () => clock.now);
+    debouncer.add(['a']);
+    debouncer.add(['b']);
+    clock.advance(0);
+    assert.deepEqual(flushes, [['a', 'b']]);
+  });
+
+  it('reports when the burst started, and forgets everything on cancel', () => {
+    const clock = new FakeClock();
+    const starts: number[] = [];
+    const debouncer = new Debouncer<string>(20, (_items, first) => starts.push(first), clock, () => clock.now);
+    clock.advance(5);
+    debouncer.add(['a']);
+    clock.advance(10);
+    debouncer.add(['b']);
+    clock.advance(20);
+    assert.deepEqual(starts, [5]);
+    debouncer.add(['c']);
+    debouncer.cancel();
+    clock.advance(100);
+    assert.deepEqual(starts, [5]);
+  });
+});
+
+describe('filters', () => {
+  const root = mkdtempSync(join(tmpdir(), 'airlock-filter-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+  writeFileSync(join(root, '.gitignore'), 'generated/\n*.log\n');
+  mkdirSync(join(root, 'pkg', 'deep'), { recursive: true });
+  writeFileSync(join(root, 'pkg', '.gitignore'), 'local.go\n');
+  const filter = createFilter({ root, include: ['**/*.go', 'go.mod'], exclude: ['**/*_test.go', 'tmp/**'], gitignore: true });
+  const matches = (rel: string) => filter.matches(join(root, rel));
+
+  it('applies include and exclude globs', () => {
+    assert.ok(matches('main.go'));
+    assert.ok(matches('pkg/deep/x.go'));
+    assert.ok(matches('go.mod'));
+    assert.ok(!matches('README.md'));
+    assert.ok(!matches('pkg/x_test.go'));
+    assert.ok(!matches('tmp/x.go'));
+  });
+
+  it('honours .gitignore files at the root and below', () => {
+    assert.ok(!matches('generated/api.go'));
+    assert.ok(!matches('pkg/local.go'));
+    assert.ok(!matches('pkg/deep/local.go'));
+    assert.ok(matches('local.go'), 'a nested .gitignore does not reach up');
+  });
+
+  it('ignores editor temp files, VCS, dependencies and its own state', () => {
+    for (const path of ['.main.go.swp', 'main.go~', '.#main.go', '#main.go#', '4913', 'main.go___jb_tmp___']) {
+      assert.ok(isEditorTemp(path), path);
+    }
+    assert.ok(!matches('.git/x.go'));
+    assert.ok(!matches('node_modules/m/x.go'));
+    assert.ok(!matches('.airlock/bin/x.go'));
+    assert.ok(filter.skipsDir(join(root, 'node_modules')));
+    assert.ok(filter.skipsDir(join(root, 'generated')));
+    assert.ok(!filter.skipsDir(join(root, 'pkg')));
+  });
+});
