@@ -41,6 +41,8 @@ export async function waitForPort(options: {
     if (exited) return 'exited';
     if (await canConnect(host, options.port)) return exited ? 'exited' : 'ready';
     if (performance.now() >= deadline) return 'timeout';
-    await delay(options.everyMs ?? 10);
+    // Most apps listen within milliseconds: probe often at first, then back off.
+    const waited = options.timeoutMs - (deadline - performance.now());
+    await delay(options.everyMs ?? (waited < 200 ? 2 : 10));
   }
 }

@@ -43,6 +43,12 @@ function survivors(pgid: number, escaped: readonly ProcStat[]): number[] {
 
 async function waitGone(p: Supervised, escaped: readonly ProcStat[], ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
+  // The leader's exit is an event; only what outlives it (group members, escaped
+  // descendants, which are not our children) has to be polled in /proc.
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([p.ended, timeout]);
+  clearTimeout(timer);
   for (;;) {
     if (p.end !== undefined && survivors(p.pid, escaped).length === 0) return true;
     if (Date.now() >= deadline) return false;
