@@ -47,8 +47,8 @@ export async function nodemonWatcher(tree: string): Promise<WatcherFigures> {
   const t0 = performance.now();
   const nodemon = new Proc(process.execPath, [join(ROOT, 'node_modules', 'nodemon', 'bin', 'nodemon.js'), '-V', '--watch', '.', '-e', 'go', '--exec', 'sleep 1000'], tree);
   try {
-    // nodemon starts the command once chokidar has finished its initial scan.
-    await nodemon.waitFor(/watching \d+ files|starting `sleep 1000`/, 300_000);
+    // With -V nodemon prints "watching N files" once chokidar has finished its initial scan.
+    await nodemon.waitFor(/watching \d+ files/, 300_000);
     const readyMs = performance.now() - t0;
     await settle(3_000);
     return { tool: 'nodemon 3 (chokidar)', readyMs, rssMiB: rssMiB(nodemon.child.pid as number) };

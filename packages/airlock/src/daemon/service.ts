@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { dirname, relative } from 'node:path';
 import { ArtifactStore } from '../build/artifacts.js';
 import { runBuild } from '../build/runner.js';
 import type { ServicePlan } from '../config/plan.js';
@@ -10,10 +10,10 @@ import { describeEnd, isSuccess } from '../supervise/process-end.js';
 import { killNow } from '../supervise/stop.js';
 import { generationEnv, startGeneration, type Generation } from '../swap/generation.js';
 import { restartSwap, stopGeneration } from '../swap/restart.js';
-import { ContentTracker } from '../watch/content.js';
+import { ContentTracker, expandDirectories } from '../watch/content.js';
 import { Debouncer, type Clock, realClock } from '../watch/debounce.js';
 import { createFilter, type PathFilter } from '../watch/filter.js';
-import { watchTree, type WatchHandle } from '../watch/watcher.js';
+import { watchTree, type WatchEvent, type WatchHandle } from '../watch/watcher.js';
 
 export interface ServiceOptions {
   /** Watch files and reload on change (`airlock dev`); false for `airlock run`. */
@@ -92,7 +92,7 @@ export class ServiceRunner {
       const started = performance.now();
       this.#watcher = await watchTree(
         this.plan.watch.root,
-        (paths) => this.#onPaths(paths),
+        (events) => this.#onEvents(events),
         (error) => this.bus.emit({ type: 'error', service: this.plan.name, code: fullCode(error.code), message: error.message }),
       );
       this.bus.emit({ type: 'watch.started', service: this.plan.name, root: this.plan.watch.root, ms: performance.now() - started });
@@ -115,9 +115,32 @@ export class ServiceRunner {
     this.#loop ??= this.#drain().finally(() => (this.#loop = undefined));
   }
 
-  #onPaths(paths: readonly string[]): void {
-    const inputs = paths.filter((path) => this.#filter.matches(path));
-    if (inputs.length > 0) this.#debouncer.add(inputs);
+  #onEvents(events: readonly WatchEvent[]): void {
+    const paths = events.map((event) => event.path);
+    void this.#withNewDirectories(events).then((found) => {
+      const inputs = [...paths, ...found].filter((path) => this.#filter.matches(path));
+      if (inputs.length > 0 && !this.#stopped) this.#debouncer.add(inputs);
+    });
+  }
+
+  /** Files inside directories that were just created, which get no event of their own. */
+  async #withNewDirectories(events: readonly WatchEvent[]): Promise<string[]> {
+    const created: string[] = [];
+    for (const event of events) {
+      if (event.type !== 'create') continue;
+      try {
+        if ((await stat(event.path)).isDirectory()) created.push(event.path);
+      } catch {
+        // already gone
+      }
+    }
+    if (created.length === 0) return [];
+    const { files, nestedDirs } = await expandDirectories(created, this.#filter);
+    // Subscriptions are recursive: one per top-most nested directory is enough.
+    for (const dir of nestedDirs) {
+      if (created.some((parent) => dirname(dir) === parent)) await this.#watcher?.watchAlso(dir);
+    }
+    return files;
   }
 
   async #onQuiet(paths: Set<string>, firstAt: number): Promise<void> {

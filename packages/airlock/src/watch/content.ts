@@ -13,6 +13,43 @@ async function hashFile(path: string): Promise<string> {
   }
 }
 
+/** Files under the given directories, and the directories found below them. */
+export interface Expanded {
+  readonly files: string[];
+  readonly nestedDirs: string[];
+}
+
+/**
+ * Lists what a newly created directory holds: a directory created (or moved in) with
+ * files already inside gets no event per file, and its subdirectories may be unwatched.
+ */
+export async function expandDirectories(dirs: readonly string[], filter: PathFilter, limit = 20_000): Promise<Expanded> {
+  const files: string[] = [];
+  const nestedDirs: string[] = [];
+  for (const top of dirs) {
+    if (filter.skipsDir(top)) continue;
+    const stack = [top];
+    while (stack.length > 0 && files.length < limit) {
+      const dir = stack.pop() as string;
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      for (const entry of entries) {
+        const child = join(dir, entry.name);
+        if (!entry.isDirectory()) files.push(child);
+        else if (!filter.skipsDir(child)) {
+          stack.push(child);
+          nestedDirs.push(child);
+        }
+      }
+    }
+  }
+  return { files, nestedDirs };
+}
+
 /**
  * Remembers the content hash of every input as last built, so a change set that hashes
  * the same (a save without edits, a touch, a checkout and back) starts nothing.

@@ -2,9 +2,23 @@ import watcher from '@parcel/watcher';
 import { AirlockError } from '../errors.js';
 import { IGNORED_DIRS } from './filter.js';
 
+export interface WatchEvent {
+  readonly path: string;
+  readonly type: 'create' | 'update' | 'delete';
+}
+
 export interface WatchHandle {
+  /**
+   * Also watches a directory inside the tree. @parcel/watcher adds an inotify watch for a
+   * directory it sees created, but not for directories created inside it before that
+   * watch existed (`mkdir -p a/b/c`, an unpacked archive, a checkout): those are handed
+   * here. Events seen twice are harmless; every consumer deduplicates paths.
+   */
+  watchAlso(dir: string): Promise<void>;
   close(): Promise<void>;
 }
+
+const MAX_EXTRA_SUBSCRIPTIONS = 1_000;
 
 /**
  * Turns a watcher failure into a catalog error; running out of inotify watches or
@@ -34,20 +48,38 @@ export function watchError(root: string, error: unknown): AirlockError {
  */
 export async function watchTree(
   root: string,
-  onPaths: (paths: string[]) => void,
+  onEvents: (events: WatchEvent[]) => void,
   onError: (error: AirlockError) => void,
 ): Promise<WatchHandle> {
-  try {
-    const subscription = await watcher.subscribe(
-      root,
+  const subscribe = (dir: string) =>
+    watcher.subscribe(
+      dir,
       (error, events) => {
-        if (error) onError(watchError(root, error));
-        else if (events.length > 0) onPaths(events.map((event) => event.path));
+        if (error) onError(watchError(dir, error));
+        else if (events.length > 0) onEvents(events);
       },
-      { ignore: IGNORED_DIRS.map((dir) => `**/${dir}`) },
+      { ignore: IGNORED_DIRS.map((name) => `**/${name}`) },
     );
-    return { close: () => subscription.unsubscribe() };
+  let main: watcher.AsyncSubscription;
+  try {
+    main = await subscribe(root);
   } catch (error) {
     throw watchError(root, error);
   }
+  const extra = new Map<string, watcher.AsyncSubscription>();
+  return {
+    async watchAlso(dir) {
+      if (extra.has(dir) || extra.size >= MAX_EXTRA_SUBSCRIPTIONS) return;
+      try {
+        extra.set(dir, await subscribe(dir));
+      } catch (error) {
+        // Gone again before we got to it: nothing to watch.
+        if (!/ENOENT|no such file/i.test(String(error))) onError(watchError(dir, error));
+      }
+    },
+    async close() {
+      await Promise.all([main.unsubscribe(), ...[...extra.values()].map((sub) => sub.unsubscribe())]);
+      extra.clear();
+    },
+  };
 }

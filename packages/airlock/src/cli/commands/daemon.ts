@@ -48,6 +48,11 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
     process.on('SIGTERM', onSignal);
     process.on('SIGHUP', () => daemon.reload());
   });
+  // Signal handlers do not keep Node alive; without a watcher (`airlock run`) and with
+  // every service exited, airlock must still wait for SIGHUP or Ctrl-C.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   await daemon.start();
-  return exitCode;
+  const code = await exitCode;
+  clearInterval(keepAlive);
+  return code;
 }

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { AirlockRun, removeProject, tempProject } from './helpers.ts';
+
+describe('watching a project with a command that serves nothing', () => {
+  let dir: string;
+  let run: AirlockRun;
+  after(() => {
+    run?.kill();
+    if (dir) removeProject(dir);
+  });
+
+  it('runs it again on change, honours .gitignore and editor files, and picks up new directories', async () => {
+    dir = tempProject();
+    writeFileSync(join(dir, '.gitignore'), 'ignored/\n');
+    mkdirSync(join(dir, 'ignored'));
+    run = new AirlockRun(['dev', '--run', 'echo ran $AIRLOCK_GENERATION', '--watch', '**/*', '--log-format', 'json'], dir);
+    await run.waitForLine(/"line":"ran 1"/, 30_000, 0);
+    await run.waitForEvent('watch.started', {}, 30_000, 0);
+
+    const since = run.events.length;
+    writeFileSync(join(dir, 'ignored', 'a.txt'), 'no');
+    writeFileSync(join(dir, 'notes.txt~'), 'editor backup');
+    writeFileSync(join(dir, '.notes.txt.swp'), 'vim swap');
+    mkdirSync(join(dir, 'new', 'deeper'), { recursive: true });
+    writeFileSync(join(dir, 'new', 'deeper', 'b.txt'), 'yes');
+    const detected = await run.waitForEvent('change.detected', {}, 30_000, since);
+    assert.deepEqual(detected.paths, ['new/deeper/b.txt']);
+    await run.waitForLine(/"line":"ran 2"/, 30_000, 0);
+
+    // A file in the directory created after start is watched too.
+    const again = run.events.length;
+    writeFileSync(join(dir, 'new', 'deeper', 'c.txt'), 'also');
+    const second = await run.waitForEvent('change.detected', {}, 30_000, again);
+    assert.deepEqual(second.paths, ['new/deeper/c.txt']);
+    const exited = run.events.filter((e) => e.type === 'process.exited');
+    assert.ok(exited.every((e) => JSON.stringify(e.end) === '{"kind":"exit","code":0}'));
+    assert.equal(run.events.filter((e) => e.type === 'process.restarting').length, 0, 'a clean exit is not restarted');
+  });
+});
+
+describe('airlock run', () => {
+  let dir: string;
+  let run: AirlockRun;
+  after(() => {
+    run?.kill();
+    if (dir) removeProject(dir);
+  });
+
+  it('does not watch, and rebuilds and restarts on SIGHUP', async () => {
+    dir = tempProject();
+    run = new AirlockRun(['run', '--build', 'echo building', '--run', 'echo ran $AIRLOCK_GENERATION', '--log-format', 'json'], dir);
+    await run.waitForLine(/"line":"ran 1"/, 30_000, 0);
+    assert.equal(run.events.filter((e) => e.type === 'watch.started').length, 0);
+    run.child.kill('SIGHUP');
+    await run.waitForLine(/"line":"ran 2"/, 30_000, 0);
+    assert.equal(run.events.filter((e) => e.type === 'build.started').length, 2);
+    const { code } = await run.interrupt();
+    assert.equal(code, 0);
+  });
+});
