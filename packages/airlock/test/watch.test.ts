@@ -112,3 +112,17 @@ describe('filters', () => {
     assert.ok(!filter.skipsDir(join(root, 'pkg')));
   });
 });
+
+describe('watcher errors', () => {
+  it('turns the inotify limit into advice naming the sysctl', async () => {
+    const { watchError } = await import('../src/watch/watcher.ts');
+    // The message @parcel/watcher throws when inotify_add_watch hits max_user_watches.
+    const limit = watchError('/src', new Error("inotify_add_watch on '/src/pkg' failed: No space left on device"));
+    assert.equal(limit.code, 'WATCH_LIMIT');
+    assert.match(limit.message, /fs\.inotify\.max_user_watches/);
+    assert.match(limit.howTo, /sysctl fs\.inotify\.max_user_watches=524288/);
+    const instances = watchError('/src', new Error('inotify_init1 failed: Too many open files'));
+    assert.match(instances.message, /fs\.inotify\.max_user_instances/);
+    assert.equal(watchError('/src', new Error('boom')).code, 'WATCH_FAILED');
+  });
+});
