@@ -42,7 +42,7 @@ describe('airlock dev on a Node service (examples/node-hello)', () => {
     const port = await freePort();
     const run = start(['dev', '--listen', String(port)], dir);
     const line = await run.waitForLine(/ready in/);
-    assert.match(line, /^node-hello g1 ready in \d+ ms: detect \d+ · start \d+ · ready \d+ \(pid \d+\)$/);
+    assert.match(line, /^node-hello g1 ready in \d+ ms: detect \d+ · start \d+ · ready \d+ · swap \d+ \(pid \d+\)$/);
   });
 
   it('restarts a crashing child with growing backoff and says how it ended', async () => {

@@ -10,80 +10,120 @@
 interface CatalogEntry {
   /** 1: the user's input (config, flags, project); 2: something failed inside airlock or the OS. */
   readonly exit: 1 | 2;
+  /** When it happens, for docs/errors.md. */
+  readonly when: string;
   readonly howTo: string;
 }
 
 export const catalog = {
   CONFIG_NOT_FOUND: {
     exit: 1,
+    when: 'The file given to `--config` (or `init --from`) does not exist or cannot be read.',
     howTo: 'Check the path given to --config, or run `airlock init` to write an airlock.yaml here.',
   },
   CONFIG_PARSE: {
     exit: 1,
+    when: 'airlock.yaml is not valid YAML.',
     howTo: 'Fix the YAML syntax at the reported line and column; `airlock validate` re-checks it.',
   },
   CONFIG_INVALID: {
     exit: 1,
+    when: 'airlock.yaml parsed, but has unknown keys, wrong types, bad durations or missing files. Every problem is listed.',
     howTo: 'Fix every listed problem (each names file:line:column); `airlock schema` prints every allowed key.',
   },
   CONFIG_NO_SERVICE: {
     exit: 1,
+    when: 'No airlock.yaml, no `--run`, and no preset applies here.',
     howTo: 'Run inside a Go module with a main package or a Node project with a start script, pass --run, or run `airlock init`.',
   },
   CONFIG_UNKNOWN_SERVICE: {
     exit: 1,
+    when: '`airlock dev NAME` names a service that airlock.yaml does not define.',
     howTo: 'Name one of the services listed in airlock.yaml, or omit the names to run them all.',
   },
   USAGE_FLAG: {
     exit: 1,
+    when: 'A flag has a bad value, or service flags were given while airlock.yaml is in use.',
     howTo: 'Correct the flag value as described; `airlock --help` lists every flag.',
   },
   INIT_EXISTS: {
     exit: 1,
+    when: '`airlock init` would overwrite airlock.yaml.',
     howTo: 'Edit the existing airlock.yaml, or pass --force to overwrite it.',
   },
   INIT_NO_PROJECT: {
     exit: 1,
+    when: '`airlock init` found neither a Go main package nor a package.json.',
     howTo: 'Run `airlock init` in a directory with go.mod and a main package, or with a package.json.',
   },
   AIR_PARSE: {
     exit: 1,
+    when: '`airlock init --from .air.toml` could not parse the TOML.',
     howTo: 'Fix the TOML syntax at the reported line of .air.toml, or write airlock.yaml by hand with `airlock init`.',
   },
   PRESET_GO: {
     exit: 1,
+    when: 'The Go preset could not run `go list` (Go missing, or no go.mod).',
     howTo: 'Make `go list` succeed in this module (run it yourself to see why), or set build and run in airlock.yaml.',
   },
   WATCH_LIMIT: {
     exit: 2,
+    when: 'The kernel refused more inotify watches or instances.',
     howTo: 'Raise the inotify limit: `sudo sysctl fs.inotify.max_user_watches=524288` (persist it in /etc/sysctl.d/), or exclude large directories.',
   },
   WATCH_FAILED: {
     exit: 2,
+    when: 'The file watcher could not start or failed while running.',
     howTo: 'Check that the watched directory exists and is readable; the cause is shown after the message.',
   },
   BUILD_FAILED: {
     exit: 1,
+    when: 'The build command exited non-zero. The running generation keeps serving.',
     howTo: 'Fix the reported compiler errors and save; the running version keeps serving meanwhile.',
   },
   BUILD_TIMEOUT: {
     exit: 1,
+    when: 'The build ran longer than `build.timeout` and was killed.',
     howTo: 'Raise build.timeout in airlock.yaml, or find what makes the build hang (run the build command by hand).',
+  },
+  LISTEN_FAILED: {
+    exit: 1,
+    when: 'airlock could not bind `listen` (address in use, no permission).',
+    howTo: 'Free the address (`ss -ltnp` shows who holds it) or change listen in airlock.yaml.',
+  },
+  HEALTH_FAILED: {
+    exit: 1,
+    when: 'A new generation did not pass its health probe within `health.startTimeout`. It never took traffic.',
+    howTo: 'Check the probe in health (path, port, command); the new version never took traffic, the old one keeps serving.',
+  },
+  MEMORY_GROWTH: {
+    exit: 1,
+    when: 'A new generation grew memory faster than `health.memory.maxGrowthMBps` before it was ready.',
+    howTo: 'Find the leak or allocation at start-up, or raise health.memory.maxGrowthMBps if the growth is expected.',
+  },
+  ROLLED_BACK: {
+    exit: 1,
+    when: 'A generation failed within `health.rollbackWindow` of taking traffic; the previous build was started again.',
+    howTo: 'The new version failed soon after the swap and the previous build serves again; fix and save to try again.',
   },
   START_FAILED: {
     exit: 1,
+    when: 'The run command could not be started (not found, not executable).',
     howTo: 'Check run.cmd: the program must exist and be executable (the last output lines are shown above).',
   },
   START_TIMEOUT: {
     exit: 1,
+    when: 'A new generation did not accept connections on `listen` within `health.startTimeout`.',
     howTo: 'Make the app listen on the address in PORT / listen sooner, or raise health.startTimeout.',
   },
   PROCESS_CRASHED: {
     exit: 1,
+    when: 'A new generation exited before it was ready.',
     howTo: 'Read the last output lines shown above; airlock restarts it with backoff and rebuilds on the next change.',
   },
   INTERNAL: {
     exit: 2,
+    when: 'Anything unexpected inside airlock.',
     howTo: 'This is a bug in airlock: please report it with the output of `airlock --verbose`.',
   },
 } as const satisfies Record<string, CatalogEntry>;

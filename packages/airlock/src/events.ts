@@ -2,7 +2,7 @@ import type { ProcessEnd } from './supervise/process-end.js';
 import type { Stream } from './supervise/spawn.js';
 
 /** Phases of a reload, in order; their durations make up the reload line and metrics. */
-export const PHASES = ['detect', 'build', 'stop', 'start', 'ready'] as const;
+export const PHASES = ['detect', 'build', 'stop', 'start', 'ready', 'swap'] as const;
 export type Phase = (typeof PHASES)[number];
 
 interface Base {
@@ -54,6 +54,16 @@ export type AirlockEvent =
       readonly message: string;
       readonly tail: readonly string[];
     })
+  | (Base & { readonly type: 'generation.drained'; readonly generation: number; readonly ms: number })
+  | (Base & { readonly type: 'health.failed'; readonly generation: number; readonly detail: string })
+  | (Base & {
+      readonly type: 'rollback';
+      readonly generation: number;
+      readonly failed: number;
+      readonly code: string;
+      readonly message: string;
+    })
+  | (Base & { readonly type: 'proxy.error'; readonly message: string })
   | (Base & { readonly type: 'error'; readonly code: string; readonly message: string });
 
 export type Listener = (event: AirlockEvent) => void;

@@ -50,7 +50,7 @@ describe('the airlock.yaml schema', () => {
     assert.equal(api.watch.debounce, 50);
     assert.equal(api.stop.timeout, 10_000);
     assert.equal(api.stop.signal, 'SIGTERM');
-    assert.equal(api.handoff, 'restart');
+    assert.equal(api.handoff, undefined, 'resolved later: proxy with listen, restart without');
     assert.equal(api.health.startTimeout, 30_000);
     assert.ok(Object.isFrozen(api) && Object.isFrozen(api.watch));
   });

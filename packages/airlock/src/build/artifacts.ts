@@ -17,15 +17,14 @@ export class ArtifactStore {
     return `${this.base}.build`;
   }
 
-  /** Moves the fresh build into place as generation n's artifact and prunes old ones. */
-  commit(generation: number, keep: readonly number[]): string {
+  /** Moves the fresh build into place as generation n's artifact and prunes all but `keep`. */
+  commit(generation: number, keep: readonly string[]): string {
     const path = `${this.base}.g${generation}`;
     renameSync(this.buildPath, path);
     const prefix = `${basename(this.base)}.g`;
     for (const name of readdirSync(dirname(this.base))) {
-      if (!name.startsWith(prefix)) continue;
-      const n = Number(name.slice(prefix.length));
-      if (n !== generation && !keep.includes(n)) rmSync(join(dirname(this.base), name), { force: true });
+      const file = join(dirname(this.base), name);
+      if (name.startsWith(prefix) && file !== path && !keep.includes(file)) rmSync(file, { force: true });
     }
     return path;
   }

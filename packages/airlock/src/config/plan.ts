@@ -27,9 +27,53 @@ export interface ServicePlan {
     readonly gitignore: boolean;
   };
   readonly listen: { readonly host: string; readonly port: number } | undefined;
-  readonly handoff: ServiceConfig['handoff'];
+  readonly handoff: Handoff;
+  readonly health: HealthPlan;
+  readonly proxy: { readonly holdMs: number };
+  readonly stop: { readonly signal: NodeJS.Signals; readonly timeoutMs: number; readonly drainMs: number };
+}
+
+export type Handoff = NonNullable<ServiceConfig['handoff']>;
+
+/** How readiness and health are checked; at most one readiness probe. */
+export interface HealthPlan {
+  readonly probe:
+    | { readonly kind: 'http'; readonly path: string; readonly status: number | undefined }
+    | { readonly kind: 'tcp' }
+    | { readonly kind: 'grpc'; readonly service: string }
+    | { readonly kind: 'exec'; readonly cmd: string }
+    | { readonly kind: 'log'; readonly pattern: string }
+    | undefined;
+  readonly maxGrowthMBps: number | undefined;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly failureThreshold: number;
   readonly startTimeoutMs: number;
-  readonly stop: { readonly signal: NodeJS.Signals; readonly timeoutMs: number };
+  readonly rollbackWindowMs: number;
+}
+
+function healthPlan(service: ServiceConfig): HealthPlan {
+  const h = service.health;
+  const probe: HealthPlan['probe'] = h.http
+    ? { kind: 'http', path: h.http.path, status: h.http.status }
+    : h.grpc
+      ? { kind: 'grpc', service: h.grpc.service }
+      : h.exec
+        ? { kind: 'exec', cmd: h.exec }
+        : h.log
+          ? { kind: 'log', pattern: h.log }
+          : h.tcp || service.listen
+            ? { kind: 'tcp' }
+            : undefined;
+  return {
+    probe,
+    maxGrowthMBps: h.memory?.maxGrowthMBps,
+    intervalMs: h.interval,
+    timeoutMs: h.timeout,
+    failureThreshold: h.failureThreshold,
+    startTimeoutMs: h.startTimeout,
+    rollbackWindowMs: h.rollbackWindow,
+  };
 }
 
 const GO_SOURCES = ['**/*.go', 'go.mod', 'go.sum'];
@@ -116,9 +160,10 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
       gitignore: service.watch.gitignore,
     },
     listen: service.listen,
-    handoff: service.handoff,
-    startTimeoutMs: service.health.startTimeout,
-    stop: { signal: service.stop.signal, timeoutMs: service.stop.timeout },
+    handoff: service.handoff ?? (service.listen ? 'proxy' : 'restart'),
+    health: healthPlan(service),
+    proxy: { holdMs: service.proxy.hold },
+    stop: { signal: service.stop.signal, timeoutMs: service.stop.timeout, drainMs: service.stop.drain },
   });
 }
 

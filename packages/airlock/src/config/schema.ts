@@ -46,7 +46,7 @@ const listen = z
   });
 
 export const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGKILL'] as const;
-export const HANDOFFS = ['restart'] as const;
+export const HANDOFFS = ['fd', 'proxy', 'tcp-proxy', 'restart'] as const;
 
 const stringList = z.array(z.string());
 
@@ -87,16 +87,44 @@ export const serviceSchema = z
       })
       .prefault({}),
     listen: listen.optional(),
-    handoff: z.enum(HANDOFFS).default('restart').describe('How traffic moves to a new version.'),
+    handoff: z.enum(HANDOFFS).optional().describe('How traffic moves to a new version; default proxy with listen, restart without.'),
     health: z
       .strictObject({
+        http: z
+          .strictObject({
+            path: z.string().startsWith('/').default('/healthz'),
+            status: z.number().int().min(100).max(599).optional().describe('Expected status; default: any 2xx or 3xx.'),
+          })
+          .optional()
+          .describe('HTTP GET on the generation (its private address); ready on the expected status.'),
+        tcp: z.boolean().optional().describe('Ready when the generation accepts a TCP connection.'),
+        grpc: z
+          .strictObject({ service: z.string().default('') })
+          .optional()
+          .describe('grpc.health.v1.Health/Check; ready on SERVING.'),
+        exec: z.string().min(1).optional().describe('A command; ready when it exits 0.'),
+        log: z.string().min(1).optional().describe('A regular expression; ready when a line of output matches.'),
+        memory: z
+          .strictObject({ maxGrowthMBps: z.number().positive() })
+          .optional()
+          .describe('Fail when the RSS of the process group grows faster than this.'),
+        interval: duration('500ms'),
+        timeout: duration('500ms'),
+        failureThreshold: z.number().int().min(1).default(3),
         startTimeout: duration('30s'),
+        rollbackWindow: duration('30s').describe('A generation that fails this soon after its swap is replaced by the previous artifact.'),
+      })
+      .prefault({}),
+    proxy: z
+      .strictObject({
+        hold: duration('30s').describe('How long a request waits while no generation is ready.'),
       })
       .prefault({}),
     stop: z
       .strictObject({
         signal: z.enum(SIGNALS).default('SIGTERM'),
         timeout: duration('10s'),
+        drain: duration('30s').describe('proxy modes: how long the old generation may finish open requests and connections before it is stopped.'),
       })
       .prefault({}),
   })
@@ -107,6 +135,21 @@ export const serviceSchema = z
         path: ['run'],
         message: 'a service needs run.cmd, or a preset (go: { main: ./cmd/x } or node: {})',
       });
+    }
+    const probes = (['http', 'tcp', 'grpc', 'exec', 'log'] as const).filter((key) => service.health[key] !== undefined && service.health[key] !== false);
+    if (probes.length > 1) {
+      ctx.addIssue({ code: 'custom', path: ['health', probes[1] as string], message: `choose one readiness probe: ${probes.join(' and ')} are both set` });
+    }
+    if (service.health.log !== undefined) {
+      try {
+        new RegExp(service.health.log);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', path: ['health', 'log'], message: `health.log is not a valid regular expression: ${(error as Error).message}` });
+      }
+    }
+    const handoff = service.handoff;
+    if ((handoff === 'fd' || handoff === 'proxy' || handoff === 'tcp-proxy') && service.listen === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['handoff'], message: `handoff ${handoff} needs listen (the address airlock serves); add listen: 127.0.0.1:PORT` });
     }
     if (service.go !== undefined && service.node !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['node'], message: 'choose one preset: go or node, not both' });

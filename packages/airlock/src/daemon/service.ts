@@ -8,8 +8,13 @@ import type { EventBus, Phase } from '../events.js';
 import { Backoff } from '../supervise/backoff.js';
 import { describeEnd, isSuccess } from '../supervise/process-end.js';
 import { killNow } from '../supervise/stop.js';
-import { generationEnv, startGeneration, type Generation } from '../swap/generation.js';
-import { restartSwap, stopGeneration } from '../swap/restart.js';
+import { LogProbe } from '../health/log.js';
+import { LivenessMonitor, waitUntilReady } from '../health/monitor.js';
+import type { Probe } from '../health/probe.js';
+import { buildProbe, type ProbeAddress } from '../health/probes.js';
+import { createHandoff } from '../swap/create.js';
+import { generationEnv, startGeneration, stopGeneration, type Generation } from '../swap/generation.js';
+import type { Handoff, Launch } from '../swap/handoff.js';
 import { ContentTracker, expandDirectories } from '../watch/content.js';
 import { Debouncer, type Clock, realClock } from '../watch/debounce.js';
 import { createFilter, type PathFilter } from '../watch/filter.js';
@@ -44,6 +49,8 @@ interface PendingReload {
   detectStartedAt: number;
   /** False only for a restart after a crash, which reuses the running artifact. */
   rebuild: boolean;
+  /** The artifact to run instead of the current one (rollback). */
+  artifact?: string;
 }
 
 /**
@@ -64,8 +71,16 @@ export class ServiceRunner {
   readonly #artifacts: ArtifactStore | undefined;
   readonly #backoff = new Backoff();
   #watcher: WatchHandle | undefined;
+  readonly #handoff: Handoff;
+  readonly #generationsAlive = new Set<Generation>();
+  readonly #draining = new Set<Promise<void>>();
+  readonly #logProbes = new Map<number, LogProbe>();
+  #liveness: LivenessMonitor | undefined;
   #current: Generation | undefined;
-  #previous: Generation | undefined;
+  /** The artifact of the generation before the current one: what a rollback restores. */
+  #previousArtifact: string | undefined;
+  /** The artifact of the last generation started, for restarts when none is current. */
+  #lastArtifact: string | undefined;
   #pending: PendingReload | undefined;
   #build: AbortController | undefined;
   #loop: Promise<void> | undefined;
@@ -81,6 +96,22 @@ export class ServiceRunner {
     this.#filter = createFilter(plan.watch);
     this.#debouncer = new Debouncer(plan.watch.debounceMs, (paths, firstAt) => void this.#onQuiet(paths, firstAt), options.clock ?? realClock);
     this.#artifacts = plan.artifact ? new ArtifactStore(plan.artifact) : undefined;
+    this.#handoff = createHandoff(plan, {
+      probeFor: (address, connectCounts) => this.#probeFor(address, connectCounts),
+      onProxyError: (message) => this.bus.emit({ type: 'proxy.error', service: plan.name, message }),
+    });
+  }
+
+  #probeFor(address: ProbeAddress | undefined, connectCounts: boolean): Probe | undefined {
+    if (this.plan.health.probe?.kind === 'tcp' && !connectCounts) return undefined;
+    const n = this.#generations;
+    return buildProbe({
+      health: this.plan.health,
+      address,
+      cwd: this.plan.dir,
+      env: generationEnv(this.plan, n),
+      logProbe: this.#logProbes.get(n)?.probe ?? (async () => this.#logProbes.get(n)?.probe() ?? { ok: false, detail: 'no output yet' }),
+    });
   }
 
   get current(): Generation | undefined {
@@ -88,6 +119,7 @@ export class ServiceRunner {
   }
 
   async start(): Promise<void> {
+    await this.#handoff.open();
     if (this.options.watch) {
       const started = performance.now();
       this.#watcher = await watchTree(
@@ -106,13 +138,14 @@ export class ServiceRunner {
     this.#request(reasons, detectStartedAt, true);
   }
 
-  #request(reasons: readonly string[], detectStartedAt: number, rebuild: boolean): void {
+  #request(reasons: readonly string[], detectStartedAt: number, rebuild: boolean, artifact?: string): void {
     if (this.#stopped) return;
-    const pending = (this.#pending ??= { reasons: new Set(), detectStartedAt, rebuild });
+    const pending = (this.#pending ??= { reasons: new Set(), detectStartedAt, rebuild, artifact });
     pending.rebuild ||= rebuild;
+    if (rebuild) pending.artifact = undefined;
     for (const reason of reasons) pending.reasons.add(reason);
     this.#build?.abort();
-    this.#loop ??= this.#drain().finally(() => (this.#loop = undefined));
+    this.#loop ??= this.#runPending().finally(() => (this.#loop = undefined));
   }
 
   #onEvents(events: readonly WatchEvent[]): void {
@@ -160,7 +193,7 @@ export class ServiceRunner {
     this.reload(rel(changed), firstAt);
   }
 
-  async #drain(): Promise<void> {
+  async #runPending(): Promise<void> {
     while (this.#pending !== undefined && !this.#stopped) {
       const pending = this.#pending;
       this.#pending = undefined;
@@ -170,38 +203,125 @@ export class ServiceRunner {
 
   async #cycle(pending: PendingReload): Promise<void> {
     const n = ++this.#generations;
-    const name = this.plan.name;
     const phases: Partial<Record<Phase, number>> = { detect: performance.now() - pending.detectStartedAt };
-    const began = pending.detectStartedAt;
-    let artifact = this.#current?.artifact;
+    let artifact = pending.artifact ?? this.#current?.artifact ?? this.#lastArtifact;
     if (this.plan.build && pending.rebuild) {
       const buildStarted = performance.now();
-      const built = await this.#runBuild(n);
-      if (!built) return;
+      if (!(await this.#runBuild(n))) return;
       phases.build = performance.now() - buildStarted;
-      artifact = this.#artifacts?.commit(n, [this.#current?.n ?? -1, this.#previous?.n ?? -1]);
+      const keep = [this.#current?.artifact, this.#previousArtifact].filter((path): path is string => path !== undefined);
+      artifact = this.#artifacts?.commit(n, keep);
     }
     if (this.#stopped) return;
     this.#clearRestartTimer();
     // A new version gets a fresh backoff; a crash-restarted one keeps counting.
     if (pending.rebuild) this.#backoff.reset();
-    const old = this.#current;
-    const result = await restartSwap(this.plan, old, () => this.#spawn(n, artifact));
-    Object.assign(phases, result.timings);
-    if (old) this.#previous = old;
-    if (result.outcome !== 'ready') {
-      await this.#failStart(result.next, result.outcome);
-      return;
-    }
+    const next = await this.#swap(n, artifact, phases);
+    if (next === undefined) return;
     this.bus.emit({
       type: 'reload.ready',
-      service: name,
+      service: this.plan.name,
       generation: n,
-      pid: result.next.child.pid,
-      totalMs: performance.now() - began,
+      pid: next.child.pid,
+      totalMs: performance.now() - pending.detectStartedAt,
       phases,
       reason: [...pending.reasons],
     });
+  }
+
+  /**
+   * Starts generation n beside (or, for restart, after) the current one, waits until it
+   * is ready, routes traffic to it and retires the old one. Returns it, or undefined
+   * when it never became ready (the old one keeps everything, unless it was already stopped).
+   */
+  async #swap(n: number, artifact: string | undefined, phases: Partial<Record<Phase, number>>): Promise<Generation | undefined> {
+    let mark = performance.now();
+    const lap = (phase: Phase) => {
+      const now = performance.now();
+      phases[phase] = now - mark;
+      mark = now;
+    };
+    const launch = await this.#handoff.launch(n);
+    const old = this.#current;
+    if (this.#handoff.stopsFirst && old) {
+      this.#liveness?.stop();
+      this.#handoff.route(undefined, undefined);
+      await stopGeneration(this.plan, old);
+      this.#retired(old);
+      lap('stop');
+    }
+    const next = this.#spawn(n, artifact, launch);
+    lap('start');
+    const { probe, settleMs } = await launch.readiness(next.child);
+    const verdict = await waitUntilReady({ probe, child: next.child, health: this.plan.health, settleMs });
+    lap('ready');
+    if (!verdict.ready) {
+      await this.#failStart(next, verdict.reason, verdict.detail);
+      return undefined;
+    }
+    launch.promote(next.child);
+    this.#handoff.route(n, launch);
+    next.promotedAt = performance.now();
+    this.#liveness?.stop();
+    if (old) this.#previousArtifact = old.artifact;
+    this.#current = next;
+    this.#lastArtifact = artifact;
+    this.#watchLiveness(next, probe);
+    lap('swap');
+    if (old && !this.#handoff.stopsFirst) {
+      const draining = this.#drainOld(old).finally(() => this.#draining.delete(draining));
+      this.#draining.add(draining);
+    }
+    return next;
+  }
+
+  /** Lets the old generation finish what it holds, then stops it. */
+  async #drainOld(old: Generation): Promise<void> {
+    const started = performance.now();
+    old.stopping = true;
+    await this.#handoff.retire(old.n);
+    await stopGeneration(this.plan, old);
+    this.#retired(old);
+    this.bus.emit({ type: 'generation.drained', service: this.plan.name, generation: old.n, ms: performance.now() - started });
+  }
+
+  #retired(generation: Generation): void {
+    this.#logProbes.delete(generation.n);
+  }
+
+  #watchLiveness(generation: Generation, probe: Probe | undefined): void {
+    const monitor = new LivenessMonitor(probe, generation.child, this.plan.health);
+    this.#liveness = monitor;
+    monitor.start((detail) => {
+      if (this.#current !== generation || this.#stopped) return;
+      this.bus.emit({ type: 'health.failed', service: this.plan.name, generation: generation.n, detail });
+      this.#replaceFailed(generation, detail);
+    });
+  }
+
+  /**
+   * A generation that took traffic and then failed (crash, probes, memory): within the
+   * rollback window the previous artifact comes back without a rebuild; later, the same
+   * artifact restarts with backoff.
+   */
+  #replaceFailed(failed: Generation, why: string): void {
+    const since = performance.now() - (failed.promotedAt ?? failed.startedAt);
+    const previous = this.#previousArtifact;
+    if (since <= this.plan.health.rollbackWindowMs && previous !== undefined && previous !== failed.artifact) {
+      const message = `g${failed.n} failed ${Math.round(since)} ms after it took traffic (${why}); rolling back to the previous build`;
+      this.bus.emit({ type: 'rollback', service: this.plan.name, generation: this.#generations + 1, failed: failed.n, code: fullCode('ROLLED_BACK'), message });
+      this.#previousArtifact = undefined;
+      this.#request([`rollback from g${failed.n}`], performance.now(), false, previous);
+      return;
+    }
+    const delayMs = this.#backoff.next(performance.now() - failed.startedAt);
+    this.bus.emit({ type: 'process.restarting', service: this.plan.name, generation: failed.n, delayMs });
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      // A reload under way (or done meanwhile) brings its own new generation.
+      if (this.#current !== failed || this.#loop !== undefined) return;
+      this.#request([`restart after g${failed.n} ${why}`], performance.now(), false);
+    }, delayMs);
   }
 
   /** Returns true on success; reports failures; the running generation is untouched. */
@@ -241,32 +361,55 @@ export class ServiceRunner {
     }
   }
 
-  #spawn(n: number, artifact: string | undefined): Generation {
-    const generation = startGeneration(this.plan, n, artifact, (stream, line) =>
-      this.bus.emit({ type: 'process.output', service: this.plan.name, generation: n, stream, line }),
-    );
-    this.#current = generation;
+  #spawn(n: number, artifact: string | undefined, launch: Launch): Generation {
+    const log = this.plan.health.probe?.kind === 'log' ? new LogProbe(this.plan.health.probe.pattern) : undefined;
+    if (log) this.#logProbes.set(n, log);
+    const generation = startGeneration(this.plan, n, artifact, launch, (stream, line) => {
+      log?.see(line);
+      this.bus.emit({ type: 'process.output', service: this.plan.name, generation: n, stream, line });
+    });
     if (generation.child.pid > 0) {
       this.bus.emit({ type: 'process.started', service: this.plan.name, generation: n, pid: generation.child.pid });
     }
+    this.#generationsAlive.add(generation);
     void generation.child.ended.then(() => this.#onExit(generation));
     return generation;
   }
 
-  async #failStart(generation: Generation, outcome: string): Promise<void> {
+  async #failStart(generation: Generation, reason: string, detail: string): Promise<void> {
     const { n, child } = generation;
-    if (outcome === 'timeout') await stopGeneration(this.plan, generation);
-    else await child.ended;
-    const code = outcome === 'timeout' ? 'START_TIMEOUT' : (await child.spawned) ? 'PROCESS_CRASHED' : 'START_FAILED';
-    const message =
-      outcome === 'timeout'
-        ? `g${n} did not accept connections on ${this.plan.listen?.host}:${this.plan.listen?.port} within ${this.plan.startTimeoutMs} ms`
-        : `g${n} ${child.end ? describeEnd(child.end) : 'ended'} before it was ready`;
-    this.bus.emit({ type: 'reload.failed', service: this.plan.name, generation: n, code: fullCode(code), message, tail: child.tail() });
+    await stopGeneration(this.plan, generation);
+    this.#retired(generation);
+    const code =
+      reason === 'timeout'
+        ? generation.launch && this.plan.health.probe
+          ? 'HEALTH_FAILED'
+          : 'START_TIMEOUT'
+        : reason === 'memory'
+          ? 'MEMORY_GROWTH'
+          : (await child.spawned)
+            ? 'PROCESS_CRASHED'
+            : 'START_FAILED';
+    const keeps = this.#current && this.#current.child.end === undefined ? `; g${this.#current.n} (pid ${this.#current.child.pid}) keeps serving` : '';
+    this.bus.emit({ type: 'reload.failed', service: this.plan.name, generation: n, code: fullCode(code), message: `g${n}: ${detail}${keeps}`, tail: child.tail() });
+    // With restart the old one is gone already: keep trying with backoff, as after a crash.
+    if (!this.#current || this.#current.child.end !== undefined) this.#scheduleRetry(generation, detail);
+  }
+
+  #scheduleRetry(generation: Generation, why: string): void {
+    if (this.#stopped) return;
+    const delayMs = this.#backoff.next(performance.now() - generation.startedAt);
+    this.bus.emit({ type: 'process.restarting', service: this.plan.name, generation: generation.n, delayMs });
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (this.#loop !== undefined || (this.#current && this.#current.child.end === undefined)) return;
+      this.#request([`retry after g${generation.n}: ${why}`], performance.now(), false, generation.artifact);
+    }, delayMs);
   }
 
   #onExit(generation: Generation): void {
     const end = generation.child.end;
+    this.#generationsAlive.delete(generation);
     if (end === undefined) return;
     this.bus.emit({
       type: 'process.exited',
@@ -278,16 +421,12 @@ export class ServiceRunner {
       forced: false,
     });
     if (generation.stopping || this.#stopped || generation !== this.#current) return;
-    // A crash restarts the same artifact with backoff; a clean exit waits for the next change.
+    this.#liveness?.stop();
+    // No generation serves now: proxies hold new requests until a replacement is ready.
+    this.#handoff.route(undefined, undefined);
+    // A clean exit waits for the next change; a crash is replaced.
     if (isSuccess(end)) return;
-    const delayMs = this.#backoff.next(performance.now() - generation.startedAt);
-    this.bus.emit({ type: 'process.restarting', service: this.plan.name, generation: generation.n, delayMs });
-    this.#restartTimer = setTimeout(() => {
-      this.#restartTimer = undefined;
-      // A reload under way (or done meanwhile) brings its own new generation.
-      if (this.#current !== generation || this.#loop !== undefined) return;
-      this.#request([`restart after ${describeEnd(end)}`], performance.now(), false);
-    }, delayMs);
+    this.#replaceFailed(generation, describeEnd(end));
   }
 
   #clearRestartTimer(): void {
@@ -295,22 +434,27 @@ export class ServiceRunner {
     this.#restartTimer = undefined;
   }
 
-  /** Stops watching, cancels any build, and stops the running generation gracefully. */
+  /** Stops watching, cancels any build, and stops every generation gracefully. */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#debouncer.cancel();
     this.#clearRestartTimer();
+    this.#liveness?.stop();
     this.#build?.abort();
     await this.#watcher?.close();
     await this.#loop?.catch(() => undefined);
     // Also after a crash: descendants the leader left behind still go.
-    if (this.#current) await stopGeneration(this.plan, this.#current);
+    await Promise.all([...this.#generationsAlive, ...(this.#current ? [this.#current] : [])].map((g) => stopGeneration(this.plan, g)));
+    await Promise.all(this.#draining);
+    await this.#handoff.close();
   }
 
   /** Second Ctrl-C: SIGKILL every process group at once. */
   killNow(): void {
     this.#stopped = true;
     this.#build?.abort();
+    for (const generation of this.#generationsAlive) killNow(generation.child);
     if (this.#current) killNow(this.#current.child);
+    this.#handoff.destroy();
   }
 }

@@ -78,6 +78,14 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
         return;
       case 'reload.failed':
         return fail(s, event.code, event.message, event.tail);
+      case 'generation.drained':
+        return verbose(s, `g${event.generation} drained and stopped (${Math.round(event.ms)} ms)`);
+      case 'health.failed':
+        return say(s, palette.red(`g${event.generation} health check failed: ${event.detail}`));
+      case 'rollback':
+        return fail(s, event.code, event.message);
+      case 'proxy.error':
+        return verbose(s, `proxy: ${event.message}`);
       case 'error':
         return fail(s, event.code, event.message);
     }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { descendants, processesWithEnv, type ProcStat } from './proc.js';
 import { commandArgv } from './command.js';
@@ -14,6 +15,10 @@ export interface SpawnOptions {
   readonly onLine?: (stream: Stream, line: string) => void;
   /** How often descendants are recorded, so ones orphaned before stop are still found. */
   readonly trackEveryMs?: number;
+  /** Descriptors from fd 3 on: a parent fd number to pass, or 'pipe' for a socket pair. */
+  readonly extraFds?: readonly (number | 'pipe')[];
+  /** Set LISTEN_PID to the program's own pid (systemd socket activation checks it). */
+  readonly listenPid?: boolean;
 }
 
 /**
@@ -35,13 +40,25 @@ export interface Supervised {
   tail(): string[];
   /** Descendants seen so far (including ones that called setsid), newest snapshot merged in. */
   knownDescendants(): ProcStat[];
+  /** The parent's end of an extra 'pipe' descriptor (index 3 and up). */
+  pipe(index: number): Duplex | undefined;
+}
+
+/**
+ * Node cannot exec in place, so the pid of the program is known only inside it: a shell
+ * sets LISTEN_PID=$$ and then execs the program, which keeps that pid.
+ */
+export function withListenPid([file, ...args]: [string, ...string[]]): [string, ...string[]] {
+  const prelude = 'LISTEN_PID=$$; export LISTEN_PID;';
+  if (file === '/bin/sh' && args[0] === '-c' && args.length === 2) return ['/bin/sh', '-c', `${prelude} ${args[1]}`];
+  return ['/bin/sh', '-c', `${prelude} exec "$0" "$@"`, file, ...args];
 }
 
 /** Environment variable that tags every process of one supervised tree. */
 export const TAG_VARIABLE = 'AIRLOCK_TAG';
 
 export function startProcess(options: SpawnOptions): Supervised {
-  const [file, ...args] = commandArgv(options.command);
+  const [file, ...args] = options.listenPid ? withListenPid(commandArgv(options.command)) : commandArgv(options.command);
   const tag = randomUUID();
   const child = spawn(file, args, {
     cwd: options.cwd,
@@ -49,7 +66,7 @@ export function startProcess(options: SpawnOptions): Supervised {
     // A new session and process group: stop signals reach the whole group, and a Ctrl-C
     // in airlock's terminal reaches airlock only, which then stops children in order.
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', ...(options.extraFds ?? [])],
   });
   const tail = new LineTail();
   const known = new Map<number, ProcStat>();
@@ -59,8 +76,8 @@ export function startProcess(options: SpawnOptions): Supervised {
     tail.push(line);
     options.onLine?.(stream, line);
   };
-  forEachLine(child.stdout, onLine('stdout'));
-  forEachLine(child.stderr, onLine('stderr'));
+  if (child.stdout) forEachLine(child.stdout, onLine('stdout'));
+  if (child.stderr) forEachLine(child.stderr, onLine('stderr'));
 
   const record = () => {
     if (child.pid === undefined || end !== undefined) return;
@@ -101,6 +118,7 @@ export function startProcess(options: SpawnOptions): Supervised {
       return end;
     },
     tail: () => tail.lines(),
+    pipe: (index) => (child.stdio[index] as Duplex | null) ?? undefined,
     knownDescendants: () => {
       record();
       for (const stat of processesWithEnv(TAG_VARIABLE, tag)) if (stat.pid !== child.pid) known.set(stat.pid, stat);

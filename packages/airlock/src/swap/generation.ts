@@ -1,22 +1,27 @@
 import type { ServicePlan } from '../config/plan.js';
 import { readEnvFiles } from '../config/plan.js';
 import { startProcess, type Stream, type Supervised } from '../supervise/spawn.js';
+import { stopProcess, type StopResult } from '../supervise/stop.js';
+import type { Launch } from './handoff.js';
 
 /** One started process (and its group) of a service, with the artifact it runs. */
 export interface Generation {
   readonly n: number;
   readonly child: Supervised;
   readonly artifact: string | undefined;
+  readonly launch: Launch;
   readonly startedAt: number;
+  /** When it started taking traffic; undefined while starting. */
+  promotedAt: number | undefined;
   /** Set once airlock decided to stop it, so its exit is not taken for a crash. */
   stopping: boolean;
 }
 
 /** Replaces the template variables of DESIGN.md section 4 in a command. */
-export function fillTemplate(cmd: string, values: { artifact?: string; port?: number; service: string; generation: number }): string {
+export function fillTemplate(cmd: string, values: { artifact?: string; port?: string; service: string; generation: number }): string {
   return cmd
     .replaceAll('{artifact}', values.artifact ?? '')
-    .replaceAll('{port}', values.port === undefined ? '' : String(values.port))
+    .replaceAll('{port}', values.port ?? '')
     .replaceAll('{service}', values.service)
     .replaceAll('{generation}', String(values.generation));
 }
@@ -25,6 +30,8 @@ export function fillTemplate(cmd: string, values: { artifact?: string; port?: nu
 export function generationEnv(plan: ServicePlan, n: number): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
+  // Inherited socket-activation variables belong to airlock's own parent, not to its children.
+  for (const key of ['LISTEN_FDS', 'LISTEN_FDNAMES', 'LISTEN_PID']) delete env[key];
   Object.assign(env, readEnvFiles(plan.run.envFiles), plan.run.env);
   env.AIRLOCK_SERVICE = plan.name;
   env.AIRLOCK_GENERATION = String(n);
@@ -36,9 +43,19 @@ export function startGeneration(
   plan: ServicePlan,
   n: number,
   artifact: string | undefined,
+  launch: Launch,
   onLine: (stream: Stream, line: string) => void,
 ): Generation {
-  const command = fillTemplate(plan.run.cmd, { artifact, port: plan.listen?.port, service: plan.name, generation: n });
-  const child = startProcess({ command, cwd: plan.dir, env: generationEnv(plan, n), onLine });
-  return { n, child, artifact, startedAt: performance.now(), stopping: false };
+  const env = { ...generationEnv(plan, n), ...launch.env };
+  const command = fillTemplate(plan.run.cmd, { artifact, port: env.PORT, service: plan.name, generation: n });
+  const child = startProcess({ command, cwd: plan.dir, env, onLine, extraFds: launch.extraFds, listenPid: launch.listenPid });
+  return { n, child, artifact, launch, startedAt: performance.now(), promotedAt: undefined, stopping: false };
+}
+
+/** Stops a generation with the service's stop signal and grace period, then frees its resources. */
+export async function stopGeneration(plan: ServicePlan, generation: Generation): Promise<StopResult> {
+  generation.stopping = true;
+  const result = await stopProcess(generation.child, { signal: plan.stop.signal, timeoutMs: plan.stop.timeoutMs });
+  generation.launch.release();
+  return result;
 }

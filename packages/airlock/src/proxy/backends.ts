@@ -1,0 +1,94 @@
+/**
+ * Which generation takes new work, and requests or connections waiting while none is
+ * ready. Shared by the HTTP and the TCP proxy.
+ */
+export interface Backend {
+  readonly generation: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+interface Waiter {
+  resolve(backend: Backend | undefined): void;
+  timer: NodeJS.Timeout;
+}
+
+export class BackendSwitch {
+  #active: Backend | undefined;
+  readonly #waiting = new Set<Waiter>();
+
+  constructor(private readonly holdMs: number) {}
+
+  get active(): Backend | undefined {
+    return this.#active;
+  }
+
+  /** Switches new work to `backend` in one step and releases everything waiting. */
+  set(backend: Backend | undefined): void {
+    this.#active = backend;
+    if (backend === undefined) return;
+    for (const waiter of this.#waiting) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(backend);
+    }
+    this.#waiting.clear();
+  }
+
+  /** The active backend, or the next one to become active within the hold time. */
+  acquire(): Promise<Backend | undefined> {
+    if (this.#active !== undefined) return Promise.resolve(this.#active);
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        resolve,
+        timer: setTimeout(() => {
+          this.#waiting.delete(waiter);
+          resolve(undefined);
+        }, this.holdMs),
+      };
+      this.#waiting.add(waiter);
+    });
+  }
+
+  /** Lets everything waiting go (without a backend): airlock is shutting down. */
+  close(): void {
+    for (const waiter of this.#waiting) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(undefined);
+    }
+    this.#waiting.clear();
+  }
+}
+
+/** Counts open work per generation so a retiring one can be stopped once it is idle. */
+export class InFlight {
+  readonly #counts = new Map<number, number>();
+  readonly #idle = new Map<number, (() => void)[]>();
+
+  add(generation: number): void {
+    this.#counts.set(generation, (this.#counts.get(generation) ?? 0) + 1);
+  }
+
+  done(generation: number): void {
+    const left = (this.#counts.get(generation) ?? 1) - 1;
+    this.#counts.set(generation, left);
+    if (left === 0) for (const resolve of this.#idle.get(generation)?.splice(0) ?? []) resolve();
+  }
+
+  count(generation: number): number {
+    return this.#counts.get(generation) ?? 0;
+  }
+
+  /** Resolves true when the generation has nothing open, false when `ms` passed first. */
+  async idle(generation: number, ms: number): Promise<boolean> {
+    if (this.count(generation) === 0) return true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      const list = this.#idle.get(generation) ?? [];
+      list.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      this.#idle.set(generation, list);
+    });
+  }
+}

@@ -1,0 +1,232 @@
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Pool } from 'undici';
+import { BackendSwitch, InFlight, type Backend } from './backends.js';
+
+/** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
+/** Safe to send twice when the first attempt died before any response (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** Errors that mean the request never reached the application. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT']);
+const MAX_ATTEMPTS = 4;
+
+export interface HttpProxyOptions {
+  readonly service: string;
+  readonly host: string;
+  readonly port: number;
+  readonly holdMs: number;
+  /** Called for every upstream failure: the proxy never crashes on one. */
+  readonly onError: (message: string) => void;
+  /** Called for each request answered (for metrics). */
+  readonly onResponse?: (generation: number, status: number, ms: number) => void;
+}
+
+function forwardHeaders(req: IncomingMessage): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  const connectionTokens = String(req.headers.connection ?? '').toLowerCase().split(',').map((t) => t.trim());
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.includes(name)) continue;
+    headers[name] = value;
+  }
+  const remote = req.socket.remoteAddress ?? '';
+  const prior = req.headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = prior ? `${String(prior)}, ${remote}` : remote;
+  headers['x-forwarded-proto'] = 'http';
+  if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
+  return headers;
+}
+
+function responseHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+  return out;
+}
+
+function errorCode(error: unknown): string {
+  const e = error as { code?: string; cause?: { code?: string } };
+  return e.cause?.code ?? e.code ?? 'ERROR';
+}
+
+/**
+ * The `proxy` handoff's front door: HTTP/1.1 (keep-alive, streamed bodies, WebSocket
+ * upgrades) to whichever generation is active. Switching is one assignment; requests
+ * already on the old generation finish there; while none is ready, requests wait.
+ *
+ * @example
+ *   const proxy = new HttpProxy({ service: 'api', host: '127.0.0.1', port: 8080, holdMs: 30_000, onError: console.error });
+ *   await proxy.listen();
+ *   proxy.setActive({ generation: 2, host: '127.0.0.1', port: 41234 });
+ *   await proxy.retire(1, 30_000); // once generation 1 has nothing in flight
+ */
+export class HttpProxy {
+  readonly #server: Server;
+  readonly #switch: BackendSwitch;
+  readonly #inFlight = new InFlight();
+  readonly #pools = new Map<number, Pool>();
+  readonly #tunnels = new Map<number, Set<Duplex>>();
+
+  constructor(private readonly options: HttpProxyOptions) {
+    this.#switch = new BackendSwitch(options.holdMs);
+    // requestTimeout 0: long polls and slow uploads are the application's business.
+    this.#server = createServer({ keepAliveTimeout: 5_000, requestTimeout: 0 }, (req, res) => void this.#handle(req, res));
+    this.#server.on('upgrade', (req, socket, head) => void this.#upgrade(req, socket, head));
+    this.#server.on('clientError', (_error, socket) => socket.destroy());
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host: this.options.host, port: this.options.port, backlog: 1024 }, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  get address(): { host: string; port: number } {
+    const address = this.#server.address();
+    return { host: this.options.host, port: typeof address === 'object' && address ? address.port : this.options.port };
+  }
+
+  setActive(backend: Backend | undefined): void {
+    this.#switch.set(backend);
+  }
+
+  get active(): Backend | undefined {
+    return this.#switch.active;
+  }
+
+  #pool(backend: Backend): Pool {
+    let pool = this.#pools.get(backend.generation);
+    if (pool === undefined) {
+      pool = new Pool(`http://${backend.host}:${backend.port}`, { connections: 256, pipelining: 1, keepAliveTimeout: 4_000 });
+      this.#pools.set(backend.generation, pool);
+    }
+    return pool;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const method = req.method ?? 'GET';
+    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const headers = forwardHeaders(req);
+    for (let attempt = 1; ; attempt++) {
+      const backend = await this.#switch.acquire();
+      if (backend === undefined) {
+        this.#reply(res, 502, `no generation of ${this.options.service} became ready within ${this.options.holdMs} ms\n`);
+        return;
+      }
+      this.#inFlight.add(backend.generation);
+      try {
+        const upstream = await this.#pool(backend).request({
+          path: req.url ?? '/',
+          method: method as never,
+          headers,
+          body: hasBody ? req : null,
+          signal: abort.signal,
+        });
+        res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
+        await pipeline(upstream.body, res);
+        this.options.onResponse?.(backend.generation, upstream.statusCode, performance.now() - started);
+        return;
+      } catch (error) {
+        if (abort.signal.aborted) return;
+        const code = errorCode(error);
+        const retry = !res.headersSent && attempt < MAX_ATTEMPTS && (NOT_SENT.has(code) || (IDEMPOTENT.has(method) && !hasBody));
+        this.options.onError(`${method} ${req.url} → g${backend.generation}: ${code} ${(error as Error).message}${retry ? ' (retrying)' : ''}`);
+        if (retry) continue;
+        if (res.headersSent) res.destroy();
+        else this.#reply(res, 502, `upstream g${backend.generation} failed: ${code}\n`);
+        this.options.onResponse?.(backend.generation, 502, performance.now() - started);
+        return;
+      } finally {
+        this.#inFlight.done(backend.generation);
+      }
+    }
+  }
+
+  #reply(res: ServerResponse, status: number, text: string): void {
+    if (res.headersSent) return void res.destroy();
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  /** WebSocket (or any Upgrade): a raw tunnel to the active generation, kept until either side closes. */
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const backend = await this.#switch.acquire();
+    if (backend === undefined || socket.destroyed) {
+      socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    const upstream: Socket = connect({ host: backend.host, port: backend.port });
+    const tunnels = this.#tunnels.get(backend.generation) ?? new Set();
+    this.#tunnels.set(backend.generation, tunnels);
+    tunnels.add(socket);
+    this.#inFlight.add(backend.generation);
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      tunnels.delete(socket);
+      upstream.destroy();
+      socket.destroy();
+      this.#inFlight.done(backend.generation);
+    };
+    socket.once('close', close);
+    socket.once('error', close);
+    upstream.once('close', close);
+    upstream.once('error', (error) => {
+      this.options.onError(`upgrade ${req.url} → g${backend.generation}: ${error.message}`);
+      if (!upstream.readable) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      close();
+    });
+    upstream.once('connect', () => {
+      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+      lines.push(`x-forwarded-for: ${req.socket.remoteAddress ?? ''}`, 'x-forwarded-proto: http');
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length > 0) upstream.write(head);
+      socket.pipe(upstream).pipe(socket);
+    });
+  }
+
+  /**
+   * Retires a generation that no longer receives new work: waits until its requests and
+   * tunnels are done (or `drainMs` passed), then closes the proxy's connections to it, so
+   * nothing is in flight on them when the generation gets its stop signal.
+   */
+  async retire(generation: number, drainMs: number): Promise<boolean> {
+    const drained = await this.#inFlight.idle(generation, drainMs);
+    for (const tunnel of this.#tunnels.get(generation) ?? []) tunnel.destroy();
+    this.#tunnels.delete(generation);
+    const pool = this.#pools.get(generation);
+    this.#pools.delete(generation);
+    if (pool) await (drained ? pool.close() : pool.destroy());
+    return drained;
+  }
+
+  async close(): Promise<void> {
+    this.#switch.close();
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeIdleConnections();
+    });
+    await Promise.all([...this.#pools.values()].map((pool) => pool.destroy()));
+    this.#pools.clear();
+  }
+
+  /** Ends every client connection at once (forced stop). */
+  destroy(): void {
+    this.#switch.close();
+    this.#server.closeAllConnections();
+    this.#server.close();
+    for (const tunnels of this.#tunnels.values()) for (const tunnel of tunnels) tunnel.destroy();
+  }
+}

@@ -1,0 +1,98 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { BackendSwitch, InFlight, type Backend } from './backends.js';
+
+export interface TcpProxyOptions {
+  readonly service: string;
+  readonly host: string;
+  readonly port: number;
+  readonly holdMs: number;
+  readonly onError: (message: string) => void;
+}
+
+/**
+ * The `tcp-proxy` handoff: every new connection goes to the active generation and stays
+ * there for its whole life (HTTP/2, gRPC streams, databases, any TCP protocol). While no
+ * generation is ready, a new connection waits, paused, instead of being refused.
+ *
+ * @example
+ *   const proxy = new TcpProxy({ service: 'grpc', host: '127.0.0.1', port: 50051, holdMs: 30_000, onError: console.error });
+ *   await proxy.listen();
+ *   proxy.setActive({ generation: 1, host: '127.0.0.1', port: 41000 });
+ */
+export class TcpProxy {
+  readonly #server: Server;
+  readonly #switch: BackendSwitch;
+  readonly #inFlight = new InFlight();
+  readonly #connections = new Map<number, Set<Socket>>();
+
+  constructor(private readonly options: TcpProxyOptions) {
+    this.#switch = new BackendSwitch(options.holdMs);
+    this.#server = createServer({ pauseOnConnect: true, noDelay: true }, (socket) => void this.#accept(socket));
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host: this.options.host, port: this.options.port, backlog: 1024 }, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  setActive(backend: Backend | undefined): void {
+    this.#switch.set(backend);
+  }
+
+  async #accept(client: Socket): Promise<void> {
+    client.once('error', () => client.destroy());
+    const backend = await this.#switch.acquire();
+    if (backend === undefined || client.destroyed) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect({ host: backend.host, port: backend.port, noDelay: true });
+    const open = this.#connections.get(backend.generation) ?? new Set();
+    this.#connections.set(backend.generation, open);
+    open.add(client);
+    this.#inFlight.add(backend.generation);
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      open.delete(client);
+      client.destroy();
+      upstream.destroy();
+      this.#inFlight.done(backend.generation);
+    };
+    upstream.once('error', (error) => {
+      this.options.onError(`connection → g${backend.generation}: ${error.message}`);
+      close();
+    });
+    upstream.once('close', close);
+    client.once('close', close);
+    upstream.once('connect', () => {
+      client.pipe(upstream).pipe(client);
+      client.resume();
+    });
+  }
+
+  /** Waits until the generation's connections closed (or `drainMs`), then cuts what is left. */
+  async retire(generation: number, drainMs: number): Promise<boolean> {
+    const drained = await this.#inFlight.idle(generation, drainMs);
+    for (const socket of this.#connections.get(generation) ?? []) socket.destroy();
+    this.#connections.delete(generation);
+    return drained;
+  }
+
+  async close(): Promise<void> {
+    this.#switch.close();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  destroy(): void {
+    this.#switch.close();
+    this.#server.close();
+    for (const set of this.#connections.values()) for (const socket of set) socket.destroy();
+  }
+}

@@ -1,0 +1,23 @@
+import type { ServicePlan } from '../config/plan.js';
+import { bareRestart, type Handoff, type ProbeFactory } from './handoff.js';
+import { ProxyHandoff } from './proxy-handoff.js';
+import { SocketHandoff } from './socket-handoff.js';
+
+export interface HandoffHooks {
+  readonly probeFor: ProbeFactory;
+  readonly onProxyError: (message: string) => void;
+  readonly onProxyResponse?: (generation: number, status: number, ms: number) => void;
+}
+
+/** The handoff strategy a service's plan asks for (see docs/strategies.md). */
+export function createHandoff(plan: ServicePlan, hooks: HandoffHooks): Handoff {
+  switch (plan.handoff) {
+    case 'fd':
+      return new SocketHandoff(plan, 'fd', hooks.probeFor);
+    case 'restart':
+      return plan.listen ? new SocketHandoff(plan, 'restart', hooks.probeFor) : bareRestart(hooks.probeFor);
+    case 'proxy':
+    case 'tcp-proxy':
+      return new ProxyHandoff(plan, plan.handoff, hooks.probeFor, hooks.onProxyError, hooks.onProxyResponse);
+  }
+}

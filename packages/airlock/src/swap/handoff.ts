@@ -1,0 +1,67 @@
+import type { Supervised } from '../supervise/spawn.js';
+import type { Probe } from '../health/probe.js';
+
+/** What a handoff adds to one generation's start, and how its readiness is judged. */
+export interface Launch {
+  readonly env: Readonly<Record<string, string>>;
+  readonly extraFds: readonly (number | 'pipe')[];
+  readonly listenPid: boolean;
+  /** proxy modes: the private port the generation listens on (its PORT). */
+  readonly backendPort?: number;
+  /**
+   * Decides, once the process runs, what "ready" means for it: a probe against an
+   * address only this generation answers, or (without one) staying up for settleMs.
+   */
+  readiness(child: Supervised): Promise<{ probe: Probe | undefined; settleMs: number }>;
+  /** Lets the generation take traffic (fd: the gate opens). */
+  promote(child: Supervised): void;
+  /** Frees per-generation resources (a probe socket) once it is gone or never promoted. */
+  release(): void;
+}
+
+/**
+ * Builds the configured probe for a generation: against `address` when it has one only it
+ * answers; `connectCounts` is false where a TCP connect proves nothing (airlock's own held
+ * socket completes the handshake for anyone).
+ */
+export type ProbeFactory = (address: { host: string; port: number } | undefined, connectCounts: boolean) => Probe | undefined;
+
+/**
+ * How traffic moves from one generation to the next (DESIGN.md section 5). The service
+ * pipeline calls these in order: launch → (stop old, if stopsFirst) → spawn → readiness
+ * → route → retire old → stop old.
+ */
+export interface Handoff {
+  /** restart: the old generation must be gone before the new one starts. */
+  readonly stopsFirst: boolean;
+  /** Binds what the service's public address needs (held socket, proxy). */
+  open(): Promise<void>;
+  launch(generation: number): Promise<Launch>;
+  /** New work goes to this generation from now on; undefined: hold new work. */
+  route(generation: number | undefined, launch: Launch | undefined): void;
+  /** Waits until a generation that no longer gets new work has finished what it holds. */
+  retire(generation: number): Promise<void>;
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+/**
+ * `restart` without `listen`, for programs that serve nothing: stop, then start; ready
+ * once it runs, or by its exec or log probe.
+ */
+export const bareRestart = (probeFor: ProbeFactory): Handoff => ({
+  stopsFirst: true,
+  open: async () => undefined,
+  launch: async () => ({
+    env: {},
+    extraFds: [],
+    listenPid: false,
+    readiness: async () => ({ probe: probeFor(undefined, false), settleMs: 0 }),
+    promote: () => undefined,
+    release: () => undefined,
+  }),
+  route: () => undefined,
+  retire: async () => undefined,
+  close: async () => undefined,
+  destroy: () => undefined,
+});

@@ -1,0 +1,49 @@
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { AirlockError } from '../errors.js';
+
+/** A listening socket airlock holds for its generations without accepting on it. */
+export interface HeldListener {
+  readonly host: string;
+  readonly port: number;
+  /** The descriptor to place at fd 3 (or 4) of a generation. */
+  readonly fd: number;
+  close(): void;
+}
+
+interface NativeHandle {
+  fd: number;
+  close(callback?: () => void): void;
+}
+
+const HELPER = fileURLToPath(new URL('./bind-helper.js', import.meta.url));
+
+/**
+ * Binds host:port (port 0 picks a free one) through a short-lived helper and keeps the
+ * socket. Connections wait in the kernel's accept queue until a generation accepts them.
+ *
+ * @example
+ *   const held = await holdListener('127.0.0.1', 8080);
+ *   spawn(app, [], { stdio: ['ignore', 'pipe', 'pipe', held.fd] });
+ */
+export async function holdListener(host: string, port: number): Promise<HeldListener> {
+  const helper = fork(HELPER, [host, String(port)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const [message, handle] = await new Promise<[{ port?: number; error?: string }, NativeHandle | undefined]>((resolve) => {
+    helper.once('message', (msg, received) => resolve([msg as { port?: number; error?: string }, received as unknown as NativeHandle]));
+    helper.once('exit', (code) => resolve([{ error: `bind helper exited with code ${code}` }, undefined]));
+  });
+  if (message.error !== undefined || handle === undefined || message.port === undefined) {
+    throw new AirlockError('LISTEN_FAILED', `cannot listen on ${host}:${port}: ${message.error ?? 'no socket received'}`);
+  }
+  let closed = false;
+  return {
+    host,
+    port: message.port,
+    fd: handle.fd,
+    close() {
+      if (closed) return;
+      closed = true;
+      handle.close();
+    },
+  };
+}

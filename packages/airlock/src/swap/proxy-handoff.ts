@@ -1,0 +1,74 @@
+import { createServer } from 'node:net';
+import type { ServicePlan } from '../config/plan.js';
+import { HttpProxy } from '../proxy/http-proxy.js';
+import { TcpProxy } from '../proxy/tcp-proxy.js';
+import type { Handoff, Launch, ProbeFactory } from './handoff.js';
+
+/** A loopback port nobody listens on right now, for a generation's private address. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * `proxy` and `tcp-proxy`: airlock serves `listen`; each generation listens on a private
+ * loopback port given in PORT, is probed there, and gets new requests (or connections)
+ * once it is ready. The old one finishes what it holds, up to stop.drain.
+ */
+export class ProxyHandoff implements Handoff {
+  readonly stopsFirst = false;
+  readonly proxy: HttpProxy | TcpProxy;
+
+  constructor(
+    private readonly plan: ServicePlan,
+    mode: 'proxy' | 'tcp-proxy',
+    private readonly probeFor: ProbeFactory,
+    onError: (message: string) => void,
+    onResponse?: (generation: number, status: number, ms: number) => void,
+  ) {
+    const listen = plan.listen as NonNullable<ServicePlan['listen']>;
+    const options = { service: plan.name, host: listen.host, port: listen.port, holdMs: plan.proxy.holdMs, onError, onResponse };
+    this.proxy = mode === 'proxy' ? new HttpProxy(options) : new TcpProxy(options);
+  }
+
+  open(): Promise<void> {
+    return this.proxy.listen();
+  }
+
+  async launch(): Promise<Launch> {
+    const port = await freePort();
+    const probe = this.probeFor({ host: '127.0.0.1', port }, true);
+    return {
+      env: { PORT: String(port) },
+      extraFds: [],
+      listenPid: false,
+      backendPort: port,
+      readiness: async () => ({ probe, settleMs: 0 }),
+      promote: () => undefined,
+      release: () => undefined,
+    };
+  }
+
+  route(generation: number | undefined, launch: Launch | undefined): void {
+    if (generation === undefined || launch?.backendPort === undefined) this.proxy.setActive(undefined);
+    else this.proxy.setActive({ generation, host: '127.0.0.1', port: launch.backendPort });
+  }
+
+  async retire(generation: number): Promise<void> {
+    await this.proxy.retire(generation, this.plan.stop.drainMs);
+  }
+
+  close(): Promise<void> {
+    return this.proxy.close();
+  }
+
+  destroy(): void {
+    this.proxy.destroy();
+  }
+}
