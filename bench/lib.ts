@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyExample } from '../scripts/copy-example.ts';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,7 @@ export function workDir(name: string, example?: string): string {
   const dir = join(WORK, name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  if (example) cpSync(join(ROOT, 'examples', example), dir, { recursive: true, filter: (src) => !src.includes('.airlock') });
+  if (example) copyExample(example, dir);
   return dir;
 }
 

@@ -1,24 +1,29 @@
-// go-hello is the smallest service airlock runs: an HTTP server on $PORT that says
-// which generation answered. Edit the greeting and save; airlock rebuilds and swaps.
+// go-hello is the smallest service airlock runs: an HTTP server that says which
+// generation answered. Edit the greeting and save; airlock rebuilds and swaps.
+//
+// It uses the airlock Go helper, so it works under every handoff: it takes the socket
+// airlock passes (fd, restart) or listens on $PORT (proxy, or no airlock at all), and
+// drains gently on SIGTERM.
 package main
 
 import (
-	"context"
 	"fmt"
 	"log"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
+
+	"github.com/airlock-dev/airlock/go/airlock"
 )
 
 const greeting = "hello from go-hello"
 
 func main() {
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "8080"
+	if os.Getenv("PORT") == "" {
+		os.Setenv("PORT", "8080")
+	}
+	ln, err := airlock.Listen("tcp", "")
+	if err != nil {
+		log.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -27,19 +32,8 @@ func main() {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	server := &http.Server{Addr: "127.0.0.1:" + port, Handler: mux}
-
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-	go func() {
-		<-stop
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		server.Shutdown(ctx)
-	}()
-
-	log.Printf("listening on 127.0.0.1:%s", port)
-	if err := server.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+	log.Printf("serving on %s", ln.Addr())
+	if err := airlock.Serve(&http.Server{Handler: mux}, ln); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyExample } from '../../scripts/copy-example.ts';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -23,7 +24,7 @@ export function freePort(): Promise<number> {
 /** A copy of an example (or an empty dir) in a fresh temp directory. */
 export function tempProject(example?: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-e2e-'));
-  if (example) cpSync(join(ROOT, 'examples', example), dir, { recursive: true, filter: (src) => !src.includes('.airlock') });
+  if (example) copyExample(example, dir);
   return dir;
 }
 

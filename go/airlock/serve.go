@@ -1,0 +1,72 @@
+package airlock
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// DrainGrace is how long a stopping server keeps answering on connections that are
+// already open (with Connection: close) before it closes the idle ones. Closing idle
+// keep-alive connections at once fails requests that clients are sending on them at that
+// moment; this grace lets them arrive and be answered instead.
+var DrainGrace = 500 * time.Millisecond
+
+// DrainTimeout bounds how long requests in flight may take to finish after a stop signal.
+var DrainTimeout = 25 * time.Second
+
+// Serve serves srv on ln until SIGTERM or SIGINT, then drains gently and returns nil.
+// With airlock's gate protocol it also serves the private probe listener, says hello,
+// and accepts public connections only once airlock opens the gate.
+func Serve(srv *http.Server, ln *Listener) error {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(stop)
+	return serve(srv, ln, stop)
+}
+
+func serve(srv *http.Server, ln *Listener, stop <-chan os.Signal) error {
+	var draining atomic.Bool
+	handler := srv.Handler
+	if handler == nil {
+		handler = http.DefaultServeMux
+	}
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			// The server closes the connection after this response: the client's next
+			// request opens a new one, which reaches the new generation.
+			w.Header().Set("Connection", "close")
+		}
+		handler.ServeHTTP(w, r)
+	})
+
+	errs := make(chan error, 2)
+	if probe := ln.Probe(); probe != nil {
+		go func() { errs <- srv.Serve(probe) }()
+		ln.Hello()
+	}
+	go func() { errs <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errs:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	case <-stop:
+	}
+	draining.Store(true)
+	time.Sleep(DrainGrace)
+	ctx, cancel := context.WithTimeout(context.Background(), DrainTimeout)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		srv.Close()
+	}
+	return err
+}
