@@ -60,8 +60,15 @@ export class ProxyHandoff implements Handoff {
     else this.proxy.setActive({ generation, host: '127.0.0.1', port: launch.backendPort });
   }
 
+  /**
+   * proxy: new requests already go to the new generation; wait until the old one has
+   * answered what it holds (and its WebSockets closed), up to stop.drain.
+   * tcp-proxy: connections cannot be moved, so the old generation gets its stop signal at
+   * once and closes them itself as it drains (the helpers answer with Connection: close);
+   * the proxy drops its side when the generation's side closes.
+   */
   async retire(generation: number): Promise<void> {
-    await this.proxy.retire(generation, this.plan.stop.drainMs);
+    if (this.proxy instanceof HttpProxy) await this.proxy.retire(generation, this.plan.stop.drainMs);
   }
 
   close(): Promise<void> {
