@@ -126,3 +126,16 @@ describe('watcher errors', () => {
     assert.equal(watchError('/src', new Error('boom')).code, 'WATCH_FAILED');
   });
 });
+
+describe('memory growth', () => {
+  it('measures the rate over at least 50 ms, however often it is sampled', async () => {
+    const { MemoryGrowth } = await import('../src/health/memory.ts');
+    const growth = new MemoryGrowth(10);
+    let verdict: string | undefined;
+    // 1 MB every 2 ms = 500 MB/s, sampled every 2 ms.
+    for (let t = 0; t <= 100 && verdict === undefined; t += 2) verdict = growth.sample(t * 0.5e6, t);
+    assert.match(verdict ?? '', /memory grew 500\.0 MB\/s \(limit 10 MB\/s\)/);
+    const steady = new MemoryGrowth(10);
+    for (let t = 0; t <= 1000; t += 2) assert.equal(steady.sample(50e6 + (t % 7) * 1e3, t), undefined);
+  });
+});

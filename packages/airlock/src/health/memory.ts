@@ -36,8 +36,10 @@ export class MemoryGrowth {
   sample(bytes: number, at: number): string | undefined {
     const previous = this.#last;
     this.#first ??= { bytes, at };
-    this.#last = { bytes, at };
+    if (previous === undefined) this.#last = { bytes, at };
+    // Rates over less than 50 ms are noise: keep the older sample as the baseline.
     if (previous === undefined || at - previous.at < 50) return undefined;
+    this.#last = { bytes, at };
     const rate = (bytes - previous.bytes) / 1e6 / ((at - previous.at) / 1000);
     if (rate <= this.maxMBps) return undefined;
     return `memory grew ${rate.toFixed(1)} MB/s (limit ${this.maxMBps} MB/s): RSS ${(this.#first.bytes / 1e6).toFixed(0)} → ${(bytes / 1e6).toFixed(0)} MB`;
