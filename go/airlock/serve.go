@@ -3,6 +3,7 @@ package airlock
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -11,10 +12,10 @@ import (
 	"time"
 )
 
-// DrainGrace is how long a stopping server keeps answering on connections that are
-// already open (with Connection: close) before it closes the idle ones. Closing idle
-// keep-alive connections at once fails requests that clients are sending on them at that
-// moment; this grace lets them arrive and be answered instead.
+// DrainGrace is how long a stopping server, which has already closed its listener, keeps
+// answering on connections that are open (with Connection: close) before it closes the
+// idle ones. Closing idle keep-alive connections at once fails requests that clients are
+// sending on them at that moment; this grace lets them arrive and be answered instead.
 var DrainGrace = 500 * time.Millisecond
 
 // DrainTimeout bounds how long requests in flight may take to finish after a stop signal.
@@ -60,13 +61,21 @@ func serve(srv *http.Server, ln *Listener, stop <-chan os.Signal) error {
 		return nil
 	case <-stop:
 	}
+	// Stop accepting at once (other generations take new connections), but keep
+	// answering the connections already open for a short grace, with Connection: close.
 	draining.Store(true)
+	ln.Close()
 	time.Sleep(DrainGrace)
 	ctx, cancel := context.WithTimeout(context.Background(), DrainTimeout)
 	defer cancel()
 	err := srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		srv.Close()
+		return err
+	}
+	if errors.Is(err, net.ErrClosed) {
+		// Shutdown closing the listener we closed first.
+		return nil
 	}
 	return err
 }

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { Socket } from 'node:net';
+import { Server as NetServer, Socket } from 'node:net';
 
 /**
  * Zero-downtime serving for Node's http.Server under airlock (any handoff) and without it.
@@ -87,9 +87,11 @@ export async function serve(server: Server, options: ServeOptions = {}): Promise
   const drain = () =>
     (draining ??= (async () => {
       server.prependListener('request', (_req, res) => res.setHeader('connection', 'close'));
-      await new Promise((r) => setTimeout(r, options.graceMs ?? 500));
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Stop accepting at once, but not the way http.Server#close does, which also closes
+      // idle keep-alive connections and fails requests clients are sending on them now.
+      const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
       probe?.close();
+      await new Promise((r) => setTimeout(r, options.graceMs ?? 500));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), options.timeoutMs ?? 25_000);
       await closed;
