@@ -12,7 +12,7 @@ function setGreeting(dir: string, text: string): void {
   writeFileSync(main, readFileSync(main, 'utf8').replace(/const greeting = ".*"/, `const greeting = "${text}"`));
 }
 
-for (const handoff of ['fd', 'proxy', 'tcp-proxy'] as const) {
+for (const handoff of ['fd', 'proxy', 'tcp-proxy', 'restart'] as const) {
   describe(`handoff: ${handoff}`, () => {
     const cleanup: (() => void | Promise<void>)[] = [];
     after(async () => {
