@@ -1,7 +1,6 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Pool } from 'undici';
 import { BackendSwitch, InFlight, type Backend } from './backends.js';
 
@@ -24,24 +23,38 @@ export interface HttpProxyOptions {
   readonly onResponse?: (generation: number, status: number, ms: number) => void;
 }
 
-function forwardHeaders(req: IncomingMessage): Record<string, string | string[]> {
-  const headers: Record<string, string | string[]> = {};
-  const connectionTokens = String(req.headers.connection ?? '').toLowerCase().split(',').map((t) => t.trim());
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.includes(name)) continue;
-    headers[name] = value;
+/**
+ * The request's headers as a flat [name, value, ...] list, minus hop-by-hop ones, plus
+ * X-Forwarded-*. Flat lists go to undici and back to Node without building objects.
+ */
+function forwardHeaders(req: IncomingMessage): string[] {
+  const raw = req.rawHeaders;
+  const connection = req.headers.connection?.toLowerCase();
+  const out: string[] = [];
+  let forwardedFor: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (connection !== undefined && connection.includes(lower))) continue;
+    if (lower === 'x-forwarded-for') {
+      forwardedFor = raw[i + 1];
+      continue;
+    }
+    out.push(name, raw[i + 1] as string);
   }
   const remote = req.socket.remoteAddress ?? '';
-  const prior = req.headers['x-forwarded-for'];
-  headers['x-forwarded-for'] = prior ? `${String(prior)}, ${remote}` : remote;
-  headers['x-forwarded-proto'] = 'http';
-  if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
-  return headers;
+  out.push('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${remote}` : remote, 'x-forwarded-proto', 'http');
+  if (req.headers.host) out.push('x-forwarded-host', req.headers.host);
+  return out;
 }
 
-function responseHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+/** A response's raw headers (Buffers from undici) as a flat list for writeHead, minus hop-by-hop ones. */
+function responseHeaders(raw: Buffer[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString('latin1');
+    if (!HOP_BY_HOP.has(name.toLowerCase())) out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
+  }
   return out;
 }
 
@@ -102,7 +115,7 @@ export class HttpProxy {
   #pool(backend: Backend): Pool {
     let pool = this.#pools.get(backend.generation);
     if (pool === undefined) {
-      pool = new Pool(`http://${backend.host}:${backend.port}`, { connections: 256, pipelining: 1, keepAliveTimeout: 4_000 });
+      pool = new Pool(`http://${backend.host}:${backend.port}`, { connections: 128, pipelining: 1, keepAliveTimeout: 4_000 });
       this.#pools.set(backend.generation, pool);
     }
     return pool;
@@ -112,44 +125,72 @@ export class HttpProxy {
     const started = performance.now();
     const method = req.method ?? 'GET';
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    const abort = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
     const headers = forwardHeaders(req);
     for (let attempt = 1; ; attempt++) {
-      const backend = await this.#switch.acquire();
+      const backend = this.#switch.active ?? (await this.#switch.acquire());
       if (backend === undefined) {
         this.#reply(res, 502, `no generation of ${this.options.service} became ready within ${this.options.holdMs} ms\n`);
         return;
       }
       this.#inFlight.add(backend.generation);
-      try {
-        const upstream = await this.#pool(backend).request({
-          path: req.url ?? '/',
-          method: method as never,
-          headers,
-          body: hasBody ? req : null,
-          signal: abort.signal,
-        });
-        res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
-        await pipeline(upstream.body, res);
-        this.options.onResponse?.(backend.generation, upstream.statusCode, performance.now() - started);
+      const outcome = await this.#forward(backend, req, res, method, headers, hasBody);
+      this.#inFlight.done(backend.generation);
+      if (outcome === 'done') {
+        this.options.onResponse?.(backend.generation, res.statusCode, performance.now() - started);
         return;
-      } catch (error) {
-        if (abort.signal.aborted) return;
-        const code = errorCode(error);
-        const retry = !res.headersSent && attempt < MAX_ATTEMPTS && (NOT_SENT.has(code) || (IDEMPOTENT.has(method) && !hasBody));
-        this.options.onError(`${method} ${req.url} → g${backend.generation}: ${code} ${(error as Error).message}${retry ? ' (retrying)' : ''}`);
-        if (retry) continue;
-        if (res.headersSent) res.destroy();
-        else this.#reply(res, 502, `upstream g${backend.generation} failed: ${code}\n`);
-        this.options.onResponse?.(backend.generation, 502, performance.now() - started);
-        return;
-      } finally {
-        this.#inFlight.done(backend.generation);
       }
+      if (outcome === 'aborted') return;
+      const code = errorCode(outcome);
+      const retry = !res.headersSent && attempt < MAX_ATTEMPTS && (NOT_SENT.has(code) || (IDEMPOTENT.has(method) && !hasBody));
+      this.options.onError(`${method} ${req.url} → g${backend.generation}: ${code} ${outcome.message}${retry ? ' (retrying)' : ''}`);
+      if (retry) continue;
+      if (res.headersSent) res.destroy();
+      else this.#reply(res, 502, `upstream g${backend.generation} failed: ${code}\n`);
+      this.options.onResponse?.(backend.generation, 502, performance.now() - started);
+      return;
     }
+  }
+
+  /**
+   * One attempt through undici's dispatcher, streaming the response straight into `res`
+   * with backpressure. Resolves 'done', 'aborted' (the client went away), or the error.
+   */
+  #forward(backend: Backend, req: IncomingMessage, res: ServerResponse, method: string, headers: string[], hasBody: boolean): Promise<'done' | 'aborted' | Error> {
+    return new Promise((resolve) => {
+      let abortUpstream: ((reason?: Error) => void) | undefined;
+      let settled = false;
+      const settle = (value: 'done' | 'aborted' | Error) => {
+        if (settled) return;
+        settled = true;
+        res.off('close', onClose);
+        resolve(value);
+      };
+      const onClose = () => {
+        if (res.writableFinished) return;
+        abortUpstream?.(new Error('client closed the connection'));
+        settle('aborted');
+      };
+      res.once('close', onClose);
+      this.#pool(backend).dispatch(
+        { path: req.url ?? '/', method: method as never, headers, body: hasBody ? req : null },
+        {
+          onConnect: (abort) => {
+            abortUpstream = abort;
+          },
+          onHeaders: (status, raw, resume) => {
+            res.writeHead(status, responseHeaders(raw as unknown as Buffer[]));
+            res.on('drain', () => resume());
+            return true;
+          },
+          onData: (chunk) => res.write(chunk),
+          onComplete: () => {
+            res.end();
+            settle('done');
+          },
+          onError: (error) => settle(error),
+        },
+      );
+    });
   }
 
   #reply(res: ServerResponse, status: number, text: string): void {
