@@ -23,9 +23,25 @@ export class BackendSwitch {
     return this.#active;
   }
 
+  readonly #changes = new Set<() => void>();
+
+  /** Resolves at the next set(), or after `ms`: a retry waits for a replacement this way. */
+  nextChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#changes.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#changes.add(done);
+    });
+  }
+
   /** Switches new work to `backend` in one step and releases everything waiting. */
   set(backend: Backend | undefined): void {
     this.#active = backend;
+    for (const done of [...this.#changes]) done();
     if (backend === undefined) return;
     for (const waiter of this.#waiting) {
       clearTimeout(waiter.timer);

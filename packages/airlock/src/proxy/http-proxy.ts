@@ -10,7 +10,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 /** Errors that mean the request never reached the application. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT']);
-const MAX_ATTEMPTS = 4;
+/** Attempts per request; retries are spread over the hold time, waiting for a replacement. */
+const MAX_ATTEMPTS = 20;
 
 export interface HttpProxyOptions {
   readonly service: string;
@@ -141,9 +142,14 @@ export class HttpProxy {
       }
       if (outcome === 'aborted') return;
       const code = errorCode(outcome);
-      const retry = !res.headersSent && attempt < MAX_ATTEMPTS && (NOT_SENT.has(code) || (IDEMPOTENT.has(method) && !hasBody));
+      const inTime = performance.now() - started < this.options.holdMs;
+      const retry = !res.headersSent && attempt < MAX_ATTEMPTS && inTime && (NOT_SENT.has(code) || (IDEMPOTENT.has(method) && !hasBody));
       this.options.onError(`${method} ${req.url} → g${backend.generation}: ${code} ${outcome.message}${retry ? ' (retrying)' : ''}`);
-      if (retry) continue;
+      if (retry) {
+        // The same generation failed it: give a replacement (or a restart) a moment first.
+        if (this.#switch.active?.generation === backend.generation) await this.#switch.nextChange(Math.min(10 * attempt, 100));
+        continue;
+      }
       if (res.headersSent) res.destroy();
       else this.#reply(res, 502, `upstream g${backend.generation} failed: ${code}\n`);
       this.options.onResponse?.(backend.generation, 502, performance.now() - started);
