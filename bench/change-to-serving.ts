@@ -11,6 +11,7 @@ import { CLI, fmt, median, pollUntil, Proc, workDir } from './lib.ts';
  */
 export interface ChangeToServing {
   readonly debounce: string;
+  readonly handoff: string;
   readonly totalMs: number[];
   readonly buildMs: number[];
   readonly readyMs: number[];
@@ -30,7 +31,7 @@ function setGreeting(dir: string, text: string): void {
 
 /**
  * The same edits without airlock, done the way a script would: build while the old
- * binary runs, then stop it and start the new one. Start = stop old + start new until
+ * binary runs, then kill it and start the new one. Start = kill old + start new until
  * it serves. Polling starts once the new binary is started, as in the airlock run.
  */
 async function bare(dir: string, port: number, result: { bareBuildMs: number[]; bareStartMs: number[] }): Promise<void> {
@@ -43,7 +44,8 @@ async function bare(dir: string, port: number, result: { bareBuildMs: number[]; 
     );
     if (build !== 0) throw new Error('go build failed');
     const t1 = performance.now();
-    await app?.stop('SIGTERM');
+    // Kill at once, as the reload tools do: the bare minimum a restart costs.
+    await app?.stop('SIGKILL');
     app = new Proc(join(dir, `bare-bin-${i}`), [], dir, { PORT: String(port) });
     const t2 = await pollUntil(port, `bare ${i}`);
     result.bareBuildMs.push(t1 - t0);
@@ -53,13 +55,13 @@ async function bare(dir: string, port: number, result: { bareBuildMs: number[]; 
   await app?.stop('SIGTERM');
 }
 
-export async function changeToServing(debounce: string, port: number): Promise<ChangeToServing> {
-  const dir = workDir(`c2s-${debounce}`, 'go-hello');
+export async function changeToServing(debounce: string, port: number, handoff: string, bareToo: boolean): Promise<ChangeToServing> {
+  const dir = workDir(`c2s-${handoff}-${debounce}`, 'go-hello');
   writeFileSync(
     join(dir, 'airlock.yaml'),
-    `services:\n  hello:\n    go: { main: . }\n    listen: 127.0.0.1:${port}\n    watch: { debounce: ${debounce} }\n`,
+    `services:\n  hello:\n    go: { main: . }\n    listen: 127.0.0.1:${port}\n    handoff: ${handoff}\n    health: { http: { path: /healthz } }\n    watch: { debounce: ${debounce} }\n`,
   );
-  const result: ChangeToServing = { debounce, totalMs: [], buildMs: [], readyMs: [], stopMs: [], shareMs: [], bareBuildMs: [], bareStartMs: [] };
+  const result: ChangeToServing = { debounce, handoff, totalMs: [], buildMs: [], readyMs: [], stopMs: [], shareMs: [], bareBuildMs: [], bareStartMs: [] };
   const airlock = new Proc(process.execPath, [CLI, 'dev', '--log-format', 'json'], dir);
   try {
     await airlock.waitFor(/"type":"reload\.ready"/);
@@ -81,27 +83,29 @@ export async function changeToServing(debounce: string, port: number): Promise<C
       result.buildMs.push(build);
       result.readyMs.push(ready);
       result.stopMs.push(stop);
-      // What airlock itself adds: detection, debounce, hashing, spawn (not the compiler,
-      // not the app's start-up, not the old app's own shutdown).
+      // What airlock itself adds: detection, debounce, hashing, spawn, routing (not the
+      // compiler, not the app's start-up and first health check, not the old app's shutdown).
       result.shareMs.push(total - build - ready - stop);
     }
   } finally {
     await airlock.stop();
   }
-  await bare(dir, port, result);
+  if (bareToo) await bare(dir, port, result);
   return result;
 }
 
 export function changeToServingTable(runs: readonly ChangeToServing[]): string {
+  const bare = (r: ChangeToServing) =>
+    r.bareBuildMs.length === 0 ? '' : `${fmt(median(r.bareBuildMs))} + ${fmt(median(r.bareStartMs))} = ${fmt(median(r.bareBuildMs) + median(r.bareStartMs))}`;
   const rows = runs.map(
     (r) =>
-      `| ${r.debounce} | ${fmt(median(r.totalMs))} | ${fmt(median(r.buildMs))} | ${fmt(median(r.stopMs))} | ${fmt(median(r.readyMs))} | **${fmt(median(r.shareMs))}** | ${fmt(median(r.bareBuildMs))} + ${fmt(median(r.bareStartMs))} = ${fmt(median(r.bareBuildMs) + median(r.bareStartMs))} |`,
+      `| ${r.handoff} | ${r.debounce} | ${fmt(median(r.totalMs))} | ${fmt(median(r.buildMs))} | ${fmt(median(r.stopMs))} | ${fmt(median(r.readyMs))} | **${fmt(median(r.shareMs))}** | ${bare(r)} |`,
   );
   return [
     `Change-to-serving on examples/go-hello, ${EDITS} edits each, medians in ms:`,
     '',
-    '| debounce | edit → new text served | build | stop old | new app ready | airlock share (detect + debounce + spawn) | bare: go build + (stop old, start new) |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| handoff | debounce | edit → new text served | build | stop old | new app ready | airlock share (detect + debounce + spawn + swap) | bare: go build + (kill old, start new) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ].join('\n');
 }

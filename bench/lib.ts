@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { copyExample } from '../scripts/copy-example.ts';
+import { getOnce } from '../scripts/http-load.ts';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,10 +84,7 @@ export class Proc {
 export async function pollUntil(port: number, needle: string, timeoutMs = 60_000): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    try {
-      const body = await (await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'close' } })).text();
-      if (body.includes(needle)) return performance.now();
-    } catch { /* not up */ }
+    if ((await getOnce(port))?.includes(needle)) return performance.now();
     await new Promise((r) => setTimeout(r, 1));
   }
   throw new Error(`port ${port} never served ${needle}`);

@@ -1,17 +1,28 @@
 import { changeToServing, changeToServingTable } from './change-to-serving.ts';
+import { airlockDropped, droppedTable, reflexDropped, throughput, throughputTable } from './handoffs.ts';
 import { machine } from './lib.ts';
 import { airlockWatcher, generateTree, nodemonWatcher, watcherTable } from './watcher-startup.ts';
 
 /**
  * `npm run bench`: runs every benchmark and prints markdown for docs/BENCHMARKS.md.
- * `npm run bench -- change` or `-- watcher` runs one.
+ * `npm run bench -- change|dropped|throughput|watcher` runs one.
  */
 const only = process.argv[2];
 const out: string[] = [`## ${new Date().toISOString().slice(0, 10)} · ${machine()}`, ''];
 
 if (!only || only === 'change') {
-  const runs = [await changeToServing('0', 18_931), await changeToServing('50ms', 18_932)];
+  const runs = [await changeToServing('0', 18_931, 'proxy', true), await changeToServing('50ms', 18_932, 'proxy', false)];
+  for (const [i, handoff] of (['fd', 'tcp-proxy', 'restart'] as const).entries()) runs.push(await changeToServing('0', 18_933 + i, handoff, false));
   out.push(changeToServingTable(runs), '');
+}
+if (!only || only === 'dropped') {
+  const rows = [];
+  for (const [i, handoff] of (['fd', 'proxy', 'tcp-proxy', 'restart'] as const).entries()) rows.push(await airlockDropped(handoff, 18_940 + i));
+  rows.push(await reflexDropped(18_945));
+  out.push(droppedTable(rows), '');
+}
+if (!only || only === 'throughput') {
+  out.push(throughputTable(await throughput(18_950)), '');
 }
 if (!only || only === 'watcher') {
   const tree = generateTree();

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -24,7 +25,13 @@ var DrainTimeout = 25 * time.Second
 // Serve serves srv on ln until SIGTERM or SIGINT, then drains gently and returns nil.
 // With airlock's gate protocol it also serves the private probe listener, says hello,
 // and accepts public connections only once airlock opens the gate.
+//
+// airlock may shorten DrainGrace through AIRLOCK_DRAIN_GRACE_MS (it does for the restart
+// handoff, where new connections wait in the kernel while the old process drains).
 func Serve(srv *http.Server, ln *Listener) error {
+	if ms, err := strconv.Atoi(os.Getenv("AIRLOCK_DRAIN_GRACE_MS")); err == nil && ms >= 0 {
+		DrainGrace = time.Duration(ms) * time.Millisecond
+	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(stop)

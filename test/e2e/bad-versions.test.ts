@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AirlockRun, freePort, removeProject, tempProject } from './helpers.ts';
-import { Load } from './load.ts';
+import { Load } from '../../scripts/http-load.ts';
 
 /** Edits go-hello's main.go: the greeting, plus code run at the start of main(). */
 function edit(dir: string, greeting: string, atStart = '', imports: string[] = []): void {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { copyExample } from '../../scripts/copy-example.ts';
+import { getOnce } from '../../scripts/http-load.ts';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -152,15 +153,8 @@ export class AirlockRun {
   }
 }
 
-/** One HTTP GET with a fresh connection; undefined on any connection error. */
-export async function get(port: number, path = '/'): Promise<string | undefined> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { connection: 'close' } });
-    return await response.text();
-  } catch {
-    return undefined;
-  }
-}
+/** One HTTP GET on a fresh connection (no keep-alive); undefined on any connection error. */
+export const get = getOnce;
 
 /** True when nothing listens on the TCP port (read from /proc/net/tcp and tcp6). */
 export function isPortFree(port: number): boolean {

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AirlockRun, freePort, removeProject, tempProject } from './helpers.ts';
-import { Load } from './load.ts';
+import { Load } from '../../scripts/http-load.ts';
 
 const RELOADS = 20;
 

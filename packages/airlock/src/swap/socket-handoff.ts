@@ -10,6 +10,9 @@ import { holdListener, type HeldListener } from './listener.js';
  */
 export const PLAIN_SETTLE_MS = 1_000;
 
+/** Drain grace the helpers use under `restart` (their default is 500 ms). */
+export const RESTART_DRAIN_GRACE_MS = 100;
+
 /** The descriptors every socket-handoff generation gets. */
 export const FD = { listener: 3, probe: 4, gate: 5 } as const;
 
@@ -72,6 +75,8 @@ export class SocketHandoff implements Handoff {
         PORT: String(shared.port),
         AIRLOCK_PROBE_FD: String(FD.probe),
         AIRLOCK_GATE_FD: String(FD.gate),
+        // restart: new connections wait in the kernel while the old one drains, so keep it short.
+        ...(stopsFirst ? { AIRLOCK_DRAIN_GRACE_MS: String(RESTART_DRAIN_GRACE_MS) } : {}),
       },
       extraFds: [shared.fd, probe.fd, 'pipe'],
       listenPid: true,

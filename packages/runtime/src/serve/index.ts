@@ -15,7 +15,10 @@ export interface ServeOptions {
   readonly port?: number;
   /** Host for a listener of its own (default 127.0.0.1). */
   readonly host?: string;
-  /** How long open connections keep being answered (with Connection: close) after a stop signal. Default 500 ms. */
+  /**
+   * How long open connections keep being answered (with Connection: close) after a stop
+   * signal. Default: $AIRLOCK_DRAIN_GRACE_MS (airlock shortens it for the restart handoff), else 500 ms.
+   */
   readonly graceMs?: number;
   /** How long requests in flight may take after that before their connections are cut. Default 25 s. */
   readonly timeoutMs?: number;
@@ -91,7 +94,8 @@ export async function serve(server: Server, options: ServeOptions = {}): Promise
       // idle keep-alive connections and fails requests clients are sending on them now.
       const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
       probe?.close();
-      await new Promise((r) => setTimeout(r, options.graceMs ?? 500));
+      const envGrace = Number(env.AIRLOCK_DRAIN_GRACE_MS);
+      await new Promise((r) => setTimeout(r, options.graceMs ?? (Number.isFinite(envGrace) && envGrace >= 0 && env.AIRLOCK_DRAIN_GRACE_MS ? envGrace : 500)));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), options.timeoutMs ?? 25_000);
       await closed;

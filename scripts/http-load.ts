@@ -1,4 +1,18 @@
-import { Agent, request } from 'node:http';
+import { Agent, get as httpGet, request } from 'node:http';
+
+/** One GET on a fresh connection (no keep-alive: each poll must reach whoever accepts now). */
+export function getOnce(port: number, path = '/'): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = httpGet({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve(body));
+      res.on('error', () => resolve(undefined));
+    });
+    req.on('error', () => resolve(undefined));
+  });
+}
 
 /**
  * Continuous keep-alive HTTP load, as a service under reload sees it: `clients` loops,
