@@ -48,6 +48,8 @@ function helloOn(child: Supervised, ms: number): Promise<boolean> {
 export class SocketHandoff implements Handoff {
   readonly stopsFirst: boolean;
   #public: HeldListener | undefined;
+  /** The next generation's probe listener, bound ahead: binding forks a helper (~70 ms). */
+  #spare: Promise<HeldListener> | undefined;
 
   constructor(
     private readonly plan: ServicePlan,
@@ -60,11 +62,13 @@ export class SocketHandoff implements Handoff {
   async open(): Promise<void> {
     const listen = this.plan.listen as NonNullable<ServicePlan['listen']>;
     this.#public = await holdListener(listen.host, listen.port);
+    this.#spare = holdListener('127.0.0.1', 0);
   }
 
   async launch(): Promise<Launch> {
     const shared = this.#public as HeldListener;
-    const probe = await holdListener('127.0.0.1', 0);
+    const probe = await (this.#spare ?? holdListener('127.0.0.1', 0));
+    this.#spare = holdListener('127.0.0.1', 0);
     const stopsFirst = this.stopsFirst;
     const probeFor = this.probeFor;
     let gateOpen = false;
@@ -108,10 +112,12 @@ export class SocketHandoff implements Handoff {
   }
 
   async close(): Promise<void> {
-    this.#public?.close();
+    this.destroy();
   }
 
   destroy(): void {
     this.#public?.close();
+    void this.#spare?.then((spare) => spare.close(), () => undefined);
+    this.#spare = undefined;
   }
 }

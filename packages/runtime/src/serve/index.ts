@@ -24,6 +24,8 @@ export interface ServeOptions {
   readonly timeoutMs?: number;
   /** Exit the process once drained (default true: a SIGTERM handler stops Node's own exit). */
   readonly exitAfterDrain?: boolean;
+  /** Drain on SIGTERM and SIGINT (default true); false leaves it to `drain()`. */
+  readonly signals?: boolean;
   /** For tests: the environment to read (default process.env). */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
@@ -106,7 +108,9 @@ export async function serve(server: Server, options: ServeOptions = {}): Promise
       if (options.exitAfterDrain ?? true) process.exit(0);
     });
   };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  if (options.signals ?? true) {
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
   return { mode: inherited ? 'inherited' : 'own', drain };
 }
