@@ -17,6 +17,8 @@ export type AirlockEvent =
   | (Base & { readonly type: 'watch.started'; readonly root: string; readonly ms: number })
   | (Base & { readonly type: 'change.detected'; readonly paths: readonly string[] })
   | (Base & { readonly type: 'change.unchanged'; readonly paths: readonly string[] })
+  | (Base & { readonly type: 'change.unaffected'; readonly paths: readonly string[] })
+  | (Base & { readonly type: 'service.waiting'; readonly for: readonly string[] })
   | (Base & { readonly type: 'build.started'; readonly generation: number; readonly cmd: string })
   | (Base & { readonly type: 'build.output'; readonly generation: number; readonly stream: Stream; readonly line: string })
   | (Base & { readonly type: 'build.cancelled'; readonly generation: number })

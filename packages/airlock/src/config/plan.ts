@@ -15,6 +15,9 @@ export interface ServicePlan {
   readonly name: string;
   readonly dir: string;
   readonly preset: 'go' | 'node' | undefined;
+  /** Go preset: the module and the main package, for the module-wide dependency graph. */
+  readonly go: { readonly moduleDir: string; readonly main: string } | undefined;
+  readonly dependsOn: readonly string[];
   readonly build: { readonly cmd: string; readonly cwd: string; readonly timeoutMs: number } | undefined;
   /** Where the build writes the program ({artifact}); undefined when the build names no artifact. */
   readonly artifact: string | undefined;
@@ -91,6 +94,7 @@ async function goPreset(name: string, dir: string, service: ServiceConfig, main:
   const target = pkg === '' ? '.' : `./${pkg}`;
   const embeds = await embeddedFiles(moduleDir, target, moduleDir);
   return {
+    go: { moduleDir, main: target },
     root: moduleDir,
     build: service.build ?? { cmd: `go build -o {artifact} ${target}`, timeout: 300_000 },
     buildDir: moduleDir,
@@ -149,6 +153,8 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     name,
     dir,
     preset: service.go ? 'go' : service.node ? 'node' : undefined,
+    go: 'go' in shape ? (shape.go as ServicePlan['go']) : undefined,
+    dependsOn: service.dependsOn,
     build: shape.build ? { cmd: shape.build.cmd, cwd: shape.buildDir, timeoutMs: shape.build.timeout } : undefined,
     artifact: shape.artifact,
     run: { cmd: shape.runCmd, env, envFiles },
@@ -174,7 +180,16 @@ export async function planServices(config: Config, baseDir: string, only: readon
       throw new AirlockError('CONFIG_UNKNOWN_SERVICE', `no service named "${wanted}"; defined: ${names.join(', ')}`);
     }
   }
-  const chosen = only.length > 0 ? names.filter((name) => only.includes(name)) : names;
+  // A chosen service brings the services it depends on.
+  const wanted = new Set(only);
+  const stack = [...only];
+  while (stack.length > 0) {
+    for (const dependency of config.services[stack.pop() as string]?.dependsOn ?? []) {
+      if (!wanted.has(dependency)) stack.push(dependency);
+      wanted.add(dependency);
+    }
+  }
+  const chosen = only.length > 0 ? names.filter((name) => wanted.has(name)) : names;
   return Promise.all(chosen.map((name) => planService(name, config.services[name] as ServiceConfig, baseDir)));
 }
 

@@ -53,6 +53,7 @@ const stringList = z.array(z.string());
 export const serviceSchema = z
   .strictObject({
     dir: z.string().default('.').describe('Working directory of the service, relative to airlock.yaml.'),
+    dependsOn: z.array(z.string()).default([]).describe('Services that must be ready before this one starts.'),
     go: z
       .strictObject({
         main: z.string().describe('The main package to build, e.g. ./cmd/api.'),
@@ -156,14 +157,46 @@ export const serviceSchema = z
     }
   });
 
+/** Reports unknown names and cycles in dependsOn, at the offending entry. */
+function checkDependencies(services: Record<string, { dependsOn: string[] }>, ctx: z.RefinementCtx): void {
+  const names = Object.keys(services);
+  for (const [name, service] of Object.entries(services)) {
+    service.dependsOn.forEach((dependency, index) => {
+      if (!names.includes(dependency)) {
+        ctx.addIssue({ code: 'custom', path: [name, 'dependsOn', index], message: `services.${name}.dependsOn: no service named "${dependency}"; defined: ${names.join(', ')}` });
+      } else if (dependency === name) {
+        ctx.addIssue({ code: 'custom', path: [name, 'dependsOn', index], message: `services.${name}.dependsOn: a service cannot depend on itself` });
+      }
+    });
+  }
+  // A cycle: walk from each service; meeting the start again is one.
+  for (const start of names) {
+    const stack = [...(services[start]?.dependsOn ?? [])];
+    const seen = new Set<string>();
+    while (stack.length > 0) {
+      const next = stack.pop() as string;
+      if (next === start) {
+        ctx.addIssue({ code: 'custom', path: [start, 'dependsOn'], message: `services.${start}.dependsOn: dependency cycle through "${start}"` });
+        break;
+      }
+      if (seen.has(next) || !services[next]) continue;
+      seen.add(next);
+      stack.push(...(services[next]?.dependsOn ?? []));
+    }
+  }
+}
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
+  /** How many builds may run at once across services (default: the number of cores). */
+  builds: z.strictObject({ concurrency: z.number().int().min(1).optional() }).optional(),
   services: z
     .record(
       z.string().regex(/^[a-z][a-z0-9_-]*$/, 'service names use lower-case letters, digits, "-" and "_"'),
       serviceSchema,
     )
-    .refine((services) => Object.keys(services).length > 0, 'define at least one service'),
+    .refine((services) => Object.keys(services).length > 0, 'define at least one service')
+    .superRefine(checkDependencies),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

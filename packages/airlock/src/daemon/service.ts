@@ -1,6 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
 import { ArtifactStore } from '../build/artifacts.js';
+import type { GoGraph } from '../build/go-graph.js';
+import type { BuildSlots } from '../build/slots.js';
 import { runBuild } from '../build/runner.js';
 import type { ServicePlan } from '../config/plan.js';
 import { fullCode } from '../errors.js';
@@ -24,6 +26,20 @@ export interface ServiceOptions {
   /** Watch files and reload on change (`airlock dev`); false for `airlock run`. */
   readonly watch: boolean;
   readonly clock?: Clock;
+  /** Go preset: the module graph shared by the module's services (rebuild only the affected). */
+  readonly goGraph?: GoGraph;
+  /** Shared across services: how many builds may run at once. */
+  readonly slots?: BuildSlots;
+}
+
+/**
+ * @parcel/watcher reports the first event after a quiet spell at once and the rest of a
+ * burst (a checkout, a formatter) 50 ms later: a debounce shorter than that would build
+ * the first file alone. 0 stays 0: the user asked for no wait at all.
+ */
+const WATCHER_BATCH_MS = 60;
+function quietPeriod(debounceMs: number): number {
+  return debounceMs === 0 ? 0 : Math.max(debounceMs, WATCHER_BATCH_MS);
 }
 
 /** A file written again and again (a log caught by the globs) must not hold builds off forever. */
@@ -94,7 +110,7 @@ export class ServiceRunner {
     private readonly options: ServiceOptions,
   ) {
     this.#filter = createFilter(plan.watch);
-    this.#debouncer = new Debouncer(plan.watch.debounceMs, (paths, firstAt) => void this.#onQuiet(paths, firstAt), options.clock ?? realClock);
+    this.#debouncer = new Debouncer(quietPeriod(plan.watch.debounceMs), (paths, firstAt) => void this.#onQuiet(paths, firstAt), options.clock ?? realClock);
     this.#artifacts = plan.artifact ? new ArtifactStore(plan.artifact) : undefined;
     this.#handoff = createHandoff(plan, {
       probeFor: (address, connectCounts) => this.#probeFor(address, connectCounts),
@@ -114,11 +130,16 @@ export class ServiceRunner {
     });
   }
 
+  #markReady: () => void = () => undefined;
+  /** Resolves when the service's first generation is ready (dependsOn waits on it). */
+  readonly firstReady = new Promise<void>((resolve) => (this.#markReady = resolve));
+
   get current(): Generation | undefined {
     return this.#current;
   }
 
   async start(): Promise<void> {
+    if (this.#stopped) return;
     await this.#handoff.open();
     if (this.options.watch) {
       const started = performance.now();
@@ -183,11 +204,20 @@ export class ServiceRunner {
       this.#debouncer.add(paths, firstAt);
       return;
     }
-    const changed = await this.#content.changed(paths);
+    let changed = await this.#content.changed(paths);
     const rel = (list: readonly string[]) => list.map((path) => relative(this.plan.watch.root, path));
     if (changed.length === 0) {
       this.bus.emit({ type: 'change.unchanged', service: this.plan.name, paths: rel([...paths]) });
       return;
+    }
+    const graph = this.options.goGraph;
+    if (graph) {
+      const reaching = (await graph.affected(changed)).services.get(this.plan.name);
+      if (reaching === undefined) {
+        this.bus.emit({ type: 'change.unaffected', service: this.plan.name, paths: rel(changed) });
+        return;
+      }
+      changed = [...reaching];
     }
     this.bus.emit({ type: 'change.detected', service: this.plan.name, paths: rel(changed) });
     this.reload(rel(changed), firstAt);
@@ -218,6 +248,7 @@ export class ServiceRunner {
     if (pending.rebuild) this.#backoff.reset();
     const next = await this.#swap(n, artifact, phases);
     if (next === undefined) return;
+    this.#markReady();
     this.bus.emit({
       type: 'reload.ready',
       service: this.plan.name,
@@ -330,6 +361,20 @@ export class ServiceRunner {
     if (!build) return true;
     const controller = new AbortController();
     this.#build = controller;
+    const release = await (this.options.slots?.acquire(controller.signal) ?? (() => undefined));
+    if (release === undefined) {
+      this.#build = undefined;
+      this.bus.emit({ type: 'build.cancelled', service: this.plan.name, generation: n });
+      return false;
+    }
+    try {
+      return await this.#buildWithSlot(n, build, controller);
+    } finally {
+      release();
+    }
+  }
+
+  async #buildWithSlot(n: number, build: NonNullable<ServicePlan['build']>, controller: AbortController): Promise<boolean> {
     const cmd = build.cmd.replaceAll('{artifact}', this.#artifacts?.buildPath ?? '').replaceAll('{service}', this.plan.name);
     this.bus.emit({ type: 'build.started', service: this.plan.name, generation: n, cmd });
     const outcome = await runBuild({

@@ -56,6 +56,10 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
         return verbose(s, `changed: ${event.paths.join(', ')}`);
       case 'change.unchanged':
         return verbose(s, `content unchanged, nothing to do: ${event.paths.join(', ')}`);
+      case 'change.unaffected':
+        return verbose(s, `not affected by: ${event.paths.join(', ')}`);
+      case 'service.waiting':
+        return info(s, `waiting for ${event.for.join(', ')} to be ready`);
       case 'build.started':
         return info(s, `g${event.generation} building: ${event.cmd}`);
       case 'build.output':

@@ -11,7 +11,7 @@ const server = createServer();
 server.once('error', (error: NodeJS.ErrnoException) => {
   process.send?.({ error: `${error.code ?? 'error'}: ${error.message}` }, () => process.exit(1));
 });
-server.listen({ host, port: Number(portText), backlog: 1024, exclusive: true }, () => {
+server.listen({ host, port: Number(portText), backlog: 4096, exclusive: true }, () => {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   // The handle is internal to net.Server; sending it (not the server) keeps it unlistened on the other side.

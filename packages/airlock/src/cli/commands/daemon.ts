@@ -23,7 +23,7 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
     subscribePretty(bus, { services: plans.map((plan) => plan.name), palette: paletteFor(options), verbosity, write });
   }
 
-  const daemon = new Daemon(plans, bus, { watch });
+  const daemon = new Daemon(plans, bus, { watch, buildConcurrency: loaded.config.builds?.concurrency });
   let stopped = false;
   // Safety net: whatever ends this process, no child outlives it.
   process.once('exit', () => {
@@ -51,8 +51,9 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
   // Signal handlers do not keep Node alive; without a watcher (`airlock run`) and with
   // every service exited, airlock must still wait for SIGHUP or Ctrl-C.
   const keepAlive = setInterval(() => undefined, 1 << 30);
-  await daemon.start();
-  const code = await exitCode;
+  // Start-up may wait on dependsOn for a long time; a signal must still end it. A start-up
+  // failure (address in use, go list failing) rejects and ends airlock with its code.
+  const code = await Promise.race([exitCode, daemon.start().then(() => exitCode)]);
   clearInterval(keepAlive);
   return code;
 }

@@ -1,0 +1,48 @@
+/**
+ * A counting semaphore for builds: a change that touches many services starts at most
+ * `limit` builds at once (default: the number of cores); the rest wait their turn.
+ *
+ * @example
+ *   const release = await slots.acquire(signal); // undefined when aborted while waiting
+ *   try { await build(); } finally { release?.(); }
+ */
+export class BuildSlots {
+  #free: number;
+  readonly #queue: (() => void)[] = [];
+
+  constructor(readonly limit: number) {
+    this.#free = Math.max(1, limit);
+  }
+
+  async acquire(signal?: AbortSignal): Promise<(() => void) | undefined> {
+    if (signal?.aborted) return undefined;
+    if (this.#free > 0) {
+      this.#free--;
+      return this.#releaser();
+    }
+    return new Promise((resolve) => {
+      const grant = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(this.#releaser());
+      };
+      const onAbort = () => {
+        const index = this.#queue.indexOf(grant);
+        if (index !== -1) this.#queue.splice(index, 1);
+        resolve(undefined);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#queue.push(grant);
+    });
+  }
+
+  #releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#queue.shift();
+      if (next) next();
+      else this.#free++;
+    };
+  }
+}

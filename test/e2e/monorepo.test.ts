@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { AirlockRun, freePort, removeProject, tempProject, type JsonEvent } from './helpers.ts';
+
+const SERVICES = ['api', 'worker', 'admin'];
+
+describe('a Go module with three services (examples/go-monorepo)', () => {
+  let dir: string;
+  let run: AirlockRun;
+  const pids = new Map<string, number>();
+
+  const edit = (file: string, from: string | RegExp, to: string) => {
+    const path = join(dir, file);
+    const text = readFileSync(path, 'utf8');
+    const next = text.replace(from, to);
+    assert.notEqual(next, text, `${file} changed`);
+    writeFileSync(path, next);
+  };
+
+  /** Waits until each expected service is ready again; returns who built, and every event since. */
+  const reloaded = async (expected: string[], since: number) => {
+    for (const service of expected) await run.waitForEvent('reload.ready', { service }, 120_000, since);
+    // Settle: a service that should not rebuild would have started its build by now.
+    await new Promise((r) => setTimeout(r, 400));
+    const events = run.events.slice(since);
+    const built = SERVICES.filter((service) => events.some((e) => e.type === 'build.started' && e.service === service));
+    for (const e of events) if (e.type === 'reload.ready') pids.set(e.service as string, e.pid as number);
+    return { built, events };
+  };
+
+  before(async () => {
+    dir = tempProject('go-monorepo');
+    const yaml = readFileSync(join(dir, 'airlock.yaml'), 'utf8').replace('127.0.0.1:8081', `127.0.0.1:${await freePort()}`).replace('127.0.0.1:8082', `127.0.0.1:${await freePort()}`);
+    writeFileSync(join(dir, 'airlock.yaml'), yaml);
+    run = new AirlockRun(['dev', '--log-format', 'json'], dir);
+    await reloaded(SERVICES, 0);
+  });
+
+  after(() => {
+    run?.kill();
+    removeProject(dir);
+  });
+
+  it('started worker only after api was ready (dependsOn)', () => {
+    const apiReady = run.events.findIndex((e) => e.type === 'reload.ready' && e.service === 'api');
+    const workerBuild = run.events.findIndex((e) => e.type === 'build.started' && e.service === 'worker');
+    assert.ok(apiReady !== -1 && workerBuild > apiReady, 'worker built after api was ready');
+  });
+
+  it('rebuilds exactly the two services that import an edited shared package; the third keeps its pid', async () => {
+    const adminPid = pids.get('admin');
+    const since = run.events.length;
+    edit('internal/store/store.go', 'store v1', 'store v2');
+    const { built, events } = await reloaded(['api', 'worker'], since);
+    assert.deepEqual(built, ['api', 'worker']);
+    const ready = events.filter((e) => e.type === 'reload.ready') as JsonEvent[];
+    assert.ok(ready.every((e) => (e.reason as string[]).includes('internal/store/store.go')));
+    assert.equal(pids.get('admin'), adminPid);
+    assert.equal(events.filter((e) => e.type === 'change.unaffected' && e.service === 'admin').length, 1);
+  });
+
+  it('rebuilds the service whose package embeds a changed file', async () => {
+    const since = run.events.length;
+    edit('internal/admin/templates/index.html', 'admin v1', 'admin v2');
+    const { built } = await reloaded(['admin'], since);
+    assert.deepEqual(built, ['admin']);
+  });
+
+  it('updates the graph when a service gains an import', async () => {
+    let since = run.events.length;
+    edit('cmd/admin/main.go', '"example.com/shop/internal/admin"', '"example.com/shop/internal/admin"\n\t"example.com/shop/internal/store"');
+    edit('cmd/admin/main.go', 'fmt.Fprint(w, admin.Page)', 'fmt.Fprint(w, admin.Page, store.Version)');
+    assert.deepEqual((await reloaded(['admin'], since)).built, ['admin']);
+    since = run.events.length;
+    edit('internal/store/store.go', 'store v2', 'store v3');
+    assert.deepEqual((await reloaded(['api', 'worker', 'admin'], since)).built, SERVICES);
+  });
+
+  it('rebuilds every service when go.mod changes', async () => {
+    const since = run.events.length;
+    edit('go.mod', 'go 1.19', 'go 1.19\n\n// touched by the test');
+    assert.deepEqual((await reloaded(SERVICES, since)).built, SERVICES);
+  });
+
+  it('gives one build per service for a git checkout that touches every package', async () => {
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { cwd: dir, stdio: 'pipe' });
+    writeFileSync(join(dir, '.gitignore'), '.airlock/\n');
+    git('init', '-q', '-b', 'main');
+    git('add', '-A');
+    git('commit', '-qm', 'base');
+    git('checkout', '-qb', 'other');
+    edit('internal/store/store.go', 'store v3', 'store v4');
+    edit('internal/admin/templates/index.html', 'admin v2', 'admin v3');
+    edit('cmd/api/main.go', 'api (%s)', 'api! (%s)');
+    edit('cmd/worker/main.go', 'worker (%s) started', 'worker! (%s) started');
+    const edited = run.events.length;
+    git('commit', '-qam', 'other');
+    // Let that series of edits build first: every build started has finished.
+    await reloaded(SERVICES, edited);
+    const finished = (type: string) => run.events.slice(edited).filter((e) => e.type === type).length;
+    while (finished('build.started') > finished('reload.ready') + finished('build.failed') + finished('build.cancelled')) {
+      await run.waitForLine(/"type":"(reload\.ready|build\.failed|build\.cancelled)"/, 60_000);
+    }
+    git('checkout', '-q', 'main');
+    const since = run.events.length;
+    const { events } = await reloaded(SERVICES, since);
+    for (const service of SERVICES) {
+      const builds = events.filter((e) => e.type === 'build.started' && e.service === service);
+      assert.equal(builds.length, 1, `${service}: one build\n${events.filter((e) => !e.type.endsWith('.output')).map((e) => JSON.stringify(e)).join('\n')}`);
+    }
+  });
+});
