@@ -1,11 +1,12 @@
 import { changeToServing, changeToServingTable } from './change-to-serving.ts';
 import { airlockDropped, droppedTable, reflexDropped, throughput, throughputTable } from './handoffs.ts';
 import { machine } from './lib.ts';
+import { burstBuilds, generateModule, graphTiming, monorepoTable } from './monorepo.ts';
 import { airlockWatcher, generateTree, nodemonWatcher, watcherTable } from './watcher-startup.ts';
 
 /**
  * `npm run bench`: runs every benchmark and prints markdown for docs/BENCHMARKS.md.
- * `npm run bench -- change|dropped|throughput|watcher` runs one.
+ * `npm run bench -- change|dropped|throughput|monorepo|watcher` runs one.
  */
 const only = process.argv[2];
 const out: string[] = [`## ${new Date().toISOString().slice(0, 10)} · ${machine()}`, ''];
@@ -23,6 +24,11 @@ if (!only || only === 'dropped') {
 }
 if (!only || only === 'throughput') {
   out.push(throughputTable(await throughput(18_950)), '');
+}
+if (!only || only === 'monorepo') {
+  const module = generateModule();
+  const graph = await graphTiming(module.dir, module.mains);
+  out.push(monorepoTable(graph, await burstBuilds(module.dir, module.usedBy)), '');
 }
 if (!only || only === 'watcher') {
   const tree = generateTree();

@@ -90,6 +90,14 @@ describe('the airlock.yaml schema', () => {
     assert.match(problems('services:\n  My_Api:\n    run: { cmd: x }\n')[0] ?? '', /airlock\.yaml:2:3: invalid name "My_Api"/);
   });
 
+  it('checks dependsOn names and cycles', () => {
+    assert.deepEqual(problems('services:\n  a:\n    run: { cmd: x }\n    dependsOn: [b, nope]\n  b:\n    run: { cmd: x }\n    dependsOn: [a]\n'), [
+      'airlock.yaml:4:16: services.a.dependsOn: dependency cycle through "a"',
+      'airlock.yaml:4:20: services.a.dependsOn.1: no service named "nope"; defined: a, b',
+      'airlock.yaml:7:16: services.b.dependsOn: dependency cycle through "b"',
+    ]);
+  });
+
   it('reports files that do not exist', () => {
     writeFileSync(join(dir, '.env'), 'A=1\n');
     assert.deepEqual(problems('services:\n  api:\n    run: { cmd: x, envFile: [.env, .env.local] }\n    dir: .\n'), [

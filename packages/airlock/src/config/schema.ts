@@ -163,9 +163,9 @@ function checkDependencies(services: Record<string, { dependsOn: string[] }>, ct
   for (const [name, service] of Object.entries(services)) {
     service.dependsOn.forEach((dependency, index) => {
       if (!names.includes(dependency)) {
-        ctx.addIssue({ code: 'custom', path: [name, 'dependsOn', index], message: `services.${name}.dependsOn: no service named "${dependency}"; defined: ${names.join(', ')}` });
+        ctx.addIssue({ code: 'custom', path: [name, 'dependsOn', index], message: `no service named "${dependency}"; defined: ${names.join(', ')}` });
       } else if (dependency === name) {
-        ctx.addIssue({ code: 'custom', path: [name, 'dependsOn', index], message: `services.${name}.dependsOn: a service cannot depend on itself` });
+        ctx.addIssue({ code: 'custom', path: [name, 'dependsOn', index], message: `a service cannot depend on itself` });
       }
     });
   }
@@ -176,7 +176,7 @@ function checkDependencies(services: Record<string, { dependsOn: string[] }>, ct
     while (stack.length > 0) {
       const next = stack.pop() as string;
       if (next === start) {
-        ctx.addIssue({ code: 'custom', path: [start, 'dependsOn'], message: `services.${start}.dependsOn: dependency cycle through "${start}"` });
+        ctx.addIssue({ code: 'custom', path: [start, 'dependsOn'], message: `dependency cycle through "${start}"` });
         break;
       }
       if (seen.has(next) || !services[next]) continue;
