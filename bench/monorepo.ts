@@ -44,7 +44,7 @@ export function generateModule(): { dir: string; mains: Record<string, string>; 
     mkdirSync(join(dir, 'cmd', name), { recursive: true });
     writeFileSync(
       join(dir, 'cmd', name, 'main.go'),
-      `package main\n\nimport (\n\t"fmt"\n${direct.map((d) => `\t"example.com/big/pkg/p${d}"`).join('\n')}\n)\n\nfunc main() {\n\tfmt.Println(${direct.map((d) => `p${d}.V`).join(' + ')})\n\tselect {}\n}\n`,
+      `package main\n\nimport (\n\t"fmt"\n\t"os"\n\t"os/signal"\n\t"syscall"\n${direct.map((d) => `\t"example.com/big/pkg/p${d}"`).join('\n')}\n)\n\nfunc main() {\n\tfmt.Println(${direct.map((d) => `p${d}.V`).join(' + ')})\n\tstop := make(chan os.Signal, 1)\n\tsignal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)\n\t<-stop\n}\n`,
     );
     mains[name] = `./cmd/${name}`;
     const stack = [...direct];
@@ -82,7 +82,9 @@ export async function graphTiming(dir: string, mains: Record<string, string>): P
     bodyEditMs.push(performance.now() - t);
     const other = join(dir, 'pkg', `p${300 + i}`, `p${300 + i}.go`);
     const source = readFileSync(other, 'utf8');
-    writeFileSync(other, source.includes('import (') ? source.replace('import (', 'import (\n\t"example.com/big/pkg/p0"') : source.replace(/^package (\w+)\n/, 'package $1\n\nimport "example.com/big/pkg/p0"\n').replace(/var V = (\d+)/, 'var V = $1 + p0.V'));
+    // A new import, and a use of it, as a person would add.
+    const withImport = source.includes('import (') ? source.replace('import (', 'import (\n\t"example.com/big/pkg/p0"') : source.replace(/^package (\w+)\n/, 'package $1\n\nimport "example.com/big/pkg/p0"\n');
+    writeFileSync(other, `${withImport}\nvar _ = p0.V\n`);
     t = performance.now();
     await graph.affected([other]);
     importEditMs.push(performance.now() - t);

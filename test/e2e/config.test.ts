@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { CLI, removeProject, tempProject } from './helpers.ts';
 
 function airlock(args: readonly string[], cwd: string) {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const result = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 30_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -77,6 +78,21 @@ describe('config errors, validate, schema', () => {
     const { code, stderr } = airlock(['dev', '--run', 'true', '--debounce', 'banana'], dir);
     assert.equal(code, 1);
     assert.match(stderr, /--debounce: services\.[a-z0-9-]+\.watch\.debounce: expected a duration with units/);
+  });
+
+  it('exits 1 at once when the listen address is taken, and leaves nothing running', async () => {
+    const dir = project();
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', () => resolve()));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const { code, stderr } = airlock(['dev', '--run', 'sleep 30', '--listen', String(port), '--handoff', 'fd'], dir);
+      assert.equal(code, 1);
+      assert.match(stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
+      assert.match(stderr, /AIRLOCK_ERR_LISTEN_FAILED/);
+    } finally {
+      holder.close();
+    }
   });
 
   it('validates a good file and prints the JSON Schema', () => {

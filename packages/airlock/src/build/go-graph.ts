@@ -2,41 +2,10 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
+import { parseGoList } from '../config/presets/go-list.js';
 import { AirlockError } from '../errors.js';
 
 const run = promisify(execFile);
-
-interface ListedPackage {
-  ImportPath: string;
-  Dir: string;
-  Name?: string;
-  GoFiles?: string[];
-  CgoFiles?: string[];
-  CFiles?: string[];
-  HFiles?: string[];
-  SFiles?: string[];
-  EmbedFiles?: string[];
-  Imports?: string[];
-  Module?: { Main?: boolean };
-}
-
-/** Parses the stream of JSON objects `go list -json` prints. */
-export function parseGoList(text: string): ListedPackage[] {
-  const packages: ListedPackage[] = [];
-  let depth = 0;
-  let start = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === '{' && depth++ === 0) start = i;
-    else if (c === '}' && --depth === 0) packages.push(JSON.parse(text.slice(start, i + 1)) as ListedPackage);
-  }
-  return packages;
-}
 
 /** The import paths in a Go file's import declarations (quick scan, no full parse). */
 export function importsOf(source: string): string[] {

@@ -1,9 +1,7 @@
-import { stat } from 'node:fs/promises';
-import { dirname, relative } from 'node:path';
 import { ArtifactStore } from '../build/artifacts.js';
+import { buildGeneration } from './build-step.js';
 import type { GoGraph } from '../build/go-graph.js';
 import type { BuildSlots } from '../build/slots.js';
-import { runBuild } from '../build/runner.js';
 import type { ServicePlan } from '../config/plan.js';
 import { fullCode } from '../errors.js';
 import type { EventBus, Phase } from '../events.js';
@@ -17,10 +15,8 @@ import { buildProbe, type ProbeAddress } from '../health/probes.js';
 import { createHandoff } from '../swap/create.js';
 import { generationEnv, startGeneration, stopGeneration, type Generation } from '../swap/generation.js';
 import type { Handoff, Launch } from '../swap/handoff.js';
-import { ContentTracker, expandDirectories } from '../watch/content.js';
-import { Debouncer, type Clock, realClock } from '../watch/debounce.js';
-import { createFilter, type PathFilter } from '../watch/filter.js';
-import { watchTree, type WatchEvent, type WatchHandle } from '../watch/watcher.js';
+import type { Clock } from '../watch/debounce.js';
+import { ChangeDetector } from './changes.js';
 
 export interface ServiceOptions {
   /** Watch files and reload on change (`airlock dev`); false for `airlock run`. */
@@ -30,34 +26,6 @@ export interface ServiceOptions {
   readonly goGraph?: GoGraph;
   /** Shared across services: how many builds may run at once. */
   readonly slots?: BuildSlots;
-}
-
-/**
- * @parcel/watcher reports the first event after a quiet spell at once and the rest of a
- * burst (a checkout, a formatter) 50 ms later: a debounce shorter than that would build
- * the first file alone. 0 stays 0: the user asked for no wait at all.
- */
-const WATCHER_BATCH_MS = 60;
-function quietPeriod(debounceMs: number): number {
-  return debounceMs === 0 ? 0 : Math.max(debounceMs, WATCHER_BATCH_MS);
-}
-
-/** A file written again and again (a log caught by the globs) must not hold builds off forever. */
-const MAX_SETTLE_MS = 3_000;
-
-/** Milliseconds since the most recent write to any of the paths (Infinity if none exist). */
-async function newestWriteAgo(paths: Iterable<string>): Promise<number> {
-  let newest = -Infinity;
-  for (const path of paths) {
-    try {
-      newest = Math.max(newest, (await stat(path)).mtimeMs);
-    } catch {
-      // deleted: nothing more will be written to it
-    }
-  }
-  const ago = Date.now() - newest;
-  // A timestamp from the future (copied with its times kept) says nothing about now.
-  return ago < -1_000 ? Infinity : Math.max(0, ago);
 }
 
 interface PendingReload {
@@ -81,12 +49,9 @@ interface PendingReload {
  *   await service.stop();
  */
 export class ServiceRunner {
-  readonly #filter: PathFilter;
-  readonly #content = new ContentTracker();
-  readonly #debouncer: Debouncer<string>;
+  readonly #changes: ChangeDetector;
   readonly #artifacts: ArtifactStore | undefined;
   readonly #backoff = new Backoff();
-  #watcher: WatchHandle | undefined;
   readonly #handoff: Handoff;
   readonly #generationsAlive = new Set<Generation>();
   readonly #draining = new Set<Promise<void>>();
@@ -109,8 +74,7 @@ export class ServiceRunner {
     private readonly bus: EventBus,
     private readonly options: ServiceOptions,
   ) {
-    this.#filter = createFilter(plan.watch);
-    this.#debouncer = new Debouncer(quietPeriod(plan.watch.debounceMs), (paths, firstAt) => void this.#onQuiet(paths, firstAt), options.clock ?? realClock);
+    this.#changes = new ChangeDetector(plan, bus, options, (paths, firstAt) => this.reload(paths, firstAt));
     this.#artifacts = plan.artifact ? new ArtifactStore(plan.artifact) : undefined;
     this.#handoff = createHandoff(plan, {
       probeFor: (address, connectCounts) => this.#probeFor(address, connectCounts),
@@ -142,14 +106,7 @@ export class ServiceRunner {
     if (this.#stopped) return;
     await this.#handoff.open();
     if (this.options.watch) {
-      const started = performance.now();
-      this.#watcher = await watchTree(
-        this.plan.watch.root,
-        (events) => this.#onEvents(events),
-        (error) => this.bus.emit({ type: 'error', service: this.plan.name, code: fullCode(error.code), message: error.message }),
-      );
-      this.bus.emit({ type: 'watch.started', service: this.plan.name, root: this.plan.watch.root, ms: performance.now() - started });
-      void this.#content.prime(this.plan.watch.root, this.#filter);
+      await this.#changes.start();
     }
     this.reload(['start']);
   }
@@ -167,60 +124,6 @@ export class ServiceRunner {
     for (const reason of reasons) pending.reasons.add(reason);
     this.#build?.abort();
     this.#loop ??= this.#runPending().finally(() => (this.#loop = undefined));
-  }
-
-  #onEvents(events: readonly WatchEvent[]): void {
-    const paths = events.map((event) => event.path);
-    void this.#withNewDirectories(events).then((found) => {
-      const inputs = [...paths, ...found].filter((path) => this.#filter.matches(path));
-      if (inputs.length > 0 && !this.#stopped) this.#debouncer.add(inputs);
-    });
-  }
-
-  /** Files inside directories that were just created, which get no event of their own. */
-  async #withNewDirectories(events: readonly WatchEvent[]): Promise<string[]> {
-    const created: string[] = [];
-    for (const event of events) {
-      if (event.type !== 'create') continue;
-      try {
-        if ((await stat(event.path)).isDirectory()) created.push(event.path);
-      } catch {
-        // already gone
-      }
-    }
-    if (created.length === 0) return [];
-    const { files, nestedDirs } = await expandDirectories(created, this.#filter);
-    // Subscriptions are recursive: one per top-most nested directory is enough.
-    for (const dir of nestedDirs) {
-      if (created.some((parent) => dirname(dir) === parent)) await this.#watcher?.watchAlso(dir);
-    }
-    return files;
-  }
-
-  async #onQuiet(paths: Set<string>, firstAt: number): Promise<void> {
-    // The watcher delivers a long burst in batches up to 500 ms apart; quiet means the
-    // files themselves stopped changing, so wait while one was written within the window.
-    if (performance.now() - firstAt < MAX_SETTLE_MS && (await newestWriteAgo(paths)) < this.plan.watch.debounceMs) {
-      this.#debouncer.add(paths, firstAt);
-      return;
-    }
-    let changed = await this.#content.changed(paths);
-    const rel = (list: readonly string[]) => list.map((path) => relative(this.plan.watch.root, path));
-    if (changed.length === 0) {
-      this.bus.emit({ type: 'change.unchanged', service: this.plan.name, paths: rel([...paths]) });
-      return;
-    }
-    const graph = this.options.goGraph;
-    if (graph) {
-      const reaching = (await graph.affected(changed)).services.get(this.plan.name);
-      if (reaching === undefined) {
-        this.bus.emit({ type: 'change.unaffected', service: this.plan.name, paths: rel(changed) });
-        return;
-      }
-      changed = [...reaching];
-    }
-    this.bus.emit({ type: 'change.detected', service: this.plan.name, paths: rel(changed) });
-    this.reload(rel(changed), firstAt);
   }
 
   async #runPending(): Promise<void> {
@@ -355,54 +258,24 @@ export class ServiceRunner {
     }, delayMs);
   }
 
-  /** Returns true on success; reports failures; the running generation is untouched. */
+  /** Builds generation n; the running generation is untouched whatever happens. */
   async #runBuild(n: number): Promise<boolean> {
-    const build = this.plan.build;
-    if (!build) return true;
     const controller = new AbortController();
     this.#build = controller;
-    const release = await (this.options.slots?.acquire(controller.signal) ?? (() => undefined));
-    if (release === undefined) {
-      this.#build = undefined;
-      this.bus.emit({ type: 'build.cancelled', service: this.plan.name, generation: n });
-      return false;
-    }
     try {
-      return await this.#buildWithSlot(n, build, controller);
+      return await buildGeneration(
+        {
+          plan: this.plan,
+          bus: this.bus,
+          artifactPath: this.#artifacts?.buildPath ?? '',
+          slots: this.options.slots,
+          keeps: () => (this.#current ? `; g${this.#current.n} (pid ${this.#current.child.pid}) keeps running` : ''),
+        },
+        n,
+        controller.signal,
+      );
     } finally {
-      release();
-    }
-  }
-
-  async #buildWithSlot(n: number, build: NonNullable<ServicePlan['build']>, controller: AbortController): Promise<boolean> {
-    const cmd = build.cmd.replaceAll('{artifact}', this.#artifacts?.buildPath ?? '').replaceAll('{service}', this.plan.name);
-    this.bus.emit({ type: 'build.started', service: this.plan.name, generation: n, cmd });
-    const outcome = await runBuild({
-      cmd,
-      cwd: build.cwd,
-      env: generationEnv(this.plan, n),
-      timeoutMs: build.timeoutMs,
-      signal: controller.signal,
-      onLine: (stream, line) => this.bus.emit({ type: 'build.output', service: this.plan.name, generation: n, stream, line }),
-    });
-    this.#build = undefined;
-    const fail = (code: 'BUILD_FAILED' | 'BUILD_TIMEOUT', message: string, locations: readonly string[]) =>
-      this.bus.emit({ type: 'build.failed', service: this.plan.name, generation: n, code: fullCode(code), message, locations });
-    switch (outcome.kind) {
-      case 'ok':
-        return true;
-      case 'cancelled':
-        this.bus.emit({ type: 'build.cancelled', service: this.plan.name, generation: n });
-        return false;
-      case 'timeout':
-        fail('BUILD_TIMEOUT', `build did not finish within ${build.timeoutMs} ms and was killed`, []);
-        return false;
-      case 'failed': {
-        const where = outcome.locations.length > 0 ? ` at ${outcome.locations.join(', ')}` : '';
-        const keeps = this.#current ? `; g${this.#current.n} (pid ${this.#current.child.pid}) keeps running` : '';
-        fail('BUILD_FAILED', `build ${describeEnd(outcome.end)}${where}${keeps}`, outcome.locations);
-        return false;
-      }
+      if (this.#build === controller) this.#build = undefined;
     }
   }
 
@@ -427,7 +300,7 @@ export class ServiceRunner {
     this.#retired(generation);
     const code =
       reason === 'timeout'
-        ? generation.launch && this.plan.health.probe
+        ? this.plan.health.probe
           ? 'HEALTH_FAILED'
           : 'START_TIMEOUT'
         : reason === 'memory'
@@ -482,11 +355,10 @@ export class ServiceRunner {
   /** Stops watching, cancels any build, and stops every generation gracefully. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#debouncer.cancel();
     this.#clearRestartTimer();
     this.#liveness?.stop();
     this.#build?.abort();
-    await this.#watcher?.close();
+    await this.#changes.stop();
     await this.#loop?.catch(() => undefined);
     // Also after a crash: descendants the leader left behind still go.
     await Promise.all([...this.#generationsAlive, ...(this.#current ? [this.#current] : [])].map((g) => stopGeneration(this.plan, g)));

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
+import { listenOn } from './listen.js';
 import { BackendSwitch, InFlight, type Backend } from './backends.js';
 
 /** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
@@ -91,13 +92,7 @@ export class HttpProxy {
   }
 
   listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen({ host: this.options.host, port: this.options.port, backlog: 1024 }, () => {
-        this.#server.off('error', reject);
-        resolve();
-      });
-    });
+    return listenOn(this.#server, this.options.host, this.options.port);
   }
 
   get address(): { host: string; port: number } {

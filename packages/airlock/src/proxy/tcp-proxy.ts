@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { listenOn } from './listen.js';
 import { BackendSwitch, InFlight, type Backend } from './backends.js';
 
 export interface TcpProxyOptions {
@@ -31,13 +32,7 @@ export class TcpProxy {
   }
 
   listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen({ host: this.options.host, port: this.options.port, backlog: 1024 }, () => {
-        this.#server.off('error', reject);
-        resolve();
-      });
-    });
+    return listenOn(this.#server, this.options.host, this.options.port);
   }
 
   setActive(backend: Backend | undefined): void {

@@ -13,6 +13,31 @@ async function hashFile(path: string): Promise<string> {
   }
 }
 
+/**
+ * Files under `top` that a walk reaches, skipping directories the filter excludes; calls
+ * onDir for every directory entered below `top`.
+ */
+async function* walk(top: string, filter: PathFilter, onDir: (dir: string) => void = () => undefined): AsyncGenerator<string> {
+  const stack = [top];
+  while (stack.length > 0) {
+    const dir = stack.pop() as string;
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      if (!entry.isDirectory()) yield path;
+      else if (!filter.skipsDir(path)) {
+        stack.push(path);
+        onDir(path);
+      }
+    }
+  }
+}
+
 /** Files under the given directories, and the directories found below them. */
 export interface Expanded {
   readonly files: string[];
@@ -28,23 +53,9 @@ export async function expandDirectories(dirs: readonly string[], filter: PathFil
   const nestedDirs: string[] = [];
   for (const top of dirs) {
     if (filter.skipsDir(top)) continue;
-    const stack = [top];
-    while (stack.length > 0 && files.length < limit) {
-      const dir = stack.pop() as string;
-      let entries;
-      try {
-        entries = await readdir(dir, { withFileTypes: true });
-      } catch {
-        continue;
-      }
-      for (const entry of entries) {
-        const child = join(dir, entry.name);
-        if (!entry.isDirectory()) files.push(child);
-        else if (!filter.skipsDir(child)) {
-          stack.push(child);
-          nestedDirs.push(child);
-        }
-      }
+    for await (const file of walk(top, filter, (dir) => nestedDirs.push(dir))) {
+      files.push(file);
+      if (files.length >= limit) break;
     }
   }
   return { files, nestedDirs };
@@ -62,25 +73,11 @@ export class ContentTracker {
 
   /** Records the current state of every matching file (bounded, for huge trees). */
   async prime(root: string, filter: PathFilter, limit = 20_000): Promise<void> {
-    const stack = [root];
     let seen = 0;
-    while (stack.length > 0 && seen < limit) {
-      const dir = stack.pop() as string;
-      let entries;
-      try {
-        entries = await readdir(dir, { withFileTypes: true });
-      } catch {
-        continue;
-      }
-      for (const entry of entries) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) {
-          if (!filter.skipsDir(path)) stack.push(path);
-        } else if (filter.matches(path) && !this.#hashes.has(path)) {
-          this.#hashes.set(path, await hashFile(path));
-          seen++;
-        }
-      }
+    for await (const path of walk(root, filter)) {
+      if (!filter.matches(path) || this.#hashes.has(path)) continue;
+      this.#hashes.set(path, await hashFile(path));
+      if (++seen >= limit) return;
     }
   }
 

@@ -34,10 +34,14 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
     const onSignal = (signal: NodeJS.Signals) => {
       signals += 1;
       if (signals === 1) {
-        void daemon.stop().then(() => {
-          stopped = true;
-          resolve(0);
-        });
+        // Whatever goes wrong while stopping, airlock still exits (the exit hook kills the rest).
+        void daemon
+          .stop()
+          .catch((error: unknown) => process.stderr.write(`airlock: while stopping: ${String(error)}\n`))
+          .finally(() => {
+            stopped = true;
+            resolve(0);
+          });
       } else {
         daemon.killNow();
         stopped = true;
@@ -51,9 +55,15 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
   // Signal handlers do not keep Node alive; without a watcher (`airlock run`) and with
   // every service exited, airlock must still wait for SIGHUP or Ctrl-C.
   const keepAlive = setInterval(() => undefined, 1 << 30);
-  // Start-up may wait on dependsOn for a long time; a signal must still end it. A start-up
-  // failure (address in use, go list failing) rejects and ends airlock with its code.
-  const code = await Promise.race([exitCode, daemon.start().then(() => exitCode)]);
-  clearInterval(keepAlive);
-  return code;
+  try {
+    // Start-up may wait on dependsOn for a long time; a signal must still end it.
+    return await Promise.race([exitCode, daemon.start().then(() => exitCode)]);
+  } catch (error) {
+    // A start-up failure (address in use, go list failing): stop what did start, then report.
+    await daemon.stop().catch(() => daemon.killNow());
+    stopped = true;
+    throw error;
+  } finally {
+    clearInterval(keepAlive);
+  }
 }

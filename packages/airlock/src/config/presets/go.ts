@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { AirlockError } from '../../errors.js';
+import { parseGoList } from './go-list.js';
 
 const run = promisify(execFile);
 
@@ -54,30 +55,6 @@ export function findMainPackages(moduleDir: string): string[] {
     }
   }
   return mains;
-}
-
-interface GoListPackage {
-  Dir: string;
-  EmbedFiles?: string[];
-  Module?: { Main?: boolean };
-}
-
-/** Parses the stream of JSON objects `go list -json` prints. */
-function parseGoList(text: string): GoListPackage[] {
-  const packages: GoListPackage[] = [];
-  let depth = 0;
-  let start = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === '{' && depth++ === 0) start = i;
-    else if (c === '}' && --depth === 0) packages.push(JSON.parse(text.slice(start, i + 1)) as GoListPackage);
-  }
-  return packages;
 }
 
 /**
