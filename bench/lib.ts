@@ -61,7 +61,10 @@ export class Proc {
     this.child.stderr?.on('data', onData);
   }
 
-  waitFor(re: RegExp, timeoutMs = 120_000): Promise<string> {
+  /** The first line matching re, from `since` (an index into lines) on; by default only new lines. */
+  waitFor(re: RegExp, timeoutMs = 120_000, since = this.lines.length): Promise<string> {
+    const seen = this.lines.slice(since).find((line) => re.test(line));
+    if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolveLine, reject) => {
       const timer = setTimeout(() => reject(new Error(`timeout waiting for ${re}\n${this.lines.slice(-20).join('\n')}`)), timeoutMs);
       this.#waiters.push({ re, resolve: (line) => { clearTimeout(timer); resolveLine(line); } });

@@ -105,7 +105,7 @@ export async function burstBuilds(dir: string, usedBy: Map<number, Set<string>>)
   writeFileSync(join(dir, 'airlock.yaml'), `${yaml}\n`);
   const airlock = new Proc(process.execPath, [CLI, 'dev', '--log-format', 'json'], dir);
   try {
-    for (let m = 0; m < MAINS; m++) await airlock.waitFor(new RegExp(`"type":"reload\\.ready","service":"svc${m}"`), 300_000);
+    for (let m = 0; m < MAINS; m++) await airlock.waitFor(new RegExp(`"type":"reload\\.ready","service":"svc${m}"`), 300_000, 0);
     const since = airlock.lines.length;
     const packages = Array.from({ length: 50 }, (_, i) => i * 10);
     const affected = new Set<string>();
@@ -116,7 +116,7 @@ export async function burstBuilds(dir: string, usedBy: Map<number, Set<string>>)
       writeFileSync(file, readFileSync(file, 'utf8').replace(/var V = (\d+)/, (_m, n) => `var V = ${Number(n) + 1}`));
       await new Promise((r) => setTimeout(r, 5));
     }
-    for (const s of affected) await airlock.waitFor(new RegExp(`"type":"reload\\.ready","service":"${s}"`), 300_000);
+    for (const s of affected) await airlock.waitFor(new RegExp(`"type":"reload\\.ready","service":"${s}"`), 300_000, since);
     // Everything that was going to start has started once every affected service is ready.
     const events = airlock.lines.slice(since).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; service: string });
     const builds = events.filter((e) => e.type === 'build.started').length;
@@ -133,7 +133,7 @@ export function monorepoTable(graph: GraphFigures, burst: BurstFigures): string 
     '',
     '| step | ms |',
     '| --- | --- |',
-    `| first \`go list -deps -json\` of all mains (start-up) | ${fmt(graph.loadMs)} |`,
+    `| first \`go list -e -json ./...\` and the closures of all mains (start-up) | ${fmt(graph.loadMs)} |`,
     `| edit → affected set known, body edit (median of 10) | ${fmt(median(graph.bodyEditMs))} |`,
     `| edit → affected set known, import edit: lists again (median of 10) | ${fmt(median(graph.importEditMs))} |`,
     '',

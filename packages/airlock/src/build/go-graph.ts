@@ -27,8 +27,8 @@ export interface Affected {
 }
 
 /**
- * Which Go main packages (services) include which files, from `go list -deps -json` over
- * all mains of a module at once. A change maps to exactly the services whose binaries it
+ * Which Go main packages (services) include which files, from one `go list -json ./...`
+ * of the module and each main's import closure. A change maps to exactly the services whose binaries it
  * can change: .go files of their packages, files those packages embed, go.mod and go.sum
  * for all; _test.go files for none. When a change adds a package or changes a file's
  * imports, the graph is listed again first.
@@ -62,35 +62,49 @@ export class GoGraph {
     return this.#loading;
   }
 
+  /**
+   * One `go list -e -json ./...` of the whole module, then each main's closure over the
+   * module's own imports, computed here: one go invocation instead of one per main.
+   */
   async #list(): Promise<void> {
+    let stdout: string;
+    try {
+      ({ stdout } = await run('go', ['list', '-e', '-json', './...'], { cwd: this.moduleDir, maxBuffer: 512 * 1024 * 1024 }));
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? '`go` is not on PATH' : (error as Error).message;
+      throw new AirlockError('PRESET_GO', `go list failed in ${this.moduleDir}: ${reason}`, { cause: error });
+    }
+    const packages = parseGoList(stdout);
+    const byImportPath = new Map(packages.map((pkg) => [pkg.ImportPath, pkg]));
+    const byDirPackage = new Map(packages.map((pkg) => [pkg.Dir, pkg]));
     const byDir = new Map<string, Set<string>>();
     const byFile = new Map<string, Set<string>>();
-    const imports = new Map<string, string>();
     for (const [service, main] of Object.entries(this.mains)) {
-      let stdout: string;
-      try {
-        ({ stdout } = await run('go', ['list', '-e', '-deps', '-json', main], { cwd: this.moduleDir, maxBuffer: 512 * 1024 * 1024 }));
-      } catch (error) {
-        const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? '`go` is not on PATH' : (error as Error).message;
-        throw new AirlockError('PRESET_GO', `go list failed for ${main} in ${this.moduleDir}: ${reason}`, { cause: error });
-      }
-      for (const pkg of parseGoList(stdout)) {
-        if (!pkg.Module?.Main) continue;
+      const root = byDirPackage.get(join(this.moduleDir, main));
+      const stack = root ? [root] : [];
+      const seen = new Set<string>();
+      while (stack.length > 0) {
+        const pkg = stack.pop() as (typeof packages)[number];
+        if (seen.has(pkg.ImportPath)) continue;
+        seen.add(pkg.ImportPath);
         add(byDir, pkg.Dir, service);
         const files = [pkg.GoFiles, pkg.CgoFiles, pkg.CFiles, pkg.HFiles, pkg.SFiles, pkg.EmbedFiles].flatMap((list) => list ?? []);
         for (const file of files) add(byFile, join(pkg.Dir, file), service);
-        for (const file of [...(pkg.GoFiles ?? []), ...(pkg.CgoFiles ?? [])]) {
-          imports.set(join(pkg.Dir, file), (pkg.Imports ?? []).length === 0 ? '' : 'listed');
+        for (const imported of pkg.Imports ?? []) {
+          const next = byImportPath.get(imported);
+          if (next) stack.push(next);
         }
       }
     }
     // Record each file's own imports, to tell an import edit from a body edit later.
+    const imports = new Map<string, string>();
+    const goFiles = packages.flatMap((pkg) => [...(pkg.GoFiles ?? []), ...(pkg.CgoFiles ?? [])].map((file) => join(pkg.Dir, file)));
     await Promise.all(
-      [...imports.keys()].map(async (file) => {
+      goFiles.map(async (file) => {
         try {
           imports.set(file, importsOf(await readFile(file, 'utf8')).join(' '));
         } catch {
-          imports.delete(file);
+          // deleted meanwhile: the next change lists again
         }
       }),
     );

@@ -19,6 +19,14 @@ function quietPeriod(debounceMs: number): number {
   return debounceMs === 0 ? 0 : Math.max(debounceMs, WATCHER_BATCH_MS);
 }
 
+/**
+ * Inside a burst (batches arriving less than BURST_GAP_MS apart) the tree counts as quiet
+ * only after BURST_QUIET_MS without input: the watcher's 50 ms batch cadence plus a busy
+ * event loop would otherwise split one checkout into several builds.
+ */
+const BURST_GAP_MS = 200;
+const BURST_QUIET_MS = 150;
+
 /** A file written again and again (a log caught by the globs) must not hold builds off forever. */
 const MAX_SETTLE_MS = 3_000;
 
@@ -57,6 +65,11 @@ export class ChangeDetector {
   readonly #debouncer: Debouncer<string>;
   #watcher: WatchHandle | undefined;
   #stopped = false;
+  /** When the watcher last reported any input of this service's tree. */
+  #lastInputAt = -Infinity;
+  /** Set when input batches follow each other closely; cleared when a change is handed on. */
+  #inBurst = false;
+  #quiet: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly plan: ServicePlan,
@@ -65,7 +78,15 @@ export class ChangeDetector {
     private readonly onChange: (paths: string[], firstAt: number) => void,
   ) {
     this.#filter = createFilter(plan.watch);
-    this.#debouncer = new Debouncer(quietPeriod(plan.watch.debounceMs), (paths, firstAt) => void this.#onQuiet(paths, firstAt), options.clock ?? realClock);
+    // One quiet period is handled at a time: two overlapping ones would hash the same
+    // files twice and call the second set "unchanged".
+    this.#debouncer = new Debouncer(
+      quietPeriod(plan.watch.debounceMs),
+      (paths, firstAt) => {
+        this.#quiet = this.#quiet.then(() => this.#onQuiet(paths, firstAt)).catch(() => undefined);
+      },
+      options.clock ?? realClock,
+    );
   }
 
   async start(): Promise<void> {
@@ -89,7 +110,11 @@ export class ChangeDetector {
     const paths = events.map((event) => event.path);
     void this.#withNewDirectories(events).then((found) => {
       const inputs = [...paths, ...found].filter((path) => this.#filter.matches(path));
-      if (inputs.length > 0 && !this.#stopped) this.#debouncer.add(inputs);
+      if (inputs.length === 0 || this.#stopped) return;
+      const now = performance.now();
+      if (now - this.#lastInputAt < BURST_GAP_MS) this.#inBurst = true;
+      this.#lastInputAt = now;
+      this.#debouncer.add(inputs);
     });
   }
 
@@ -114,12 +139,17 @@ export class ChangeDetector {
   }
 
   async #onQuiet(paths: Set<string>, firstAt: number): Promise<void> {
-    // The watcher delivers a long burst in batches up to 500 ms apart; quiet means the
-    // files themselves stopped changing, so wait while one was written within the window.
-    if (performance.now() - firstAt < MAX_SETTLE_MS && (await newestWriteAgo(paths)) < this.plan.watch.debounceMs) {
+    // The watcher delivers a long burst in batches (50 to 500 ms apart); quiet means the
+    // tree stopped changing: no input reported within the window, and none of these files
+    // written within it (a batch can still be on its way).
+    const window = this.plan.watch.debounceMs;
+    const quiet = this.#inBurst && window > 0 ? Math.max(window, BURST_QUIET_MS) : window;
+    const busy = performance.now() - this.#lastInputAt < quiet || (await newestWriteAgo(paths)) < window;
+    if (busy && performance.now() - firstAt < MAX_SETTLE_MS) {
       this.#debouncer.add(paths, firstAt);
       return;
     }
+    this.#inBurst = false;
     let changed = await this.#content.changed(paths);
     const rel = (list: readonly string[]) => list.map((path) => relative(this.plan.watch.root, path));
     if (changed.length === 0) {
