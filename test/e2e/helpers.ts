@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { copyExample } from '../../scripts/copy-example.ts';
 import { getOnce } from '../../scripts/http-load.ts';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,17 +9,8 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'packages', 'airlock', 'dist', 'cli', 'main.js');
 
-/** A port nobody listens on right now (bind to 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+/** A port nobody listens on right now (the one airlock uses for private ports). */
+export { freePort } from '../../packages/airlock/src/swap/proxy-handoff.ts';
 
 /** A copy of an example (or an empty dir) in a fresh temp directory. */
 export function tempProject(example?: string): string {
