@@ -83,3 +83,25 @@ describe('WebSockets across a swap (proxy)', () => {
     await run.interrupt();
   });
 });
+
+describe('exec probe (proxy)', () => {
+  const cleanup: (() => void)[] = [];
+  after(() => cleanup.forEach((step) => step()));
+
+  it('runs with the new generation’s own PORT, so it checks that generation and not the old one', async () => {
+    const dir = tempProject();
+    const port = await freePort();
+    const check = `node -e "fetch('http://127.0.0.1:' + process.env.PORT + '/').then((r) => r.text()).then((t) => process.exit(t.includes('generation ' + process.env.AIRLOCK_GENERATION) ? 0 : 1), () => process.exit(1))"`;
+    writeFileSync(
+      join(dir, 'airlock.yaml'),
+      `services:\n  app:\n    run: { cmd: node ${APP} }\n    listen: ${port}\n    handoff: proxy\n    health: { exec: ${JSON.stringify(check)}, startTimeout: 10s }\n`,
+    );
+    const run = new AirlockRun(['run', '--log-format', 'json'], dir);
+    cleanup.push(() => run.kill(), () => removeProject(dir));
+    await run.waitForEvent('reload.ready', { generation: 1 }, 30_000);
+    run.child.kill('SIGHUP');
+    await run.waitForEvent('reload.ready', { generation: 2 }, 30_000);
+    assert.equal(await get(port), 'generation 2\n');
+    await run.interrupt();
+  });
+});

@@ -77,20 +77,22 @@ export class ServiceRunner {
     this.#changes = new ChangeDetector(plan, bus, options, (paths, firstAt) => this.reload(paths, firstAt));
     this.#artifacts = plan.artifact ? new ArtifactStore(plan.artifact) : undefined;
     this.#handoff = createHandoff(plan, {
-      probeFor: (address, connectCounts) => this.#probeFor(address, connectCounts),
+      probeFor: (address, connectCounts, env) => this.#probeFor(address, connectCounts, env),
       onProxyError: (message) => this.bus.emit({ type: 'proxy.error', service: plan.name, message }),
     });
   }
 
-  #probeFor(address: ProbeAddress | undefined, connectCounts: boolean): Probe | undefined {
+  /** The probe of the generation being started (the newest), against its own address and environment. */
+  #probeFor(address: ProbeAddress | undefined, connectCounts: boolean, env: Readonly<Record<string, string>>): Probe | undefined {
     if (this.plan.health.probe?.kind === 'tcp' && !connectCounts) return undefined;
     const n = this.#generations;
     return buildProbe({
       health: this.plan.health,
       address,
       cwd: this.plan.dir,
-      env: generationEnv(this.plan, n),
-      logProbe: this.#logProbes.get(n)?.probe ?? (async () => this.#logProbes.get(n)?.probe() ?? { ok: false, detail: 'no output yet' }),
+      env: { ...generationEnv(this.plan, n), ...env },
+      // Looked up at probe time: in proxy modes the probe exists before the process does.
+      logProbe: async () => (await this.#logProbes.get(n)?.probe()) ?? { ok: false, detail: 'no output yet' },
     });
   }
 

@@ -24,7 +24,12 @@ export interface Launch {
  * answers; `connectCounts` is false where a TCP connect proves nothing (airlock's own held
  * socket completes the handshake for anyone).
  */
-export type ProbeFactory = (address: { host: string; port: number } | undefined, connectCounts: boolean) => Probe | undefined;
+export type ProbeFactory = (
+  address: { host: string; port: number } | undefined,
+  connectCounts: boolean,
+  /** The generation's own variables (its PORT), for exec probes. */
+  env: Readonly<Record<string, string>>,
+) => Probe | undefined;
 
 /**
  * How traffic moves from one generation to the next (DESIGN.md section 5). The service
@@ -56,7 +61,7 @@ export const bareRestart = (probeFor: ProbeFactory): Handoff => ({
     env: {},
     extraFds: [],
     listenPid: false,
-    readiness: async () => ({ probe: probeFor(undefined, false), settleMs: 0 }),
+    readiness: async () => ({ probe: probeFor(undefined, false, {}), settleMs: 0 }),
     promote: () => undefined,
     release: () => undefined,
   }),

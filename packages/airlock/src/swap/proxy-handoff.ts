@@ -43,9 +43,10 @@ export class ProxyHandoff implements Handoff {
 
   async launch(): Promise<Launch> {
     const port = await freePort();
-    const probe = this.probeFor({ host: '127.0.0.1', port }, true);
+    const env = { PORT: String(port) };
+    const probe = this.probeFor({ host: '127.0.0.1', port }, true, env);
     return {
-      env: { PORT: String(port) },
+      env,
       extraFds: [],
       listenPid: false,
       backendPort: port,

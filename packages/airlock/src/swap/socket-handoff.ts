@@ -72,8 +72,7 @@ export class SocketHandoff implements Handoff {
     const stopsFirst = this.stopsFirst;
     const probeFor = this.probeFor;
     let gateOpen = false;
-    return {
-      env: {
+    const env: Record<string, string> = {
         LISTEN_FDS: '1',
         LISTEN_FDNAMES: this.plan.name,
         PORT: String(shared.port),
@@ -81,17 +80,19 @@ export class SocketHandoff implements Handoff {
         AIRLOCK_GATE_FD: String(FD.gate),
         // restart: new connections wait in the kernel while the old one drains, so keep it short.
         ...(stopsFirst ? { AIRLOCK_DRAIN_GRACE_MS: String(RESTART_DRAIN_GRACE_MS) } : {}),
-      },
+    };
+    return {
+      env,
       extraFds: [shared.fd, probe.fd, 'pipe'],
       listenPid: true,
       async readiness(child) {
         if (await helloOn(child, PLAIN_SETTLE_MS)) {
           // A TCP connect to fd 4 proves nothing (airlock holds it); the hello does: the app serves there.
-          return { probe: probeFor({ host: '127.0.0.1', port: probe.port }, false), settleMs: 0 };
+          return { probe: probeFor({ host: '127.0.0.1', port: probe.port }, false, env), settleMs: 0 };
         }
         // Plain app: in restart mode it is alone on the public address, so HTTP/gRPC probes can go there.
         const address = stopsFirst ? { host: shared.host === '0.0.0.0' ? '127.0.0.1' : shared.host, port: shared.port } : undefined;
-        return { probe: probeFor(address, false), settleMs: 0 };
+        return { probe: probeFor(address, false, env), settleMs: 0 };
       },
       promote(child) {
         if (gateOpen) return;
