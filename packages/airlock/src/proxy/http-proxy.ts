@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
 import { listenOn } from './listen.js';
 import { BackendSwitch, InFlight, type Backend } from './backends.js';
+import { Tunnels } from './tunnels.js';
 
 /** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
@@ -81,7 +82,7 @@ export class HttpProxy {
   readonly #switch: BackendSwitch;
   readonly #inFlight = new InFlight();
   readonly #pools = new Map<number, Pool>();
-  readonly #tunnels = new Map<number, Set<Duplex>>();
+  readonly #tunnels = new Tunnels(this.#inFlight);
 
   constructor(private readonly options: HttpProxyOptions) {
     this.#switch = new BackendSwitch(options.holdMs);
@@ -208,34 +209,18 @@ export class HttpProxy {
       return;
     }
     const upstream: Socket = connect({ host: backend.host, port: backend.port });
-    const tunnels = this.#tunnels.get(backend.generation) ?? new Set();
-    this.#tunnels.set(backend.generation, tunnels);
-    tunnels.add(socket);
-    this.#inFlight.add(backend.generation);
-    let closed = false;
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      tunnels.delete(socket);
-      upstream.destroy();
-      socket.destroy();
-      this.#inFlight.done(backend.generation);
-    };
-    socket.once('close', close);
-    socket.once('error', close);
-    upstream.once('close', close);
-    upstream.once('error', (error) => {
-      this.options.onError(`upgrade ${req.url} → g${backend.generation}: ${error.message}`);
-      if (!upstream.readable) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      close();
-    });
-    upstream.once('connect', () => {
-      const lines = [`${req.method} ${req.url} HTTP/1.1`];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-      lines.push(`x-forwarded-for: ${req.socket.remoteAddress ?? ''}`, 'x-forwarded-proto: http');
-      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-      if (head.length > 0) upstream.write(head);
-      socket.pipe(upstream).pipe(socket);
+    this.#tunnels.join(backend.generation, socket, upstream, {
+      onConnect: () => {
+        const lines = [`${req.method} ${req.url} HTTP/1.1`];
+        for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+        lines.push(`x-forwarded-for: ${req.socket.remoteAddress ?? ''}`, 'x-forwarded-proto: http');
+        upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+        if (head.length > 0) upstream.write(head);
+      },
+      onError: (error) => {
+        this.options.onError(`upgrade ${req.url} → g${backend.generation}: ${error.message}`);
+        if (!upstream.readable) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      },
     });
   }
 
@@ -246,8 +231,7 @@ export class HttpProxy {
    */
   async retire(generation: number, drainMs: number): Promise<boolean> {
     const drained = await this.#inFlight.idle(generation, drainMs);
-    for (const tunnel of this.#tunnels.get(generation) ?? []) tunnel.destroy();
-    this.#tunnels.delete(generation);
+    this.#tunnels.cut(generation);
     const pool = this.#pools.get(generation);
     this.#pools.delete(generation);
     if (pool) await (drained ? pool.close() : pool.destroy());
@@ -269,6 +253,6 @@ export class HttpProxy {
     this.#switch.close();
     this.#server.closeAllConnections();
     this.#server.close();
-    for (const tunnels of this.#tunnels.values()) for (const tunnel of tunnels) tunnel.destroy();
+    this.#tunnels.cutAll();
   }
 }

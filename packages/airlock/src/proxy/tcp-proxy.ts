@@ -1,6 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { listenOn } from './listen.js';
 import { BackendSwitch, InFlight, type Backend } from './backends.js';
+import { Tunnels } from './tunnels.js';
 
 export interface TcpProxyOptions {
   readonly service: string;
@@ -24,7 +25,7 @@ export class TcpProxy {
   readonly #server: Server;
   readonly #switch: BackendSwitch;
   readonly #inFlight = new InFlight();
-  readonly #connections = new Map<number, Set<Socket>>();
+  readonly #tunnels = new Tunnels(this.#inFlight);
 
   constructor(private readonly options: TcpProxyOptions) {
     this.#switch = new BackendSwitch(options.holdMs);
@@ -47,36 +48,16 @@ export class TcpProxy {
       return;
     }
     const upstream = connect({ host: backend.host, port: backend.port, noDelay: true });
-    const open = this.#connections.get(backend.generation) ?? new Set();
-    this.#connections.set(backend.generation, open);
-    open.add(client);
-    this.#inFlight.add(backend.generation);
-    let closed = false;
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      open.delete(client);
-      client.destroy();
-      upstream.destroy();
-      this.#inFlight.done(backend.generation);
-    };
-    upstream.once('error', (error) => {
-      this.options.onError(`connection → g${backend.generation}: ${error.message}`);
-      close();
-    });
-    upstream.once('close', close);
-    client.once('close', close);
-    upstream.once('connect', () => {
-      client.pipe(upstream).pipe(client);
-      client.resume();
+    this.#tunnels.join(backend.generation, client, upstream, {
+      onConnect: () => client.resume(),
+      onError: (error) => this.options.onError(`connection → g${backend.generation}: ${error.message}`),
     });
   }
 
   /** Waits until the generation's connections closed (or `drainMs`), then cuts what is left. */
   async retire(generation: number, drainMs: number): Promise<boolean> {
     const drained = await this.#inFlight.idle(generation, drainMs);
-    for (const socket of this.#connections.get(generation) ?? []) socket.destroy();
-    this.#connections.delete(generation);
+    this.#tunnels.cut(generation);
     return drained;
   }
 
@@ -88,6 +69,6 @@ export class TcpProxy {
   destroy(): void {
     this.#switch.close();
     this.#server.close();
-    for (const set of this.#connections.values()) for (const socket of set) socket.destroy();
+    this.#tunnels.cutAll();
   }
 }
