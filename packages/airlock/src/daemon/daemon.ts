@@ -3,28 +3,29 @@ import { GoGraph } from '../build/go-graph.js';
 import { BuildSlots } from '../build/slots.js';
 import type { ServicePlan } from '../config/plan.js';
 import type { EventBus } from '../events.js';
-import { ServiceRunner, type ServiceOptions } from './service.js';
+import type { Clock } from '../watch/debounce.js';
+import { ChangeDetector, moduleScope } from './changes.js';
+import { ServiceRunner } from './service.js';
 
-export interface DaemonOptions extends Pick<ServiceOptions, 'watch' | 'clock'> {
+export interface DaemonOptions {
+  /** Watch files and reload on change (`airlock dev`); false for `airlock run`. */
+  readonly watch: boolean;
+  readonly clock?: Clock;
   /** Builds at once across services (default: the number of cores). */
   readonly buildConcurrency?: number;
 }
 
-/** One graph per Go module, over the mains of the services built from it. */
-function goGraphs(plans: readonly ServicePlan[]): Map<string, GoGraph> {
-  const mainsByModule = new Map<string, Record<string, string>>();
-  for (const plan of plans) {
-    if (!plan.go) continue;
-    const mains = mainsByModule.get(plan.go.moduleDir) ?? {};
-    mains[plan.name] = plan.go.main;
-    mainsByModule.set(plan.go.moduleDir, mains);
-  }
-  return new Map([...mainsByModule].map(([dir, mains]) => [dir, new GoGraph(dir, mains)]));
+/** Go services grouped by module: they share one graph and one change detector. */
+function byModule(plans: readonly ServicePlan[]): Map<string, ServicePlan[]> {
+  const groups = new Map<string, ServicePlan[]>();
+  for (const plan of plans) if (plan.go) groups.set(plan.go.moduleDir, [...(groups.get(plan.go.moduleDir) ?? []), plan]);
+  return groups;
 }
 
 /**
- * The composition root: one pipeline per service, sharing the Go module graphs and the
- * build slots; started in dependsOn order, stopped together.
+ * The composition root: one pipeline per service; change detection per service, or one
+ * per Go module shared by its services (watched, hashed and mapped through the module
+ * graph once); shared build slots; started in dependsOn order, stopped together.
  *
  * @example
  *   const daemon = new Daemon(plans, bus, { watch: true });
@@ -33,23 +34,33 @@ function goGraphs(plans: readonly ServicePlan[]): Map<string, GoGraph> {
  */
 export class Daemon {
   readonly services: readonly ServiceRunner[];
-  readonly #graphs: Map<string, GoGraph>;
+  readonly #graphs: GoGraph[] = [];
+  readonly #detectors: ChangeDetector[] = [];
 
   constructor(
     plans: readonly ServicePlan[],
     private readonly bus: EventBus,
-    options: DaemonOptions,
+    private readonly options: DaemonOptions,
   ) {
-    this.#graphs = goGraphs(plans);
     const slots = new BuildSlots(options.buildConcurrency ?? availableParallelism());
-    this.services = plans.map(
-      (plan) => new ServiceRunner(plan, bus, { ...options, slots, goGraph: plan.go ? this.#graphs.get(plan.go.moduleDir) : undefined }),
-    );
+    this.services = plans.map((plan) => new ServiceRunner(plan, bus, { slots }));
+    const byName = new Map(this.services.map((service) => [service.plan.name, service]));
+    const reload = (service: string, paths: string[], firstAt: number) => byName.get(service)?.reload(paths, firstAt);
+    const clock = options.clock;
+    for (const [moduleDir, group] of byModule(plans)) {
+      const graph = new GoGraph(moduleDir, Object.fromEntries(group.map((plan) => [plan.name, plan.go?.main as string])));
+      this.#graphs.push(graph);
+      this.#detectors.push(new ChangeDetector(moduleScope(group), bus, { clock, goGraph: graph }, reload));
+    }
+    for (const plan of plans.filter((p) => !p.go)) {
+      this.#detectors.push(new ChangeDetector({ services: [plan.name], watch: plan.watch }, bus, { clock }, reload));
+    }
   }
 
-  /** Starts every service once the services it depends on are ready; resolves when all have started. */
+  /** Starts watching, then every service once the services it depends on are ready. */
   async start(): Promise<void> {
-    await Promise.all([...this.#graphs.values()].map((graph) => graph.load()));
+    await Promise.all(this.#graphs.map((graph) => graph.load()));
+    if (this.options.watch) await Promise.all(this.#detectors.map((detector) => detector.start()));
     const byName = new Map(this.services.map((service) => [service.plan.name, service]));
     await Promise.all(
       this.services.map(async (service) => {
@@ -70,8 +81,9 @@ export class Daemon {
     }
   }
 
-  /** Graceful: each service's stop signal, grace period, then SIGKILL of what is left. */
+  /** Graceful: stop watching, then each service's stop signal, grace period, SIGKILL of what is left. */
   async stop(): Promise<void> {
+    await Promise.all(this.#detectors.map((detector) => detector.stop().catch(() => undefined)));
     await Promise.all(this.services.map((service) => service.stop()));
   }
 

@@ -1,6 +1,5 @@
 import { ArtifactStore } from '../build/artifacts.js';
 import { buildGeneration } from './build-step.js';
-import type { GoGraph } from '../build/go-graph.js';
 import type { BuildSlots } from '../build/slots.js';
 import type { ServicePlan } from '../config/plan.js';
 import { fullCode } from '../errors.js';
@@ -15,15 +14,8 @@ import { buildProbe, type ProbeAddress } from '../health/probes.js';
 import { createHandoff } from '../swap/create.js';
 import { generationEnv, startGeneration, stopGeneration, type Generation } from '../swap/generation.js';
 import type { Handoff, Launch } from '../swap/handoff.js';
-import type { Clock } from '../watch/debounce.js';
-import { ChangeDetector } from './changes.js';
 
 export interface ServiceOptions {
-  /** Watch files and reload on change (`airlock dev`); false for `airlock run`. */
-  readonly watch: boolean;
-  readonly clock?: Clock;
-  /** Go preset: the module graph shared by the module's services (rebuild only the affected). */
-  readonly goGraph?: GoGraph;
   /** Shared across services: how many builds may run at once. */
   readonly slots?: BuildSlots;
 }
@@ -49,7 +41,6 @@ interface PendingReload {
  *   await service.stop();
  */
 export class ServiceRunner {
-  readonly #changes: ChangeDetector;
   readonly #artifacts: ArtifactStore | undefined;
   readonly #backoff = new Backoff();
   readonly #handoff: Handoff;
@@ -67,6 +58,7 @@ export class ServiceRunner {
   #loop: Promise<void> | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #generations = 0;
+  #started = false;
   #stopped = false;
 
   constructor(
@@ -74,7 +66,6 @@ export class ServiceRunner {
     private readonly bus: EventBus,
     private readonly options: ServiceOptions,
   ) {
-    this.#changes = new ChangeDetector(plan, bus, options, (paths, firstAt) => this.reload(paths, firstAt));
     this.#artifacts = plan.artifact ? new ArtifactStore(plan.artifact) : undefined;
     this.#handoff = createHandoff(plan, {
       probeFor: (address, connectCounts, env) => this.#probeFor(address, connectCounts, env),
@@ -107,15 +98,17 @@ export class ServiceRunner {
   async start(): Promise<void> {
     if (this.#stopped) return;
     await this.#handoff.open();
-    if (this.options.watch) {
-      await this.#changes.start();
-    }
+    this.#started = true;
     this.reload(['start']);
   }
 
-  /** Rebuild and swap now (SIGHUP, `airlock reload`); cancels a build in progress. */
+  /**
+   * Rebuild and swap now (a change, SIGHUP, `airlock reload`); cancels a build in
+   * progress. Before start (waiting on dependsOn) there is nothing to do: the first build
+   * reads the files as they are then.
+   */
   reload(reasons: readonly string[], detectStartedAt = performance.now()): void {
-    this.#request(reasons, detectStartedAt, true);
+    if (this.#started) this.#request(reasons, detectStartedAt, true);
   }
 
   #request(reasons: readonly string[], detectStartedAt: number, rebuild: boolean, artifact?: string): void {
@@ -360,7 +353,6 @@ export class ServiceRunner {
     this.#clearRestartTimer();
     this.#liveness?.stop();
     this.#build?.abort();
-    await this.#changes.stop();
     await this.#loop?.catch(() => undefined);
     // Also after a crash: descendants the leader left behind still go.
     await Promise.all([...this.#generationsAlive, ...(this.#current ? [this.#current] : [])].map((g) => stopGeneration(this.plan, g)));

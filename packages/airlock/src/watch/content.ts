@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PathFilter } from './filter.js';
 
@@ -79,6 +79,23 @@ export class ContentTracker {
       this.#hashes.set(path, await hashFile(path));
       if (++seen >= limit) return;
     }
+  }
+
+  /**
+   * True when a known input was modified after `sinceWallMs` (Date.now() time): the
+   * watcher holds back events while a burst goes on, but mtimes show it at once. Skipped
+   * (false) for trees with more than `limit` inputs, where stat-ing them all costs too much.
+   */
+  async writtenSince(sinceWallMs: number, limit = 5_000): Promise<boolean> {
+    if (this.#hashes.size > limit) return false;
+    for (const path of this.#hashes.keys()) {
+      try {
+        if ((await stat(path)).mtimeMs > sinceWallMs) return true;
+      } catch {
+        // deleted: its event is on the way
+      }
+    }
+    return false;
   }
 
   /** The paths whose content differs from what was recorded; records the new state. */
