@@ -145,6 +145,7 @@ export class AirlockRun {
 
 /** One HTTP GET on a fresh connection (no keep-alive); undefined on any connection error. */
 export const get = getOnce;
+export { getOnce };
 
 /** True when nothing listens on the TCP port (read from /proc/net/tcp and tcp6). */
 export function isPortFree(port: number): boolean {

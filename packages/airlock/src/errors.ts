@@ -121,6 +121,16 @@ export const catalog = {
     when: 'A new generation exited before it was ready.',
     howTo: 'Read the last output lines shown above; airlock restarts it with backoff and rebuilds on the next change.',
   },
+  CONTROL_IN_USE: {
+    exit: 1,
+    when: 'Another airlock already runs in this directory (its control socket answers).',
+    howTo: 'Stop the other airlock (`airlock status` shows it), or run this one from another directory.',
+  },
+  CONTROL_UNREACHABLE: {
+    exit: 1,
+    when: '`airlock status` or `airlock reload` found no running airlock here.',
+    howTo: 'Start `airlock dev` or `airlock run` in this directory first (or pass the same --config).',
+  },
   INTERNAL: {
     exit: 2,
     when: 'Anything unexpected inside airlock.',

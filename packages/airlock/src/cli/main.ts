@@ -4,6 +4,7 @@ import { discoverConfig } from '../config/discover.js';
 import { initConfig } from '../config/init.js';
 import { jsonSchema } from '../config/schema.js';
 import { asAirlockError } from '../errors.js';
+import { reloadCommand, statusCommand } from './commands/control.js';
 import { runDaemon } from './commands/daemon.js';
 import { paletteFor, printError, type GlobalOptions } from './output.js';
 
@@ -80,6 +81,18 @@ program
       for (const line of result.unmapped) process.stdout.write(`    ${line}\n`);
     }
   });
+
+program
+  .command('status')
+  .description('services, generations, pids and states of the airlock running here')
+  .option('--json', 'machine-readable output')
+  .action((options: { json?: boolean }, command: Command) => statusCommand({ ...globals(command), json: options.json }));
+
+program
+  .command('reload')
+  .description('rebuild and swap now (all services, or the ones named)')
+  .argument('[services...]', 'services to reload')
+  .action((names: string[], _options: unknown, command: Command) => reloadCommand(names, globals(command)));
 
 program
   .command('validate')

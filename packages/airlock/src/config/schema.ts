@@ -188,6 +188,9 @@ function checkDependencies(services: Record<string, { dependsOn: string[] }>, ct
 
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
+  metrics: z
+    .strictObject({ listen: listen.describe('Where GET /metrics (Prometheus text) is served, e.g. 127.0.0.1:9464.') })
+    .optional(),
   /** How many builds may run at once across services (default: the number of cores). */
   builds: z.strictObject({ concurrency: z.number().int().min(1).optional() }).optional(),
   services: z

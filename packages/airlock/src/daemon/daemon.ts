@@ -5,7 +5,7 @@ import type { ServicePlan } from '../config/plan.js';
 import type { EventBus } from '../events.js';
 import type { Clock } from '../watch/debounce.js';
 import { ChangeDetector, moduleScope } from './changes.js';
-import { ServiceRunner } from './service.js';
+import { ServiceRunner, type ServiceStatus } from './service.js';
 
 export interface DaemonOptions {
   /** Watch files and reload on change (`airlock dev`); false for `airlock run`. */
@@ -72,6 +72,10 @@ export class Daemon {
         await service.start();
       }),
     );
+  }
+
+  status(): ServiceStatus[] {
+    return this.services.map((service) => service.status());
   }
 
   /** Rebuild and swap the named services (all when none are named). */

@@ -20,6 +20,21 @@ export interface ServiceOptions {
   readonly slots?: BuildSlots;
 }
 
+/** A service as `airlock status` reports it. */
+export interface ServiceStatus {
+  readonly name: string;
+  readonly handoff: string;
+  readonly listen: string | undefined;
+  /** waiting (for dependsOn), building, starting, ready, down (crashed, retrying), stopped. */
+  readonly state: 'waiting' | 'building' | 'starting' | 'ready' | 'down' | 'stopped';
+  /** The generation that takes traffic, and its pid while it runs. */
+  readonly generation: number | undefined;
+  readonly pid: number | undefined;
+  readonly uptimeMs: number | undefined;
+  readonly starting: readonly { generation: number; pid: number }[];
+  readonly draining: readonly { generation: number; pid: number }[];
+}
+
 interface PendingReload {
   reasons: Set<string>;
   detectStartedAt: number;
@@ -93,6 +108,23 @@ export class ServiceRunner {
 
   get current(): Generation | undefined {
     return this.#current;
+  }
+
+  /** What `airlock status` shows for this service. */
+  status(): ServiceStatus {
+    const current = this.#current;
+    const running = current !== undefined && current.child.end === undefined;
+    return {
+      name: this.plan.name,
+      handoff: this.plan.handoff,
+      listen: this.plan.listen ? `${this.plan.listen.host}:${this.plan.listen.port}` : undefined,
+      state: this.#stopped ? 'stopped' : this.#build ? 'building' : !this.#started ? 'waiting' : running ? 'ready' : this.#loop ? 'starting' : 'down',
+      generation: current?.n,
+      pid: running ? current.child.pid : undefined,
+      uptimeMs: running && current.promotedAt !== undefined ? Math.round(performance.now() - current.promotedAt) : undefined,
+      starting: [...this.#generationsAlive].filter((g) => g !== current && !g.stopping).map((g) => ({ generation: g.n, pid: g.child.pid })),
+      draining: [...this.#generationsAlive].filter((g) => g !== current && g.stopping).map((g) => ({ generation: g.n, pid: g.child.pid })),
+    };
   }
 
   async start(): Promise<void> {

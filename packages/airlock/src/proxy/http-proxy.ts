@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -5,6 +6,16 @@ import { Pool } from 'undici';
 import { listenOn } from './listen.js';
 import { BackendSwitch, InFlight, type Backend } from './backends.js';
 import { Tunnels } from './tunnels.js';
+
+/** Published once per answered request, for metrics (node:diagnostics_channel; free without subscribers). */
+export const PROXY_RESPONSE_CHANNEL = 'airlock:proxy:response';
+export interface ProxyResponse {
+  readonly service: string;
+  readonly generation: number;
+  readonly status: number;
+  readonly ms: number;
+}
+const responses = channel(PROXY_RESPONSE_CHANNEL);
 
 /** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
@@ -22,8 +33,6 @@ export interface HttpProxyOptions {
   readonly holdMs: number;
   /** Called for every upstream failure: the proxy never crashes on one. */
   readonly onError: (message: string) => void;
-  /** Called for each request answered (for metrics). */
-  readonly onResponse?: (generation: number, status: number, ms: number) => void;
 }
 
 /**
@@ -133,7 +142,7 @@ export class HttpProxy {
       const outcome = await this.#forward(backend, req, res, method, headers, hasBody);
       this.#inFlight.done(backend.generation);
       if (outcome === 'done') {
-        this.options.onResponse?.(backend.generation, res.statusCode, performance.now() - started);
+        this.#answered(backend.generation, res.statusCode, started);
         return;
       }
       if (outcome === 'aborted') return;
@@ -148,7 +157,7 @@ export class HttpProxy {
       }
       if (res.headersSent) res.destroy();
       else this.#reply(res, 502, `upstream g${backend.generation} failed: ${code}\n`);
-      this.options.onResponse?.(backend.generation, 502, performance.now() - started);
+      this.#answered(backend.generation, 502, started);
       return;
     }
   }
@@ -193,6 +202,10 @@ export class HttpProxy {
         },
       );
     });
+  }
+
+  #answered(generation: number, status: number, started: number): void {
+    if (responses.hasSubscribers) responses.publish({ service: this.options.service, generation, status, ms: performance.now() - started } satisfies ProxyResponse);
   }
 
   #reply(res: ServerResponse, status: number, text: string): void {

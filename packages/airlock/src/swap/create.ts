@@ -6,7 +6,6 @@ import { SocketHandoff } from './socket-handoff.js';
 export interface HandoffHooks {
   readonly probeFor: ProbeFactory;
   readonly onProxyError: (message: string) => void;
-  readonly onProxyResponse?: (generation: number, status: number, ms: number) => void;
 }
 
 /** The handoff strategy a service's plan asks for (see docs/strategies.md). */
@@ -18,6 +17,6 @@ export function createHandoff(plan: ServicePlan, hooks: HandoffHooks): Handoff {
       return plan.listen ? new SocketHandoff(plan, 'restart', hooks.probeFor) : bareRestart(hooks.probeFor);
     case 'proxy':
     case 'tcp-proxy':
-      return new ProxyHandoff(plan, plan.handoff, hooks.probeFor, hooks.onProxyError, hooks.onProxyResponse);
+      return new ProxyHandoff(plan, plan.handoff, hooks.probeFor, hooks.onProxyError);
   }
 }

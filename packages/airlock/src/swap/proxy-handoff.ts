@@ -30,10 +30,9 @@ export class ProxyHandoff implements Handoff {
     mode: 'proxy' | 'tcp-proxy',
     private readonly probeFor: ProbeFactory,
     onError: (message: string) => void,
-    onResponse?: (generation: number, status: number, ms: number) => void,
   ) {
     const listen = plan.listen as NonNullable<ServicePlan['listen']>;
-    const options = { service: plan.name, host: listen.host, port: listen.port, holdMs: plan.proxy.holdMs, onError, onResponse };
+    const options = { service: plan.name, host: listen.host, port: listen.port, holdMs: plan.proxy.holdMs, onError };
     this.proxy = mode === 'proxy' ? new HttpProxy(options) : new TcpProxy(options);
   }
 

@@ -5,6 +5,8 @@ import { Daemon } from '../../daemon/daemon.js';
 import { EventBus } from '../../events.js';
 import { subscribeJson } from '../../observe/json.js';
 import { subscribePretty } from '../../observe/pretty.js';
+import { controlSocketPath, startControl } from '../../control/server.js';
+import { subscribeMetrics } from '../../observe/metrics.js';
 import { paletteFor, type GlobalOptions } from '../output.js';
 
 /**
@@ -24,6 +26,13 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
   }
 
   const daemon = new Daemon(plans, bus, { watch, buildConcurrency: loaded.config.builds?.concurrency });
+  const metrics = loaded.config.metrics ? subscribeMetrics(bus) : undefined;
+  if (loaded.config.metrics) await metrics?.listen(loaded.config.metrics.listen.host, loaded.config.metrics.listen.port);
+  const control = await startControl(controlSocketPath(loaded.baseDir), daemon, bus);
+  const closeAround = async () => {
+    await control.close();
+    await metrics?.close();
+  };
   let stopped = false;
   // Safety net: whatever ends this process, no child outlives it.
   process.once('exit', () => {
@@ -37,6 +46,7 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
         // Whatever goes wrong while stopping, airlock still exits (the exit hook kills the rest).
         void daemon
           .stop()
+          .then(closeAround)
           .catch((error: unknown) => process.stderr.write(`airlock: while stopping: ${String(error)}\n`))
           .finally(() => {
             stopped = true;
@@ -61,6 +71,7 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
   } catch (error) {
     // A start-up failure (address in use, go list failing): stop what did start, then report.
     await daemon.stop().catch(() => daemon.killNow());
+    await closeAround().catch(() => undefined);
     stopped = true;
     throw error;
   } finally {

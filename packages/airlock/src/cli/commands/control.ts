@@ -1,0 +1,44 @@
+import { controlRequest } from '../../control/client.js';
+import { controlSocketPath } from '../../control/server.js';
+import type { ServiceStatus } from '../../daemon/service.js';
+import { AirlockError } from '../../errors.js';
+import { discoverConfig } from '../../config/discover.js';
+import type { GlobalOptions } from '../output.js';
+
+function socketFor(options: GlobalOptions): string {
+  // The socket lives beside the config in use (or the current directory without one).
+  return controlSocketPath(discoverConfig(process.cwd(), options.config, {}).baseDir);
+}
+
+function table(services: readonly ServiceStatus[]): string {
+  const rows = [['SERVICE', 'STATE', 'GEN', 'PID', 'UPTIME', 'HANDOFF', 'LISTEN', 'OTHER GENERATIONS']];
+  for (const s of services) {
+    const others = [...s.starting.map((g) => `g${g.generation} starting (${g.pid})`), ...s.draining.map((g) => `g${g.generation} draining (${g.pid})`)];
+    rows.push([
+      s.name,
+      s.state,
+      s.generation === undefined ? '-' : `g${s.generation}`,
+      s.pid === undefined ? '-' : String(s.pid),
+      s.uptimeMs === undefined ? '-' : `${Math.round(s.uptimeMs / 1000)}s`,
+      s.handoff,
+      s.listen ?? '-',
+      others.join(', ') || '-',
+    ]);
+  }
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
+  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+/** `airlock status [--json]`: the services of the airlock running here. */
+export async function statusCommand(options: GlobalOptions & { json?: boolean }): Promise<void> {
+  const { body } = await controlRequest<{ services: ServiceStatus[] }>(socketFor(options), 'GET', '/status');
+  process.stdout.write(options.json ? `${JSON.stringify(body, null, 2)}\n` : `${table(body.services)}\n`);
+}
+
+/** `airlock reload [SERVICE...]`: rebuild and swap now. */
+export async function reloadCommand(names: readonly string[], options: GlobalOptions): Promise<void> {
+  const query = names.map((name) => `service=${encodeURIComponent(name)}`).join('&');
+  const { status, body } = await controlRequest<{ reloading?: string[]; error?: string }>(socketFor(options), 'POST', `/reload${query ? `?${query}` : ''}`);
+  if (status !== 202) throw new AirlockError('CONFIG_UNKNOWN_SERVICE', body.error ?? `reload refused (${status})`);
+  process.stdout.write(`reloading: ${(body.reloading ?? []).join(', ')}\n`);
+}

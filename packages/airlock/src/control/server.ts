@@ -1,0 +1,80 @@
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import type { Daemon } from '../daemon/daemon.js';
+import { AirlockError } from '../errors.js';
+import type { EventBus } from '../events.js';
+
+/** Where the control socket of a project lives. */
+export function controlSocketPath(baseDir: string): string {
+  return `${baseDir}/.airlock/control.sock`;
+}
+
+/** True when something answers on the socket (another airlock runs here). */
+function inUse(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function json(res: import('node:http').ServerResponse, status: number, body: unknown): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/**
+ * The control API: HTTP over a unix socket (mode 0600, so only this user can steer
+ * airlock). GET /status, POST /reload?service=a&service=b, GET /events (one JSON event
+ * per line, as long as the connection stays open).
+ *
+ * @example
+ *   const control = await startControl(controlSocketPath(baseDir), daemon, bus);
+ *   ...
+ *   await control.close();
+ */
+export async function startControl(path: string, daemon: Daemon, bus: EventBus): Promise<{ close(): Promise<void> }> {
+  mkdirSync(dirname(path), { recursive: true });
+  if (await inUse(path)) {
+    throw new AirlockError('CONTROL_IN_USE', `another airlock already runs here (${path} answers)`);
+  }
+  rmSync(path, { force: true });
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://airlock');
+    if (req.method === 'GET' && url.pathname === '/status') return json(res, 200, { services: daemon.status() });
+    if (req.method === 'POST' && url.pathname === '/reload') {
+      const names = url.searchParams.getAll('service');
+      const known = daemon.status().map((service) => service.name);
+      const unknown = names.filter((name) => !known.includes(name));
+      if (unknown.length > 0) return json(res, 404, { error: `no service named ${unknown.join(', ')}; defined: ${known.join(', ')}` });
+      daemon.reload(names);
+      return json(res, 202, { reloading: names.length > 0 ? names : known });
+    }
+    if (req.method === 'GET' && url.pathname === '/events') {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      const unsubscribe = bus.subscribe((event) => res.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`));
+      res.once('close', unsubscribe);
+      return;
+    }
+    json(res, 404, { error: `no such endpoint: ${req.method} ${url.pathname}; try GET /status, POST /reload, GET /events` });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  chmodSync(path, 0o600);
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+        rmSync(path, { force: true });
+      }),
+  };
+}
