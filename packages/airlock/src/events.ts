@@ -19,6 +19,13 @@ export type AirlockEvent =
   | (Base & { readonly type: 'change.unchanged'; readonly paths: readonly string[] })
   | (Base & { readonly type: 'change.unaffected'; readonly paths: readonly string[] })
   | (Base & { readonly type: 'service.waiting'; readonly for: readonly string[] })
+  | (Base & {
+      readonly type: 'reload.started';
+      readonly generation: number;
+      /** W3C trace context of this reload (32 and 16 hex digits); also the generation's TRACEPARENT. */
+      readonly traceId: string;
+      readonly spanId: string;
+    })
   | (Base & { readonly type: 'build.started'; readonly generation: number; readonly cmd: string })
   | (Base & { readonly type: 'build.output'; readonly generation: number; readonly stream: Stream; readonly line: string })
   | (Base & { readonly type: 'build.cancelled'; readonly generation: number })

@@ -13,6 +13,8 @@ export interface DaemonOptions {
   readonly clock?: Clock;
   /** Builds at once across services (default: the number of cores). */
   readonly buildConcurrency?: number;
+  /** Trace contexts for reloads (set when traces are exported). */
+  readonly traceContext?: boolean;
 }
 
 /** Go services grouped by module: they share one graph and one change detector. */
@@ -43,7 +45,7 @@ export class Daemon {
     private readonly options: DaemonOptions,
   ) {
     const slots = new BuildSlots(options.buildConcurrency ?? availableParallelism());
-    this.services = plans.map((plan) => new ServiceRunner(plan, bus, { slots }));
+    this.services = plans.map((plan) => new ServiceRunner(plan, bus, { slots, traceContext: options.traceContext }));
     const byName = new Map(this.services.map((service) => [service.plan.name, service]));
     const reload = (service: string, paths: string[], firstAt: number) => byName.get(service)?.reload(paths, firstAt);
     const clock = options.clock;

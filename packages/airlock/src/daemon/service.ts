@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ArtifactStore } from '../build/artifacts.js';
 import { buildGeneration } from './build-step.js';
 import type { BuildSlots } from '../build/slots.js';
@@ -18,6 +19,8 @@ import type { Handoff, Launch } from '../swap/handoff.js';
 export interface ServiceOptions {
   /** Shared across services: how many builds may run at once. */
   readonly slots?: BuildSlots;
+  /** Give each reload a W3C trace context (reload.started) and each generation its TRACEPARENT. */
+  readonly traceContext?: boolean;
 }
 
 /** A service as `airlock status` reports it. */
@@ -73,6 +76,8 @@ export class ServiceRunner {
   #loop: Promise<void> | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #generations = 0;
+  /** The current reload's trace context, handed to the generation it starts. */
+  #traceparent: string | undefined;
   #started = false;
   #stopped = false;
 
@@ -163,6 +168,11 @@ export class ServiceRunner {
 
   async #cycle(pending: PendingReload): Promise<void> {
     const n = ++this.#generations;
+    if (this.options.traceContext) {
+      const trace = { traceId: randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex') };
+      this.#traceparent = `00-${trace.traceId}-${trace.spanId}-01`;
+      this.bus.emit({ type: 'reload.started', service: this.plan.name, generation: n, ...trace });
+    }
     const phases: Partial<Record<Phase, number>> = { detect: performance.now() - pending.detectStartedAt };
     let artifact = pending.artifact ?? this.#current?.artifact ?? this.#lastArtifact;
     if (this.plan.build && pending.rebuild) {
@@ -309,7 +319,8 @@ export class ServiceRunner {
   #spawn(n: number, artifact: string | undefined, launch: Launch): Generation {
     const log = this.plan.health.probe?.kind === 'log' ? new LogProbe(this.plan.health.probe.pattern) : undefined;
     if (log) this.#logProbes.set(n, log);
-    const generation = startGeneration(this.plan, n, artifact, launch, (stream, line) => {
+    const traced = this.#traceparent ? { ...launch, env: { ...launch.env, TRACEPARENT: this.#traceparent } } : launch;
+    const generation = startGeneration(this.plan, n, artifact, traced, (stream, line) => {
       log?.see(line);
       this.bus.emit({ type: 'process.output', service: this.plan.name, generation: n, stream, line });
     });

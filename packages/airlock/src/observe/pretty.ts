@@ -56,6 +56,8 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
         return verbose(s, `changed: ${event.paths.join(', ')}`);
       case 'change.unchanged':
         return verbose(s, `content unchanged, nothing to do: ${event.paths.join(', ')}`);
+      case 'reload.started':
+        return verbose(s, `g${event.generation} reload trace ${event.traceId}`);
       case 'change.unaffected':
         return verbose(s, `not affected by: ${event.paths.join(', ')}`);
       case 'service.waiting':

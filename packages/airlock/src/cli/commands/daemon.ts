@@ -7,6 +7,7 @@ import { subscribeJson } from '../../observe/json.js';
 import { subscribePretty } from '../../observe/pretty.js';
 import { controlSocketPath, startControl } from '../../control/server.js';
 import { subscribeMetrics } from '../../observe/metrics.js';
+import { subscribeTracing } from '../../observe/tracing.js';
 import { paletteFor, type GlobalOptions } from '../output.js';
 
 /**
@@ -25,13 +26,16 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
     subscribePretty(bus, { services: plans.map((plan) => plan.name), palette: paletteFor(options), verbosity, write });
   }
 
-  const daemon = new Daemon(plans, bus, { watch, buildConcurrency: loaded.config.builds?.concurrency });
+  // Traces are on when an OTLP endpoint is configured the standard OpenTelemetry way.
+  const tracing = process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? subscribeTracing(bus) : undefined;
+  const daemon = new Daemon(plans, bus, { watch, buildConcurrency: loaded.config.builds?.concurrency, traceContext: tracing !== undefined });
   const metrics = loaded.config.metrics ? subscribeMetrics(bus) : undefined;
   if (loaded.config.metrics) await metrics?.listen(loaded.config.metrics.listen.host, loaded.config.metrics.listen.port);
   const control = await startControl(controlSocketPath(loaded.baseDir), daemon, bus);
   const closeAround = async () => {
     await control.close();
     await metrics?.close();
+    await tracing?.close();
   };
   let stopped = false;
   // Safety net: whatever ends this process, no child outlives it.
