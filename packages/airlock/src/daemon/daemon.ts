@@ -5,6 +5,7 @@ import type { ServicePlan } from '../config/plan.js';
 import type { EventBus } from '../events.js';
 import type { Clock } from '../watch/debounce.js';
 import { ChangeDetector, moduleScope } from './changes.js';
+import { EnvFileWatcher } from './env-files.js';
 import { ServiceRunner, type ServiceStatus } from './service.js';
 
 export interface DaemonOptions {
@@ -38,6 +39,7 @@ export class Daemon {
   readonly services: readonly ServiceRunner[];
   readonly #graphs: GoGraph[] = [];
   readonly #detectors: ChangeDetector[] = [];
+  readonly #envFiles: EnvFileWatcher[] = [];
 
   constructor(
     plans: readonly ServicePlan[],
@@ -54,6 +56,10 @@ export class Daemon {
       this.#graphs.push(graph);
       this.#detectors.push(new ChangeDetector(moduleScope(group), bus, { clock, goGraph: graph }, reload));
     }
+    for (const service of this.services) {
+      if (service.plan.run.envFiles.length === 0) continue;
+      this.#envFiles.push(new EnvFileWatcher(service.plan.run.envFiles, (file) => service.restartWithNewEnvironment(`${file} changed`)));
+    }
     for (const plan of plans.filter((p) => !p.go)) {
       this.#detectors.push(new ChangeDetector({ services: [plan.name], watch: plan.watch }, bus, { clock }, reload));
     }
@@ -62,7 +68,10 @@ export class Daemon {
   /** Starts watching, then every service once the services it depends on are ready. */
   async start(): Promise<void> {
     await Promise.all(this.#graphs.map((graph) => graph.load()));
-    if (this.options.watch) await Promise.all(this.#detectors.map((detector) => detector.start()));
+    if (this.options.watch) {
+      await Promise.all(this.#detectors.map((detector) => detector.start()));
+      await Promise.all(this.#envFiles.map((watcher) => watcher.start()));
+    }
     const byName = new Map(this.services.map((service) => [service.plan.name, service]));
     await Promise.all(
       this.services.map(async (service) => {
@@ -89,6 +98,7 @@ export class Daemon {
 
   /** Graceful: stop watching, then each service's stop signal, grace period, SIGKILL of what is left. */
   async stop(): Promise<void> {
+    for (const watcher of this.#envFiles) watcher.stop();
     await Promise.all(this.#detectors.map((detector) => detector.stop().catch(() => undefined)));
     await Promise.all(this.services.map((service) => service.stop()));
   }

@@ -140,6 +140,14 @@ export class ServiceRunner {
   }
 
   /**
+   * An env file changed: start a generation of the same build with the new environment,
+   * through the service's handoff (each generation sees one consistent snapshot).
+   */
+  restartWithNewEnvironment(reason: string): void {
+    if (this.#started) this.#request([reason], performance.now(), false, this.#current?.artifact);
+  }
+
+  /**
    * Rebuild and swap now (a change, SIGHUP, `airlock reload`); cancels a build in
    * progress. Before start (waiting on dependsOn) there is nothing to do: the first build
    * reads the files as they are then.

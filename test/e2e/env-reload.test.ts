@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Load } from '../../scripts/http-load.ts';
+import { AirlockRun, freePort, removeProject, ROOT, tempProject } from './helpers.ts';
+
+const APP = join(ROOT, 'test', 'fixtures', 'env-app.mjs');
+
+describe('env file changes', () => {
+  const cleanup: (() => void | Promise<void>)[] = [];
+  after(async () => {
+    for (const step of cleanup.reverse()) await step();
+  });
+
+  it('swap to a generation started with the new environment, without a rebuild and without failing a request', async () => {
+    const dir = tempProject();
+    cleanup.push(() => removeProject(dir));
+    const port = await freePort();
+    writeFileSync(join(dir, '.env'), 'GREETING=hello\n');
+    writeFileSync(
+      join(dir, 'airlock.yaml'),
+      `services:\n  app:\n    build: { cmd: "true" }\n    run: { cmd: node ${APP}, envFile: .env }\n    listen: ${port}\n    handoff: proxy\n    watch: { include: ["*.mjs"] }\n`,
+    );
+    const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
+    cleanup.push(() => run.kill());
+    await run.waitForEvent('reload.ready', { generation: 1 }, 30_000);
+    const load = new Load(port, 4);
+    cleanup.push(() => load.stop());
+    await load.until('hello');
+    const since = run.events.length;
+
+    // A writer that truncates then writes, and an editor that writes a temp file and renames it.
+    writeFileSync(join(dir, '.env'), 'GREETING=bonjour\n');
+    await load.until('bonjour');
+    writeFileSync(join(dir, '.env.tmp'), 'GREETING=hallo\n');
+    renameSync(join(dir, '.env.tmp'), join(dir, '.env'));
+    await load.until('hallo');
+
+    await load.stop();
+    assert.deepEqual(load.failures, []);
+    const ready = run.events.slice(since).filter((e) => e.type === 'reload.ready');
+    assert.ok(ready.length >= 2 && ready.every((e) => (e.reason as string[]).includes('.env changed')), JSON.stringify(ready));
+    assert.equal(run.events.slice(since).filter((e) => e.type === 'build.started').length, 0, 'no rebuild');
+  });
+});
