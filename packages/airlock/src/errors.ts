@@ -121,6 +121,11 @@ export const catalog = {
     when: 'A new generation exited before it was ready.',
     howTo: 'Read the last output lines shown above; airlock restarts it with backoff and rebuilds on the next change.',
   },
+  CONFIG_REJECTED: {
+    exit: 1,
+    when: "An app config file (`config.files`) does not parse or does not satisfy `config.schema`; the running generation keeps the last good one.",
+    howTo: 'Fix the file at the reported line; airlock reads it again on the next save.',
+  },
   CONTROL_IN_USE: {
     exit: 1,
     when: 'Another airlock already runs in this directory (its control socket answers).',

@@ -73,6 +73,15 @@ export type AirlockEvent =
       readonly message: string;
     })
   | (Base & { readonly type: 'proxy.error'; readonly message: string })
+  | (Base & {
+      readonly type: 'config.rejected';
+      readonly code: string;
+      readonly file: string;
+      readonly line: number | undefined;
+      readonly col: number | undefined;
+      readonly message: string;
+    })
+  | (Base & { readonly type: 'config.accepted'; readonly file: string })
   | (Base & { readonly type: 'error'; readonly code: string; readonly message: string });
 
 export type Listener = (event: AirlockEvent) => void;

@@ -44,6 +44,15 @@ function missingFiles(raw: unknown, baseDir: string): IssueTarget[] {
         targets.push({ path, message: `services.${name}.run.envFile: file "${file}" does not exist (relative to ${dir})` });
       }
     });
+    const appConfig = record(service.config);
+    (Array.isArray(appConfig.files) ? appConfig.files : []).forEach((file, index) => {
+      if (typeof file === 'string' && !existsSync(resolve(dir, file))) {
+        targets.push({ path: at('config', 'files', index), message: `services.${name}.config.files: file "${file}" does not exist (relative to ${dir})` });
+      }
+    });
+    if (typeof appConfig.schema === 'string' && !existsSync(resolve(dir, appConfig.schema))) {
+      targets.push({ path: at('config', 'schema'), message: `services.${name}.config.schema: file "${appConfig.schema}" does not exist (relative to ${dir})` });
+    }
     const main = record(service.go).main;
     if (typeof main === 'string' && !isDirectory(resolve(dir, main))) {
       targets.push({ path: at('go', 'main'), message: `services.${name}.go.main: package directory "${main}" does not exist` });

@@ -22,6 +22,8 @@ export interface ServicePlan {
   /** Where the build writes the program ({artifact}); undefined when the build names no artifact. */
   readonly artifact: string | undefined;
   readonly run: { readonly cmd: string; readonly env: Readonly<Record<string, string>>; readonly envFiles: readonly string[] };
+  /** App config files validated before a generation starts with them (absolute paths). */
+  readonly appConfig: { readonly files: readonly string[]; readonly schema: string | undefined } | undefined;
   readonly watch: {
     readonly root: string;
     readonly include: readonly string[];
@@ -158,6 +160,9 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     build: shape.build ? { cmd: shape.build.cmd, cwd: shape.buildDir, timeoutMs: shape.build.timeout } : undefined,
     artifact: shape.artifact,
     run: { cmd: shape.runCmd, env, envFiles },
+    appConfig: service.config
+      ? { files: service.config.files.map((file) => resolve(dir, file)), schema: service.config.schema === undefined ? undefined : resolve(dir, service.config.schema) }
+      : undefined,
     watch: {
       root: shape.root,
       include: shape.include,

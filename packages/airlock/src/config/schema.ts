@@ -79,6 +79,13 @@ export const serviceSchema = z
         envFile: z.union([z.string(), stringList]).optional().describe('dotenv file(s) loaded into the environment.'),
       })
       .prefault({}),
+    config: z
+      .strictObject({
+        files: z.array(z.string()).min(1).describe('App config files (YAML, JSON or .env) airlock validates before a generation sees them.'),
+        schema: z.string().optional().describe('A JSON Schema file the merged files must satisfy.'),
+        deliver: z.enum(['restart']).default('restart').describe('restart: a valid change starts a new generation through the handoff.'),
+      })
+      .optional(),
     watch: z
       .strictObject({
         include: stringList.optional().describe('Globs (relative to dir) whose changes trigger a rebuild.'),

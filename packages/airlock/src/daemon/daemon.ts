@@ -6,6 +6,9 @@ import type { EventBus } from '../events.js';
 import type { Clock } from '../watch/debounce.js';
 import { ChangeDetector, moduleScope } from './changes.js';
 import { EnvFileWatcher } from './env-files.js';
+import { compileSchema, readSnapshot } from './app-config.js';
+import { basename } from 'node:path';
+import { fullCode } from '../errors.js';
 import { ServiceRunner, type ServiceStatus } from './service.js';
 
 export interface DaemonOptions {
@@ -40,6 +43,7 @@ export class Daemon {
   readonly #graphs: GoGraph[] = [];
   readonly #detectors: ChangeDetector[] = [];
   readonly #envFiles: EnvFileWatcher[] = [];
+  readonly #waitingForConfig = new Map<ServiceRunner, () => void>();
 
   constructor(
     plans: readonly ServicePlan[],
@@ -57,8 +61,14 @@ export class Daemon {
       this.#detectors.push(new ChangeDetector(moduleScope(group), bus, { clock, goGraph: graph }, reload));
     }
     for (const service of this.services) {
-      if (service.plan.run.envFiles.length === 0) continue;
-      this.#envFiles.push(new EnvFileWatcher(service.plan.run.envFiles, (file) => service.restartWithNewEnvironment(`${file} changed`)));
+      if (service.plan.run.envFiles.length > 0) {
+        this.#envFiles.push(new EnvFileWatcher(service.plan.run.envFiles, (file) => service.restartWithNewEnvironment(`${file} changed`)));
+      }
+      const appConfig = service.plan.appConfig;
+      if (appConfig) {
+        const files = [...appConfig.files, ...(appConfig.schema ? [appConfig.schema] : [])];
+        this.#envFiles.push(new EnvFileWatcher(files, (file) => void this.#checkConfig(service, file)));
+      }
     }
     for (const plan of plans.filter((p) => !p.go)) {
       this.#detectors.push(new ChangeDetector({ services: [plan.name], watch: plan.watch }, bus, { clock }, reload));
@@ -76,6 +86,10 @@ export class Daemon {
     await Promise.all(
       this.services.map(async (service) => {
         const dependencies = service.plan.dependsOn.map((name) => byName.get(name)).filter((dep): dep is ServiceRunner => dep !== undefined);
+        if (service.plan.appConfig && !(await this.#checkConfig(service, undefined))) {
+          // A bad config never reaches a generation: the service starts once it is fixed.
+          await new Promise<void>((resolve) => this.#waitingForConfig.set(service, resolve));
+        }
         if (dependencies.length > 0) {
           this.bus.emit({ type: 'service.waiting', service: service.plan.name, for: dependencies.map((dep) => dep.plan.name) });
           await Promise.all(dependencies.map((dep) => dep.firstReady));
@@ -83,6 +97,41 @@ export class Daemon {
         await service.start();
       }),
     );
+  }
+
+  /**
+   * Reads and validates a service's app config; a valid change swaps to a generation that
+   * starts with it, an invalid one is reported and changes nothing. Returns whether valid.
+   */
+  async #checkConfig(service: ServiceRunner, changed: string | undefined): Promise<boolean> {
+    const appConfig = service.plan.appConfig;
+    if (!appConfig) return true;
+    const name = service.plan.name;
+    let validate;
+    try {
+      validate = appConfig.schema ? await compileSchema(appConfig.schema) : undefined;
+    } catch (error) {
+      const file = appConfig.schema as string;
+      service.configRejected = `${basename(file)}: ${(error as Error).message}`;
+      this.bus.emit({ type: 'config.rejected', service: name, code: fullCode('CONFIG_REJECTED'), file: basename(file), line: undefined, col: undefined, message: `not a valid JSON Schema: ${(error as Error).message}` });
+      return false;
+    }
+    const snapshot = await readSnapshot(appConfig.files, validate);
+    if (!snapshot.ok) {
+      const { file, position, message } = snapshot.rejection;
+      service.configRejected = `${basename(file)}${position ? `:${position.line}:${position.col}` : ''}: ${message}`;
+      this.bus.emit({ type: 'config.rejected', service: name, code: fullCode('CONFIG_REJECTED'), file: basename(file), line: position?.line, col: position?.col, message });
+      return false;
+    }
+    service.configRejected = undefined;
+    if (changed === undefined) return true;
+    this.bus.emit({ type: 'config.accepted', service: name, file: changed });
+    const waiting = this.#waitingForConfig.get(service);
+    if (waiting) {
+      this.#waitingForConfig.delete(service);
+      waiting();
+    } else service.restartWithNewEnvironment(`${changed} changed`);
+    return true;
   }
 
   status(): ServiceStatus[] {

@@ -32,6 +32,8 @@ export class EnvFileWatcher {
     private readonly onChange: (file: string) => void,
   ) {}
 
+  /** Also for app config files and schemas: any file whose saved content matters. */
+
   async start(): Promise<void> {
     for (const file of this.files) this.#digests.set(file, await digest(file));
     for (const dir of new Set(this.files.map((file) => dirname(file)))) {

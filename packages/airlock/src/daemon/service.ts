@@ -36,6 +36,8 @@ export interface ServiceStatus {
   readonly uptimeMs: number | undefined;
   readonly starting: readonly { generation: number; pid: number }[];
   readonly draining: readonly { generation: number; pid: number }[];
+  /** The last app config change refused (file:line: message), until a valid one arrives. */
+  readonly configRejected: string | undefined;
 }
 
 interface PendingReload {
@@ -107,6 +109,9 @@ export class ServiceRunner {
     });
   }
 
+  /** Set by the daemon while the app's config files are refused. */
+  configRejected: string | undefined;
+
   #markReady: () => void = () => undefined;
   /** Resolves when the service's first generation is ready (dependsOn waits on it). */
   readonly firstReady = new Promise<void>((resolve) => (this.#markReady = resolve));
@@ -129,6 +134,7 @@ export class ServiceRunner {
       uptimeMs: running && current.promotedAt !== undefined ? Math.round(performance.now() - current.promotedAt) : undefined,
       starting: [...this.#generationsAlive].filter((g) => g !== current && !g.stopping).map((g) => ({ generation: g.n, pid: g.child.pid })),
       draining: [...this.#generationsAlive].filter((g) => g !== current && g.stopping).map((g) => ({ generation: g.n, pid: g.child.pid })),
+      configRejected: this.configRejected,
     };
   }
 

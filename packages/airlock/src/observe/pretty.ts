@@ -58,6 +58,10 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
         return verbose(s, `content unchanged, nothing to do: ${event.paths.join(', ')}`);
       case 'reload.started':
         return verbose(s, `g${event.generation} reload trace ${event.traceId}`);
+      case 'config.rejected':
+        return fail(s, event.code, `${event.file}${event.line ? `:${event.line}:${event.col}` : ''}: ${event.message}; the running generation keeps the last good config`);
+      case 'config.accepted':
+        return info(s, `${event.file} is valid`);
       case 'change.unaffected':
         return verbose(s, `not affected by: ${event.paths.join(', ')}`);
       case 'service.waiting':

@@ -26,7 +26,9 @@ function table(services: readonly ServiceStatus[]): string {
     ]);
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  const lines = rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+  for (const s of services) if (s.configRejected) lines.push(`${s.name}: config rejected, last good one in use: ${s.configRejected}`);
+  return lines.join('\n');
 }
 
 /** `airlock status [--json]`: the services of the airlock running here. */

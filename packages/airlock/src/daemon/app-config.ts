@@ -1,0 +1,90 @@
+import { readFile } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import { parseEnv } from 'node:util';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { parseYaml, type Position } from '../config/locate.js';
+
+/** Why a snapshot of an app's config files was refused: where, and what. */
+export interface Rejection {
+  readonly file: string;
+  readonly position: Position | undefined;
+  readonly message: string;
+}
+
+export type Snapshot = { readonly ok: true; readonly value: Record<string, unknown> } | { readonly ok: false; readonly rejection: Rejection };
+
+interface Parsed {
+  readonly value: Record<string, unknown>;
+  /** Position of a top-level (or nested, dotted) key in the file. */
+  readonly locate: (path: readonly (string | number)[]) => Position | undefined;
+}
+
+/** Parses one file by its extension: .env (dotenv), else YAML (JSON is YAML). */
+function parseFile(file: string, text: string): Parsed | Rejection {
+  if (extname(file) === '.env' || basename(file).startsWith('.env')) {
+    const lines = text.split('\n');
+    return {
+      value: parseEnv(text),
+      locate: ([key]) => {
+        const line = lines.findIndex((l) => new RegExp(`^\\s*(export\\s+)?${String(key)}\\s*=`).test(l));
+        return line === -1 ? undefined : { line: line + 1, col: 1 };
+      },
+    };
+  }
+  const parsed = parseYaml(text);
+  if (parsed.errors.length > 0) return { file, position: parsed.errors[0]?.position, message: parsed.errors[0]?.message ?? 'not valid YAML/JSON' };
+  const value = parsed.value;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { file, position: { line: 1, col: 1 }, message: 'expected a map of keys at the top level' };
+  return { value: value as Record<string, unknown>, locate: (path) => parsed.map.locate(path) };
+}
+
+const isRejection = (value: Parsed | Rejection): value is Rejection => 'message' in value;
+
+/**
+ * Reads an app's config files as one snapshot (later files override earlier keys) and
+ * checks it against the JSON Schema. A file that does not parse right after a change
+ * may be half-written: it is read again (up to 3 times, 100 ms apart) before it counts.
+ *
+ * @example
+ *   const snapshot = await readSnapshot(['/app/config.yaml'], validator);
+ *   if (!snapshot.ok) console.log(snapshot.rejection); // { file, position: { line, col }, message }
+ */
+export async function readSnapshot(files: readonly string[], validate: ValidateFunction | undefined, retries = 3): Promise<Snapshot> {
+  const parsed: { file: string; result: Parsed }[] = [];
+  for (const file of files) {
+    let result: Parsed | Rejection = { file, position: undefined, message: 'not read' };
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (error) {
+        result = { file, position: undefined, message: (error as Error).message };
+        continue;
+      }
+      result = text.trim() === '' ? { file, position: { line: 1, col: 1 }, message: 'the file is empty' } : parseFile(file, text);
+      if (!isRejection(result)) break;
+      if (attempt < retries) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    if (isRejection(result)) return { ok: false, rejection: result };
+    parsed.push({ file, result });
+  }
+  const value = Object.assign({}, ...parsed.map((entry) => entry.result.value)) as Record<string, unknown>;
+  if (validate && !validate(value)) {
+    const error = validate.errors?.[0];
+    const path = (error?.instancePath ?? '').split('/').filter(Boolean);
+    // The file that set the offending key last is the one to fix.
+    const owner = [...parsed].reverse().find((entry) => path.length === 0 || path[0] as string in entry.result.value) ?? parsed[parsed.length - 1];
+    const at = error?.instancePath ? error.instancePath.replaceAll('/', '.').slice(1) : '(top level)';
+    return {
+      ok: false,
+      rejection: { file: owner?.file ?? files[0] ?? '', position: owner?.result.locate(path), message: `${at} ${error?.message ?? 'is invalid'}` },
+    };
+  }
+  return { ok: true, value };
+}
+
+/** Compiles a JSON Schema file once. */
+export async function compileSchema(file: string): Promise<ValidateFunction> {
+  const ajv = new Ajv({ allErrors: false, strict: false });
+  return ajv.compile(JSON.parse(await readFile(file, 'utf8')) as object);
+}

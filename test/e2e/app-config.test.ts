@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Load } from '../../scripts/http-load.ts';
+import { AirlockRun, CLI, freePort, removeProject, ROOT, tempProject } from './helpers.ts';
+
+const APP = join(ROOT, 'test', 'fixtures', 'config-app.mjs');
+
+describe('app config files, validated before a generation sees them', () => {
+  const cleanup: (() => void | Promise<void>)[] = [];
+  after(async () => {
+    for (const step of cleanup.reverse()) await step();
+  });
+
+  it('rejects an invalid edit with file:line (nothing changes, no request fails), applies a valid one through the handoff', async () => {
+    const dir = tempProject();
+    cleanup.push(() => removeProject(dir));
+    const port = await freePort();
+    writeFileSync(join(dir, 'config.yaml'), 'greeting: hi\n');
+    writeFileSync(
+      join(dir, 'schema.json'),
+      JSON.stringify({ type: 'object', required: ['greeting'], properties: { greeting: { type: 'string', minLength: 1 } } }),
+    );
+    writeFileSync(
+      join(dir, 'airlock.yaml'),
+      `services:\n  app:\n    run: { cmd: node ${APP} }\n    config: { files: [config.yaml], schema: schema.json }\n    listen: ${port}\n    watch: { include: ["*.mjs"] }\n`,
+    );
+    const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
+    cleanup.push(() => run.kill());
+    await run.waitForEvent('reload.ready', { generation: 1 }, 30_000);
+    const load = new Load(port, 4);
+    cleanup.push(() => load.stop());
+    await load.until('hi');
+
+    let since = run.events.length;
+    writeFileSync(join(dir, 'config.yaml'), 'color: blue\ngreeting: 5\n');
+    const rejected = await run.waitForEvent('config.rejected', {}, 30_000, since);
+    assert.equal(rejected.file, 'config.yaml');
+    assert.equal(rejected.line, 2);
+    assert.match(String(rejected.message), /^greeting must be string$/);
+    const status = spawnSync(process.execPath, [CLI, 'status'], { cwd: dir, encoding: 'utf8' });
+    assert.match(status.stdout, /app: config rejected, last good one in use: config\.yaml:2:11: greeting must be string/);
+    assert.equal(run.events.slice(since).filter((e) => e.type === 'process.started').length, 0, 'nothing started');
+
+    since = run.events.length;
+    writeFileSync(join(dir, 'config.yaml.tmp'), 'greeting: hello again\n');
+    renameSync(join(dir, 'config.yaml.tmp'), join(dir, 'config.yaml'));
+    await run.waitForEvent('reload.ready', {}, 30_000, since);
+    await load.until('hello again');
+
+    await load.stop();
+    assert.deepEqual(load.failures, []);
+    assert.ok(!load.seen.has('5'), 'the rejected value never reached a generation');
+    const after = spawnSync(process.execPath, [CLI, 'status', '--json'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(JSON.parse(after.stdout).services[0].configRejected, undefined);
+  });
+});
