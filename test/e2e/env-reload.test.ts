@@ -37,6 +37,10 @@ describe('env file changes', () => {
     renameSync(join(dir, '.env.tmp'), join(dir, '.env'));
     await load.until('hallo');
 
+    // A rapid series of 50 edits ends on the last one.
+    for (let i = 0; i < 50; i++) writeFileSync(join(dir, '.env'), `GREETING=rapid-${i}\n`);
+    await load.until('rapid-49');
+
     await load.stop();
     assert.deepEqual(load.failures, []);
     const ready = run.events.slice(since).filter((e) => e.type === 'reload.ready');
