@@ -7,6 +7,7 @@ import { Load } from '../../scripts/http-load.ts';
 import { AirlockRun, CLI, freePort, removeProject, ROOT, tempProject } from './helpers.ts';
 
 const APP = join(ROOT, 'test', 'fixtures', 'config-app.mjs');
+const SIGNAL_APP = join(ROOT, 'test', 'fixtures', 'signal-config-app.mjs');
 
 describe('app config files, validated before a generation sees them', () => {
   const cleanup: (() => void | Promise<void>)[] = [];
@@ -55,5 +56,36 @@ describe('app config files, validated before a generation sees them', () => {
     assert.ok(!load.seen.has('5'), 'the rejected value never reached a generation');
     const after = spawnSync(process.execPath, [CLI, 'status', '--json'], { cwd: dir, encoding: 'utf8' });
     assert.equal(JSON.parse(after.stdout).services[0].configRejected, undefined);
+  });
+});
+
+describe('deliver: signal', () => {
+  const cleanup: (() => void | Promise<void>)[] = [];
+  after(async () => {
+    for (const step of cleanup.reverse()) await step();
+  });
+
+  it('replaces the snapshot file and signals the running generation, which swaps it in without a restart', async () => {
+    const dir = tempProject();
+    cleanup.push(() => removeProject(dir));
+    const port = await freePort();
+    writeFileSync(join(dir, 'config.yaml'), 'greeting: first\n');
+    writeFileSync(
+      join(dir, 'airlock.yaml'),
+      `services:\n  app:\n    run: { cmd: node ${SIGNAL_APP} }\n    config: { files: [config.yaml], deliver: signal, signal: SIGUSR2 }\n    listen: ${port}\n    watch: { include: ["*.mjs"] }\n`,
+    );
+    const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
+    cleanup.push(() => run.kill());
+    await run.waitForEvent('reload.ready', { generation: 1 }, 30_000);
+    const load = new Load(port, 4);
+    cleanup.push(() => load.stop());
+    await load.until('first');
+    const since = run.events.length;
+    writeFileSync(join(dir, 'config.yaml'), 'greeting: second\n');
+    await run.waitForEvent('config.accepted', {}, 30_000, since);
+    await load.until('second');
+    await load.stop();
+    assert.deepEqual(load.failures, []);
+    assert.equal(run.events.slice(since).filter((e) => e.type === 'process.started').length, 0, 'same process');
   });
 });

@@ -23,7 +23,16 @@ export interface ServicePlan {
   readonly artifact: string | undefined;
   readonly run: { readonly cmd: string; readonly env: Readonly<Record<string, string>>; readonly envFiles: readonly string[] };
   /** App config files validated before a generation starts with them (absolute paths). */
-  readonly appConfig: { readonly files: readonly string[]; readonly schema: string | undefined } | undefined;
+  readonly appConfig:
+    | {
+        readonly files: readonly string[];
+        readonly schema: string | undefined;
+        readonly deliver: 'restart' | 'signal';
+        readonly signal: NodeJS.Signals;
+        /** Where the validated snapshot is written (JSON), for apps that read it: AIRLOCK_CONFIG_FILE. */
+        readonly snapshot: string;
+      }
+    | undefined;
   readonly watch: {
     readonly root: string;
     readonly include: readonly string[];
@@ -161,7 +170,13 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     artifact: shape.artifact,
     run: { cmd: shape.runCmd, env, envFiles },
     appConfig: service.config
-      ? { files: service.config.files.map((file) => resolve(dir, file)), schema: service.config.schema === undefined ? undefined : resolve(dir, service.config.schema) }
+      ? {
+          files: service.config.files.map((file) => resolve(dir, file)),
+          schema: service.config.schema === undefined ? undefined : resolve(dir, service.config.schema),
+          deliver: service.config.deliver,
+          signal: service.config.signal,
+          snapshot: join(baseDir, '.airlock', 'config', `${name}.json`),
+        }
       : undefined,
     watch: {
       root: shape.root,

@@ -83,7 +83,11 @@ export const serviceSchema = z
       .strictObject({
         files: z.array(z.string()).min(1).describe('App config files (YAML, JSON or .env) airlock validates before a generation sees them.'),
         schema: z.string().optional().describe('A JSON Schema file the merged files must satisfy.'),
-        deliver: z.enum(['restart']).default('restart').describe('restart: a valid change starts a new generation through the handoff.'),
+        deliver: z
+          .enum(['restart', 'signal'])
+          .default('restart')
+          .describe('restart: a valid change starts a new generation through the handoff; signal: the snapshot file is replaced atomically and the running generation is signalled.'),
+        signal: z.enum(SIGNALS).default('SIGHUP').describe('deliver: signal — the signal that tells the app to re-read the snapshot.'),
       })
       .optional(),
     watch: z

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { basename, extname } from 'node:path';
 import { parseEnv } from 'node:util';
 import { Ajv, type ValidateFunction } from 'ajv';
@@ -87,4 +88,21 @@ export async function readSnapshot(files: readonly string[], validate: ValidateF
 export async function compileSchema(file: string): Promise<ValidateFunction> {
   const ajv = new Ajv({ allErrors: false, strict: false });
   return ajv.compile(JSON.parse(await readFile(file, 'utf8')) as object);
+}
+
+/**
+ * Replaces the snapshot file in one step: write a temp file beside it, fsync, rename. A
+ * reader sees the old file or the new one, never a half-written one.
+ */
+export async function writeSnapshot(path: string, value: Record<string, unknown>): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = `${path}.${process.pid}.tmp`;
+  const file = await open(temp, 'w', 0o600);
+  try {
+    await file.writeFile(`${JSON.stringify(value, null, 2)}\n`);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temp, path);
 }

@@ -6,7 +6,7 @@ import type { EventBus } from '../events.js';
 import type { Clock } from '../watch/debounce.js';
 import { ChangeDetector, moduleScope } from './changes.js';
 import { EnvFileWatcher } from './env-files.js';
-import { compileSchema, readSnapshot } from './app-config.js';
+import { compileSchema, readSnapshot, writeSnapshot } from './app-config.js';
 import { basename } from 'node:path';
 import { fullCode } from '../errors.js';
 import { ServiceRunner, type ServiceStatus } from './service.js';
@@ -124,13 +124,15 @@ export class Daemon {
       return false;
     }
     service.configRejected = undefined;
+    await writeSnapshot(appConfig.snapshot, snapshot.value);
     if (changed === undefined) return true;
     this.bus.emit({ type: 'config.accepted', service: name, file: changed });
     const waiting = this.#waitingForConfig.get(service);
     if (waiting) {
       this.#waitingForConfig.delete(service);
       waiting();
-    } else service.restartWithNewEnvironment(`${changed} changed`);
+    } else if (appConfig.deliver === 'signal') service.signalCurrent(appConfig.signal);
+    else service.restartWithNewEnvironment(`${changed} changed`);
     return true;
   }
 

@@ -145,6 +145,17 @@ export class ServiceRunner {
     this.reload(['start']);
   }
 
+  /** deliver: signal — tells the generation that takes traffic to re-read its config snapshot. */
+  signalCurrent(signal: NodeJS.Signals): void {
+    const current = this.#current;
+    if (current === undefined || current.child.end !== undefined) return;
+    try {
+      process.kill(current.child.pid, signal);
+    } catch {
+      // it just ended: the next generation reads the new snapshot at start
+    }
+  }
+
   /**
    * An env file changed: start a generation of the same build with the new environment,
    * through the service's handoff (each generation sees one consistent snapshot).

@@ -36,6 +36,10 @@ export function generationEnv(plan: ServicePlan, n: number): Record<string, stri
   env.AIRLOCK_SERVICE = plan.name;
   env.AIRLOCK_GENERATION = String(n);
   if (plan.listen) env.PORT = String(plan.listen.port);
+  if (plan.appConfig) {
+    env.AIRLOCK_CONFIG_FILE = plan.appConfig.snapshot;
+    env.AIRLOCK_CONFIG_SIGNAL = plan.appConfig.signal;
+  }
   return env;
 }
 
