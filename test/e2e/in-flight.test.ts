@@ -105,3 +105,18 @@ describe('exec probe (proxy)', () => {
     await run.interrupt();
   });
 });
+
+describe('stopping airlock while a request is in flight (proxy)', () => {
+  const cleanup: (() => void)[] = [];
+  after(() => cleanup.forEach((step) => step()));
+
+  it('lets the generation drain it: one stop signal, not two', async () => {
+    const { dir, port, run } = await startService('proxy');
+    cleanup.push(() => run.kill(), () => removeProject(dir));
+    const slow = get(port, '/slow');
+    await new Promise((r) => setTimeout(r, 200));
+    const { code } = await run.interrupt();
+    assert.equal(code, 0);
+    assert.equal(await slow, 'slow from 1\n');
+  });
+});

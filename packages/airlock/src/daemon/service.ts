@@ -423,7 +423,8 @@ export class ServiceRunner {
     this.#build?.abort();
     await this.#loop?.catch(() => undefined);
     // Also after a crash: descendants the leader left behind still go.
-    await Promise.all([...this.#generationsAlive, ...(this.#current ? [this.#current] : [])].map((g) => stopGeneration(this.plan, g)));
+    const all = new Set([...this.#generationsAlive, ...(this.#current ? [this.#current] : [])]);
+    await Promise.all([...all].map((g) => stopGeneration(this.plan, g)));
     await Promise.all(this.#draining);
     await this.#handoff.close();
   }

@@ -15,6 +15,8 @@ export interface Generation {
   promotedAt: number | undefined;
   /** Set once airlock decided to stop it, so its exit is not taken for a crash. */
   stopping: boolean;
+  /** The one stop under way: later callers wait for it instead of signalling again. */
+  stopped?: Promise<StopResult>;
 }
 
 /** Replaces the template variables of DESIGN.md section 4 in a command. */
@@ -56,10 +58,16 @@ export function startGeneration(
   return { n, child, artifact, launch, startedAt: performance.now(), promotedAt: undefined, stopping: false };
 }
 
-/** Stops a generation with the service's stop signal and grace period, then frees its resources. */
-export async function stopGeneration(plan: ServicePlan, generation: Generation): Promise<StopResult> {
+/**
+ * Stops a generation with the service's stop signal and grace period, then frees its
+ * resources. Idempotent: a second stop (shutdown while the generation drains) must not
+ * send the signal again, since a second SIGTERM ends a Node app's gentle drain at once.
+ */
+export function stopGeneration(plan: ServicePlan, generation: Generation): Promise<StopResult> {
   generation.stopping = true;
-  const result = await stopProcess(generation.child, { signal: plan.stop.signal, timeoutMs: plan.stop.timeoutMs });
-  generation.launch.release();
-  return result;
+  generation.stopped ??= stopProcess(generation.child, { signal: plan.stop.signal, timeoutMs: plan.stop.timeoutMs }).then((result) => {
+    generation.launch.release();
+    return result;
+  });
+  return generation.stopped;
 }
