@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { setTimeout } from 'node:timers/promises';
 import { Load } from '../../scripts/http-load.ts';
 import { AirlockRun, CLI, freePort, removeProject, ROOT, tempProject } from './helpers.ts';
 
@@ -50,6 +51,15 @@ describe('app config files, validated before a generation sees them', () => {
     renameSync(join(dir, 'config.yaml.tmp'), join(dir, 'config.yaml'));
     await run.waitForEvent('reload.ready', {}, 30_000, since);
     await load.until('hello again');
+
+    // An editor that keeps a backup: the file is missing for a moment, which is no change.
+    since = run.events.length;
+    renameSync(join(dir, 'config.yaml'), join(dir, 'config.yaml~'));
+    await setTimeout(300);
+    writeFileSync(join(dir, 'config.yaml'), 'greeting: from backup-swap\n');
+    unlinkSync(join(dir, 'config.yaml~'));
+    await load.until('from backup-swap');
+    assert.equal(run.events.slice(since).filter((e) => e.type === 'config.rejected').length, 0, 'the missing moment is not rejected');
 
     await load.stop();
     assert.deepEqual(load.failures, []);

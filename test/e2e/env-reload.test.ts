@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { setTimeout } from 'node:timers/promises';
 import { Load } from '../../scripts/http-load.ts';
 import { AirlockRun, freePort, removeProject, ROOT, tempProject } from './helpers.ts';
 
@@ -36,6 +37,13 @@ describe('env file changes', () => {
     writeFileSync(join(dir, '.env.tmp'), 'GREETING=hallo\n');
     renameSync(join(dir, '.env.tmp'), join(dir, '.env'));
     await load.until('hallo');
+    // An editor that keeps a backup (vim's default): rename the file away, write a new one,
+    // delete the backup. A slow one leaves the file missing for a moment: that is no change.
+    renameSync(join(dir, '.env'), join(dir, '.env~'));
+    await setTimeout(300);
+    writeFileSync(join(dir, '.env'), 'GREETING=backup-swap\n');
+    unlinkSync(join(dir, '.env~'));
+    await load.until('backup-swap');
 
     // A rapid series of 50 edits ends on the last one.
     for (let i = 0; i < 50; i++) writeFileSync(join(dir, '.env'), `GREETING=rapid-${i}\n`);
@@ -47,4 +55,38 @@ describe('env file changes', () => {
     assert.ok(ready.length >= 2 && ready.every((e) => (e.reason as string[]).includes('.env changed')), JSON.stringify(ready));
     assert.equal(run.events.slice(since).filter((e) => e.type === 'build.started').length, 0, 'no rebuild');
   });
+
+  it('a reload while an env file is missing fails with a clear error and the running generation keeps serving', async () => {
+    const dir = tempProject();
+    cleanup.push(() => removeProject(dir));
+    const port = await freePort();
+    writeFileSync(join(dir, '.env'), 'GREETING=kept\n');
+    writeFileSync(
+      join(dir, 'airlock.yaml'),
+      `services:\n  app:\n    run: { cmd: node ${APP}, envFile: .env }\n    listen: ${port}\n    handoff: proxy\n    watch: { include: ["*.mjs"] }\n`,
+    );
+    const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
+    cleanup.push(() => run.kill());
+    const first = await run.waitForEvent('reload.ready', { generation: 1 }, 30_000);
+    const load = new Load(port, 2);
+    cleanup.push(() => load.stop());
+    await load.until('kept');
+
+    unlinkSync(join(dir, '.env'));
+    run.child.kill('SIGHUP');
+    const failed = await run.waitForEvent('reload.failed', {}, 30_000);
+    assert.equal(failed.code, 'AIRLOCK_ERR_ENV_FILE');
+    assert.match(String(failed.message), /\.env/);
+    assert.equal(getPid(run), first.pid);
+
+    // Back again: the next reload starts with it.
+    writeFileSync(join(dir, '.env'), 'GREETING=restored\n');
+    await load.until('restored');
+    await load.stop();
+    assert.deepEqual(load.failures, []);
+  });
 });
+
+function getPid(run: AirlockRun): unknown {
+  return [...run.events].reverse().find((e) => e.type === 'reload.ready')?.pid;
+}

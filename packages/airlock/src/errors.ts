@@ -121,6 +121,11 @@ export const catalog = {
     when: 'A new generation exited before it was ready.',
     howTo: 'Read the last output lines shown above; airlock restarts it with backoff and rebuilds on the next change.',
   },
+  ENV_FILE: {
+    exit: 1,
+    when: 'A reload found an env file (`run.envFile`) missing or unreadable; the running generation keeps serving.',
+    howTo: 'Put the file back (or remove it from run.envFile in airlock.yaml); the next change or `airlock reload` starts with it.',
+  },
   CONFIG_REJECTED: {
     exit: 1,
     when: "An app config file (`config.files`) does not parse or does not satisfy `config.schema`; the running generation keeps the last good one.",

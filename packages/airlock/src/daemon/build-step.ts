@@ -12,6 +12,8 @@ export interface BuildStep {
   /** Where the build writes ({artifact}); '' when the build names none. */
   readonly artifactPath: string;
   readonly slots: BuildSlots | undefined;
+  /** The env files as read for this reload. */
+  readonly fileEnv: Readonly<Record<string, string>>;
   /** Says which generation keeps running, for the failure message ('' when none). */
   readonly keeps: () => string;
 }
@@ -37,7 +39,7 @@ export async function buildGeneration(step: BuildStep, n: number, signal: AbortS
     const outcome = await runBuild({
       cmd,
       cwd: build.cwd,
-      env: generationEnv(plan, n),
+      env: generationEnv(plan, n, step.fileEnv),
       timeoutMs: build.timeoutMs,
       signal,
       onLine: (stream, line) => bus.emit({ type: 'build.output', service, generation: n, stream, line }),

@@ -5,7 +5,7 @@ import type { ServicePlan } from '../config/plan.js';
 import type { EventBus } from '../events.js';
 import type { Clock } from '../watch/debounce.js';
 import { ChangeDetector, moduleScope } from './changes.js';
-import { EnvFileWatcher } from './env-files.js';
+import { SavedFileWatcher } from './saved-files.js';
 import { compileSchema, readSnapshot, writeSnapshot } from './app-config.js';
 import { basename } from 'node:path';
 import { fullCode } from '../errors.js';
@@ -42,7 +42,7 @@ export class Daemon {
   readonly services: readonly ServiceRunner[];
   readonly #graphs: GoGraph[] = [];
   readonly #detectors: ChangeDetector[] = [];
-  readonly #envFiles: EnvFileWatcher[] = [];
+  readonly #envFiles: SavedFileWatcher[] = [];
   readonly #waitingForConfig = new Map<ServiceRunner, () => void>();
 
   constructor(
@@ -62,12 +62,12 @@ export class Daemon {
     }
     for (const service of this.services) {
       if (service.plan.run.envFiles.length > 0) {
-        this.#envFiles.push(new EnvFileWatcher(service.plan.run.envFiles, (file) => service.restartWithNewEnvironment(`${file} changed`)));
+        this.#envFiles.push(new SavedFileWatcher(service.plan.run.envFiles, (file) => service.restartWithNewEnvironment(`${file} changed`)));
       }
       const appConfig = service.plan.appConfig;
       if (appConfig) {
         const files = [...appConfig.files, ...(appConfig.schema ? [appConfig.schema] : [])];
-        this.#envFiles.push(new EnvFileWatcher(files, (file) => void this.#checkConfig(service, file)));
+        this.#envFiles.push(new SavedFileWatcher(files, (file) => void this.#checkConfig(service, file)));
       }
     }
     for (const plan of plans.filter((p) => !p.go)) {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ArtifactStore } from '../build/artifacts.js';
 import { buildGeneration } from './build-step.js';
 import type { BuildSlots } from '../build/slots.js';
-import type { ServicePlan } from '../config/plan.js';
+import { readEnvFiles, type ServicePlan } from '../config/plan.js';
 import { fullCode } from '../errors.js';
 import type { EventBus, Phase } from '../events.js';
 import { Backoff } from '../supervise/backoff.js';
@@ -80,6 +80,8 @@ export class ServiceRunner {
   #generations = 0;
   /** The current reload's trace context, handed to the generation it starts. */
   #traceparent: string | undefined;
+  /** The env files as read when the current reload began: its build, probes and process share them. */
+  #fileEnv: Readonly<Record<string, string>> = {};
   #started = false;
   #stopped = false;
 
@@ -103,7 +105,7 @@ export class ServiceRunner {
       health: this.plan.health,
       address,
       cwd: this.plan.dir,
-      env: { ...generationEnv(this.plan, n), ...env },
+      env: { ...generationEnv(this.plan, n, this.#fileEnv), ...env },
       // Looked up at probe time: in proxy modes the probe exists before the process does.
       logProbe: async () => (await this.#logProbes.get(n)?.probe()) ?? { ok: false, detail: 'no output yet' },
     });
@@ -187,7 +189,26 @@ export class ServiceRunner {
     while (this.#pending !== undefined && !this.#stopped) {
       const pending = this.#pending;
       this.#pending = undefined;
-      await this.#cycle(pending);
+      try {
+        await this.#cycle(pending);
+      } catch (error) {
+        // Whatever went wrong, airlock and the running generation stay up.
+        const message = `reload failed unexpectedly: ${(error as Error).stack ?? String(error)}`;
+        this.bus.emit({ type: 'error', service: this.plan.name, code: fullCode('INTERNAL'), message });
+      }
+    }
+  }
+
+  /** Reads the env files for generation n; a missing or unreadable one fails the reload, not airlock. */
+  #readEnvFiles(n: number): boolean {
+    try {
+      this.#fileEnv = readEnvFiles(this.plan.run.envFiles);
+      return true;
+    } catch (error) {
+      const keeps = this.#current && this.#current.child.end === undefined ? `; g${this.#current.n} (pid ${this.#current.child.pid}) keeps serving` : '';
+      const message = `g${n}: cannot read env file: ${(error as Error).message}${keeps}`;
+      this.bus.emit({ type: 'reload.failed', service: this.plan.name, generation: n, code: fullCode('ENV_FILE'), message, tail: [] });
+      return false;
     }
   }
 
@@ -199,6 +220,7 @@ export class ServiceRunner {
       this.bus.emit({ type: 'reload.started', service: this.plan.name, generation: n, ...trace });
     }
     const phases: Partial<Record<Phase, number>> = { detect: performance.now() - pending.detectStartedAt };
+    if (!this.#readEnvFiles(n)) return;
     let artifact = pending.artifact ?? this.#current?.artifact ?? this.#lastArtifact;
     if (this.plan.build && pending.rebuild) {
       const buildStarted = performance.now();
@@ -331,6 +353,7 @@ export class ServiceRunner {
           bus: this.bus,
           artifactPath: this.#artifacts?.buildPath ?? '',
           slots: this.options.slots,
+          fileEnv: this.#fileEnv,
           keeps: () => (this.#current ? `; g${this.#current.n} (pid ${this.#current.child.pid}) keeps running` : ''),
         },
         n,
@@ -345,7 +368,7 @@ export class ServiceRunner {
     const log = this.plan.health.probe?.kind === 'log' ? new LogProbe(this.plan.health.probe.pattern) : undefined;
     if (log) this.#logProbes.set(n, log);
     const traced = this.#traceparent ? { ...launch, env: { ...launch.env, TRACEPARENT: this.#traceparent } } : launch;
-    const generation = startGeneration(this.plan, n, artifact, traced, (stream, line) => {
+    const generation = startGeneration({ plan: this.plan, n, artifact, launch: traced, fileEnv: this.#fileEnv }, (stream, line) => {
       log?.see(line);
       this.bus.emit({ type: 'process.output', service: this.plan.name, generation: n, stream, line });
     });

@@ -1,5 +1,4 @@
 import type { ServicePlan } from '../config/plan.js';
-import { readEnvFiles } from '../config/plan.js';
 import { startProcess, type Stream, type Supervised } from '../supervise/spawn.js';
 import { stopProcess, type StopResult } from '../supervise/stop.js';
 import type { Launch } from './handoff.js';
@@ -28,13 +27,17 @@ export function fillTemplate(cmd: string, values: { artifact?: string; port?: st
     .replaceAll('{generation}', String(values.generation));
 }
 
-/** The environment of a generation: airlock's own, env files read now, run.env, airlock's variables. */
-export function generationEnv(plan: ServicePlan, n: number): Record<string, string> {
+/**
+ * The environment of a generation (and its build): airlock's own, the env files as read
+ * for this reload (`fileEnv`, so build, probes and process see one snapshot), run.env,
+ * airlock's variables.
+ */
+export function generationEnv(plan: ServicePlan, n: number, fileEnv: Readonly<Record<string, string>>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
   // Inherited socket-activation variables belong to airlock's own parent, not to its children.
   for (const key of ['LISTEN_FDS', 'LISTEN_FDNAMES', 'LISTEN_PID']) delete env[key];
-  Object.assign(env, readEnvFiles(plan.run.envFiles), plan.run.env);
+  Object.assign(env, fileEnv, plan.run.env);
   env.AIRLOCK_SERVICE = plan.name;
   env.AIRLOCK_GENERATION = String(n);
   if (plan.listen) env.PORT = String(plan.listen.port);
@@ -45,14 +48,17 @@ export function generationEnv(plan: ServicePlan, n: number): Record<string, stri
   return env;
 }
 
-export function startGeneration(
-  plan: ServicePlan,
-  n: number,
-  artifact: string | undefined,
-  launch: Launch,
-  onLine: (stream: Stream, line: string) => void,
-): Generation {
-  const env = { ...generationEnv(plan, n), ...launch.env };
+/** What one generation starts from: the plan, its number, the build it runs, the env files' snapshot. */
+export interface GenerationStart {
+  readonly plan: ServicePlan;
+  readonly n: number;
+  readonly artifact: string | undefined;
+  readonly launch: Launch;
+  readonly fileEnv: Readonly<Record<string, string>>;
+}
+
+export function startGeneration({ plan, n, artifact, launch, fileEnv }: GenerationStart, onLine: (stream: Stream, line: string) => void): Generation {
+  const env = { ...generationEnv(plan, n, fileEnv), ...launch.env };
   const command = fillTemplate(plan.run.cmd, { artifact, port: env.PORT, service: plan.name, generation: n });
   const child = startProcess({ command, cwd: plan.dir, env, onLine, extraFds: launch.extraFds, listenPid: launch.listenPid });
   return { n, child, artifact, launch, startedAt: performance.now(), promotedAt: undefined, stopping: false };

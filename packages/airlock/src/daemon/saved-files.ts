@@ -5,34 +5,36 @@ import { basename, dirname, join } from 'node:path';
 
 const SETTLE_MS = 50;
 
-async function digest(path: string): Promise<string> {
+/** The content's hash, or undefined while the file is missing. */
+async function digest(path: string): Promise<string | undefined> {
   try {
     return createHash('sha1').update(await readFile(path)).digest('hex');
   } catch {
-    return 'absent';
+    return undefined;
   }
 }
 
 /**
- * Watches a service's env files and calls onChange when one's content changed. It
- * watches their directories, not the files: editors that save by writing a temp file and
- * renaming it over the original replace the inode, and a watch on the file goes silent.
+ * Watches files whose saved content matters (env files, app config files and schemas,
+ * airlock.yaml) and calls onChange when one's content changed. It watches their
+ * directories, not the files: editors that save by writing a temp file and renaming it
+ * over the original replace the inode, and a watch on the file goes silent. A missing
+ * file is no change: an editor that keeps a backup renames the original away before it
+ * writes the new one, and the last content stays in force until a file is back.
  *
  * @example
- *   const env = new EnvFileWatcher(plan.run.envFiles, (file) => service.restartWithNewEnvironment(file));
+ *   const env = new SavedFileWatcher(plan.run.envFiles, (file) => service.restartWithNewEnvironment(file));
  *   await env.start();
  */
-export class EnvFileWatcher {
+export class SavedFileWatcher {
   readonly #watchers: FSWatcher[] = [];
-  readonly #digests = new Map<string, string>();
+  readonly #digests = new Map<string, string | undefined>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly files: readonly string[],
     private readonly onChange: (file: string) => void,
   ) {}
-
-  /** Also for app config files and schemas: any file whose saved content matters. */
 
   async start(): Promise<void> {
     for (const file of this.files) this.#digests.set(file, await digest(file));
@@ -54,7 +56,7 @@ export class EnvFileWatcher {
       setTimeout(async () => {
         this.#timers.delete(file);
         const now = await digest(file);
-        if (now === this.#digests.get(file)) return;
+        if (now === undefined || now === this.#digests.get(file)) return;
         this.#digests.set(file, now);
         this.onChange(basename(file));
       }, SETTLE_MS),
