@@ -82,6 +82,23 @@ export type AirlockEvent =
       readonly message: string;
     })
   | (Base & { readonly type: 'config.accepted'; readonly file: string })
+  | (Base & {
+      /** airlock.yaml was edited and applied; `service` is "airlock.yaml". */
+      readonly type: 'airlock-yaml.applied';
+      readonly added: readonly string[];
+      readonly removed: readonly string[];
+      readonly changed: readonly { readonly service: string; readonly change: string }[];
+      /** Settings that take effect only when airlock starts again (metrics.listen). */
+      readonly notApplied: readonly string[];
+    })
+  | (Base & {
+      /** airlock.yaml was edited but does not parse or validate; nothing changed. */
+      readonly type: 'airlock-yaml.rejected';
+      readonly code: string;
+      readonly message: string;
+      /** One `airlock.yaml:LINE:COL: problem` per problem. */
+      readonly details: readonly string[];
+    })
   | (Base & { readonly type: 'error'; readonly code: string; readonly message: string });
 
 export type Listener = (event: AirlockEvent) => void;

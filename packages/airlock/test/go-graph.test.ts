@@ -87,4 +87,25 @@ describe('BuildSlots', () => {
     b?.();
     third();
   });
+
+  it('resizes: a larger limit starts waiting builds at once, a smaller one holds new builds until enough finished', async () => {
+    const slots = new BuildSlots(1);
+    const first = await slots.acquire();
+    let second: (() => void) | undefined;
+    const waiting = slots.acquire().then((release) => (second = release));
+    slots.resize(2);
+    await waiting;
+    assert.ok(second, 'granted by the resize');
+    slots.resize(1);
+    let third: (() => void) | undefined;
+    const held = slots.acquire().then((release) => (third = release));
+    first?.();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(third, undefined, 'two were running, the limit is one: the first finishing pays back the difference');
+    second?.();
+    await held;
+    assert.ok(third);
+    third?.();
+    assert.equal(slots.limit, 1);
+  });
 });

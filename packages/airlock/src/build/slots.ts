@@ -10,8 +10,26 @@ export class BuildSlots {
   #free: number;
   readonly #queue: (() => void)[] = [];
 
-  constructor(readonly limit: number) {
-    this.#free = Math.max(1, limit);
+  #limit: number;
+
+  constructor(limit: number) {
+    this.#limit = Math.max(1, limit);
+    this.#free = this.#limit;
+  }
+
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /** A new limit (airlock.yaml edited): more slots start waiting builds now; fewer take effect as builds finish. */
+  resize(limit: number): void {
+    const next = Math.max(1, limit);
+    this.#free += next - this.#limit;
+    this.#limit = next;
+    while (this.#free > 0 && this.#queue.length > 0) {
+      this.#free--;
+      (this.#queue.shift() as () => void)();
+    }
   }
 
   async acquire(signal?: AbortSignal): Promise<(() => void) | undefined> {
@@ -40,7 +58,8 @@ export class BuildSlots {
     return () => {
       if (released) return;
       released = true;
-      const next = this.#queue.shift();
+      // After a shrink, free goes below zero: a finished build then only pays back the debt.
+      const next = this.#free >= 0 ? this.#queue.shift() : undefined;
       if (next) next();
       else this.#free++;
     };

@@ -77,6 +77,11 @@ function applyFlags(service: Record<string, unknown>, flags: ServiceFlags): Reco
   return result;
 }
 
+/** The config file a run in `cwd` uses (--config, else airlock.yaml or airlock.yml there), without reading it. */
+export function findConfigFile(cwd: string, configFile: string | undefined): string | undefined {
+  return configFile ?? CONFIG_NAMES.map((name) => join(cwd, name)).find((path) => existsSync(path));
+}
+
 /**
  * Finds the config for a run: --config, else airlock.yaml here, else the flags and the
  * project's preset. Flag values go through the same schema as the file.
@@ -85,7 +90,7 @@ function applyFlags(service: Record<string, unknown>, flags: ServiceFlags): Reco
  *   const loaded = discoverConfig(process.cwd(), undefined, { run: 'bin/app', listen: '8080' });
  */
 export function discoverConfig(cwd: string, configFile: string | undefined, flags: ServiceFlags): LoadedConfig {
-  const file = configFile ?? CONFIG_NAMES.map((name) => join(cwd, name)).find((path) => existsSync(path));
+  const file = findConfigFile(cwd, configFile);
   if (file !== undefined) {
     if (hasFlags(flags)) {
       throw new AirlockError(

@@ -193,13 +193,18 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
   });
 }
 
-export async function planServices(config: Config, baseDir: string, only: readonly string[] = []): Promise<ServicePlan[]> {
+/**
+ * The services a run covers: the named ones and every service they depend on, or all
+ * of them when none are named. Throws for a name the config does not define.
+ */
+export function chooseServices(config: Config, only: readonly string[]): string[] {
   const names = Object.keys(config.services);
   for (const wanted of only) {
     if (!names.includes(wanted)) {
       throw new AirlockError('CONFIG_UNKNOWN_SERVICE', `no service named "${wanted}"; defined: ${names.join(', ')}`);
     }
   }
+  if (only.length === 0) return names;
   // A chosen service brings the services it depends on.
   const wanted = new Set(only);
   const stack = [...only];
@@ -209,7 +214,11 @@ export async function planServices(config: Config, baseDir: string, only: readon
       wanted.add(dependency);
     }
   }
-  const chosen = only.length > 0 ? names.filter((name) => wanted.has(name)) : names;
+  return names.filter((name) => wanted.has(name));
+}
+
+export async function planServices(config: Config, baseDir: string, only: readonly string[] = []): Promise<ServicePlan[]> {
+  const chosen = chooseServices(config, only);
   return Promise.all(chosen.map((name) => planService(name, config.services[name] as ServiceConfig, baseDir)));
 }
 

@@ -47,7 +47,7 @@ export async function startControl(path: string, daemon: Daemon, bus: EventBus):
   rmSync(path, { force: true });
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://airlock');
-    if (req.method === 'GET' && url.pathname === '/status') return json(res, 200, { services: daemon.status() });
+    if (req.method === 'GET' && url.pathname === '/status') return json(res, 200, { services: daemon.status(), configRejected: daemon.configRejected });
     if (req.method === 'POST' && url.pathname === '/reload') {
       const names = url.searchParams.getAll('service');
       const known = daemon.status().map((service) => service.name);

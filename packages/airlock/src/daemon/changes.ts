@@ -54,6 +54,8 @@ export interface ChangeOptions {
   readonly clock?: Clock;
   /** Several Go services of one module share a detector; the graph says which a change reaches. */
   readonly goGraph?: GoGraph;
+  /** Absolute paths that are never an input (airlock.yaml: its edits are applied, not rebuilt for). */
+  readonly ignore?: readonly string[];
 }
 
 /** What one detector watches, and for which services. */
@@ -143,6 +145,8 @@ export class ChangeDetector {
   }
 
   #onEvents(events: readonly WatchEvent[]): void {
+    const ignored = this.options.ignore ?? [];
+    if (ignored.length > 0) events = events.filter((event) => !ignored.includes(event.path));
     const paths = events.map((event) => event.path);
     // Noted at once, before any await: a quiet period ending now must see this batch.
     if (events.some((event) => event.type === 'create' || this.#filter.matches(event.path))) {

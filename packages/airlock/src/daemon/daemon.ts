@@ -1,14 +1,15 @@
 import { availableParallelism } from 'node:os';
+import { basename } from 'node:path';
 import { GoGraph } from '../build/go-graph.js';
 import { BuildSlots } from '../build/slots.js';
 import type { ServicePlan } from '../config/plan.js';
+import { fullCode } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { Clock } from '../watch/debounce.js';
-import { ChangeDetector, moduleScope } from './changes.js';
-import { SavedFileWatcher } from './saved-files.js';
 import { compileSchema, readSnapshot, writeSnapshot } from './app-config.js';
-import { basename } from 'node:path';
-import { fullCode } from '../errors.js';
+import { ChangeDetector, moduleScope, type WatchScope } from './changes.js';
+import { classifyChange, type PlanChange } from './plan-change.js';
+import { SavedFileWatcher } from './saved-files.js';
 import { ServiceRunner, type ServiceStatus } from './service.js';
 
 export interface DaemonOptions {
@@ -19,19 +20,49 @@ export interface DaemonOptions {
   readonly buildConcurrency?: number;
   /** Trace contexts for reloads (set when traces are exported). */
   readonly traceContext?: boolean;
+  /** airlock.yaml: its edits are applied by `apply`, never taken for a source change. */
+  readonly configFile?: string;
 }
 
-/** Go services grouped by module: they share one graph and one change detector. */
-function byModule(plans: readonly ServicePlan[]): Map<string, ServicePlan[]> {
-  const groups = new Map<string, ServicePlan[]>();
-  for (const plan of plans) if (plan.go) groups.set(plan.go.moduleDir, [...(groups.get(plan.go.moduleDir) ?? []), plan]);
-  return groups;
+/** What `apply` did to each service an edit of airlock.yaml touched. */
+export interface Applied {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly changed: readonly { readonly service: string; readonly change: Exclude<PlanChange, 'same'> }[];
+}
+
+/** One change detector's job: a scope, and for a Go module the mains its graph maps. */
+interface DetectorSpec {
+  readonly scope: WatchScope;
+  readonly go: { readonly moduleDir: string; readonly mains: Readonly<Record<string, string>> } | undefined;
+}
+
+/** Go services grouped by module share one graph and one detector; every other service has its own. */
+function detectorSpecs(plans: readonly ServicePlan[]): Map<string, DetectorSpec> {
+  const modules = new Map<string, ServicePlan[]>();
+  for (const plan of plans) if (plan.go) modules.set(plan.go.moduleDir, [...(modules.get(plan.go.moduleDir) ?? []), plan]);
+  const specs: DetectorSpec[] = [
+    ...[...modules].map(([moduleDir, group]) => ({
+      scope: moduleScope(group),
+      go: { moduleDir, mains: Object.fromEntries(group.map((plan) => [plan.name, plan.go?.main as string])) },
+    })),
+    ...plans.filter((plan) => !plan.go).map((plan) => ({ scope: { services: [plan.name], watch: plan.watch }, go: undefined })),
+  ];
+  // The spec itself is the key: an edit that leaves it alone keeps the detector (and its hashes).
+  return new Map(specs.map((spec) => [JSON.stringify(spec), spec]));
+}
+
+interface Running {
+  readonly runner: ServiceRunner;
+  /** Its env files and app config files: watched for saves. */
+  watchers: SavedFileWatcher[];
 }
 
 /**
  * The composition root: one pipeline per service; change detection per service, or one
  * per Go module shared by its services (watched, hashed and mapped through the module
- * graph once); shared build slots; started in dependsOn order, stopped together.
+ * graph once); shared build slots; started in dependsOn order, stopped together; an
+ * edited airlock.yaml applied to the services it changes (`apply`).
  *
  * @example
  *   const daemon = new Daemon(plans, bus, { watch: true });
@@ -39,64 +70,99 @@ function byModule(plans: readonly ServicePlan[]): Map<string, ServicePlan[]> {
  *   process.once('SIGINT', () => void daemon.stop());
  */
 export class Daemon {
-  readonly services: readonly ServiceRunner[];
-  readonly #graphs: GoGraph[] = [];
-  readonly #detectors: ChangeDetector[] = [];
-  readonly #envFiles: SavedFileWatcher[] = [];
+  readonly #services = new Map<string, Running>();
+  readonly #detectors = new Map<string, ChangeDetector>();
   readonly #waitingForConfig = new Map<ServiceRunner, () => void>();
+  readonly #slots: BuildSlots;
+  #watching = false;
+  #stopped = false;
+  /** The last edit of airlock.yaml refused (file:line: message), until a valid one arrives. */
+  configRejected: string | undefined;
 
   constructor(
     plans: readonly ServicePlan[],
     private readonly bus: EventBus,
     private readonly options: DaemonOptions,
   ) {
-    const slots = new BuildSlots(options.buildConcurrency ?? availableParallelism());
-    this.services = plans.map((plan) => new ServiceRunner(plan, bus, { slots, traceContext: options.traceContext }));
-    const byName = new Map(this.services.map((service) => [service.plan.name, service]));
-    const reload = (service: string, paths: string[], firstAt: number) => byName.get(service)?.reload(paths, firstAt);
-    const clock = options.clock;
-    for (const [moduleDir, group] of byModule(plans)) {
-      const graph = new GoGraph(moduleDir, Object.fromEntries(group.map((plan) => [plan.name, plan.go?.main as string])));
-      this.#graphs.push(graph);
-      this.#detectors.push(new ChangeDetector(moduleScope(group), bus, { clock, goGraph: graph }, reload));
-    }
-    for (const service of this.services) {
-      if (service.plan.run.envFiles.length > 0) {
-        this.#envFiles.push(new SavedFileWatcher(service.plan.run.envFiles, (file) => service.restartWithNewEnvironment(`${file} changed`)));
-      }
-      const appConfig = service.plan.appConfig;
-      if (appConfig) {
-        const files = [...appConfig.files, ...(appConfig.schema ? [appConfig.schema] : [])];
-        this.#envFiles.push(new SavedFileWatcher(files, (file) => void this.#checkConfig(service, file)));
-      }
-    }
-    for (const plan of plans.filter((p) => !p.go)) {
-      this.#detectors.push(new ChangeDetector({ services: [plan.name], watch: plan.watch }, bus, { clock }, reload));
-    }
+    this.#slots = new BuildSlots(options.buildConcurrency ?? availableParallelism());
+    for (const plan of plans) this.#services.set(plan.name, { runner: this.#runner(plan), watchers: [] });
+  }
+
+  get services(): readonly ServiceRunner[] {
+    return [...this.#services.values()].map((running) => running.runner);
+  }
+
+  #runner(plan: ServicePlan): ServiceRunner {
+    return new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext: this.options.traceContext });
   }
 
   /** Starts watching, then every service once the services it depends on are ready. */
   async start(): Promise<void> {
-    await Promise.all(this.#graphs.map((graph) => graph.load()));
-    if (this.options.watch) {
-      await Promise.all(this.#detectors.map((detector) => detector.start()));
-      await Promise.all(this.#envFiles.map((watcher) => watcher.start()));
+    await this.watch();
+    await this.startServices();
+  }
+
+  /** Loads Go module graphs and starts the file watchers (with `watch: false`, only the graphs). */
+  async watch(): Promise<void> {
+    this.#watching = this.options.watch;
+    await this.#syncDetectors();
+    await Promise.all([...this.#services.values()].map((running) => this.#watchSaves(running)));
+  }
+
+  /** Starts every service once the services it depends on are ready (which may take long). */
+  async startServices(): Promise<void> {
+    await Promise.all(this.services.map((runner) => this.#startService(runner)));
+  }
+
+  async #startService(runner: ServiceRunner): Promise<void> {
+    const dependencies = runner.plan.dependsOn
+      .map((name) => this.#services.get(name)?.runner)
+      .filter((dep): dep is ServiceRunner => dep !== undefined);
+    if (runner.plan.appConfig && !(await this.#checkConfig(runner, undefined))) {
+      // A bad config never reaches a generation: the service starts once it is fixed.
+      await new Promise<void>((resolve) => this.#waitingForConfig.set(runner, resolve));
     }
-    const byName = new Map(this.services.map((service) => [service.plan.name, service]));
+    if (dependencies.length > 0) {
+      this.bus.emit({ type: 'service.waiting', service: runner.plan.name, for: dependencies.map((dep) => dep.plan.name) });
+      await Promise.all(dependencies.map((dep) => dep.firstReady));
+    }
+    await runner.start();
+  }
+
+  /** Creates the detectors the services need now and stops the ones no longer needed (new ones first: no gap). */
+  async #syncDetectors(): Promise<void> {
+    const wanted = detectorSpecs(this.services.map((runner) => runner.plan));
+    const reload = (service: string, paths: string[], firstAt: number) => this.#services.get(service)?.runner.reload(paths, firstAt);
+    const ignore = this.options.configFile ? [this.options.configFile] : [];
+    const created = [...wanted].filter(([key]) => !this.#detectors.has(key));
     await Promise.all(
-      this.services.map(async (service) => {
-        const dependencies = service.plan.dependsOn.map((name) => byName.get(name)).filter((dep): dep is ServiceRunner => dep !== undefined);
-        if (service.plan.appConfig && !(await this.#checkConfig(service, undefined))) {
-          // A bad config never reaches a generation: the service starts once it is fixed.
-          await new Promise<void>((resolve) => this.#waitingForConfig.set(service, resolve));
-        }
-        if (dependencies.length > 0) {
-          this.bus.emit({ type: 'service.waiting', service: service.plan.name, for: dependencies.map((dep) => dep.plan.name) });
-          await Promise.all(dependencies.map((dep) => dep.firstReady));
-        }
-        await service.start();
+      created.map(async ([key, spec]) => {
+        const graph = spec.go ? new GoGraph(spec.go.moduleDir, spec.go.mains) : undefined;
+        await graph?.load();
+        const detector = new ChangeDetector(spec.scope, this.bus, { clock: this.options.clock, goGraph: graph, ignore }, reload);
+        this.#detectors.set(key, detector);
+        if (this.#watching) await detector.start();
       }),
     );
+    const retired = [...this.#detectors].filter(([key]) => !wanted.has(key));
+    for (const [key] of retired) this.#detectors.delete(key);
+    await Promise.all(retired.map(([, detector]) => detector.stop().catch(() => undefined)));
+  }
+
+  /** Watches a service's env files and app config files (its old watchers, if any, stop). */
+  async #watchSaves(running: Running): Promise<void> {
+    for (const watcher of running.watchers) watcher.stop();
+    running.watchers = [];
+    const runner = running.runner;
+    const plan = runner.plan;
+    if (plan.run.envFiles.length > 0) {
+      running.watchers.push(new SavedFileWatcher(plan.run.envFiles, (file) => runner.restartSameBuild(`${file} changed`)));
+    }
+    if (plan.appConfig) {
+      const files = [...plan.appConfig.files, ...(plan.appConfig.schema ? [plan.appConfig.schema] : [])];
+      running.watchers.push(new SavedFileWatcher(files, (file) => void this.#checkConfig(runner, file)));
+    }
+    if (this.#watching) await Promise.all(running.watchers.map((watcher) => watcher.start()));
   }
 
   /**
@@ -132,8 +198,72 @@ export class Daemon {
       this.#waitingForConfig.delete(service);
       waiting();
     } else if (appConfig.deliver === 'signal') service.signalCurrent(appConfig.signal);
-    else service.restartWithNewEnvironment(`${changed} changed`);
+    else service.restartSameBuild(`${changed} changed`);
     return true;
+  }
+
+  /**
+   * Applies an edited airlock.yaml: removed services stop; a service whose address or
+   * handoff changed stops and starts again; one whose build changed rebuilds and swaps;
+   * one whose run settings changed swaps to a generation of the same build; one whose
+   * watch, stop or dependsOn changed keeps running; added services start. Services the
+   * edit does not touch keep their processes, detectors and hashes.
+   *
+   * @example
+   *   const applied = await daemon.apply(await planServices(edited.config, baseDir));
+   *   // { added: ['worker'], removed: [], changed: [{ service: 'api', change: 'rebuild' }] }
+   */
+  async apply(plans: readonly ServicePlan[], buildConcurrency?: number): Promise<Applied> {
+    if (this.#stopped) return { added: [], removed: [], changed: [] };
+    this.#slots.resize(buildConcurrency ?? availableParallelism());
+    const next = new Map(plans.map((plan) => [plan.name, plan]));
+    const removed = [...this.#services.keys()].filter((name) => !next.has(name));
+    const added = plans.filter((plan) => !this.#services.has(plan.name)).map((plan) => plan.name);
+    const changed: { service: string; change: Exclude<PlanChange, 'same'> }[] = [];
+    for (const plan of plans) {
+      const running = this.#services.get(plan.name);
+      const change = running ? classifyChange(running.runner.plan, plan) : 'same';
+      if (change !== 'same') changed.push({ service: plan.name, change });
+    }
+    const replaced = changed.filter((c) => c.change === 'replace').map((c) => c.service);
+
+    // Gone first, so an added or replaced service can take the address a removed one held.
+    const leaving = [...removed, ...replaced].map((name) => this.#services.get(name) as Running);
+    for (const name of removed) this.#services.delete(name);
+    for (const running of leaving) {
+      for (const watcher of running.watchers) watcher.stop();
+      this.#waitingForConfig.delete(running.runner);
+    }
+    await Promise.all(leaving.map((running) => running.runner.stop()));
+
+    const starting: ServiceRunner[] = [];
+    for (const name of [...added, ...replaced]) {
+      const runner = this.#runner(next.get(name) as ServicePlan);
+      this.#services.set(name, { runner, watchers: [] });
+      starting.push(runner);
+    }
+    for (const { service } of changed.filter((c) => c.change !== 'replace')) {
+      (this.#services.get(service) as Running).runner.update(next.get(service) as ServicePlan);
+    }
+    await this.#syncDetectors();
+    const touched = [...added, ...changed.map((c) => c.service)];
+    await Promise.all(touched.map((name) => this.#watchSaves(this.#services.get(name) as Running)));
+
+    for (const { service, change } of changed) {
+      const runner = (this.#services.get(service) as Running).runner;
+      if (change === 'update' || change === 'replace') continue;
+      // New settings may name new config files: they are checked before a generation sees them.
+      if (!(await this.#checkConfig(runner, undefined))) continue;
+      if (change === 'rebuild') runner.reload(['airlock.yaml changed']);
+      else runner.restartSameBuild('airlock.yaml changed');
+    }
+    // Started in the background: an added service may wait on dependsOn or a config fix.
+    for (const runner of starting) {
+      void this.#startService(runner).catch((error: unknown) =>
+        this.bus.emit({ type: 'error', service: runner.plan.name, code: fullCode('INTERNAL'), message: `could not start: ${String(error)}` }),
+      );
+    }
+    return { added, removed, changed };
   }
 
   status(): ServiceStatus[] {
@@ -149,8 +279,9 @@ export class Daemon {
 
   /** Graceful: stop watching, then each service's stop signal, grace period, SIGKILL of what is left. */
   async stop(): Promise<void> {
-    for (const watcher of this.#envFiles) watcher.stop();
-    await Promise.all(this.#detectors.map((detector) => detector.stop().catch(() => undefined)));
+    this.#stopped = true;
+    for (const running of this.#services.values()) for (const watcher of running.watchers) watcher.stop();
+    await Promise.all([...this.#detectors.values()].map((detector) => detector.stop().catch(() => undefined)));
     await Promise.all(this.services.map((service) => service.stop()));
   }
 

@@ -23,7 +23,7 @@ async function digest(path: string): Promise<string | undefined> {
  * writes the new one, and the last content stays in force until a file is back.
  *
  * @example
- *   const env = new SavedFileWatcher(plan.run.envFiles, (file) => service.restartWithNewEnvironment(file));
+ *   const env = new SavedFileWatcher(plan.run.envFiles, (file) => service.restartSameBuild(`${file} changed`));
  *   await env.start();
  */
 export class SavedFileWatcher {

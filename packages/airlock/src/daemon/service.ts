@@ -61,7 +61,8 @@ interface PendingReload {
  *   await service.stop();
  */
 export class ServiceRunner {
-  readonly #artifacts: ArtifactStore | undefined;
+  #plan: ServicePlan;
+  #artifacts: ArtifactStore | undefined;
   readonly #backoff = new Backoff();
   readonly #handoff: Handoff;
   readonly #generationsAlive = new Set<Generation>();
@@ -86,10 +87,11 @@ export class ServiceRunner {
   #stopped = false;
 
   constructor(
-    readonly plan: ServicePlan,
+    plan: ServicePlan,
     private readonly bus: EventBus,
     private readonly options: ServiceOptions,
   ) {
+    this.#plan = plan;
     this.#artifacts = plan.artifact ? new ArtifactStore(plan.artifact) : undefined;
     this.#handoff = createHandoff(plan, {
       probeFor: (address, connectCounts, env) => this.#probeFor(address, connectCounts, env),
@@ -109,6 +111,21 @@ export class ServiceRunner {
       // Looked up at probe time: in proxy modes the probe exists before the process does.
       logProbe: async () => (await this.#logProbes.get(n)?.probe()) ?? { ok: false, detail: 'no output yet' },
     });
+  }
+
+  /** What the service runs by; each generation starts from the plan in force then. */
+  get plan(): ServicePlan {
+    return this.#plan;
+  }
+
+  /**
+   * An edit of airlock.yaml changed this service (same name, listen, handoff and proxy:
+   * see plan-change.ts). The next build and generation use the new plan; whether one
+   * starts now is the caller's decision.
+   */
+  update(plan: ServicePlan): void {
+    if (plan.artifact !== this.#plan.artifact) this.#artifacts = plan.artifact ? new ArtifactStore(plan.artifact) : undefined;
+    this.#plan = plan;
   }
 
   /** Set by the daemon while the app's config files are refused. */
@@ -159,10 +176,10 @@ export class ServiceRunner {
   }
 
   /**
-   * An env file changed: start a generation of the same build with the new environment,
-   * through the service's handoff (each generation sees one consistent snapshot).
+   * An env file, app config or the run settings changed: start a generation of the same
+   * build with them, through the service's handoff (each generation sees one snapshot).
    */
-  restartWithNewEnvironment(reason: string): void {
+  restartSameBuild(reason: string): void {
     if (this.#started) this.#request([reason], performance.now(), false, this.#current?.artifact);
   }
 
@@ -297,7 +314,7 @@ export class ServiceRunner {
   async #drainOld(old: Generation): Promise<void> {
     const started = performance.now();
     old.stopping = true;
-    await this.#handoff.retire(old.n);
+    await this.#handoff.retire(old.n, this.plan.stop.drainMs);
     await stopGeneration(this.plan, old);
     this.#retired(old);
     this.bus.emit({ type: 'generation.drained', service: this.plan.name, generation: old.n, ms: performance.now() - started });

@@ -28,11 +28,35 @@ export function reloadLine(event: Extract<AirlockEvent, { type: 'reload.ready' }
  * Human output: every line carries the service's coloured prefix; child output passes
  * through as it comes; airlock's own lines say what happened and, on errors, what to do.
  */
+/** `applied: added worker; api rebuilds; web restarts` for an edit of airlock.yaml. */
+export function appliedLine(event: Extract<AirlockEvent, { type: 'airlock-yaml.applied' }>): string {
+  const verb: Readonly<Record<string, string>> = {
+    replace: 'starts again (address or handoff changed)',
+    rebuild: 'rebuilds',
+    restart: 'restarts with the same build',
+    update: 'keeps running (new watch/stop/dependsOn settings)',
+  };
+  const parts = [
+    ...(event.added.length > 0 ? [`added ${event.added.join(', ')}`] : []),
+    ...(event.removed.length > 0 ? [`removed ${event.removed.join(', ')}`] : []),
+    ...event.changed.map(({ service, change }) => `${service} ${verb[change] ?? change}`),
+    ...event.notApplied.map((key) => `${key} takes effect when airlock starts again`),
+  ];
+  return `applied: ${parts.join('; ') || 'no service changed'}`;
+}
+
 export function subscribePretty(bus: EventBus, options: PrettyOptions): () => void {
-  const width = Math.max(...options.services.map((name) => name.length), 1);
+  // Services added by an edit of airlock.yaml get the next colour and widen the column.
+  const names = [...options.services];
+  let width = Math.max(...names.map((name) => name.length), 1);
   const { palette } = options;
-  const prefix = (service: string) =>
-    palette.service(Math.max(0, options.services.indexOf(service)), `${service.padEnd(width)} │`);
+  const prefix = (service: string) => {
+    if (!names.includes(service)) {
+      names.push(service);
+      width = Math.max(width, service.length);
+    }
+    return palette.service(names.indexOf(service), `${service.padEnd(width)} │`);
+  };
   const say = (service: string, text: string) => options.write(`${prefix(service)} ${text}`);
   const info = (service: string, text: string) => {
     if (options.verbosity !== 'quiet') say(service, palette.dim(text));
@@ -96,6 +120,10 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
         return fail(s, event.code, event.message);
       case 'proxy.error':
         return verbose(s, `proxy: ${event.message}`);
+      case 'airlock-yaml.applied':
+        return info(s, appliedLine(event));
+      case 'airlock-yaml.rejected':
+        return fail(s, event.code, event.message, event.details);
       case 'error':
         return fail(s, event.code, event.message);
     }

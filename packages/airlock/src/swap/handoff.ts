@@ -44,8 +44,8 @@ export interface Handoff {
   launch(generation: number): Promise<Launch>;
   /** New work goes to this generation from now on; undefined: hold new work. */
   route(generation: number | undefined, launch: Launch | undefined): void;
-  /** Waits until a generation that no longer gets new work has finished what it holds. */
-  retire(generation: number): Promise<void>;
+  /** Waits until a generation that no longer gets new work has finished what it holds (at most drainMs). */
+  retire(generation: number, drainMs: number): Promise<void>;
   close(): Promise<void>;
   destroy(): void;
 }

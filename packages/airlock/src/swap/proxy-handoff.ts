@@ -26,7 +26,7 @@ export class ProxyHandoff implements Handoff {
   readonly proxy: HttpProxy | TcpProxy;
 
   constructor(
-    private readonly plan: ServicePlan,
+    plan: ServicePlan,
     mode: 'proxy' | 'tcp-proxy',
     private readonly probeFor: ProbeFactory,
     onError: (message: string) => void,
@@ -67,8 +67,8 @@ export class ProxyHandoff implements Handoff {
    * once and closes them itself as it drains (the helpers answer with Connection: close);
    * the proxy drops its side when the generation's side closes.
    */
-  async retire(generation: number): Promise<void> {
-    if (this.proxy instanceof HttpProxy) await this.proxy.retire(generation, this.plan.stop.drainMs);
+  async retire(generation: number, drainMs: number): Promise<void> {
+    if (this.proxy instanceof HttpProxy) await this.proxy.retire(generation, drainMs);
   }
 
   close(): Promise<void> {

@@ -2,15 +2,24 @@ import { controlRequest } from '../../control/client.js';
 import { controlSocketPath } from '../../control/server.js';
 import type { ServiceStatus } from '../../daemon/service.js';
 import { AirlockError } from '../../errors.js';
-import { discoverConfig } from '../../config/discover.js';
+import { dirname, resolve } from 'node:path';
+import { findConfigFile } from '../../config/discover.js';
 import type { GlobalOptions } from '../output.js';
 
 function socketFor(options: GlobalOptions): string {
   // The socket lives beside the config in use (or the current directory without one).
-  return controlSocketPath(discoverConfig(process.cwd(), options.config, {}).baseDir);
+  // The file is not validated: `status` must work while an edit of it is being refused.
+  const file = findConfigFile(process.cwd(), options.config);
+  return controlSocketPath(file === undefined ? process.cwd() : dirname(resolve(file)));
 }
 
-function table(services: readonly ServiceStatus[]): string {
+interface StatusBody {
+  readonly services: ServiceStatus[];
+  /** The last edit of airlock.yaml refused, until a valid one arrives. */
+  readonly configRejected?: string;
+}
+
+function table({ services, configRejected }: StatusBody): string {
   const rows = [['SERVICE', 'STATE', 'GEN', 'PID', 'UPTIME', 'HANDOFF', 'LISTEN', 'OTHER GENERATIONS']];
   for (const s of services) {
     const others = [...s.starting.map((g) => `g${g.generation} starting (${g.pid})`), ...s.draining.map((g) => `g${g.generation} draining (${g.pid})`)];
@@ -28,13 +37,14 @@ function table(services: readonly ServiceStatus[]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
   const lines = rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
   for (const s of services) if (s.configRejected) lines.push(`${s.name}: config rejected, last good one in use: ${s.configRejected}`);
+  if (configRejected) lines.push(`airlock.yaml: edit rejected, services run as before: ${configRejected}`);
   return lines.join('\n');
 }
 
 /** `airlock status [--json]`: the services of the airlock running here. */
 export async function statusCommand(options: GlobalOptions & { json?: boolean }): Promise<void> {
-  const { body } = await controlRequest<{ services: ServiceStatus[] }>(socketFor(options), 'GET', '/status');
-  process.stdout.write(options.json ? `${JSON.stringify(body, null, 2)}\n` : `${table(body.services)}\n`);
+  const { body } = await controlRequest<StatusBody>(socketFor(options), 'GET', '/status');
+  process.stdout.write(options.json ? `${JSON.stringify(body, null, 2)}\n` : `${table(body)}\n`);
 }
 
 /** `airlock reload [SERVICE...]`: rebuild and swap now. */

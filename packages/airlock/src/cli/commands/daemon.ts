@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import { discoverConfig, type ServiceFlags } from '../../config/discover.js';
 import { planServices } from '../../config/plan.js';
+import { ConfigFileReloader } from '../../daemon/config-file.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { EventBus } from '../../events.js';
 import { subscribeJson } from '../../observe/json.js';
@@ -13,7 +14,8 @@ import { paletteFor, type GlobalOptions } from '../output.js';
 /**
  * `airlock dev` and `airlock run`: start every chosen service and keep them going until
  * a signal. First SIGINT/SIGTERM: graceful stop, exit 0. A second one: SIGKILL of every
- * process group, exit 128 + signal number. SIGHUP: rebuild and swap every service.
+ * process group, exit 128 + signal number. SIGHUP: rebuild and swap every service. In
+ * `airlock dev`, saving airlock.yaml applies the edit to the services it changes.
  */
 export async function runDaemon(names: readonly string[], flags: ServiceFlags, options: GlobalOptions, watch: boolean): Promise<number> {
   const loaded = discoverConfig(process.cwd(), options.config, flags);
@@ -28,7 +30,14 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
 
   // Traces are on when an OTLP endpoint is configured the standard OpenTelemetry way.
   const tracing = process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? subscribeTracing(bus) : undefined;
-  const daemon = new Daemon(plans, bus, { watch, buildConcurrency: loaded.config.builds?.concurrency, traceContext: tracing !== undefined });
+  const daemon = new Daemon(plans, bus, {
+    watch,
+    buildConcurrency: loaded.config.builds?.concurrency,
+    traceContext: tracing !== undefined,
+    configFile: loaded.file,
+  });
+  // airlock dev applies edits of airlock.yaml as they are saved; airlock run reads it once.
+  const reloader = watch && loaded.file ? new ConfigFileReloader(loaded.file, loaded.baseDir, loaded.config, names, daemon, bus) : undefined;
   const metrics = loaded.config.metrics ? subscribeMetrics(bus) : undefined;
   if (loaded.config.metrics) await metrics?.listen(loaded.config.metrics.listen.host, loaded.config.metrics.listen.port);
   const control = await startControl(controlSocketPath(loaded.baseDir), daemon, bus);
@@ -48,8 +57,8 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
       signals += 1;
       if (signals === 1) {
         // Whatever goes wrong while stopping, airlock still exits (the exit hook kills the rest).
-        void daemon
-          .stop()
+        void (reloader?.stop() ?? Promise.resolve())
+          .then(() => daemon.stop())
           .then(closeAround)
           .catch((error: unknown) => process.stderr.write(`airlock: while stopping: ${String(error)}\n`))
           .finally(() => {
@@ -71,9 +80,15 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
   const keepAlive = setInterval(() => undefined, 1 << 30);
   try {
     // Start-up may wait on dependsOn for a long time; a signal must still end it.
-    return await Promise.race([exitCode, daemon.start().then(() => exitCode)]);
+    const started = (async () => {
+      await daemon.watch();
+      await reloader?.start();
+      await daemon.startServices();
+    })();
+    return await Promise.race([exitCode, started.then(() => exitCode)]);
   } catch (error) {
     // A start-up failure (address in use, go list failing): stop what did start, then report.
+    await reloader?.stop();
     await daemon.stop().catch(() => daemon.killNow());
     await closeAround().catch(() => undefined);
     stopped = true;

@@ -1,0 +1,114 @@
+import { readFile } from 'node:fs/promises';
+import { isDeepStrictEqual } from 'node:util';
+import { parseConfigText } from '../config/load.js';
+import { chooseServices, planService, type ServicePlan } from '../config/plan.js';
+import type { Config, ServiceConfig } from '../config/schema.js';
+import { asAirlockError, fullCode } from '../errors.js';
+import type { EventBus } from '../events.js';
+import type { Daemon } from './daemon.js';
+import { SavedFileWatcher } from './saved-files.js';
+
+/** The name events about airlock.yaml carry in their `service` field (no service can be called that). */
+export const CONFIG_FILE_SOURCE = 'airlock.yaml';
+
+/** A save caught half-written (truncated, or renamed away by an editor) is read again this often, this far apart. */
+const RETRIES = 3;
+const RETRY_MS = 100;
+
+/**
+ * Watches airlock.yaml while `airlock dev` runs and applies each valid edit to the services
+ * it changes (see Daemon.apply); an edit that does not parse or validate is reported with
+ * every problem's line and changes nothing. Edits are applied one at a time, in order.
+ *
+ * @example
+ *   const reloader = new ConfigFileReloader(loaded, [], daemon, bus);
+ *   await reloader.start();
+ */
+export class ConfigFileReloader {
+  readonly #watcher: SavedFileWatcher;
+  #config: Config;
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly file: string,
+    private readonly baseDir: string,
+    config: Config,
+    /** The services named on the command line (empty: all of them). */
+    private readonly only: readonly string[],
+    private readonly daemon: Daemon,
+    private readonly bus: EventBus,
+  ) {
+    this.#config = config;
+    this.#watcher = new SavedFileWatcher([file], () => {
+      this.#queue = this.#queue.then(() => this.#reload());
+    });
+  }
+
+  start(): Promise<void> {
+    return this.#watcher.start();
+  }
+
+  /** Stops watching and waits for an edit being applied. */
+  async stop(): Promise<void> {
+    this.#watcher.stop();
+    await this.#queue;
+  }
+
+  async #reload(): Promise<void> {
+    const read = await this.#read();
+    if (read instanceof Error) return this.#reject(read);
+    let plans: ServicePlan[];
+    try {
+      plans = await this.#plan(read);
+    } catch (error) {
+      return this.#reject(error);
+    }
+    const applied = await this.daemon.apply(plans, read.builds?.concurrency);
+    const notApplied = isDeepStrictEqual(read.metrics, this.#config.metrics) ? [] : ['metrics.listen'];
+    this.#config = read;
+    this.daemon.configRejected = undefined;
+    this.bus.emit({ type: 'airlock-yaml.applied', service: CONFIG_FILE_SOURCE, ...applied, notApplied });
+  }
+
+  /** The edited config, or the error of the last attempt when every attempt failed. */
+  async #read(): Promise<Config | Error> {
+    let last: Error = new Error('not read');
+    for (let attempt = 0; attempt <= RETRIES; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      try {
+        return parseConfigText(await readFile(this.file, 'utf8'), this.file).config;
+      } catch (error) {
+        last = error as Error;
+      }
+    }
+    return last;
+  }
+
+  /** Plans only the services whose section changed; the others keep the plan they run by. */
+  async #plan(config: Config): Promise<ServicePlan[]> {
+    // Services named on the command line that the edit removed are stopped, not an error.
+    const kept = this.only.filter((name) => name in config.services);
+    const names = this.only.length > 0 && kept.length === 0 ? [] : chooseServices(config, kept);
+    const running = new Map(this.daemon.services.map((runner) => [runner.plan.name, runner.plan]));
+    return Promise.all(
+      names.map((name) => {
+        const section = config.services[name] as ServiceConfig;
+        const plan = running.get(name);
+        return plan && isDeepStrictEqual(section, this.#config.services[name]) ? plan : planService(name, section, this.baseDir);
+      }),
+    );
+  }
+
+  #reject(error: unknown): void {
+    const failure = asAirlockError(error);
+    const details = failure.details.length > 0 ? failure.details : [failure.message];
+    this.daemon.configRejected = details.join('; ');
+    this.bus.emit({
+      type: 'airlock-yaml.rejected',
+      service: CONFIG_FILE_SOURCE,
+      code: fullCode(failure.code),
+      message: `${failure.message}; nothing was changed, every service keeps running as before`,
+      details,
+    });
+  }
+}
