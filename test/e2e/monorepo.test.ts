@@ -112,4 +112,30 @@ describe('a Go module with three services (examples/go-monorepo)', () => {
       assert.equal(builds.length, 1, `${service}: one build\n${events.filter((e) => !e.type.endsWith('.output')).map((e) => JSON.stringify(e)).join('\n')}`);
     }
   });
+
+  it('applies airlock.yaml edits to the module: a removed service stops and leaves the graph, an added one joins it', async () => {
+    const path = join(dir, 'airlock.yaml');
+    const full = readFileSync(path, 'utf8');
+    const withoutAdmin = full.slice(0, full.indexOf('  admin:'));
+    let since = run.events.length;
+    writeFileSync(path, withoutAdmin);
+    const removed = await run.waitForEvent('airlock-yaml.applied', {}, 60_000, since);
+    assert.deepEqual(removed.removed, ['admin']);
+    await run.waitForEvent('process.exited', { service: 'admin' }, 60_000, since);
+
+    since = run.events.length;
+    edit('internal/store/store.go', /store v\d/, 'store v9');
+    const { built, events } = await reloaded(['api', 'worker'], since);
+    assert.deepEqual(built, ['api', 'worker']);
+    assert.equal(events.filter((e) => e.service === 'admin').length, 0, 'admin is gone from the module detector');
+
+    since = run.events.length;
+    writeFileSync(path, full);
+    const added = await run.waitForEvent('airlock-yaml.applied', {}, 60_000, since);
+    assert.deepEqual(added.added, ['admin']);
+    assert.deepEqual((await reloaded(['admin'], since)).built, ['admin']);
+    since = run.events.length;
+    edit('internal/admin/templates/index.html', /admin v\d/, 'admin v9');
+    assert.deepEqual((await reloaded(['admin'], since)).built, ['admin']);
+  });
 });

@@ -54,6 +54,11 @@ export interface ChangeOptions {
   readonly clock?: Clock;
   /** Several Go services of one module share a detector; the graph says which a change reaches. */
   readonly goGraph?: GoGraph;
+  /**
+   * What the files held when last seen, from a detector this one replaces (an edit of
+   * airlock.yaml): a change saved while the new one primes its hashes is still a change.
+   */
+  readonly content?: ContentTracker;
   /** Absolute paths that are never an input (airlock.yaml: its edits are applied, not rebuilt for). */
   readonly ignore?: readonly string[];
 }
@@ -92,7 +97,7 @@ export function moduleScope(plans: readonly ServicePlan[]): WatchScope {
  */
 export class ChangeDetector {
   readonly #filter: PathFilter;
-  readonly #content = new ContentTracker();
+  readonly #content: ContentTracker;
   readonly #debouncer: Debouncer<string>;
   #watcher: WatchHandle | undefined;
   #stopped = false;
@@ -110,6 +115,7 @@ export class ChangeDetector {
     private readonly onChange: (service: string, paths: string[], firstAt: number) => void,
   ) {
     this.#filter = createFilter(scope.watch);
+    this.#content = options.content ?? new ContentTracker();
     // One quiet period is handled at a time: two overlapping ones would hash the same
     // files twice and call the second set "unchanged".
     this.#debouncer = new Debouncer(
@@ -119,6 +125,15 @@ export class ChangeDetector {
       },
       options.clock ?? realClock,
     );
+  }
+
+  /** The content hashes it keeps (handed to a detector that replaces it). */
+  get content(): ContentTracker {
+    return this.#content;
+  }
+
+  get root(): string {
+    return this.scope.watch.root;
   }
 
   async start(): Promise<void> {

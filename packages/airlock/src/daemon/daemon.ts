@@ -135,16 +135,18 @@ export class Daemon {
     const reload = (service: string, paths: string[], firstAt: number) => this.#services.get(service)?.runner.reload(paths, firstAt);
     const ignore = this.options.configFile ? [this.options.configFile] : [];
     const created = [...wanted].filter(([key]) => !this.#detectors.has(key));
+    const retired = [...this.#detectors].filter(([key]) => !wanted.has(key));
     await Promise.all(
       created.map(async ([key, spec]) => {
         const graph = spec.go ? new GoGraph(spec.go.moduleDir, spec.go.mains) : undefined;
         await graph?.load();
-        const detector = new ChangeDetector(spec.scope, this.bus, { clock: this.options.clock, goGraph: graph, ignore }, reload);
+        // The hashes of the detector it replaces: a file saved meanwhile still counts as changed.
+        const content = retired.find(([, old]) => old.root === spec.scope.watch.root)?.[1].content;
+        const detector = new ChangeDetector(spec.scope, this.bus, { clock: this.options.clock, goGraph: graph, ignore, content }, reload);
         this.#detectors.set(key, detector);
         if (this.#watching) await detector.start();
       }),
     );
-    const retired = [...this.#detectors].filter(([key]) => !wanted.has(key));
     for (const [key] of retired) this.#detectors.delete(key);
     await Promise.all(retired.map(([, detector]) => detector.stop().catch(() => undefined)));
   }
