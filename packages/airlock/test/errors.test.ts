@@ -34,3 +34,15 @@ describe('the error catalog', () => {
     assert.equal(error.exitCode, 1);
   });
 });
+
+describe('the event reference', () => {
+  it('documents every event type the core publishes in docs/events.md', () => {
+    const root = join(fileURLToPath(import.meta.url), '..', '..', '..', '..');
+    const source = readFileSync(join(root, 'packages', 'airlock', 'src', 'events.ts'), 'utf8');
+    const types = [...source.matchAll(/readonly type: '([\w.-]+)'/g)].map((match) => match[1] as string);
+    const events = readFileSync(join(root, 'docs', 'events.md'), 'utf8');
+    const rows = new Set([...events.matchAll(/^\| `([\w.-]+)` \|/gm)].map((match) => match[1]));
+    assert.ok(types.length > 20);
+    assert.deepEqual(types.filter((type) => !rows.has(type)), []);
+  });
+});
