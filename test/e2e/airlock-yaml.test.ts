@@ -48,7 +48,7 @@ describe('editing airlock.yaml while airlock dev runs', () => {
   it('adds, changes and removes services, refuses an invalid edit, and never fails a request of the services it leaves alone', async () => {
     const dir = tempProject();
     cleanup.push(() => removeProject(dir));
-    const [webPort, extraPort] = [await freePort(), await freePort()];
+    const [webPort, firstExtraPort, extraPort] = [await freePort(), await freePort(), await freePort()];
     const file = join(dir, 'airlock.yaml');
     writeFileSync(file, airlockYaml(webPort, { greeting: 'one', jobBuild: 'echo job-v1' }));
     const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
@@ -61,13 +61,23 @@ describe('editing airlock.yaml while airlock dev runs', () => {
 
     // Added: starts; nothing else restarts or rebuilds.
     let since = run.events.length;
-    writeFileSync(file, airlockYaml(webPort, { greeting: 'one', jobBuild: 'echo job-v1', extraPort }));
+    writeFileSync(file, airlockYaml(webPort, { greeting: 'one', jobBuild: 'echo job-v1', extraPort: firstExtraPort }));
     const added = await run.waitForEvent('airlock-yaml.applied', {}, 30_000, since);
     assert.deepEqual(added.added, ['extra']);
-    const extraReady = await run.waitForEvent('reload.ready', { service: 'extra' }, 30_000, since);
-    assert.match((await getOnce(extraPort)) ?? '', /^extra/);
+    await run.waitForEvent('reload.ready', { service: 'extra' }, 30_000, since);
+    assert.match((await getOnce(firstExtraPort)) ?? '', /^extra/);
     assert.deepEqual(started(run.events.slice(since), 'process.started'), ['extra']);
     assert.deepEqual(started(run.events.slice(since), 'build.started'), []);
+
+    // A new address: the service starts again there, and the old port is freed.
+    since = run.events.length;
+    writeFileSync(file, airlockYaml(webPort, { greeting: 'one', jobBuild: 'echo job-v1', extraPort }));
+    const moved = await run.waitForEvent('airlock-yaml.applied', {}, 30_000, since);
+    assert.deepEqual(moved.changed, [{ service: 'extra', change: 'replace' }]);
+    const extraReady = await run.waitForEvent('reload.ready', { service: 'extra' }, 30_000, since);
+    assert.match((await getOnce(extraPort)) ?? '', /^extra/);
+    assert.ok(isPortFree(firstExtraPort));
+    assert.deepEqual(started(run.events.slice(since), 'process.started'), ['extra']);
 
     // A changed build command rebuilds that service only.
     since = run.events.length;
