@@ -222,8 +222,7 @@ export class ServiceRunner {
       this.#fileEnv = readEnvFiles(this.plan.run.envFiles);
       return true;
     } catch (error) {
-      const keeps = this.#current && this.#current.child.end === undefined ? `; g${this.#current.n} (pid ${this.#current.child.pid}) keeps serving` : '';
-      const message = `g${n}: cannot read env file: ${(error as Error).message}${keeps}`;
+      const message = `g${n}: cannot read env file: ${(error as Error).message}${this.#keepsServing()}`;
       this.bus.emit({ type: 'reload.failed', service: this.plan.name, generation: n, code: fullCode('ENV_FILE'), message, tail: [] });
       return false;
     }
@@ -411,10 +410,15 @@ export class ServiceRunner {
           : (await child.spawned)
             ? 'PROCESS_CRASHED'
             : 'START_FAILED';
-    const keeps = this.#current && this.#current.child.end === undefined ? `; g${this.#current.n} (pid ${this.#current.child.pid}) keeps serving` : '';
-    this.bus.emit({ type: 'reload.failed', service: this.plan.name, generation: n, code: fullCode(code), message: `g${n}: ${detail}${keeps}`, tail: child.tail() });
+    this.bus.emit({ type: 'reload.failed', service: this.plan.name, generation: n, code: fullCode(code), message: `g${n}: ${detail}${this.#keepsServing()}`, tail: child.tail() });
     // With restart the old one is gone already: keep trying with backoff, as after a crash.
     if (!this.#current || this.#current.child.end !== undefined) this.#scheduleRetry(generation, detail);
+  }
+
+  /** `; g3 (pid 123) keeps serving` while a generation runs, for failure messages. */
+  #keepsServing(): string {
+    const current = this.#current;
+    return current && current.child.end === undefined ? `; g${current.n} (pid ${current.child.pid}) keeps serving` : '';
   }
 
   #scheduleRetry(generation: Generation, why: string): void {
