@@ -1,4 +1,5 @@
 import { changeToServing, changeToServingTable } from './change-to-serving.ts';
+import { configReload, configReloadTable } from './config-reload.ts';
 import { airlockDropped, droppedTable, reflexDropped, throughput, throughputTable } from './handoffs.ts';
 import { machine } from './lib.ts';
 import { burstBuilds, generateModule, graphTiming, monorepoTable } from './monorepo.ts';
@@ -6,7 +7,7 @@ import { airlockWatcher, generateTree, nodemonWatcher, watcherTable } from './wa
 
 /**
  * `npm run bench`: runs every benchmark and prints markdown for docs/BENCHMARKS.md.
- * `npm run bench -- change|dropped|throughput|monorepo|watcher` runs one.
+ * `npm run bench -- change|dropped|throughput|monorepo|watcher|config` runs one.
  */
 const only = process.argv[2];
 const out: string[] = [`## ${new Date().toISOString().slice(0, 10)} · ${machine()}`, ''];
@@ -34,5 +35,8 @@ if (!only || only === 'watcher') {
   const tree = generateTree();
   const figures = [await airlockWatcher(tree), await nodemonWatcher(tree)];
   out.push(watcherTable(figures), '');
+}
+if (!only || only === 'config') {
+  out.push(configReloadTable(await configReload(18_960)), '');
 }
 console.log(out.join('\n'));
