@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { setTimeout } from 'node:timers/promises';
 import { AirlockRun, removeProject, tempProject } from './helpers.ts';
 
 describe('watching a project with a command that serves nothing', () => {
@@ -38,6 +39,38 @@ describe('watching a project with a command that serves nothing', () => {
     const exited = run.events.filter((e) => e.type === 'process.exited');
     assert.ok(exited.every((e) => JSON.stringify(e.end) === '{"kind":"exit","code":0}'));
     assert.equal(run.events.filter((e) => e.type === 'process.restarting').length, 0, 'a clean exit is not restarted');
+  });
+});
+
+describe('new directories with files written a moment after they were made', () => {
+  let dir: string;
+  let run: AirlockRun;
+  after(() => {
+    run?.kill();
+    if (dir) removeProject(dir);
+  });
+
+  it('sees every file, whenever it lands between the directory event and the subscription', async () => {
+    dir = tempProject();
+    run = new AirlockRun(['dev', '--run', 'echo ran', '--watch', '**/*.txt', '--debounce', '0', '--log-format', 'json'], dir);
+    await run.waitForEvent('watch.started', {}, 30_000, 0);
+    const since = run.events.length;
+    const expected: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      mkdirSync(join(dir, `d${i}`, 'deeper'), { recursive: true });
+      // A writer slower than the watcher: the file lands while airlock walks or subscribes.
+      await setTimeout(i % 10);
+      writeFileSync(join(dir, `d${i}`, 'deeper', 'f.txt'), String(i));
+      expected.push(`d${i}/deeper/f.txt`);
+    }
+    const detected = () => new Set(run.events.slice(since).flatMap((e) => (e.type === 'change.detected' ? (e.paths as string[]) : [])));
+    const missing = () => expected.filter((path) => !detected().has(path));
+    try {
+      while (missing().length > 0) await run.waitForLine(/"type":"change\.detected"/, 10_000);
+    } catch {
+      // reported below, with the paths that never came
+    }
+    assert.deepEqual(missing(), [], run.events.filter((e) => e.type.startsWith('change') || e.type === 'watch.started').map((e) => JSON.stringify(e)).join('\n'));
   });
 });
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { ContentTracker } from '../src/watch/content.ts';
 import { Debouncer, type Clock } from '../src/watch/debounce.ts';
 import { createFilter, isEditorTemp } from '../src/watch/filter.ts';
 
@@ -137,5 +138,23 @@ describe('memory growth', () => {
     assert.match(verdict ?? '', /memory grew 500\.0 MB\/s \(limit 10 MB\/s\)/);
     const steady = new MemoryGrowth(10);
     for (let t = 0; t <= 1000; t += 2) assert.equal(steady.sample(50e6 + (t % 7) * 1e3, t), undefined);
+  });
+});
+
+describe('content hashes at start-up', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-content-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('records files as they were when watching began, not files written since (their change event must not read as unchanged)', async () => {
+    const filter = createFilter({ root: dir, include: ['**/*.txt'], exclude: [], gitignore: false });
+    writeFileSync(join(dir, 'old.txt'), 'before');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(join(dir, 'old.txt'), old, old);
+    const watchingSince = Date.now();
+    writeFileSync(join(dir, 'new.txt'), 'written after the watch started, before priming read it');
+    const tracker = new ContentTracker();
+    await tracker.prime(dir, filter, 20_000, watchingSince);
+    assert.deepEqual(await tracker.changed([join(dir, 'old.txt')]), [], 'a file from before is known');
+    assert.deepEqual(await tracker.changed([join(dir, 'new.txt')]), [join(dir, 'new.txt')]);
   });
 });

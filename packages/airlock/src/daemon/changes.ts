@@ -138,6 +138,7 @@ export class ChangeDetector {
 
   async start(): Promise<void> {
     const started = performance.now();
+    const watchingSince = Date.now();
     const root = this.scope.watch.root;
     this.#watcher = await watchTree(
       root,
@@ -146,7 +147,7 @@ export class ChangeDetector {
     );
     const ms = performance.now() - started;
     this.#emitEach((service) => ({ type: 'watch.started', service, root, ms }));
-    void this.#content.prime(root, this.#filter);
+    void this.#content.prime(root, this.#filter, undefined, watchingSince);
   }
 
   #emitEach(event: (service: string) => AirlockEvent): void {
@@ -190,10 +191,13 @@ export class ChangeDetector {
     if (created.length === 0) return [];
     const { files, nestedDirs } = await expandDirectories(created, this.#filter);
     // Subscriptions are recursive: one per top-most nested directory is enough.
-    for (const dir of nestedDirs) {
-      if (created.some((parent) => dirname(dir) === parent)) await this.#watcher?.watchAlso(dir);
-    }
-    return files;
+    const subscribed = nestedDirs.filter((dir) => created.some((parent) => dirname(dir) === parent));
+    for (const dir of subscribed) await this.#watcher?.watchAlso(dir);
+    if (subscribed.length === 0) return files;
+    // A file written after the walk but before its subscription has no event: walk the
+    // now-watched directories once more (found by a test writing a moment after mkdir).
+    const again = await expandDirectories(subscribed, this.#filter);
+    return [...new Set([...files, ...again.files])];
   }
 
   async #onQuiet(paths: Set<string>, firstAt: number): Promise<void> {

@@ -5,11 +5,22 @@ import type { PathFilter } from './filter.js';
 
 const ABSENT = 'absent';
 
+/** Coarse file timestamps: a write this close to the watch start may have come after it. */
+const MTIME_SLACK_MS = 10;
+
 async function hashFile(path: string): Promise<string> {
   try {
     return createHash('sha1').update(await readFile(path)).digest('hex');
   } catch {
     return ABSENT;
+  }
+}
+
+async function mtime(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).mtimeMs;
+  } catch {
+    return undefined;
   }
 }
 
@@ -71,12 +82,21 @@ export async function expandDirectories(dirs: readonly string[], filter: PathFil
 export class ContentTracker {
   readonly #hashes = new Map<string, string>();
 
-  /** Records the current state of every matching file (bounded, for huge trees). */
-  async prime(root: string, filter: PathFilter, limit = 20_000): Promise<void> {
+  /**
+   * Records the current state of every matching file (bounded, for huge trees). Files
+   * written at or after `watchingSince` (wall clock ms) are left unknown: their change
+   * event is on its way, and hashing them now would make it look like no change.
+   */
+  async prime(root: string, filter: PathFilter, limit = 20_000, watchingSince = Infinity): Promise<void> {
     let seen = 0;
     for await (const path of walk(root, filter)) {
       if (!filter.matches(path) || this.#hashes.has(path)) continue;
-      this.#hashes.set(path, await hashFile(path));
+      const before = await mtime(path);
+      if (before === undefined || before >= watchingSince - MTIME_SLACK_MS) continue;
+      const hash = await hashFile(path);
+      // Written while it was read: the content may be the new one.
+      if ((await mtime(path)) !== before) continue;
+      this.#hashes.set(path, hash);
       if (++seen >= limit) return;
     }
   }
