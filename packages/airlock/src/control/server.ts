@@ -1,14 +1,31 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
-import { dirname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { Daemon } from '../daemon/daemon.js';
 import { AirlockError } from '../errors.js';
 import type { EventBus } from '../events.js';
 
-/** Where the control socket of a project lives. */
+/** sun_path holds 108 bytes with its terminating NUL; Node truncates a longer path silently. */
+const SOCKET_PATH_MAX = 107;
+
+/**
+ * Where the control socket of a project lives: .airlock/control.sock beside the config,
+ * or, when that path is too long for a unix socket, a short one in the user's runtime
+ * directory (or the temp directory) named by a hash of the project directory, so every
+ * airlock command run there finds the same one.
+ *
+ * @example
+ *   controlSocketPath('/home/me/shop'); // '/home/me/shop/.airlock/control.sock'
+ */
 export function controlSocketPath(baseDir: string): string {
-  return `${baseDir}/.airlock/control.sock`;
+  const path = `${baseDir}/.airlock/control.sock`;
+  if (Buffer.byteLength(path) <= SOCKET_PATH_MAX) return path;
+  const hash = createHash('sha256').update(baseDir).digest('hex').slice(0, 16);
+  const dir = process.env.XDG_RUNTIME_DIR || tmpdir();
+  return join(dir, `airlock-${process.getuid?.() ?? 0}-${hash}.sock`);
 }
 
 /** True when something answers on the socket (another airlock runs here). */

@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { AirlockRun, CLI, removeProject, tempProject } from './helpers.ts';
+
+describe('a project deeper than a unix socket path allows', () => {
+  const cleanup: (() => void)[] = [];
+  after(() => {
+    for (const step of cleanup.reverse()) step();
+  });
+
+  it('still serves the control API, and status finds it', async () => {
+    const root = tempProject();
+    cleanup.push(() => removeProject(root));
+    // .airlock/control.sock under this directory is well over the 108 bytes of sun_path.
+    const dir = join(root, 'a-rather-long-directory-name-for-a-project'.repeat(3), 'services', 'api');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'airlock.yaml'), `services:\n  app:\n    run: { cmd: "node -e 'setInterval(() => {}, 1000)'" }\n`);
+    const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
+    cleanup.push(() => run.kill());
+    const ready = await run.waitForEvent('reload.ready', {}, 30_000, 0);
+    const status = spawnSync(process.execPath, [CLI, 'status', '--json'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(status.status, 0, status.stderr);
+    assert.equal(JSON.parse(status.stdout).services[0].pid, ready.pid);
+    assert.equal((await run.interrupt()).code, 0);
+  });
+});
