@@ -5,6 +5,7 @@ import { descendants, processesWithEnv, type ProcStat } from './proc.js';
 import { commandArgv } from './command.js';
 import { forEachLine, LineTail } from './lines.js';
 import { processEnd, type ProcessEnd } from './process-end.js';
+import { INSTANCE } from './reaper.js';
 
 export type Stream = 'stdout' | 'stderr';
 
@@ -54,12 +55,12 @@ export function withListenPid([file, ...args]: [string, ...string[]]): [string, 
   return ['/bin/sh', '-c', `${prelude} exec "$0" "$@"`, file, ...args];
 }
 
-/** Environment variable that tags every process of one supervised tree. */
+/** Environment variable that tags every process of one supervised tree (`<airlock instance>.<uuid>`). */
 export const TAG_VARIABLE = 'AIRLOCK_TAG';
 
 export function startProcess(options: SpawnOptions): Supervised {
   const [file, ...args] = options.listenPid ? withListenPid(commandArgv(options.command)) : commandArgv(options.command);
-  const tag = randomUUID();
+  const tag = `${INSTANCE}.${randomUUID()}`;
   const child = spawn(file, args, {
     cwd: options.cwd,
     env: { ...options.env, [TAG_VARIABLE]: tag },

@@ -2,6 +2,7 @@ import { constants } from 'node:os';
 import { discoverConfig, type ServiceFlags } from '../../config/discover.js';
 import { planServices } from '../../config/plan.js';
 import { ConfigFileReloader } from '../../daemon/config-file.js';
+import { startReaper } from '../../supervise/reaper.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { EventBus } from '../../events.js';
 import { subscribeJson } from '../../observe/json.js';
@@ -19,6 +20,8 @@ import { paletteFor, type GlobalOptions } from '../output.js';
  */
 export async function runDaemon(names: readonly string[], flags: ServiceFlags, options: GlobalOptions, watch: boolean): Promise<number> {
   const loaded = discoverConfig(process.cwd(), options.config, flags);
+  // Whatever ends airlock, even SIGKILL, what it started ends with it.
+  startReaper();
   const plans = await planServices(loaded.config, loaded.baseDir, names);
   const bus = new EventBus();
   const write = (line: string) => process.stdout.write(`${line}\n`);
