@@ -69,6 +69,16 @@ describe('a Go module with three services (examples/go-monorepo)', () => {
     assert.deepEqual(built, ['admin']);
   });
 
+  it('watches a file embedded after start (a new //go:embed line)', async () => {
+    writeFileSync(join(dir, 'internal', 'admin', 'templates', 'footer.html'), 'footer v1');
+    let since = run.events.length;
+    edit('internal/admin/admin.go', 'var Page string', 'var Page string\n\n//go:embed templates/footer.html\nvar Footer string');
+    assert.deepEqual((await reloaded(['admin'], since)).built, ['admin']);
+    since = run.events.length;
+    edit('internal/admin/templates/footer.html', 'footer v1', 'footer v2');
+    assert.deepEqual((await reloaded(['admin'], since)).built, ['admin']);
+  });
+
   it('updates the graph when a service gains an import', async () => {
     let since = run.events.length;
     edit('cmd/admin/main.go', '"example.com/shop/internal/admin"', '"example.com/shop/internal/admin"\n\t"example.com/shop/internal/store"');

@@ -65,6 +65,21 @@ describe('GoGraph on a real module', () => {
     file('lib/lib.go', 'package lib\n\nconst X = 2\n');
     assert.equal((await graph.affected([join(dir, 'lib/lib.go')])).refreshed, false);
   });
+
+  it('knows files embedded after start: by a new //go:embed line, or new in an embedded directory', async () => {
+    file('other/assets/a.css', 'a{}\n');
+    file('other/other.go', 'package other\n\nimport "embed"\n\n//go:embed page.txt\nvar Page string\n\n//go:embed assets\nvar Assets embed.FS\n');
+    assert.equal(graph.isInput(join(dir, 'other/assets/a.css')), false, 'not before the .go edit is seen');
+    assert.equal((await graph.affected([join(dir, 'other/other.go')])).refreshed, true, 'an embed line changes the graph');
+    assert.equal(graph.isInput(join(dir, 'other/assets/a.css')), true);
+    // A file created later in the embedded directory is an input before any listing.
+    file('other/assets/sub/b.css', 'b{}\n');
+    assert.equal(graph.isInput(join(dir, 'other/assets/sub/b.css')), true);
+    assert.equal(graph.isInput(join(dir, 'other/notes.md')), false);
+    const result = await graph.affected([join(dir, 'other/assets/sub/b.css')]);
+    assert.equal(result.refreshed, true);
+    assert.deepEqual([...result.services.keys()], ['b']);
+  });
 });
 
 describe('BuildSlots', () => {

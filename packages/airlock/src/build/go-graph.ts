@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { parseGoList } from '../config/presets/go-list.js';
+import picomatch from 'picomatch';
 import { AirlockError } from '../errors.js';
 
 const run = promisify(execFile);
@@ -16,6 +17,23 @@ export function importsOf(source: string): string[] {
   }
   for (const single of header.matchAll(/^import\s+(?:[\w.]+\s+)?"([^"]+)"/gm)) imports.add(single[1] as string);
   return [...imports].sort();
+}
+
+/**
+ * What decides a file's place in the graph: its imports and its //go:embed lines. A
+ * change to either means listing the module again; any other edit only rebuilds.
+ */
+export function graphShape(source: string): string {
+  const embeds = source.match(/^\s*\/\/go:embed\s.*$/gm) ?? [];
+  return [...importsOf(source), ...embeds.map((line) => line.trim())].join(' ');
+}
+
+/** Whether a path relative to a package directory matches one of its //go:embed patterns (a directory pattern matches all below it). */
+function matchesEmbed(patterns: readonly string[], rel: string): boolean {
+  return patterns.some((pattern) => {
+    const clean = pattern.replace(/^all:/, '');
+    return picomatch.isMatch(rel, clean, { dot: true }) || rel.startsWith(`${clean.replace(/\/$/, '')}/`) || picomatch.isMatch(rel, `${clean}/**`, { dot: true });
+  });
 }
 
 /** What one change means for the services of a module. */
@@ -43,8 +61,10 @@ export class GoGraph {
   #byDir = new Map<string, Set<string>>();
   /** File (build input) → services. */
   #byFile = new Map<string, Set<string>>();
-  /** Package directory → sorted imports of each of its .go files, to notice import edits. */
+  /** .go file → its imports and //go:embed lines (graphShape), to notice edits that change the graph. */
   #imports = new Map<string, string>();
+  /** Package directory (of a service's closure) → its //go:embed patterns, to notice a new embedded file. */
+  #embedPatterns = new Map<string, readonly string[]>();
   #loading: Promise<void> | undefined;
 
   constructor(
@@ -79,6 +99,7 @@ export class GoGraph {
     const byDirPackage = new Map(packages.map((pkg) => [pkg.Dir, pkg]));
     const byDir = new Map<string, Set<string>>();
     const byFile = new Map<string, Set<string>>();
+    const embedPatterns = new Map<string, readonly string[]>();
     for (const [service, main] of Object.entries(this.mains)) {
       const root = byDirPackage.get(join(this.moduleDir, main));
       const stack = root ? [root] : [];
@@ -90,6 +111,7 @@ export class GoGraph {
         add(byDir, pkg.Dir, service);
         const files = [pkg.GoFiles, pkg.CgoFiles, pkg.CFiles, pkg.HFiles, pkg.SFiles, pkg.EmbedFiles].flatMap((list) => list ?? []);
         for (const file of files) add(byFile, join(pkg.Dir, file), service);
+        if (pkg.EmbedPatterns && pkg.EmbedPatterns.length > 0) embedPatterns.set(pkg.Dir, pkg.EmbedPatterns);
         for (const imported of pkg.Imports ?? []) {
           const next = byImportPath.get(imported);
           if (next) stack.push(next);
@@ -102,7 +124,7 @@ export class GoGraph {
     await Promise.all(
       goFiles.map(async (file) => {
         try {
-          imports.set(file, importsOf(await readFile(file, 'utf8')).join(' '));
+          imports.set(file, graphShape(await readFile(file, 'utf8')));
         } catch {
           // deleted meanwhile: the next change lists again
         }
@@ -111,6 +133,25 @@ export class GoGraph {
     this.#byDir = byDir;
     this.#byFile = byFile;
     this.#imports = imports;
+    this.#embedPatterns = embedPatterns;
+  }
+
+  /**
+   * Whether a file (absolute path) is an input of some service: its packages' .go files,
+   * the files they embed, and a file that one of their //go:embed patterns would take in
+   * (a new template in an embedded directory).
+   */
+  isInput(path: string): boolean {
+    return this.#byFile.has(path) || this.#embeddedByPattern(path);
+  }
+
+  #embeddedByPattern(path: string): boolean {
+    for (let dir = dirname(path); dir.length >= this.moduleDir.length; dir = dirname(dir)) {
+      const patterns = this.#embedPatterns.get(dir);
+      if (patterns && matchesEmbed(patterns, relative(dir, path).split(sep).join('/'))) return true;
+      if (dir === dirname(dir)) break;
+    }
+    return false;
   }
 
   /** Services affected by these changed paths (absolute). */
@@ -134,11 +175,12 @@ export class GoGraph {
     return this.#byFile.get(path) ?? (name.endsWith('.go') ? (this.#byDir.get(dirname(path)) ?? []) : []);
   }
 
-  /** A new or deleted .go file, a new package, or changed imports: the graph may be stale. */
+  /** A new or deleted .go file, a new package, changed imports or embeds, a new embedded file: the graph may be stale. */
   async #needsRefresh(paths: readonly string[]): Promise<boolean> {
     for (const path of paths) {
       const name = basename(path);
       if ((name === 'go.mod' || name === 'go.sum') && dirname(path) === this.moduleDir) return true;
+      if (!this.#byFile.has(path) && this.#embeddedByPattern(path)) return true;
       if (!name.endsWith('.go') || name.endsWith('_test.go')) continue;
       if (relative(this.moduleDir, path).split(sep).some((part) => part === 'vendor' || part === 'testdata')) continue;
       const known = this.#imports.get(path);
@@ -149,7 +191,7 @@ export class GoGraph {
         if (known !== undefined) return true; // a listed file was deleted
         continue;
       }
-      if (known === undefined || importsOf(source).join(' ') !== known) return true;
+      if (known === undefined || graphShape(source) !== known) return true;
     }
     return false;
   }

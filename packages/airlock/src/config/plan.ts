@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { delimiter, join, relative, resolve } from 'node:path';
 import { AirlockError } from '../errors.js';
 import { deepFreeze } from './load.js';
-import { embeddedFiles, findGoModule } from './presets/go.js';
+import { findGoModule } from './presets/go.js';
 import { NODE_BUILD_OUTPUTS, NODE_SOURCES, readPackageJson } from './presets/node.js';
 import type { Config, ServiceConfig } from './schema.js';
 
@@ -103,7 +103,6 @@ async function goPreset(name: string, dir: string, service: ServiceConfig, main:
   }
   const pkg = relative(moduleDir, resolve(dir, main));
   const target = pkg === '' ? '.' : `./${pkg}`;
-  const embeds = await embeddedFiles(moduleDir, target, moduleDir);
   return {
     go: { moduleDir, main: target },
     root: moduleDir,
@@ -111,7 +110,8 @@ async function goPreset(name: string, dir: string, service: ServiceConfig, main:
     buildDir: moduleDir,
     artifact: join(moduleDir, '.airlock', 'bin', name),
     runCmd: service.run.cmd ?? '{artifact}',
-    include: service.watch.include ?? [...GO_SOURCES, ...embeds],
+    // Embedded files come from the module graph (GoGraph.isInput), kept current as code changes.
+    include: service.watch.include ?? GO_SOURCES,
     exclude: ['**/*_test.go', ...service.watch.exclude],
   };
 }

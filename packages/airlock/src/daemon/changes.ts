@@ -114,7 +114,9 @@ export class ChangeDetector {
     private readonly options: ChangeOptions,
     private readonly onChange: (service: string, paths: string[], firstAt: number) => void,
   ) {
-    this.#filter = createFilter(scope.watch);
+    // A Go module's graph knows what its packages embed, also after a new //go:embed line.
+    const graph = options.goGraph;
+    this.#filter = createFilter({ ...scope.watch, alsoMatches: graph ? (path) => graph.isInput(path) : undefined });
     this.#content = options.content ?? new ContentTracker();
     // One quiet period is handled at a time: two overlapping ones would hash the same
     // files twice and call the second set "unchanged".

@@ -30,6 +30,11 @@ export interface FilterOptions {
   readonly include: readonly string[];
   readonly exclude: readonly string[];
   readonly gitignore: boolean;
+  /**
+   * Build inputs known some other way (a Go module graph's embedded files): they count
+   * whatever the globs and .gitignore say; only `exclude` and editor files drop them.
+   */
+  readonly alsoMatches?: (path: string) => boolean;
 }
 
 /**
@@ -100,7 +105,9 @@ export function createFilter(options: FilterOptions): PathFilter {
       if (rel === '' || rel.startsWith('..')) return false;
       if (basename(rel) === '.gitignore') gitignore?.forget(rel);
       if (inIgnoredDir(rel) || isEditorTemp(rel)) return false;
-      if (!include(rel) || exclude(rel)) return false;
+      if (exclude(rel)) return false;
+      if (options.alsoMatches?.(path)) return true;
+      if (!include(rel)) return false;
       return !(gitignore?.ignores(rel) ?? false);
     },
     skipsDir(path) {

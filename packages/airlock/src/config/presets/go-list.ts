@@ -9,6 +9,7 @@ export interface ListedPackage {
   HFiles?: string[];
   SFiles?: string[];
   EmbedFiles?: string[];
+  EmbedPatterns?: string[];
   Imports?: string[];
   Module?: { Main?: boolean };
 }

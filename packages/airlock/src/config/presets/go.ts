@@ -1,11 +1,5 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { AirlockError } from '../../errors.js';
-import { parseGoList } from './go-list.js';
-
-const run = promisify(execFile);
+import { dirname, join, resolve } from 'node:path';
 
 /** Walks up from dir to the directory holding go.mod. */
 export function findGoModule(dir: string): string | undefined {
@@ -55,27 +49,4 @@ export function findMainPackages(moduleDir: string): string[] {
     }
   }
   return mains;
-}
-
-/**
- * Files a main package embeds (//go:embed) anywhere in its own module, relative to
- * `root`: they are build inputs just like .go files.
- */
-export async function embeddedFiles(moduleDir: string, main: string, root: string): Promise<string[]> {
-  let stdout: string;
-  try {
-    ({ stdout } = await run('go', ['list', '-e', '-deps', '-json=Dir,EmbedFiles,Module', main], {
-      cwd: moduleDir,
-      maxBuffer: 256 * 1024 * 1024,
-    }));
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? '`go` is not on PATH' : (error as Error).message;
-    throw new AirlockError('PRESET_GO', `go list failed for ${main} in ${moduleDir}: ${reason}`, { cause: error });
-  }
-  const files: string[] = [];
-  for (const pkg of parseGoList(stdout)) {
-    if (!pkg.Module?.Main) continue;
-    for (const file of pkg.EmbedFiles ?? []) files.push(relative(root, join(pkg.Dir, file)));
-  }
-  return files;
 }
