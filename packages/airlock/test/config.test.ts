@@ -98,6 +98,13 @@ describe('the airlock.yaml schema', () => {
     ]);
   });
 
+  it('accepts restartWith only for services in dependsOn', () => {
+    assert.deepEqual(problems('services:\n  a:\n    run: { cmd: x }\n  b:\n    run: { cmd: x }\n    dependsOn: [a]\n    restartWith: [a]\n'), []);
+    assert.deepEqual(problems('services:\n  a:\n    run: { cmd: x }\n  b:\n    run: { cmd: x }\n    restartWith: [a]\n'), [
+      'airlock.yaml:6:19: services.b.restartWith.0: "a" must also be in dependsOn of b',
+    ]);
+  });
+
   it('reports files that do not exist', () => {
     writeFileSync(join(dir, '.env'), 'A=1\n');
     assert.deepEqual(problems('services:\n  api:\n    run: { cmd: x, envFile: [.env, .env.local] }\n    dir: .\n'), [

@@ -18,6 +18,8 @@ export interface ServicePlan {
   /** Go preset: the module and the main package, for the module-wide dependency graph. */
   readonly go: { readonly moduleDir: string; readonly main: string } | undefined;
   readonly dependsOn: readonly string[];
+  /** Dependencies whose every new generation restarts this service too. */
+  readonly restartWith: readonly string[];
   readonly build: { readonly cmd: string; readonly cwd: string; readonly timeoutMs: number } | undefined;
   /** Where the build writes the program ({artifact}); undefined when the build names no artifact. */
   readonly artifact: string | undefined;
@@ -166,6 +168,7 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     preset: service.go ? 'go' : service.node ? 'node' : undefined,
     go: 'go' in shape ? (shape.go as ServicePlan['go']) : undefined,
     dependsOn: service.dependsOn,
+    restartWith: service.restartWith,
     build: shape.build ? { cmd: shape.build.cmd, cwd: shape.buildDir, timeoutMs: shape.build.timeout } : undefined,
     artifact: shape.artifact,
     run: { cmd: shape.runCmd, env, envFiles },

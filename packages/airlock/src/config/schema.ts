@@ -54,6 +54,10 @@ export const serviceSchema = z
   .strictObject({
     dir: z.string().default('.').describe('Working directory of the service, relative to airlock.yaml.'),
     dependsOn: z.array(z.string()).default([]).describe('Services that must be ready before this one starts.'),
+    restartWith: z
+      .array(z.string())
+      .default([])
+      .describe('Of dependsOn: services whose every new generation also restarts this one (same build), like compose depends_on.restart.'),
     go: z
       .strictObject({
         main: z.string().describe('The main package to build, e.g. ./cmd/api.'),
@@ -169,9 +173,15 @@ export const serviceSchema = z
   });
 
 /** Reports unknown names and cycles in dependsOn, at the offending entry. */
-function checkDependencies(services: Record<string, { dependsOn: string[] }>, ctx: z.RefinementCtx): void {
+function checkDependencies(services: Record<string, { dependsOn: string[]; restartWith: string[] }>, ctx: z.RefinementCtx): void {
   const names = Object.keys(services);
   for (const [name, service] of Object.entries(services)) {
+    // Only dependencies, which are acyclic: two services restarting each other would never stop.
+    service.restartWith.forEach((dependency, index) => {
+      if (!service.dependsOn.includes(dependency)) {
+        ctx.addIssue({ code: 'custom', path: [name, 'restartWith', index], message: `"${dependency}" must also be in dependsOn of ${name}` });
+      }
+    });
     service.dependsOn.forEach((dependency, index) => {
       if (!names.includes(dependency)) {
         ctx.addIssue({ code: 'custom', path: [name, 'dependsOn', index], message: `no service named "${dependency}"; defined: ${names.join(', ')}` });

@@ -74,6 +74,7 @@ export class Daemon {
   readonly #detectors = new Map<string, ChangeDetector>();
   readonly #waitingForConfig = new Map<ServiceRunner, () => void>();
   readonly #slots: BuildSlots;
+  readonly #unsubscribe: () => void;
   #watching = false;
   #stopped = false;
   /** The last edit of airlock.yaml refused (file:line: message), until a valid one arrives. */
@@ -86,6 +87,19 @@ export class Daemon {
   ) {
     this.#slots = new BuildSlots(options.buildConcurrency ?? availableParallelism());
     for (const plan of plans) this.#services.set(plan.name, { runner: this.#runner(plan), watchers: [] });
+    this.#unsubscribe = bus.subscribe((event) => {
+      if (event.type === 'reload.ready') this.#restartDependents(event.service, event.generation);
+    });
+  }
+
+  /**
+   * A dependency has a new generation: the services that asked for it (restartWith)
+   * start a new generation of their own build. Those not started yet start later anyway.
+   */
+  #restartDependents(service: string, generation: number): void {
+    for (const runner of this.services) {
+      if (runner.plan.restartWith.includes(service)) runner.restartSameBuild(`${service} g${generation} is ready`);
+    }
   }
 
   get services(): readonly ServiceRunner[] {
@@ -282,6 +296,7 @@ export class Daemon {
   /** Graceful: stop watching, then each service's stop signal, grace period, SIGKILL of what is left. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#unsubscribe();
     for (const running of this.#services.values()) for (const watcher of running.watchers) watcher.stop();
     await Promise.all([...this.#detectors.values()].map((detector) => detector.stop().catch(() => undefined)));
     await Promise.all(this.services.map((service) => service.stop()));

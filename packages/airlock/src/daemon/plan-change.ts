@@ -7,7 +7,7 @@ import type { ServicePlan } from '../config/plan.js';
  *   one stops first: the new one needs the same address);
  * - rebuild: how it is built changed: build and swap, like a source change;
  * - restart: how it runs changed: a new generation of the same build, through the handoff;
- * - update: only how it is watched, stopped or ordered changed: nothing restarts;
+ * - update: only how it is watched, stopped or ordered (dependsOn, restartWith) changed: nothing restarts;
  * - same: nothing changed.
  */
 export type PlanChange = 'replace' | 'rebuild' | 'restart' | 'update' | 'same';
@@ -30,6 +30,7 @@ const EFFECT: Readonly<Record<keyof ServicePlan, Exclude<PlanChange, 'same'>>> =
   health: 'restart',
   watch: 'update',
   dependsOn: 'update',
+  restartWith: 'update',
   stop: 'update',
 };
 
