@@ -44,6 +44,12 @@ describe('env file changes', () => {
     writeFileSync(join(dir, '.env'), 'GREETING=backup-swap\n');
     unlinkSync(join(dir, '.env~'));
     await load.until('backup-swap');
+    // A slow truncate-then-write: the empty file in between never reaches a generation.
+    writeFileSync(join(dir, '.env'), '');
+    await setTimeout(300);
+    writeFileSync(join(dir, '.env'), 'GREETING=after-empty\n');
+    await load.until('after-empty');
+    assert.ok(!load.seen.has('(unset)'), 'no generation started with the empty file');
 
     // A rapid series of 50 edits ends on the last one.
     for (let i = 0; i < 50; i++) writeFileSync(join(dir, '.env'), `GREETING=rapid-${i}\n`);

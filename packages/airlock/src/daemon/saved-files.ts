@@ -5,10 +5,15 @@ import { basename, dirname, join } from 'node:path';
 
 const SETTLE_MS = 50;
 
-/** The content's hash, or undefined while the file is missing. */
+/**
+ * The content's hash, or undefined while the file is missing or empty: an empty file is
+ * almost always one caught between truncate and write, and starting a generation (or
+ * reporting an error) for it would be wrong either way.
+ */
 async function digest(path: string): Promise<string | undefined> {
   try {
-    return createHash('sha1').update(await readFile(path)).digest('hex');
+    const content = await readFile(path);
+    return content.length === 0 ? undefined : createHash('sha1').update(content).digest('hex');
   } catch {
     return undefined;
   }
@@ -19,8 +24,9 @@ async function digest(path: string): Promise<string | undefined> {
  * airlock.yaml) and calls onChange when one's content changed. It watches their
  * directories, not the files: editors that save by writing a temp file and renaming it
  * over the original replace the inode, and a watch on the file goes silent. A missing
- * file is no change: an editor that keeps a backup renames the original away before it
- * writes the new one, and the last content stays in force until a file is back.
+ * or empty file is no change: an editor that keeps a backup renames the original away
+ * before it writes the new one, a slow writer truncates before it writes, and the last
+ * content stays in force until the file is back.
  *
  * @example
  *   const env = new SavedFileWatcher(plan.run.envFiles, (file) => service.restartSameBuild(`${file} changed`));
