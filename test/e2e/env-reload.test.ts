@@ -91,6 +91,24 @@ describe('env file changes', () => {
     await load.stop();
     assert.deepEqual(load.failures, []);
   });
+  it('a service that went down while its env file was missing starts again once the file is back, even unchanged', async () => {
+    const dir = tempProject();
+    cleanup.push(() => removeProject(dir));
+    writeFileSync(join(dir, '.env'), 'GREETING=same\n');
+    // Crashes 300 ms after each start: every restart reads the env file again.
+    writeFileSync(
+      join(dir, 'airlock.yaml'),
+      `services:\n  app:\n    run: { cmd: "node -e 'setTimeout(() => process.exit(1), 300)'", envFile: .env }\n    watch: { include: ["*.mjs"] }\n`,
+    );
+    const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
+    cleanup.push(() => run.kill());
+    await run.waitForEvent('process.exited', {}, 30_000, 0);
+    unlinkSync(join(dir, '.env'));
+    await run.waitForEvent('reload.failed', { code: 'AIRLOCK_ERR_ENV_FILE' }, 30_000);
+    const since = run.events.length;
+    writeFileSync(join(dir, '.env'), 'GREETING=same\n');
+    await run.waitForEvent('process.started', {}, 30_000, since);
+  });
 });
 
 function getPid(run: AirlockRun): unknown {

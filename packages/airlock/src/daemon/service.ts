@@ -216,14 +216,22 @@ export class ServiceRunner {
     }
   }
 
-  /** Reads the env files for generation n; a missing or unreadable one fails the reload, not airlock. */
-  #readEnvFiles(n: number): boolean {
+  /**
+   * Reads the env files for generation n; a missing or unreadable one fails the reload,
+   * not airlock. With nothing serving, the same reload is tried again with backoff (the
+   * file may come back unchanged, which no watcher reports).
+   */
+  #readEnvFiles(n: number, pending: PendingReload): boolean {
     try {
       this.#fileEnv = readEnvFiles(this.plan.run.envFiles);
       return true;
     } catch (error) {
       const message = `g${n}: cannot read env file: ${(error as Error).message}${this.#keepsServing()}`;
       this.bus.emit({ type: 'reload.failed', service: this.plan.name, generation: n, code: fullCode('ENV_FILE'), message, tail: [] });
+      if (this.#keepsServing() === '') {
+        const artifact = pending.artifact ?? this.#current?.artifact ?? this.#lastArtifact;
+        this.#scheduleRetry(n, 0, `cannot read env file`, { rebuild: pending.rebuild, artifact });
+      }
       return false;
     }
   }
@@ -236,7 +244,7 @@ export class ServiceRunner {
       this.bus.emit({ type: 'reload.started', service: this.plan.name, generation: n, ...trace });
     }
     const phases: Partial<Record<Phase, number>> = { detect: performance.now() - pending.detectStartedAt };
-    if (!this.#readEnvFiles(n)) return;
+    if (!this.#readEnvFiles(n, pending)) return;
     let artifact = pending.artifact ?? this.#current?.artifact ?? this.#lastArtifact;
     if (this.plan.build && pending.rebuild) {
       const buildStarted = performance.now();
@@ -412,7 +420,9 @@ export class ServiceRunner {
             : 'START_FAILED';
     this.bus.emit({ type: 'reload.failed', service: this.plan.name, generation: n, code: fullCode(code), message: `g${n}: ${detail}${this.#keepsServing()}`, tail: child.tail() });
     // With restart the old one is gone already: keep trying with backoff, as after a crash.
-    if (!this.#current || this.#current.child.end !== undefined) this.#scheduleRetry(generation, detail);
+    if (!this.#current || this.#current.child.end !== undefined) {
+      this.#scheduleRetry(n, performance.now() - generation.startedAt, detail, { rebuild: false, artifact: generation.artifact });
+    }
   }
 
   /** `; g3 (pid 123) keeps serving` while a generation runs, for failure messages. */
@@ -421,14 +431,15 @@ export class ServiceRunner {
     return current && current.child.end === undefined ? `; g${current.n} (pid ${current.child.pid}) keeps serving` : '';
   }
 
-  #scheduleRetry(generation: Generation, why: string): void {
+  /** With nothing serving: try generation n's start again after a backoff (unless a reload came first). */
+  #scheduleRetry(n: number, ranMs: number, why: string, what: { rebuild: boolean; artifact: string | undefined }): void {
     if (this.#stopped) return;
-    const delayMs = this.#backoff.next(performance.now() - generation.startedAt);
-    this.bus.emit({ type: 'process.restarting', service: this.plan.name, generation: generation.n, delayMs });
+    const delayMs = this.#backoff.next(ranMs);
+    this.bus.emit({ type: 'process.restarting', service: this.plan.name, generation: n, delayMs });
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
       if (this.#loop !== undefined || (this.#current && this.#current.child.end === undefined)) return;
-      this.#request([`retry after g${generation.n}: ${why}`], performance.now(), false, generation.artifact);
+      this.#request([`retry after g${n}: ${why}`], performance.now(), what.rebuild, what.artifact);
     }, delayMs);
   }
 
