@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AirlockRun, freePort, removeProject, tempProject, type JsonEvent } from './helpers.ts';
@@ -147,5 +147,35 @@ describe('a Go module with three services (examples/go-monorepo)', () => {
     since = run.events.length;
     edit('internal/admin/templates/index.html', /admin v\d/, 'admin v9');
     assert.deepEqual((await reloaded(['admin'], since)).built, ['admin']);
+  });
+
+  it('a checkout that changes airlock.yaml and sources at once: the edit applies and every changed service rebuilds', async () => {
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { cwd: dir, stdio: 'pipe' });
+    const path = join(dir, 'airlock.yaml');
+    const full = readFileSync(path, 'utf8');
+    if (!existsSync(join(dir, '.git'))) {
+      writeFileSync(join(dir, '.gitignore'), '.airlock/\n');
+      git('init', '-q', '-b', 'main');
+    }
+    git('add', '-A');
+    git('commit', '-qm', 'before the yaml branch');
+    git('checkout', '-qb', 'yaml-and-sources');
+    let since = run.events.length;
+    writeFileSync(path, full.slice(0, full.indexOf('  admin:')));
+    await run.waitForEvent('airlock-yaml.applied', {}, 60_000, since);
+    edit('internal/store/store.go', /store v\d+/, 'store v10');
+    edit('cmd/api/main.go', /api!* \(%s\)/, 'api!! (%s)');
+    await reloaded(['api', 'worker'], since);
+    git('commit', '-qam', 'drop admin, new store');
+    since = run.events.length;
+    git('checkout', '-q', 'main');
+    await reloaded(['api', 'worker', 'admin'], since);
+
+    // The branch's airlock.yaml and sources arrive in one burst.
+    since = run.events.length;
+    git('checkout', '-q', 'yaml-and-sources');
+    const { built, events } = await reloaded(['api', 'worker'], since);
+    assert.deepEqual(built, ['api', 'worker']);
+    assert.deepEqual(events.find((e) => e.type === 'airlock-yaml.applied')?.removed, ['admin']);
   });
 });

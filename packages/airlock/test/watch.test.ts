@@ -34,6 +34,20 @@ class FakeClock implements Clock {
 }
 
 describe('debounce', () => {
+  it('hands over what is waiting, with when it started, and then flushes nothing', () => {
+    const clock = new FakeClock();
+    const flushes: string[][] = [];
+    const debouncer = new Debouncer<string>(50, (items) => flushes.push([...items]), clock, () => clock.now);
+    clock.advance(5);
+    debouncer.add(['a.go']);
+    clock.advance(10);
+    debouncer.add(['b.go']);
+    assert.deepEqual(debouncer.take(), { items: new Set(['a.go', 'b.go']), firstAt: 5 });
+    clock.advance(100);
+    assert.deepEqual(flushes, []);
+    assert.equal(debouncer.take(), undefined);
+  });
+
   it('coalesces a burst into one flush after the quiet period', () => {
     const clock = new FakeClock();
     const flushes: string[][] = [];

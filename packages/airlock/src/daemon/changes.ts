@@ -63,6 +63,17 @@ export interface ChangeOptions {
   readonly ignore?: readonly string[];
 }
 
+/**
+ * What a retired detector had not handed on yet: paths still settling, and paths whose
+ * change it had already confirmed (their new hashes are recorded, so a successor must
+ * take them as changed without comparing again).
+ */
+export interface HandOver {
+  readonly paths: readonly string[];
+  readonly changed: readonly string[];
+  readonly firstAt: number;
+}
+
 /** What one detector watches, and for which services. */
 export interface WatchScope {
   readonly services: readonly string[];
@@ -107,6 +118,10 @@ export class ChangeDetector {
   /** Set when input batches follow each other closely; cleared when a change is handed on. */
   #inBurst = false;
   #quiet: Promise<void> = Promise.resolve();
+  /** Filled while retiring: work in flight that the successor takes over. */
+  readonly #leftover = { paths: new Set<string>(), changed: new Set<string>(), firstAt: Infinity };
+  /** Adopted from a predecessor: already known to have changed. */
+  readonly #forced = new Set<string>();
 
   constructor(
     private readonly scope: WatchScope,
@@ -160,6 +175,37 @@ export class ChangeDetector {
     this.#stopped = true;
     this.#debouncer.cancel();
     await this.#watcher?.close();
+  }
+
+  /**
+   * Stops, and returns the changes it had seen but not handed on (an edit of airlock.yaml
+   * replaces it; a checkout that changed airlock.yaml and sources at once must not lose
+   * the sources).
+   */
+  async retire(): Promise<HandOver> {
+    this.#stopped = true;
+    await this.#watcher?.close();
+    await this.#quiet;
+    const waiting = this.#debouncer.take();
+    const left = this.#leftover;
+    return {
+      paths: [...left.paths, ...(waiting?.items ?? [])],
+      changed: [...left.changed],
+      firstAt: Math.min(left.firstAt, waiting?.firstAt ?? Infinity),
+    };
+  }
+
+  /** Takes over a predecessor's unfinished changes (those within this detector's inputs). */
+  adopt(handed: HandOver): void {
+    const mine = (paths: readonly string[]) => paths.filter((path) => this.#filter.matches(path));
+    for (const path of mine(handed.changed)) this.#forced.add(path);
+    const paths = [...mine(handed.paths), ...mine(handed.changed)];
+    if (paths.length > 0) this.#debouncer.add(paths, Number.isFinite(handed.firstAt) ? handed.firstAt : undefined);
+  }
+
+  #leave(paths: Iterable<string>, firstAt: number, into: Set<string>): void {
+    for (const path of paths) into.add(path);
+    this.#leftover.firstAt = Math.min(this.#leftover.firstAt, firstAt);
   }
 
   #onEvents(events: readonly WatchEvent[]): void {
@@ -218,19 +264,21 @@ export class ChangeDetector {
       // until writes pause (up to 500 ms); mtimes newer than the last event show the burst.
       (window > 0 && (await this.#content.writtenSince(this.#lastInputWall + MTIME_SLACK_MS)));
     if (busy && !this.#inBurst && performance.now() - this.#lastInputAt >= quiet) this.#inBurst = true;
+    if (this.#stopped) return this.#leave(paths, firstAt, this.#leftover.paths);
     if (busy && performance.now() - firstAt < MAX_SETTLE_MS) {
       this.#debouncer.add(paths, firstAt);
       return;
     }
     this.#inBurst = false;
-    const changed = await this.#content.changed(paths);
+    const forced = [...paths].filter((path) => this.#forced.delete(path));
+    const changed = [...forced, ...(await this.#content.changed([...paths].filter((path) => !forced.includes(path))))];
     const rel = (list: readonly string[]) => list.map((path) => relative(this.scope.watch.root, path));
     if (changed.length === 0) {
       this.#emitEach((service) => ({ type: 'change.unchanged', service, paths: rel([...paths]) }));
       return;
     }
     const reached = this.options.goGraph ? (await this.options.goGraph.affected(changed)).services : undefined;
-    if (this.#stopped) return;
+    if (this.#stopped) return this.#leave(changed, firstAt, this.#leftover.changed);
     for (const service of this.scope.services) {
       const reaching = reached ? reached.get(service) : changed;
       if (reaching === undefined) {

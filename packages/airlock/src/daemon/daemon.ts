@@ -162,7 +162,14 @@ export class Daemon {
       }),
     );
     for (const [key] of retired) this.#detectors.delete(key);
-    await Promise.all(retired.map(([, detector]) => detector.stop().catch(() => undefined)));
+    // What a retired detector saw but had not handed on goes to its successors (same root).
+    const successors = (root: string) => created.map(([key]) => this.#detectors.get(key) as ChangeDetector).filter((d) => d.root === root);
+    await Promise.all(
+      retired.map(async ([, old]) => {
+        const handed = await old.retire().catch(() => undefined);
+        if (handed) for (const successor of successors(old.root)) successor.adopt(handed);
+      }),
+    );
   }
 
   /** Watches a service's env files and app config files (its old watchers, if any, stop). */

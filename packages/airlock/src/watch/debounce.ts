@@ -48,6 +48,14 @@ export class Debouncer<T> {
     this.flush(items, firstAt);
   }
 
+  /** Cancels the quiet period and returns what was waiting (to hand it to a successor). */
+  take(): { items: Set<T>; firstAt: number } | undefined {
+    const items = this.#pending;
+    const firstAt = this.#firstAt;
+    this.cancel();
+    return items.size > 0 && firstAt !== undefined ? { items, firstAt } : undefined;
+  }
+
   cancel(): void {
     if (this.#timer !== undefined) this.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
