@@ -93,4 +93,28 @@ describe('airlock run', () => {
     const { code } = await run.interrupt();
     assert.equal(code, 0);
   });
+
+  it('reads airlock.yaml again on SIGHUP only: an edit applies then, and unchanged services rebuild as before', async () => {
+    const second = tempProject();
+    const idle = `node -e 'setInterval(() => {}, 1000)'`;
+    const yaml = (withB: boolean) =>
+      `services:\n  a:\n    build: { cmd: "echo building a" }\n    run: { cmd: "${idle}" }\n${withB ? `  b:\n    run: { cmd: "${idle}" }\n` : ''}`;
+    writeFileSync(join(second, 'airlock.yaml'), yaml(false));
+    const hup = new AirlockRun(['run', '--log-format', 'json'], second);
+    try {
+      await hup.waitForEvent('reload.ready', { service: 'a' }, 30_000, 0);
+      writeFileSync(join(second, 'airlock.yaml'), yaml(true));
+      const since = hup.events.length;
+      hup.child.kill('SIGHUP');
+      const applied = await hup.waitForEvent('airlock-yaml.applied', {}, 30_000, since);
+      assert.deepEqual(applied.added, ['b']);
+      await hup.waitForEvent('reload.ready', { service: 'b' }, 30_000, since);
+      await hup.waitForEvent('reload.ready', { service: 'a', generation: 2 }, 30_000, since);
+      assert.equal(hup.events.slice(since).filter((e) => e.type === 'process.started' && e.service === 'b').length, 1, 'b started once');
+      assert.equal((await hup.interrupt()).code, 0);
+    } finally {
+      hup.kill();
+      removeProject(second);
+    }
+  });
 });

@@ -5,7 +5,7 @@ import { chooseServices, planService, type ServicePlan } from '../config/plan.js
 import type { Config, ServiceConfig } from '../config/schema.js';
 import { asAirlockError, fullCode } from '../errors.js';
 import type { EventBus } from '../events.js';
-import type { Daemon } from './daemon.js';
+import type { Applied, Daemon } from './daemon.js';
 import { SavedFileWatcher } from './saved-files.js';
 
 /** The name events about airlock.yaml carry in their `service` field (no service can be called that). */
@@ -16,9 +16,10 @@ const RETRIES = 3;
 const RETRY_MS = 100;
 
 /**
- * Watches airlock.yaml while `airlock dev` runs and applies each valid edit to the services
- * it changes (see Daemon.apply); an edit that does not parse or validate is reported with
- * every problem's line and changes nothing. Edits are applied one at a time, in order.
+ * Watches airlock.yaml while `airlock dev` runs (or, for `airlock run`, reads it on
+ * SIGHUP) and applies each valid edit to the services it changes (see Daemon.apply); an
+ * edit that does not parse or validate is reported with every problem's line and changes
+ * nothing. Edits are applied one at a time, in order.
  *
  * @example
  *   const reloader = new ConfigFileReloader(loaded, [], daemon, bus);
@@ -39,13 +40,21 @@ export class ConfigFileReloader {
     private readonly bus: EventBus,
   ) {
     this.#config = config;
-    this.#watcher = new SavedFileWatcher([file], () => {
-      this.#queue = this.#queue.then(() => this.#reload());
-    });
+    this.#watcher = new SavedFileWatcher([file], () => void this.reloadNow());
   }
 
   start(): Promise<void> {
     return this.#watcher.start();
+  }
+
+  /**
+   * Reads the file now and applies it (`airlock run` on SIGHUP); resolves with what was
+   * applied, or undefined when the file was refused.
+   */
+  reloadNow(): Promise<Applied | undefined> {
+    const done = this.#queue.then(() => this.#reload());
+    this.#queue = done.then(() => undefined);
+    return done;
   }
 
   /** Stops watching and waits for an edit being applied. */
@@ -54,7 +63,7 @@ export class ConfigFileReloader {
     await this.#queue;
   }
 
-  async #reload(): Promise<void> {
+  async #reload(): Promise<Applied | undefined> {
     const read = await this.#read();
     if (read instanceof Error) return this.#reject(read);
     let plans: ServicePlan[];
@@ -68,6 +77,7 @@ export class ConfigFileReloader {
     this.#config = read;
     this.daemon.configRejected = undefined;
     this.bus.emit({ type: 'airlock-yaml.applied', service: CONFIG_FILE_SOURCE, ...applied, notApplied });
+    return applied;
   }
 
   /** The edited config, or the error of the last attempt when every attempt failed. */
@@ -99,7 +109,7 @@ export class ConfigFileReloader {
     );
   }
 
-  #reject(error: unknown): void {
+  #reject(error: unknown): undefined {
     const failure = asAirlockError(error);
     const details = failure.details.length > 0 ? failure.details : [failure.message];
     this.daemon.configRejected = details.join('; ');
@@ -110,5 +120,6 @@ export class ConfigFileReloader {
       message: `${failure.message}; nothing was changed, every service keeps running as before`,
       details,
     });
+    return undefined;
   }
 }

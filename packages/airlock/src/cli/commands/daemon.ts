@@ -15,8 +15,9 @@ import { paletteFor, type GlobalOptions } from '../output.js';
 /**
  * `airlock dev` and `airlock run`: start every chosen service and keep them going until
  * a signal. First SIGINT/SIGTERM: graceful stop, exit 0. A second one: SIGKILL of every
- * process group, exit 128 + signal number. SIGHUP: rebuild and swap every service. In
- * `airlock dev`, saving airlock.yaml applies the edit to the services it changes.
+ * process group, exit 128 + signal number. SIGHUP: rebuild and swap every service (under
+ * `airlock run`, after applying airlock.yaml as it is now). In `airlock dev`, saving
+ * airlock.yaml applies the edit to the services it changes.
  */
 export async function runDaemon(names: readonly string[], flags: ServiceFlags, options: GlobalOptions, watch: boolean): Promise<number> {
   const loaded = discoverConfig(process.cwd(), options.config, flags);
@@ -39,8 +40,8 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
     traceContext: tracing !== undefined,
     configFile: loaded.file,
   });
-  // airlock dev applies edits of airlock.yaml as they are saved; airlock run reads it once.
-  const reloader = watch && loaded.file ? new ConfigFileReloader(loaded.file, loaded.baseDir, loaded.config, names, daemon, bus) : undefined;
+  // airlock dev applies edits of airlock.yaml as they are saved; airlock run on SIGHUP.
+  const reloader = loaded.file ? new ConfigFileReloader(loaded.file, loaded.baseDir, loaded.config, names, daemon, bus) : undefined;
   const metrics = loaded.config.metrics ? subscribeMetrics(bus) : undefined;
   if (loaded.config.metrics) await metrics?.listen(loaded.config.metrics.listen.host, loaded.config.metrics.listen.port);
   const control = await startControl(controlSocketPath(loaded.baseDir), daemon, bus);
@@ -48,6 +49,17 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
     await control.close();
     await metrics?.close();
     await tracing?.close();
+  };
+  /**
+   * SIGHUP rebuilds and swaps every service; under `airlock run` it first applies
+   * airlock.yaml as it is now, and the services that edit already restarted are not
+   * restarted twice.
+   */
+  const onHangup = async () => {
+    const applied = watch ? undefined : await reloader?.reloadNow();
+    const restarted = new Set([...(applied?.added ?? []), ...(applied?.changed ?? []).filter((c) => c.change !== 'update').map((c) => c.service)]);
+    const rest = daemon.services.map((service) => service.plan.name).filter((name) => !restarted.has(name));
+    if (rest.length > 0) daemon.reload(rest);
   };
   let stopped = false;
   // Safety net: whatever ends this process, no child outlives it.
@@ -76,7 +88,7 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    process.on('SIGHUP', () => daemon.reload());
+    process.on('SIGHUP', () => void onHangup());
   });
   // Signal handlers do not keep Node alive; without a watcher (`airlock run`) and with
   // every service exited, airlock must still wait for SIGHUP or Ctrl-C.
@@ -85,7 +97,7 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
     // Start-up may wait on dependsOn for a long time; a signal must still end it.
     const started = (async () => {
       await daemon.watch();
-      await reloader?.start();
+      if (watch) await reloader?.start();
       await daemon.startServices();
     })();
     return await Promise.race([exitCode, started.then(() => exitCode)]);
