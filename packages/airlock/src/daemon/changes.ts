@@ -120,6 +120,8 @@ export class ChangeDetector {
   #quiet: Promise<void> = Promise.resolve();
   /** Filled while retiring: work in flight that the successor takes over. */
   readonly #leftover = { paths: new Set<string>(), changed: new Set<string>(), firstAt: Infinity };
+  /** Being replaced: changes are still collected, but left for the successor. */
+  #holding = false;
   /** Adopted from a predecessor: already known to have changed. */
   readonly #forced = new Set<string>();
 
@@ -175,6 +177,14 @@ export class ChangeDetector {
     this.#stopped = true;
     this.#debouncer.cancel();
     await this.#watcher?.close();
+  }
+
+  /**
+   * From now on, changes are collected but not handed on: a successor (with the services
+   * the edit added) takes them over at `retire`, so none is mapped with the old services.
+   */
+  hold(): void {
+    this.#holding = true;
   }
 
   /**
@@ -264,7 +274,7 @@ export class ChangeDetector {
       // until writes pause (up to 500 ms); mtimes newer than the last event show the burst.
       (window > 0 && (await this.#content.writtenSince(this.#lastInputWall + MTIME_SLACK_MS)));
     if (busy && !this.#inBurst && performance.now() - this.#lastInputAt >= quiet) this.#inBurst = true;
-    if (this.#stopped) return this.#leave(paths, firstAt, this.#leftover.paths);
+    if (this.#stopped || this.#holding) return this.#leave(paths, firstAt, this.#leftover.paths);
     if (busy && performance.now() - firstAt < MAX_SETTLE_MS) {
       this.#debouncer.add(paths, firstAt);
       return;
@@ -278,7 +288,7 @@ export class ChangeDetector {
       return;
     }
     const reached = this.options.goGraph ? (await this.options.goGraph.affected(changed)).services : undefined;
-    if (this.#stopped) return this.#leave(changed, firstAt, this.#leftover.changed);
+    if (this.#stopped || this.#holding) return this.#leave(changed, firstAt, this.#leftover.changed);
     for (const service of this.scope.services) {
       const reaching = reached ? reached.get(service) : changed;
       if (reaching === undefined) {

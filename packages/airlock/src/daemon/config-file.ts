@@ -72,7 +72,13 @@ export class ConfigFileReloader {
     } catch (error) {
       return this.#reject(error);
     }
-    const applied = await this.daemon.apply(plans, read.builds?.concurrency);
+    let applied: Applied;
+    try {
+      applied = await this.daemon.apply(plans, read.builds?.concurrency);
+    } catch (error) {
+      // `go list` failing for a new module graph, say: reported, and airlock keeps going.
+      return this.#reject(error);
+    }
     const notApplied = isDeepStrictEqual(read.metrics, this.#config.metrics) ? [] : ['metrics.listen'];
     this.#config = read;
     this.daemon.configRejected = undefined;

@@ -150,6 +150,8 @@ export class Daemon {
     const ignore = this.options.configFile ? [this.options.configFile] : [];
     const created = [...wanted].filter(([key]) => !this.#detectors.has(key));
     const retired = [...this.#detectors].filter(([key]) => !wanted.has(key));
+    // From here on, what the old ones see is for their successors.
+    for (const [, old] of retired) old.hold();
     await Promise.all(
       created.map(async ([key, spec]) => {
         const graph = spec.go ? new GoGraph(spec.go.moduleDir, spec.go.mains) : undefined;
