@@ -77,7 +77,7 @@ export class ConfigFileReloader {
       applied = await this.daemon.apply(plans, read.builds?.concurrency);
     } catch (error) {
       // `go list` failing for a new module graph, say: reported, and airlock keeps going.
-      return this.#reject(error);
+      return this.#reject(error, 'the edit was only partly applied; fix the cause and save again');
     }
     const notApplied = isDeepStrictEqual(read.metrics, this.#config.metrics) ? [] : ['metrics.listen'];
     this.#config = read;
@@ -115,7 +115,7 @@ export class ConfigFileReloader {
     );
   }
 
-  #reject(error: unknown): undefined {
+  #reject(error: unknown, consequence = 'nothing was changed, every service keeps running as before'): undefined {
     const failure = asAirlockError(error);
     const details = failure.details.length > 0 ? failure.details : [failure.message];
     this.daemon.configRejected = details.join('; ');
@@ -123,7 +123,7 @@ export class ConfigFileReloader {
       type: 'airlock-yaml.rejected',
       service: CONFIG_FILE_SOURCE,
       code: fullCode(failure.code),
-      message: `${failure.message}; nothing was changed, every service keeps running as before`,
+      message: `${failure.message}; ${consequence}`,
       details,
     });
     return undefined;
