@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout } from 'node:timers/promises';
@@ -9,6 +9,7 @@ import { AirlockRun, CLI, freePort, removeProject, ROOT, tempProject } from './h
 
 const APP = join(ROOT, 'test', 'fixtures', 'config-app.mjs');
 const SIGNAL_APP = join(ROOT, 'test', 'fixtures', 'signal-config-app.mjs');
+const LAZY_APP = join(ROOT, 'test', 'fixtures', 'lazy-config-app.mjs');
 
 describe('app config files, validated before a generation sees them', () => {
   const cleanup: (() => void | Promise<void>)[] = [];
@@ -66,6 +67,42 @@ describe('app config files, validated before a generation sees them', () => {
     assert.ok(!load.seen.has('5'), 'the rejected value never reached a generation');
     const after = spawnSync(process.execPath, [CLI, 'status', '--json'], { cwd: dir, encoding: 'utf8' });
     assert.equal(JSON.parse(after.stdout).services[0].configRejected, undefined);
+  });
+});
+
+describe('deliver: restart gives each generation its own snapshot', () => {
+  const cleanup: (() => void | Promise<void>)[] = [];
+  after(async () => {
+    for (const step of cleanup.reverse()) await step();
+  });
+
+  it('the old generation keeps reading the old snapshot while it drains; its copy goes when it does', async () => {
+    const dir = tempProject();
+    cleanup.push(() => removeProject(dir));
+    const port = await freePort();
+    writeFileSync(join(dir, 'config.yaml'), 'greeting: old\n');
+    writeFileSync(
+      join(dir, 'airlock.yaml'),
+      `services:\n  app:\n    run: { cmd: node ${LAZY_APP} }\n    config: { files: [config.yaml] }\n    listen: ${port}\n    watch: { include: ["*.mjs"] }\n`,
+    );
+    const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
+    cleanup.push(() => run.kill());
+    await run.waitForEvent('reload.ready', { generation: 1 }, 30_000, 0);
+    const first = String((await run.waitForEvent('process.output', { generation: 1 }, 30_000, 0)).line).replace('config file ', '');
+    assert.match(first, /app\.g1\.json$/);
+    const load = new Load(port, 4);
+    cleanup.push(() => load.stop());
+    await load.until('old');
+
+    const since = run.events.length;
+    writeFileSync(join(dir, 'config.yaml'), 'greeting: new\n');
+    await run.waitForEvent('reload.ready', { generation: 2 }, 30_000, since);
+    assert.deepEqual(JSON.parse(readFileSync(first, 'utf8')), { greeting: 'old' }, 'g1 still reads the old snapshot');
+    await load.until('new');
+    await run.waitForEvent('generation.drained', { generation: 1 }, 30_000, since);
+    assert.ok(!existsSync(first), "g1's copy is removed once g1 is gone");
+    await load.stop();
+    assert.deepEqual(load.failures, []);
   });
 });
 

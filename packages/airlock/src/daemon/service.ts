@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { copyFileSync, rmSync } from 'node:fs';
 import { ArtifactStore } from '../build/artifacts.js';
 import { buildGeneration } from './build-step.js';
 import type { BuildSlots } from '../build/slots.js';
@@ -13,7 +14,7 @@ import { LivenessMonitor, waitUntilReady } from '../health/monitor.js';
 import type { Probe } from '../health/probe.js';
 import { buildProbe, type ProbeAddress } from '../health/probes.js';
 import { createHandoff } from '../swap/create.js';
-import { generationEnv, startGeneration, stopGeneration, type Generation } from '../swap/generation.js';
+import { generationConfigFile, generationEnv, startGeneration, stopGeneration, type Generation } from '../swap/generation.js';
 import type { Handoff, Launch } from '../swap/handoff.js';
 
 export interface ServiceOptions {
@@ -245,6 +246,7 @@ export class ServiceRunner {
     }
     const phases: Partial<Record<Phase, number>> = { detect: performance.now() - pending.detectStartedAt };
     if (!this.#readEnvFiles(n, pending)) return;
+    this.#copyConfigSnapshot(n);
     let artifact = pending.artifact ?? this.#current?.artifact ?? this.#lastArtifact;
     if (this.plan.build && pending.rebuild) {
       const buildStarted = performance.now();
@@ -329,6 +331,24 @@ export class ServiceRunner {
 
   #retired(generation: Generation): void {
     this.#logProbes.delete(generation.n);
+    this.#removeConfigCopy(generation.n);
+  }
+
+  #removeConfigCopy(n: number): void {
+    const own = generationConfigFile(this.plan, n);
+    if (own !== undefined && own !== this.plan.appConfig?.snapshot) rmSync(own, { force: true });
+  }
+
+  /** deliver: restart — generation n gets its own copy of the snapshot validated for it. */
+  #copyConfigSnapshot(n: number): void {
+    const own = generationConfigFile(this.plan, n);
+    const snapshot = this.plan.appConfig?.snapshot;
+    if (own === undefined || snapshot === undefined || own === snapshot) return;
+    try {
+      copyFileSync(snapshot, own);
+    } catch {
+      // no valid snapshot yet: the service waits for one before it starts
+    }
   }
 
   #watchLiveness(generation: Generation, probe: Probe | undefined): void {
@@ -446,6 +466,8 @@ export class ServiceRunner {
   #onExit(generation: Generation): void {
     const end = generation.child.end;
     this.#generationsAlive.delete(generation);
+    // Whatever ended it, nothing reads its config copy any more.
+    this.#removeConfigCopy(generation.n);
     if (end === undefined) return;
     this.bus.emit({
       type: 'process.exited',
