@@ -57,6 +57,21 @@ describe('config errors, validate, schema', () => {
     assert.match(stderr, /airlock\.yaml:7:5: unknown key "handof" .*did you mean "handoff"\?/);
   });
 
+  it('checks app config files against their schemas too', () => {
+    const dir = project();
+    writeFileSync(join(dir, 'config.yaml'), 'color: blue\ngreeting: 5\n');
+    writeFileSync(join(dir, 'schema.json'), JSON.stringify({ type: 'object', properties: { greeting: { type: 'string' } } }));
+    writeFileSync(join(dir, 'airlock.yaml'), 'services:\n  app:\n    run: { cmd: ./app }\n    config: { files: [config.yaml], schema: schema.json }\n');
+    let result = airlock(['validate'], dir);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /config\.yaml:2:11: greeting must be string \(service app\)/);
+    assert.match(result.stderr, /AIRLOCK_ERR_CONFIG_REJECTED/);
+    writeFileSync(join(dir, 'config.yaml'), 'greeting: hi\n');
+    result = airlock(['validate'], dir);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /app: config\.yaml valid against schema\.json/);
+  });
+
   it('reports YAML syntax errors with their position', () => {
     const dir = project();
     writeFileSync(join(dir, 'airlock.yaml'), 'services:\n  api:\n    run: { cmd: "x"\n');

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { discoverConfig } from '../config/discover.js';
 import { initConfig } from '../config/init.js';
 import { jsonSchema } from '../config/schema.js';
 import { asAirlockError } from '../errors.js';
 import { reloadCommand, statusCommand } from './commands/control.js';
 import { runDaemon } from './commands/daemon.js';
 import { paletteFor, printError, type GlobalOptions } from './output.js';
+import { validateCommand } from './commands/validate.js';
 
 interface ServiceFlagOptions {
   build?: string;
@@ -96,12 +96,8 @@ program
 
 program
   .command('validate')
-  .description('check airlock.yaml; print every problem with file:line:column; exit 1 if any')
-  .action((_options: unknown, command: Command) => {
-    const loaded = discoverConfig(process.cwd(), globals(command).config, {});
-    const names = Object.keys(loaded.config.services);
-    process.stdout.write(`${loaded.file ?? 'flags'}: ok (${names.length} service${names.length === 1 ? '' : 's'}: ${names.join(', ')})\n`);
-  });
+  .description('check airlock.yaml and the app config files; print every problem with file:line:column; exit 1 if any')
+  .action((_options: unknown, command: Command) => validateCommand(globals(command)));
 
 program
   .command('schema')

@@ -41,6 +41,11 @@ function parseFile(file: string, text: string): Parsed | Rejection {
 
 const isRejection = (value: Parsed | Rejection): value is Rejection => 'message' in value;
 
+/** `config.yaml:2:11: greeting must be string`, the file named as `name` gives it (default: its base name). */
+export function describeRejection({ file, position, message }: Rejection, name: (file: string) => string = basename): string {
+  return `${name(file)}${position ? `:${position.line}:${position.col}` : ''}: ${message}`;
+}
+
 /**
  * Reads an app's config files as one snapshot (later files override earlier keys) and
  * checks it against the JSON Schema. A file that does not parse right after a change

@@ -6,7 +6,7 @@ import type { ServicePlan } from '../config/plan.js';
 import { fullCode } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { Clock } from '../watch/debounce.js';
-import { compileSchema, readSnapshot, writeSnapshot } from './app-config.js';
+import { compileSchema, describeRejection, readSnapshot, writeSnapshot } from './app-config.js';
 import { ChangeDetector, moduleScope, type WatchScope } from './changes.js';
 import { classifyChange, type PlanChange } from './plan-change.js';
 import { SavedFileWatcher } from './saved-files.js';
@@ -210,7 +210,7 @@ export class Daemon {
     const snapshot = await readSnapshot(appConfig.files, validate);
     if (!snapshot.ok) {
       const { file, position, message } = snapshot.rejection;
-      service.configRejected = `${basename(file)}${position ? `:${position.line}:${position.col}` : ''}: ${message}`;
+      service.configRejected = describeRejection(snapshot.rejection);
       this.bus.emit({ type: 'config.rejected', service: name, code: fullCode('CONFIG_REJECTED'), file: basename(file), line: position?.line, col: position?.col, message });
       return false;
     }
