@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout } from 'node:timers/promises';
 import { Load } from '../../scripts/http-load.ts';
-import { AirlockRun, CLI, freePort, getOnce, isAlive, isPortFree, removeProject, ROOT, tempProject, type JsonEvent } from './helpers.ts';
+import { AirlockRun, CLI, freePort, getOnce, isAlive, isPortFree, removeProject, ROOT, tempProject, type JsonEvent, cleanupAfter } from './helpers.ts';
 
 const APP = join(ROOT, 'test', 'fixtures', 'env-app.mjs');
 
@@ -40,23 +40,20 @@ function airlockYaml(webPort: number, shape: Shape): string {
 const started = (events: readonly JsonEvent[], type: string) => events.filter((e) => e.type === type).map((e) => e.service);
 
 describe('editing airlock.yaml while airlock dev runs', () => {
-  const cleanup: (() => void | Promise<void>)[] = [];
-  after(async () => {
-    for (const step of cleanup.reverse()) await step();
-  });
+  const cleanup = cleanupAfter();
 
   it('adds, changes and removes services, refuses an invalid edit, and never fails a request of the services it leaves alone', async () => {
     const dir = tempProject();
-    cleanup.push(() => removeProject(dir));
+    cleanup(() => removeProject(dir));
     const [webPort, firstExtraPort, extraPort] = [await freePort(), await freePort(), await freePort()];
     const file = join(dir, 'airlock.yaml');
     writeFileSync(file, airlockYaml(webPort, { greeting: 'one', jobBuild: 'echo job-v1' }));
     const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
-    cleanup.push(() => run.kill());
+    cleanup(() => run.kill());
     const webFirst = await run.waitForEvent('reload.ready', { service: 'web', generation: 1 }, 30_000, 0);
     const jobFirst = await run.waitForEvent('reload.ready', { service: 'job', generation: 1 }, 30_000, 0);
     const load = new Load(webPort, 4);
-    cleanup.push(() => load.stop());
+    cleanup(() => load.stop());
     await load.until('one');
 
     // Added: starts; nothing else restarts or rebuilds.

@@ -2,24 +2,21 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout } from 'node:timers/promises';
 import { Load } from '../../scripts/http-load.ts';
-import { AirlockRun, CLI, freePort, removeProject, ROOT, tempProject } from './helpers.ts';
+import { AirlockRun, CLI, freePort, removeProject, ROOT, tempProject, cleanupAfter } from './helpers.ts';
 
 const APP = join(ROOT, 'test', 'fixtures', 'config-app.mjs');
 const SIGNAL_APP = join(ROOT, 'test', 'fixtures', 'signal-config-app.mjs');
 const LAZY_APP = join(ROOT, 'test', 'fixtures', 'lazy-config-app.mjs');
 
 describe('app config files, validated before a generation sees them', () => {
-  const cleanup: (() => void | Promise<void>)[] = [];
-  after(async () => {
-    for (const step of cleanup.reverse()) await step();
-  });
+  const cleanup = cleanupAfter();
 
   it('rejects an invalid edit with file:line (nothing changes, no request fails), applies a valid one through the handoff', async () => {
     const dir = tempProject();
-    cleanup.push(() => removeProject(dir));
+    cleanup(() => removeProject(dir));
     const port = await freePort();
     writeFileSync(join(dir, 'config.yaml'), 'greeting: hi\n');
     writeFileSync(
@@ -31,10 +28,10 @@ describe('app config files, validated before a generation sees them', () => {
       `services:\n  app:\n    run: { cmd: node ${APP} }\n    config: { files: [config.yaml], schema: schema.json }\n    listen: ${port}\n    watch: { include: ["*.mjs"] }\n`,
     );
     const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
-    cleanup.push(() => run.kill());
+    cleanup(() => run.kill());
     await run.waitForEvent('reload.ready', { generation: 1 }, 30_000);
     const load = new Load(port, 4);
-    cleanup.push(() => load.stop());
+    cleanup(() => load.stop());
     await load.until('hi');
 
     let since = run.events.length;
@@ -71,14 +68,11 @@ describe('app config files, validated before a generation sees them', () => {
 });
 
 describe('deliver: restart gives each generation its own snapshot', () => {
-  const cleanup: (() => void | Promise<void>)[] = [];
-  after(async () => {
-    for (const step of cleanup.reverse()) await step();
-  });
+  const cleanup = cleanupAfter();
 
   it('the old generation keeps reading the old snapshot while it drains; its copy goes when it does', async () => {
     const dir = tempProject();
-    cleanup.push(() => removeProject(dir));
+    cleanup(() => removeProject(dir));
     const port = await freePort();
     writeFileSync(join(dir, 'config.yaml'), 'greeting: old\n');
     writeFileSync(
@@ -86,12 +80,12 @@ describe('deliver: restart gives each generation its own snapshot', () => {
       `services:\n  app:\n    run: { cmd: node ${LAZY_APP} }\n    config: { files: [config.yaml] }\n    listen: ${port}\n    watch: { include: ["*.mjs"] }\n`,
     );
     const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
-    cleanup.push(() => run.kill());
+    cleanup(() => run.kill());
     await run.waitForEvent('reload.ready', { generation: 1 }, 30_000, 0);
     const first = String((await run.waitForEvent('process.output', { generation: 1 }, 30_000, 0)).line).replace('config file ', '');
     assert.match(first, /app\.g1\.json$/);
     const load = new Load(port, 4);
-    cleanup.push(() => load.stop());
+    cleanup(() => load.stop());
     await load.until('old');
 
     const since = run.events.length;
@@ -107,14 +101,11 @@ describe('deliver: restart gives each generation its own snapshot', () => {
 });
 
 describe('deliver: signal', () => {
-  const cleanup: (() => void | Promise<void>)[] = [];
-  after(async () => {
-    for (const step of cleanup.reverse()) await step();
-  });
+  const cleanup = cleanupAfter();
 
   it('replaces the snapshot file and signals the running generation, which swaps it in without a restart', async () => {
     const dir = tempProject();
-    cleanup.push(() => removeProject(dir));
+    cleanup(() => removeProject(dir));
     const port = await freePort();
     writeFileSync(join(dir, 'config.yaml'), 'greeting: first\n');
     writeFileSync(
@@ -122,10 +113,10 @@ describe('deliver: signal', () => {
       `services:\n  app:\n    run: { cmd: node ${SIGNAL_APP} }\n    config: { files: [config.yaml], deliver: signal, signal: SIGUSR2 }\n    listen: ${port}\n    watch: { include: ["*.mjs"] }\n`,
     );
     const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
-    cleanup.push(() => run.kill());
+    cleanup(() => run.kill());
     await run.waitForEvent('reload.ready', { generation: 1 }, 30_000);
     const load = new Load(port, 4);
-    cleanup.push(() => load.stop());
+    cleanup(() => load.stop());
     await load.until('first');
     const since = run.events.length;
     writeFileSync(join(dir, 'config.yaml'), 'greeting: second\n');

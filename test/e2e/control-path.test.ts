@@ -2,24 +2,21 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { AirlockRun, CLI, removeProject, tempProject } from './helpers.ts';
+import { describe, it } from 'node:test';
+import { AirlockRun, CLI, removeProject, tempProject, cleanupAfter } from './helpers.ts';
 
 describe('a project deeper than a unix socket path allows', () => {
-  const cleanup: (() => void)[] = [];
-  after(() => {
-    for (const step of cleanup.reverse()) step();
-  });
+  const cleanup = cleanupAfter();
 
   it('still serves the control API, and status finds it', async () => {
     const root = tempProject();
-    cleanup.push(() => removeProject(root));
+    cleanup(() => removeProject(root));
     // .airlock/control.sock under this directory is well over the 108 bytes of sun_path.
     const dir = join(root, 'a-rather-long-directory-name-for-a-project'.repeat(3), 'services', 'api');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'airlock.yaml'), `services:\n  app:\n    run: { cmd: "node -e 'setInterval(() => {}, 1000)'" }\n`);
     const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
-    cleanup.push(() => run.kill());
+    cleanup(() => run.kill());
     const ready = await run.waitForEvent('reload.ready', {}, 30_000, 0);
     const status = spawnSync(process.execPath, [CLI, 'status', '--json'], { cwd: dir, encoding: 'utf8' });
     assert.equal(status.status, 0, status.stderr);

@@ -1,22 +1,19 @@
 import assert from 'node:assert/strict';
 import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout } from 'node:timers/promises';
 import { Load } from '../../scripts/http-load.ts';
-import { AirlockRun, freePort, removeProject, ROOT, tempProject } from './helpers.ts';
+import { AirlockRun, freePort, removeProject, ROOT, tempProject, cleanupAfter } from './helpers.ts';
 
 const APP = join(ROOT, 'test', 'fixtures', 'env-app.mjs');
 
 describe('env file changes', () => {
-  const cleanup: (() => void | Promise<void>)[] = [];
-  after(async () => {
-    for (const step of cleanup.reverse()) await step();
-  });
+  const cleanup = cleanupAfter();
 
   it('swap to a generation started with the new environment, without a rebuild and without failing a request', async () => {
     const dir = tempProject();
-    cleanup.push(() => removeProject(dir));
+    cleanup(() => removeProject(dir));
     const port = await freePort();
     writeFileSync(join(dir, '.env'), 'GREETING=hello\n');
     writeFileSync(
@@ -24,10 +21,10 @@ describe('env file changes', () => {
       `services:\n  app:\n    build: { cmd: "true" }\n    run: { cmd: node ${APP}, envFile: .env }\n    listen: ${port}\n    handoff: proxy\n    watch: { include: ["*.mjs"] }\n`,
     );
     const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
-    cleanup.push(() => run.kill());
+    cleanup(() => run.kill());
     await run.waitForEvent('reload.ready', { generation: 1 }, 30_000);
     const load = new Load(port, 4);
-    cleanup.push(() => load.stop());
+    cleanup(() => load.stop());
     await load.until('hello');
     const since = run.events.length;
 
@@ -64,7 +61,7 @@ describe('env file changes', () => {
 
   it('a reload while an env file is missing fails with a clear error and the running generation keeps serving', async () => {
     const dir = tempProject();
-    cleanup.push(() => removeProject(dir));
+    cleanup(() => removeProject(dir));
     const port = await freePort();
     writeFileSync(join(dir, '.env'), 'GREETING=kept\n');
     writeFileSync(
@@ -72,10 +69,10 @@ describe('env file changes', () => {
       `services:\n  app:\n    run: { cmd: node ${APP}, envFile: .env }\n    listen: ${port}\n    handoff: proxy\n    watch: { include: ["*.mjs"] }\n`,
     );
     const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
-    cleanup.push(() => run.kill());
+    cleanup(() => run.kill());
     const first = await run.waitForEvent('reload.ready', { generation: 1 }, 30_000);
     const load = new Load(port, 2);
-    cleanup.push(() => load.stop());
+    cleanup(() => load.stop());
     await load.until('kept');
 
     unlinkSync(join(dir, '.env'));
@@ -93,7 +90,7 @@ describe('env file changes', () => {
   });
   it('a service that went down while its env file was missing starts again once the file is back, even unchanged', async () => {
     const dir = tempProject();
-    cleanup.push(() => removeProject(dir));
+    cleanup(() => removeProject(dir));
     writeFileSync(join(dir, '.env'), 'GREETING=same\n');
     // Crashes 300 ms after each start: every restart reads the env file again.
     writeFileSync(
@@ -101,7 +98,7 @@ describe('env file changes', () => {
       `services:\n  app:\n    run: { cmd: "node -e 'setTimeout(() => process.exit(1), 300)'", envFile: .env }\n    watch: { include: ["*.mjs"] }\n`,
     );
     const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
-    cleanup.push(() => run.kill());
+    cleanup(() => run.kill());
     await run.waitForEvent('process.exited', {}, 30_000, 0);
     unlinkSync(join(dir, '.env'));
     await run.waitForEvent('reload.failed', { code: 'AIRLOCK_ERR_ENV_FILE' }, 30_000);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Client, credentials } from '@grpc/grpc-js';
-import { AirlockRun, freePort, removeProject, ROOT, tempProject } from './helpers.ts';
+import { AirlockRun, freePort, removeProject, ROOT, tempProject, cleanupAfter } from './helpers.ts';
 
 const APP = join(ROOT, 'test', 'fixtures', 'grpc-app.mjs');
 const json = {
@@ -12,8 +12,7 @@ const json = {
 };
 
 describe('gRPC behind tcp-proxy', () => {
-  const cleanup: (() => void)[] = [];
-  after(() => cleanup.forEach((step) => step()));
+  const cleanup = cleanupAfter();
 
   async function start(env: string) {
     const dir = tempProject();
@@ -23,7 +22,7 @@ describe('gRPC behind tcp-proxy', () => {
       `services:\n  grpc:\n    run: { cmd: node ${APP}, env: { GRPC_HEALTH: ${env} } }\n    listen: ${port}\n    handoff: tcp-proxy\n    health: { grpc: {}, startTimeout: 3s }\n`,
     );
     const run = new AirlockRun(['run', '--log-format', 'json'], dir);
-    cleanup.push(() => run.kill(), () => removeProject(dir));
+    cleanup(() => run.kill(), () => removeProject(dir));
     return { dir, port, run };
   }
 
@@ -39,7 +38,7 @@ describe('gRPC behind tcp-proxy', () => {
     const { port, run } = await start('SERVING');
     await run.waitForEvent('reload.ready', { generation: 1 }, 30_000);
     const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
-    cleanup.push(() => client.close());
+    cleanup(() => client.close());
     const messages: { n: number; generation: string }[] = [];
     const stream = client.makeServerStreamRequest('/test.Counter/Count', json.serialize, json.deserialize, {});
     const ended = new Promise<void>((resolve, reject) => {
@@ -53,7 +52,7 @@ describe('gRPC behind tcp-proxy', () => {
 
     // A new connection (new client) lands on generation 2.
     const fresh = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
-    cleanup.push(() => fresh.close());
+    cleanup(() => fresh.close());
     const first = await new Promise<{ generation: string }>((resolve, reject) => {
       const call = fresh.makeServerStreamRequest('/test.Counter/Count', json.serialize, json.deserialize, {});
       call.once('data', (message: { generation: string }) => {

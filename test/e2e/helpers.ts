@@ -5,6 +5,7 @@ import { getOnce } from '../../scripts/http-load.ts';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after } from 'node:test';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'packages', 'airlock', 'dist', 'cli', 'main.js');
@@ -172,4 +173,21 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Steps for the enclosing suite's after hook, run last-added first (stop the load, end
+ * airlock and its children, remove the project), whether the test passed or not; steps
+ * added in one call run in the order given.
+ *
+ * @example
+ *   const cleanup = cleanupAfter();
+ *   cleanup(() => run.kill(), () => removeProject(dir));
+ */
+export function cleanupAfter(): (...steps: (() => unknown)[]) => void {
+  const all: (() => unknown)[] = [];
+  after(async () => {
+    for (const step of all.reverse()) await step();
+  });
+  return (...steps) => void all.push(...steps.reverse());
 }

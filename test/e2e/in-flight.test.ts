@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { WebSocket } from 'ws';
-import { AirlockRun, freePort, get, removeProject, ROOT, tempProject } from './helpers.ts';
+import { AirlockRun, freePort, get, removeProject, ROOT, tempProject, cleanupAfter } from './helpers.ts';
 
 const APP = join(ROOT, 'test', 'fixtures', 'slow-ws-app.mjs');
 
@@ -37,12 +37,11 @@ async function startService(handoff: string, drain = '30s') {
 
 for (const handoff of ['proxy', 'fd']) {
   describe(`in-flight work across a swap (${handoff})`, () => {
-    const cleanup: (() => void)[] = [];
-    after(() => cleanup.forEach((step) => step()));
+    const cleanup = cleanupAfter();
 
     it('completes a 2 s request that was in flight during the swap', async () => {
       const { dir, port, run } = await startService(handoff);
-      cleanup.push(() => run.kill(), () => removeProject(dir));
+      cleanup(() => run.kill(), () => removeProject(dir));
       const slow = get(port, '/slow');
       await new Promise((r) => setTimeout(r, 200));
       run.child.kill('SIGHUP');
@@ -56,14 +55,13 @@ for (const handoff of ['proxy', 'fd']) {
 }
 
 describe('WebSockets across a swap (proxy)', () => {
-  const cleanup: (() => void)[] = [];
-  after(() => cleanup.forEach((step) => step()));
+  const cleanup = cleanupAfter();
 
   it('keeps an open WebSocket on the old generation until its drain timeout, and opens new ones on the new', async () => {
     const { dir, port, run } = await startService('proxy', '2s');
-    cleanup.push(() => run.kill(), () => removeProject(dir));
+    cleanup(() => run.kill(), () => removeProject(dir));
     const before = await open(port);
-    cleanup.push(() => before.terminate());
+    cleanup(() => before.terminate());
     assert.equal(await echo(before, 'a'), '1:a');
 
     const closed = new Promise<number>((resolve) => before.once('close', () => resolve(performance.now())));
@@ -72,7 +70,7 @@ describe('WebSockets across a swap (proxy)', () => {
     const swappedAt = performance.now();
     assert.equal(await echo(before, 'b'), '1:b', 'the old socket still works after the swap');
     const after = await open(port);
-    cleanup.push(() => after.terminate());
+    cleanup(() => after.terminate());
     assert.equal(await echo(after, 'c'), '2:c');
     assert.ok(ready);
     await run.waitForEvent('generation.drained', { generation: 1 }, 30_000);
@@ -85,8 +83,7 @@ describe('WebSockets across a swap (proxy)', () => {
 });
 
 describe('exec probe (proxy)', () => {
-  const cleanup: (() => void)[] = [];
-  after(() => cleanup.forEach((step) => step()));
+  const cleanup = cleanupAfter();
 
   it('runs with the new generation’s own PORT, so it checks that generation and not the old one', async () => {
     const dir = tempProject();
@@ -97,7 +94,7 @@ describe('exec probe (proxy)', () => {
       `services:\n  app:\n    run: { cmd: node ${APP} }\n    listen: ${port}\n    handoff: proxy\n    health: { exec: ${JSON.stringify(check)}, startTimeout: 10s }\n`,
     );
     const run = new AirlockRun(['run', '--log-format', 'json'], dir);
-    cleanup.push(() => run.kill(), () => removeProject(dir));
+    cleanup(() => run.kill(), () => removeProject(dir));
     await run.waitForEvent('reload.ready', { generation: 1 }, 30_000);
     run.child.kill('SIGHUP');
     await run.waitForEvent('reload.ready', { generation: 2 }, 30_000);
@@ -107,12 +104,11 @@ describe('exec probe (proxy)', () => {
 });
 
 describe('stopping airlock while a request is in flight (proxy)', () => {
-  const cleanup: (() => void)[] = [];
-  after(() => cleanup.forEach((step) => step()));
+  const cleanup = cleanupAfter();
 
   it('lets the generation drain it: one stop signal, not two', async () => {
     const { dir, port, run } = await startService('proxy');
-    cleanup.push(() => run.kill(), () => removeProject(dir));
+    cleanup(() => run.kill(), () => removeProject(dir));
     const slow = get(port, '/slow');
     await new Promise((r) => setTimeout(r, 200));
     const { code } = await run.interrupt();

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { AirlockRun, CLI, freePort, getOnce, removeProject, ROOT, tempProject } from './helpers.ts';
+import { describe, it } from 'node:test';
+import { AirlockRun, CLI, freePort, getOnce, removeProject, ROOT, tempProject, cleanupAfter } from './helpers.ts';
 
 const APP = join(ROOT, 'test', 'fixtures', 'slow-ws-app.mjs');
 
@@ -20,12 +20,11 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 }
 
 describe('status, reload and metrics of a running airlock', () => {
-  const cleanup: (() => void)[] = [];
-  after(() => cleanup.forEach((step) => step()));
+  const cleanup = cleanupAfter();
 
   it('reports what runs, reloads on request, counts reloads and failed builds, and keeps its socket private', async () => {
     const dir = tempProject();
-    cleanup.push(() => removeProject(dir));
+    cleanup(() => removeProject(dir));
     const port = await freePort();
     const metricsPort = await freePort();
     writeFileSync(
@@ -42,7 +41,7 @@ describe('status, reload and metrics of a running airlock', () => {
       ].join('\n'),
     );
     const run = new AirlockRun(['run', '--log-format', 'json'], dir);
-    cleanup.push(() => run.kill());
+    cleanup(() => run.kill());
     const first = await run.waitForEvent('reload.ready', { generation: 1 }, 30_000);
 
     const socket = join(dir, '.airlock', 'control.sock');

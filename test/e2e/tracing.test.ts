@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { AirlockRun, removeProject, tempProject } from './helpers.ts';
+import { describe, it } from 'node:test';
+import { AirlockRun, removeProject, tempProject, cleanupAfter } from './helpers.ts';
 
 interface OtlpSpan {
   traceId: string;
@@ -30,20 +30,19 @@ function receiver(): Promise<{ server: Server; port: number; spans: OtlpSpan[] }
 }
 
 describe('OpenTelemetry traces of reloads', () => {
-  const cleanup: (() => void)[] = [];
-  after(() => cleanup.forEach((step) => step()));
+  const cleanup = cleanupAfter();
 
   it('exports one trace per reload with a span per phase, and gives the generation a matching TRACEPARENT', async () => {
     const otlp = await receiver();
-    cleanup.push(() => otlp.server.close());
+    cleanup(() => otlp.server.close());
     const dir = tempProject();
-    cleanup.push(() => removeProject(dir));
+    cleanup(() => removeProject(dir));
     writeFileSync(
       join(dir, 'airlock.yaml'),
       'services:\n  job:\n    build: { cmd: "true" }\n    run: { cmd: "echo traceparent=$TRACEPARENT; exec sleep 60" }\n',
     );
     const run = new AirlockRun(['run', '--log-format', 'json'], dir, { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlp.port}` });
-    cleanup.push(() => run.kill());
+    cleanup(() => run.kill());
     await run.waitForEvent('reload.ready', { generation: 1 }, 30_000);
     run.child.kill('SIGHUP');
     await run.waitForEvent('reload.ready', { generation: 2 }, 30_000);

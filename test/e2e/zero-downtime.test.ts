@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { AirlockRun, freePort, removeProject, tempProject } from './helpers.ts';
+import { describe, it } from 'node:test';
+import { AirlockRun, freePort, removeProject, tempProject, cleanupAfter } from './helpers.ts';
 import { Load } from '../../scripts/http-load.ts';
 
 const RELOADS = 20;
@@ -14,25 +14,22 @@ function setGreeting(dir: string, text: string): void {
 
 for (const handoff of ['fd', 'proxy', 'tcp-proxy', 'restart'] as const) {
   describe(`handoff: ${handoff}`, () => {
-    const cleanup: (() => void | Promise<void>)[] = [];
-    after(async () => {
-      for (const step of cleanup.reverse()) await step();
-    });
+    const cleanup = cleanupAfter();
 
     it(`drops no request over ${RELOADS} reloads under keep-alive load, and serves every version`, async () => {
       const dir = tempProject('go-hello');
-      cleanup.push(() => removeProject(dir));
+      cleanup(() => removeProject(dir));
       const port = await freePort();
       writeFileSync(
         join(dir, 'airlock.yaml'),
         `services:\n  hello:\n    go: { main: . }\n    listen: 127.0.0.1:${port}\n    handoff: ${handoff}\n    health: { http: { path: /healthz } }\n`,
       );
       const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
-      cleanup.push(() => run.kill());
+      cleanup(() => run.kill());
       await run.waitForEvent('reload.ready', { generation: 1 }, 120_000);
 
       const load = new Load(port);
-      cleanup.push(() => load.stop());
+      cleanup(() => load.stop());
       await load.until('hello from go-hello');
       for (let i = 1; i <= RELOADS; i++) {
         const since = run.events.length;
