@@ -59,8 +59,11 @@ export interface ChangeOptions {
    * airlock.yaml): a change saved while the new one primes its hashes is still a change.
    */
   readonly content?: ContentTracker;
-  /** Absolute paths that are never an input (airlock.yaml: its edits are applied, not rebuilt for). */
-  readonly ignore?: readonly string[];
+  /**
+   * Paths (absolute) that are never a source change: airlock.yaml, env files, app config
+   * files and schemas, whose edits airlock applies in their own way.
+   */
+  readonly ignore?: (path: string) => boolean;
 }
 
 /**
@@ -219,8 +222,8 @@ export class ChangeDetector {
   }
 
   #onEvents(events: readonly WatchEvent[]): void {
-    const ignored = this.options.ignore ?? [];
-    if (ignored.length > 0) events = events.filter((event) => !ignored.includes(event.path));
+    const ignored = this.options.ignore;
+    if (ignored) events = events.filter((event) => !ignored(event.path));
     const paths = events.map((event) => event.path);
     // Noted at once, before any await: a quiet period ending now must see this batch.
     if (events.some((event) => event.type === 'create' || this.#filter.matches(event.path))) {

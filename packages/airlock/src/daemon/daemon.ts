@@ -147,7 +147,7 @@ export class Daemon {
   async #syncDetectors(): Promise<void> {
     const wanted = detectorSpecs(this.services.map((runner) => runner.plan));
     const reload = (service: string, paths: string[], firstAt: number) => this.#services.get(service)?.runner.reload(paths, firstAt);
-    const ignore = this.options.configFile ? [this.options.configFile] : [];
+    const ignore = (path: string) => this.#appliedNotBuilt(path);
     const created = [...wanted].filter(([key]) => !this.#detectors.has(key));
     const retired = [...this.#detectors].filter(([key]) => !wanted.has(key));
     // From here on, what the old ones see is for their successors.
@@ -172,6 +172,15 @@ export class Daemon {
         if (handed) for (const successor of successors(old.root)) successor.adopt(handed);
       }),
     );
+  }
+
+  /** airlock.yaml, env files, app config files and schemas: applied by airlock, never a reason to rebuild. */
+  #appliedNotBuilt(path: string): boolean {
+    if (path === this.options.configFile) return true;
+    return this.services.some(({ plan }) => {
+      const app = plan.appConfig;
+      return plan.run.envFiles.includes(path) || (app !== undefined && (app.files.includes(path) || app.schema === path));
+    });
   }
 
   /** Watches a service's env files and app config files (its old watchers, if any, stop). */
