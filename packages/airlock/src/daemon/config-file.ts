@@ -22,8 +22,9 @@ const RETRY_MS = 100;
  * nothing. Edits are applied one at a time, in order.
  *
  * @example
- *   const reloader = new ConfigFileReloader(loaded, [], daemon, bus);
- *   await reloader.start();
+ *   const reloader = new ConfigFileReloader(loaded.file, loaded.baseDir, loaded.config, [], daemon, bus);
+ *   await reloader.start();          // airlock dev: every save
+ *   await reloader.reloadNow();      // airlock run: on SIGHUP
  */
 export class ConfigFileReloader {
   readonly #watcher: SavedFileWatcher;
