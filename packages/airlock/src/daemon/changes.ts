@@ -121,7 +121,7 @@ export class ChangeDetector {
   /** Set when input batches follow each other closely; cleared when a change is handed on. */
   #inBurst = false;
   #quiet: Promise<void> = Promise.resolve();
-  /** Filled while retiring: work in flight that the successor takes over. */
+  /** Filled while held or retiring: changes seen but left for the successor. */
   readonly #leftover = { paths: new Set<string>(), changed: new Set<string>(), firstAt: Infinity };
   /** Being replaced: changes are still collected, but left for the successor. */
   #holding = false;
