@@ -81,7 +81,13 @@ export type AirlockEvent =
       readonly col: number | undefined;
       readonly message: string;
     })
-  | (Base & { readonly type: 'config.accepted'; readonly file: string })
+  | (Base & {
+      readonly type: 'config.accepted';
+      readonly file: string;
+      /** How it reaches the app: a new generation (restart), or a signal to the running one. */
+      readonly deliver: 'restart' | 'signal';
+      readonly signal: string | undefined;
+    })
   | (Base & {
       /** airlock.yaml was edited and applied; `service` is "airlock.yaml". */
       readonly type: 'airlock-yaml.applied';

@@ -226,7 +226,8 @@ export class Daemon {
     service.configRejected = undefined;
     await writeSnapshot(appConfig.snapshot, snapshot.value);
     if (changed === undefined) return true;
-    this.bus.emit({ type: 'config.accepted', service: name, file: changed });
+    const signal = appConfig.deliver === 'signal' ? appConfig.signal : undefined;
+    this.bus.emit({ type: 'config.accepted', service: name, file: changed, deliver: appConfig.deliver, signal });
     const waiting = this.#waitingForConfig.get(service);
     if (waiting) {
       this.#waitingForConfig.delete(service);

@@ -85,7 +85,7 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
       case 'config.rejected':
         return fail(s, event.code, `${event.file}${event.line ? `:${event.line}:${event.col}` : ''}: ${event.message}; the running generation keeps the last good config`);
       case 'config.accepted':
-        return info(s, `${event.file} is valid`);
+        return info(s, `${event.file} is valid: ${event.deliver === 'signal' ? `${event.signal ?? 'signal'} sent to the running generation` : 'starting a generation with it'}`);
       case 'change.unaffected':
         return verbose(s, `not affected by: ${event.paths.join(', ')}`);
       case 'service.waiting':
