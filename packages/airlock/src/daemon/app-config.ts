@@ -4,6 +4,7 @@ import { basename, extname } from 'node:path';
 import { parseEnv } from 'node:util';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parseYaml, type Position } from '../config/locate.js';
+import { HALF_WRITTEN_RETRIES, readSettled } from './settled-read.js';
 
 /** Why a snapshot of an app's config files was refused: where, and what. */
 export interface Rejection {
@@ -46,6 +47,16 @@ export function describeRejection({ file, position, message }: Rejection, name: 
   return `${name(file)}${position ? `:${position.line}:${position.col}` : ''}: ${message}`;
 }
 
+async function readAndParse(file: string): Promise<Parsed | Rejection> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    return { file, position: undefined, message: (error as Error).message };
+  }
+  return text.trim() === '' ? { file, position: { line: 1, col: 1 }, message: 'the file is empty' } : parseFile(file, text);
+}
+
 /**
  * Reads an app's config files as one snapshot (later files override earlier keys) and
  * checks it against the JSON Schema. A file that does not parse right after a change
@@ -55,22 +66,10 @@ export function describeRejection({ file, position, message }: Rejection, name: 
  *   const snapshot = await readSnapshot(['/app/config.yaml'], validator);
  *   if (!snapshot.ok) console.log(snapshot.rejection); // { file, position: { line, col }, message }
  */
-export async function readSnapshot(files: readonly string[], validate: ValidateFunction | undefined, retries = 3): Promise<Snapshot> {
+export async function readSnapshot(files: readonly string[], validate: ValidateFunction | undefined, retries = HALF_WRITTEN_RETRIES): Promise<Snapshot> {
   const parsed: { file: string; result: Parsed }[] = [];
   for (const file of files) {
-    let result: Parsed | Rejection = { file, position: undefined, message: 'not read' };
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (error) {
-        result = { file, position: undefined, message: (error as Error).message };
-        continue;
-      }
-      result = text.trim() === '' ? { file, position: { line: 1, col: 1 }, message: 'the file is empty' } : parseFile(file, text);
-      if (!isRejection(result)) break;
-      if (attempt < retries) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const result = await readSettled(() => readAndParse(file), (r) => !isRejection(r), retries);
     if (isRejection(result)) return { ok: false, rejection: result };
     parsed.push({ file, result });
   }

@@ -7,13 +7,10 @@ import { asAirlockError, fullCode } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { Applied, Daemon } from './daemon.js';
 import { SavedFileWatcher } from './saved-files.js';
+import { readSettled } from './settled-read.js';
 
 /** The name events about airlock.yaml carry in their `service` field (no service can be called that). */
 export const CONFIG_FILE_SOURCE = 'airlock.yaml';
-
-/** A save caught half-written (truncated, or renamed away by an editor) is read again this often, this far apart. */
-const RETRIES = 3;
-const RETRY_MS = 100;
 
 /**
  * Watches airlock.yaml while `airlock dev` runs (or, for `airlock run`, reads it on
@@ -88,17 +85,17 @@ export class ConfigFileReloader {
   }
 
   /** The edited config, or the error of the last attempt when every attempt failed. */
-  async #read(): Promise<Config | Error> {
-    let last: Error = new Error('not read');
-    for (let attempt = 0; attempt <= RETRIES; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
-      try {
-        return parseConfigText(await readFile(this.file, 'utf8'), this.file).config;
-      } catch (error) {
-        last = error as Error;
-      }
-    }
-    return last;
+  #read(): Promise<Config | Error> {
+    return readSettled(
+      async () => {
+        try {
+          return parseConfigText(await readFile(this.file, 'utf8'), this.file).config;
+        } catch (error) {
+          return error as Error;
+        }
+      },
+      (result) => !(result instanceof Error),
+    );
   }
 
   /** Plans only the services whose section changed; the others keep the plan they run by. */
