@@ -88,6 +88,28 @@ export async function readSnapshot(files: readonly string[], validate: ValidateF
   return { ok: true, value };
 }
 
+/**
+ * The whole check a running airlock (and `airlock validate`) makes before an app sees its
+ * config: the schema compiles, the files parse, the merged snapshot satisfies the schema.
+ * A schema that does not compile is a rejection of the schema file.
+ *
+ * @example
+ *   const snapshot = await checkAppConfig({ files: ['/app/config.yaml'], schema: '/app/schema.json' });
+ */
+export async function checkAppConfig(
+  appConfig: { readonly files: readonly string[]; readonly schema: string | undefined },
+  retries = HALF_WRITTEN_RETRIES,
+): Promise<Snapshot> {
+  let validate: ValidateFunction | undefined;
+  try {
+    validate = appConfig.schema ? await compileSchema(appConfig.schema) : undefined;
+  } catch (error) {
+    const rejection = { file: appConfig.schema as string, position: undefined, message: `not a valid JSON Schema: ${(error as Error).message}` };
+    return { ok: false, rejection };
+  }
+  return readSnapshot(appConfig.files, validate, retries);
+}
+
 /** Compiles a JSON Schema file once. */
 export async function compileSchema(file: string): Promise<ValidateFunction> {
   const ajv = new Ajv({ allErrors: false, strict: false });

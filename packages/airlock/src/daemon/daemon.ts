@@ -6,7 +6,7 @@ import type { ServicePlan } from '../config/plan.js';
 import { fullCode } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { Clock } from '../watch/debounce.js';
-import { compileSchema, describeRejection, readSnapshot, writeSnapshot } from './app-config.js';
+import { checkAppConfig, describeRejection, writeSnapshot } from './app-config.js';
 import { ChangeDetector, moduleScope, type WatchScope } from './changes.js';
 import { classifyChange, type PlanChange } from './plan-change.js';
 import { SavedFileWatcher } from './saved-files.js';
@@ -207,16 +207,7 @@ export class Daemon {
     const appConfig = service.plan.appConfig;
     if (!appConfig) return true;
     const name = service.plan.name;
-    let validate;
-    try {
-      validate = appConfig.schema ? await compileSchema(appConfig.schema) : undefined;
-    } catch (error) {
-      const file = appConfig.schema as string;
-      service.configRejected = `${basename(file)}: ${(error as Error).message}`;
-      this.bus.emit({ type: 'config.rejected', service: name, code: fullCode('CONFIG_REJECTED'), file: basename(file), line: undefined, col: undefined, message: `not a valid JSON Schema: ${(error as Error).message}` });
-      return false;
-    }
-    const snapshot = await readSnapshot(appConfig.files, validate);
+    const snapshot = await checkAppConfig(appConfig);
     if (!snapshot.ok) {
       const { file, position, message } = snapshot.rejection;
       service.configRejected = describeRejection(snapshot.rejection);

@@ -1,7 +1,7 @@
 import { relative } from 'node:path';
 import { discoverConfig } from '../../config/discover.js';
 import { planServices } from '../../config/plan.js';
-import { compileSchema, describeRejection, readSnapshot } from '../../daemon/app-config.js';
+import { checkAppConfig, describeRejection } from '../../daemon/app-config.js';
 import { AirlockError } from '../../errors.js';
 import type { GlobalOptions } from '../output.js';
 
@@ -22,14 +22,7 @@ export async function validateCommand(options: GlobalOptions): Promise<void> {
   for (const plan of await planServices(loaded.config, loaded.baseDir)) {
     const app = plan.appConfig;
     if (!app) continue;
-    let validate;
-    try {
-      validate = app.schema ? await compileSchema(app.schema) : undefined;
-    } catch (error) {
-      problems.push(`${shown(app.schema as string)}: not a valid JSON Schema: ${(error as Error).message} (service ${plan.name})`);
-      continue;
-    }
-    const snapshot = await readSnapshot(app.files, validate, 0);
+    const snapshot = await checkAppConfig(app, 0);
     if (!snapshot.ok) problems.push(`${describeRejection(snapshot.rejection, shown)} (service ${plan.name})`);
     else lines.push(`${plan.name}: ${app.files.map(shown).join(', ')} valid${app.schema ? ` against ${shown(app.schema)}` : ''}`);
   }
