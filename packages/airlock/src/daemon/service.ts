@@ -229,9 +229,9 @@ export class ServiceRunner {
     } catch (error) {
       const message = `g${n}: cannot read env file: ${(error as Error).message}${this.#keepsServing()}`;
       this.bus.emit({ type: 'reload.failed', service: this.plan.name, generation: n, code: fullCode('ENV_FILE'), message, tail: [] });
-      if (this.#keepsServing() === '') {
+      if (!this.#somethingRuns()) {
         const artifact = pending.artifact ?? this.#current?.artifact ?? this.#lastArtifact;
-        this.#scheduleRetry(n, 0, `cannot read env file`, { rebuild: pending.rebuild, artifact });
+        this.#scheduleRetry(n, 0, `retry after g${n}: cannot read env file`, { rebuild: pending.rebuild, artifact, obsolete: () => this.#somethingRuns() });
       }
       return false;
     }
@@ -376,14 +376,12 @@ export class ServiceRunner {
       this.#request([`rollback from g${failed.n}`], performance.now(), false, previous);
       return;
     }
-    const delayMs = this.#backoff.next(performance.now() - failed.startedAt);
-    this.bus.emit({ type: 'process.restarting', service: this.plan.name, generation: failed.n, delayMs });
-    this.#restartTimer = setTimeout(() => {
-      this.#restartTimer = undefined;
-      // A reload under way (or done meanwhile) brings its own new generation.
-      if (this.#current !== failed || this.#loop !== undefined) return;
-      this.#request([`restart after g${failed.n} ${why}`], performance.now(), false);
-    }, delayMs);
+    // A reload done meanwhile brought its own new generation.
+    this.#scheduleRetry(failed.n, performance.now() - failed.startedAt, `restart after g${failed.n} ${why}`, {
+      rebuild: false,
+      artifact: undefined,
+      obsolete: () => this.#current !== failed,
+    });
   }
 
   /** Builds generation n; the running generation is untouched whatever happens. */
@@ -440,27 +438,36 @@ export class ServiceRunner {
             : 'START_FAILED';
     this.bus.emit({ type: 'reload.failed', service: this.plan.name, generation: n, code: fullCode(code), message: `g${n}: ${detail}${this.#keepsServing()}`, tail: child.tail() });
     // With restart the old one is gone already: keep trying with backoff, as after a crash.
-    if (!this.#current || this.#current.child.end !== undefined) {
-      this.#scheduleRetry(n, performance.now() - generation.startedAt, detail, { rebuild: false, artifact: generation.artifact });
+    if (!this.#somethingRuns()) {
+      const ranMs = performance.now() - generation.startedAt;
+      this.#scheduleRetry(n, ranMs, `retry after g${n}: ${detail}`, { rebuild: false, artifact: generation.artifact, obsolete: () => this.#somethingRuns() });
     }
   }
 
   /** `; g3 (pid 123) keeps serving` while a generation runs, for failure messages. */
   #keepsServing(): string {
-    const current = this.#current;
-    return current && current.child.end === undefined ? `; g${current.n} (pid ${current.child.pid}) keeps serving` : '';
+    return this.#somethingRuns() ? `; g${this.#current?.n} (pid ${this.#current?.child.pid}) keeps serving` : '';
   }
 
-  /** With nothing serving: try generation n's start again after a backoff (unless a reload came first). */
-  #scheduleRetry(n: number, ranMs: number, why: string, what: { rebuild: boolean; artifact: string | undefined }): void {
+  /**
+   * Starts again after a backoff (generation n ran for ranMs): after a crash, or with
+   * nothing serving after a failed start. Skipped when a reload is under way by then, or
+   * when `obsolete` says something else already took its place.
+   */
+  #scheduleRetry(n: number, ranMs: number, reason: string, what: { rebuild: boolean; artifact: string | undefined; obsolete: () => boolean }): void {
     if (this.#stopped) return;
     const delayMs = this.#backoff.next(ranMs);
     this.bus.emit({ type: 'process.restarting', service: this.plan.name, generation: n, delayMs });
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
-      if (this.#loop !== undefined || (this.#current && this.#current.child.end === undefined)) return;
-      this.#request([`retry after g${n}: ${why}`], performance.now(), what.rebuild, what.artifact);
+      if (this.#loop !== undefined || what.obsolete()) return;
+      this.#request([reason], performance.now(), what.rebuild, what.artifact);
     }, delayMs);
+  }
+
+  /** True while a generation runs: a retry for a failed start is not needed then. */
+  #somethingRuns(): boolean {
+    return this.#current !== undefined && this.#current.child.end === undefined;
   }
 
   #onExit(generation: Generation): void {
