@@ -4,7 +4,7 @@ import type { GoGraph } from '../build/go-graph.js';
 import type { ServicePlan } from '../config/plan.js';
 import { fullCode } from '../errors.js';
 import type { AirlockEvent, EventBus } from '../events.js';
-import { ContentTracker, expandDirectories } from '../watch/content.js';
+import { ContentTracker, expandDirectories, mtime } from '../watch/content.js';
 import { Debouncer, type Clock, realClock } from '../watch/debounce.js';
 import { createFilter, type PathFilter } from '../watch/filter.js';
 import { watchTree, type WatchEvent, type WatchHandle } from '../watch/watcher.js';
@@ -38,13 +38,8 @@ const MAX_SETTLE_MS = 3_000;
 /** Milliseconds since the most recent write to any of the paths (Infinity if none exist). */
 async function newestWriteAgo(paths: Iterable<string>): Promise<number> {
   let newest = -Infinity;
-  for (const path of paths) {
-    try {
-      newest = Math.max(newest, (await stat(path)).mtimeMs);
-    } catch {
-      // deleted: nothing more will be written to it
-    }
-  }
+  // A deleted file (undefined) will not be written to any more.
+  for (const path of paths) newest = Math.max(newest, (await mtime(path)) ?? -Infinity);
   const ago = Date.now() - newest;
   // A timestamp from the future (copied with its times kept) says nothing about now.
   return ago < -1_000 ? Infinity : Math.max(0, ago);

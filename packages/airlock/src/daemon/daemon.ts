@@ -52,6 +52,12 @@ function detectorSpecs(plans: readonly ServicePlan[]): Map<string, DetectorSpec>
   return new Map(specs.map((spec) => [JSON.stringify(spec), spec]));
 }
 
+/** A service's app config files and schema: what its config watcher reads. */
+function appConfigInputs(plan: ServicePlan): string[] {
+  const app = plan.appConfig;
+  return app ? [...app.files, ...(app.schema ? [app.schema] : [])] : [];
+}
+
 interface Running {
   readonly runner: ServiceRunner;
   /** Its env files and app config files: watched for saves. */
@@ -177,10 +183,7 @@ export class Daemon {
   /** airlock.yaml, env files, app config files and schemas: applied by airlock, never a reason to rebuild. */
   #appliedNotBuilt(path: string): boolean {
     if (path === this.options.configFile) return true;
-    return this.services.some(({ plan }) => {
-      const app = plan.appConfig;
-      return plan.run.envFiles.includes(path) || (app !== undefined && (app.files.includes(path) || app.schema === path));
-    });
+    return this.services.some(({ plan }) => plan.run.envFiles.includes(path) || appConfigInputs(plan).includes(path));
   }
 
   /** Watches a service's env files and app config files (its old watchers, if any, stop). */
@@ -193,8 +196,7 @@ export class Daemon {
       running.watchers.push(new SavedFileWatcher(plan.run.envFiles, (file) => runner.restartSameBuild(`${file} changed`)));
     }
     if (plan.appConfig) {
-      const files = [...plan.appConfig.files, ...(plan.appConfig.schema ? [plan.appConfig.schema] : [])];
-      running.watchers.push(new SavedFileWatcher(files, (file) => void this.#checkConfig(runner, file)));
+      running.watchers.push(new SavedFileWatcher(appConfigInputs(plan), (file) => void this.#checkConfig(runner, file)));
     }
     if (this.#watching) await Promise.all(running.watchers.map((watcher) => watcher.start()));
   }

@@ -16,7 +16,8 @@ async function hashFile(path: string): Promise<string> {
   }
 }
 
-async function mtime(path: string): Promise<number | undefined> {
+/** A file's modification time (ms since the epoch), or undefined when it is gone. */
+export async function mtime(path: string): Promise<number | undefined> {
   try {
     return (await stat(path)).mtimeMs;
   } catch {
@@ -109,11 +110,8 @@ export class ContentTracker {
   async writtenSince(sinceWallMs: number, limit = 5_000): Promise<boolean> {
     if (this.#hashes.size > limit) return false;
     for (const path of this.#hashes.keys()) {
-      try {
-        if ((await stat(path)).mtimeMs > sinceWallMs) return true;
-      } catch {
-        // deleted: its event is on the way
-      }
+      // A deleted file (undefined) has its event on the way.
+      if (((await mtime(path)) ?? -Infinity) > sinceWallMs) return true;
     }
     return false;
   }
