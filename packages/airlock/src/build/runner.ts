@@ -1,5 +1,9 @@
 import { findLocations } from './locations.js';
+import { LineTail } from '../supervise/lines.js';
 import { startProcess, type Stream } from '../supervise/spawn.js';
+
+const TAIL_LINES = 40;
+const MAX_LOCATIONS = 10;
 import { stopProcess } from '../supervise/stop.js';
 import { isSuccess, type ProcessEnd } from '../supervise/process-end.js';
 
@@ -29,13 +33,16 @@ export type BuildOutcome =
 export async function runBuild(request: BuildRequest): Promise<BuildOutcome> {
   const started = performance.now();
   if (request.signal.aborted) return { kind: 'cancelled' };
-  const lines: string[] = [];
+  // Bounded: a build that prints a million lines keeps the last 40 and the first locations.
+  const tail = new LineTail(TAIL_LINES);
+  const locations: string[] = [];
   const child = startProcess({
     command: request.cmd,
     cwd: request.cwd,
     env: request.env,
     onLine: (stream, line) => {
-      lines.push(line);
+      tail.push(line);
+      if (locations.length < MAX_LOCATIONS) for (const found of findLocations([line])) if (!locations.includes(found)) locations.push(found);
       request.onLine(stream, line);
     },
   });
@@ -54,7 +61,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildOutcome> {
     if (stopping === 'cancelled') return { kind: 'cancelled' };
     if (stopping === 'timeout') return { kind: 'timeout', tail: child.tail() };
     if (isSuccess(end)) return { kind: 'ok', ms: performance.now() - started };
-    return { kind: 'failed', end, tail: lines.slice(-40), locations: findLocations(lines) };
+    return { kind: 'failed', end, tail: tail.lines(), locations };
   } finally {
     clearTimeout(timer);
     request.signal.removeEventListener('abort', onAbort);

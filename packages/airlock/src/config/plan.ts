@@ -137,13 +137,14 @@ function nodePreset(name: string, dir: string, service: ServiceConfig, script: s
   };
 }
 
-function plainService(dir: string, service: ServiceConfig) {
+function plainService(name: string, dir: string, service: ServiceConfig) {
   const usesArtifact = service.build?.cmd.includes('{artifact}') ?? false;
   return {
     root: dir,
     build: service.build,
     buildDir: dir,
-    artifact: usesArtifact ? join(dir, '.airlock', 'bin', 'artifact') : undefined,
+    // Named by service: two services in one dir must never build to (or prune) one path.
+    artifact: usesArtifact ? join(dir, '.airlock', 'bin', name) : undefined,
     runCmd: service.run.cmd as string,
     include: service.watch.include ?? ['**/*'],
     exclude: service.watch.exclude,
@@ -157,7 +158,7 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     ? await goPreset(name, dir, service, service.go.main)
     : service.node
       ? nodePreset(name, dir, service, service.node.script)
-      : plainService(dir, service);
+      : plainService(name, dir, service);
   const envFile = service.run.envFile;
   const envFiles = (envFile === undefined ? [] : typeof envFile === 'string' ? [envFile] : envFile).map((file) => resolve(dir, file));
   const env: Record<string, string> = stringEnv(service.run.env);

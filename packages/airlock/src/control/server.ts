@@ -5,8 +5,13 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Daemon } from '../daemon/daemon.js';
-import { AirlockError } from '../errors.js';
+import { AirlockError, fullCode } from '../errors.js';
 import type { EventBus } from '../events.js';
+
+/** More control connections than this at once are refused (each is an fd airlock needs elsewhere). */
+export const MAX_CONTROL_CONNECTIONS = 64;
+/** An /events client that leaves this much unread is cut: airlock never buffers for it without end. */
+export const EVENTS_BUFFER_LIMIT = 1024 * 1024;
 
 /** sun_path holds 108 bytes with its terminating NUL; Node truncates a longer path silently. */
 const SOCKET_PATH_MAX = 107;
@@ -62,8 +67,13 @@ export async function startControl(path: string, daemon: Daemon, bus: EventBus):
     throw new AirlockError('CONTROL_IN_USE', `another airlock already runs here (${path} answers)`);
   }
   rmSync(path, { force: true });
-  const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://airlock');
+  const server: Server = createServer({ headersTimeout: 10_000, requestTimeout: 10_000 }, (req, res) => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://airlock');
+    } catch {
+      return json(res, 400, { error: `not a valid request target: ${JSON.stringify(req.url)}; try GET /status, POST /reload, GET /events` });
+    }
     if (req.method === 'GET' && url.pathname === '/status') return json(res, 200, { services: daemon.status(), configRejected: daemon.configRejected });
     if (req.method === 'POST' && url.pathname === '/reload') {
       const names = url.searchParams.getAll('service');
@@ -75,16 +85,33 @@ export async function startControl(path: string, daemon: Daemon, bus: EventBus):
     }
     if (req.method === 'GET' && url.pathname === '/events') {
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-      const unsubscribe = bus.subscribe((event) => res.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`));
+      // A stream without end: the request timeout is for requests, not for this.
+      req.socket.setTimeout(0);
+      const unsubscribe = bus.subscribe((event) => {
+        if (res.writableLength > EVENTS_BUFFER_LIMIT) {
+          unsubscribe();
+          res.destroy();
+          return;
+        }
+        res.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
+      });
       res.once('close', unsubscribe);
       return;
     }
     json(res, 404, { error: `no such endpoint: ${req.method} ${url.pathname}; try GET /status, POST /reload, GET /events` });
   });
+  server.maxConnections = MAX_CONTROL_CONNECTIONS;
+  // A client that sends garbage, or resets, costs its own connection only.
+  server.on('clientError', (_error, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => resolve());
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+  // After listen: an accept error (EMFILE) is reported, never thrown at airlock.
+  server.on('error', (error) => bus.emit({ type: 'error', service: 'airlock', code: fullCode('INTERNAL'), message: `control socket: ${error.message}` }));
   chmodSync(path, 0o600);
   return {
     close: () =>

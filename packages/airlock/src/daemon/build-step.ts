@@ -5,6 +5,7 @@ import { fullCode } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { describeEnd } from '../supervise/process-end.js';
 import { generationEnv } from '../swap/generation.js';
+import { fillTemplate } from '../supervise/template.js';
 
 export interface BuildStep {
   readonly plan: ServicePlan;
@@ -34,7 +35,7 @@ export async function buildGeneration(step: BuildStep, n: number, signal: AbortS
     return false;
   }
   try {
-    const cmd = build.cmd.replaceAll('{artifact}', step.artifactPath).replaceAll('{service}', service);
+    const cmd = fillTemplate(build.cmd, { artifact: step.artifactPath, service, generation: n });
     bus.emit({ type: 'build.started', service, generation: n, cmd });
     const outcome = await runBuild({
       cmd,

@@ -75,6 +75,8 @@ export class ServiceRunner {
   #previousArtifact: string | undefined;
   /** The artifact of the last generation started, for restarts when none is current. */
   #lastArtifact: string | undefined;
+  /** The newest good build, which may never have become ready (a crash loop since start). */
+  #lastBuilt: string | undefined;
   #pending: PendingReload | undefined;
   #build: AbortController | undefined;
   #loop: Promise<void> | undefined;
@@ -247,13 +249,16 @@ export class ServiceRunner {
     const phases: Partial<Record<Phase, number>> = { detect: performance.now() - pending.detectStartedAt };
     if (!this.#readEnvFiles(n, pending)) return;
     this.#copyConfigSnapshot(n);
-    let artifact = pending.artifact ?? this.#current?.artifact ?? this.#lastArtifact;
-    if (this.plan.build && pending.rebuild) {
+    let artifact = pending.artifact ?? this.#current?.artifact ?? this.#lastArtifact ?? this.#lastBuilt;
+    // A service that has nothing built to run (its first build failed) builds, whatever asked.
+    const rebuild = pending.rebuild || (this.plan.artifact !== undefined && artifact === undefined);
+    if (this.plan.build && rebuild) {
       const buildStarted = performance.now();
       if (!(await this.#runBuild(n))) return;
       phases.build = performance.now() - buildStarted;
       const keep = [this.#current?.artifact, this.#previousArtifact].filter((path): path is string => path !== undefined);
       artifact = this.#artifacts?.commit(n, keep);
+      this.#lastBuilt = artifact;
     }
     if (this.#stopped) return;
     this.#clearRestartTimer();

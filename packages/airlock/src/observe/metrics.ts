@@ -2,9 +2,13 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EventBus } from '../events.js';
+import { fullCode } from '../errors.js';
+import { listenOn } from '../proxy/listen.js';
 import { PROXY_RESPONSE_CHANNEL, type ProxyResponse } from '../proxy/http-proxy.js';
 
 const PHASE_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Generations per service whose request counts keep a series of their own. */
+export const GENERATION_SERIES = 4;
 const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 
 /**
@@ -87,9 +91,26 @@ export function subscribeMetrics(bus: EventBus) {
         return reloads.inc({ service, result: 'rolled_back' });
     }
   });
+  // The generation label would add series for ever: only the newest few generations keep theirs.
+  const labelled = new Map<string, { generation: number; codes: Set<string> }[]>();
+  const countRequest = (service: string, generation: number, code: string) => {
+    const kept = labelled.get(service) ?? [];
+    labelled.set(service, kept);
+    let entry = kept.find((k) => k.generation === generation);
+    if (entry === undefined) {
+      entry = { generation, codes: new Set() };
+      kept.push(entry);
+      kept.sort((a, b) => a.generation - b.generation);
+      for (const old of kept.splice(0, Math.max(0, kept.length - GENERATION_SERIES))) {
+        for (const oldCode of old.codes) requests.remove({ service, generation: String(old.generation), code: oldCode });
+      }
+    }
+    entry.codes.add(code);
+    requests.inc({ service, generation: String(generation), code });
+  };
   const onResponse = (message: unknown) => {
     const r = message as ProxyResponse;
-    requests.inc({ service: r.service, generation: String(r.generation), code: String(r.status) });
+    countRequest(r.service, r.generation, String(r.status));
     durations.observe({ service: r.service }, r.ms / 1000);
   };
   subscribe(PROXY_RESPONSE_CHANNEL, onResponse);
@@ -104,15 +125,15 @@ export function subscribeMetrics(bus: EventBus) {
           res.writeHead(404).end('try /metrics\n');
           return;
         }
-        void registry.metrics().then((text) => {
-          res.writeHead(200, { 'content-type': registry.contentType });
-          res.end(text);
-        });
+        registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { 'content-type': registry.contentType });
+            res.end(text);
+          },
+          (error: unknown) => res.writeHead(500).end(`metrics failed: ${String(error)}\n`),
+        );
       });
-      return new Promise((resolve, reject) => {
-        server?.once('error', reject);
-        server?.listen(port, host, () => resolve());
-      });
+      return listenOn(server, host, port, (message) => bus.emit({ type: 'error', service: 'airlock', code: fullCode('INTERNAL'), message: `metrics: ${message}` }));
     },
     async close(): Promise<void> {
       stopBus();

@@ -102,7 +102,7 @@ export class HttpProxy {
   }
 
   listen(): Promise<void> {
-    return listenOn(this.#server, this.options.host, this.options.port);
+    return listenOn(this.#server, this.options.host, this.options.port, this.options.onError);
   }
 
   get address(): { host: string; port: number } {
@@ -216,6 +216,8 @@ export class HttpProxy {
 
   /** WebSocket (or any Upgrade): a raw tunnel to the active generation, kept until either side closes. */
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    // The client may reset while it waits for a backend (up to proxy.hold).
+    socket.on('error', () => socket.destroy());
     const backend = await this.#switch.acquire();
     if (backend === undefined || socket.destroyed) {
       socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');

@@ -1,11 +1,18 @@
 import type { Server } from 'node:net';
+import { AirlockError } from '../errors.js';
 
-/** Listens and resolves once bound, or rejects with the bind error (address in use, ...). */
-export function listenOn(server: Server, host: string, port: number): Promise<void> {
+/**
+ * Listens and resolves once bound, or rejects with LISTEN_FAILED naming the address (in
+ * use, a host that is not this machine's). After that, an error on the listening socket
+ * (EMFILE on accept) goes to `onError`: it never reaches airlock as an unhandled event.
+ */
+export function listenOn(server: Server, host: string, port: number, onError: (message: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (error: NodeJS.ErrnoException) => reject(new AirlockError('LISTEN_FAILED', `cannot listen on ${host}:${port}: ${error.code ?? 'error'}: ${error.message}`));
+    server.once('error', fail);
     server.listen({ host, port, backlog: 4096 }, () => {
-      server.off('error', reject);
+      server.off('error', fail);
+      server.on('error', (error) => onError(`listener ${host}:${port}: ${error.message}`));
       resolve();
     });
   });

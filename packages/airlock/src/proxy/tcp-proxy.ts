@@ -33,7 +33,7 @@ export class TcpProxy {
   }
 
   listen(): Promise<void> {
-    return listenOn(this.#server, this.options.host, this.options.port);
+    return listenOn(this.#server, this.options.host, this.options.port, this.options.onError);
   }
 
   setActive(backend: Backend | undefined): void {
@@ -41,7 +41,7 @@ export class TcpProxy {
   }
 
   async #accept(client: Socket): Promise<void> {
-    client.once('error', () => client.destroy());
+    client.on('error', () => client.destroy());
     const backend = await this.#switch.acquire();
     if (backend === undefined || client.destroyed) {
       client.destroy();

@@ -79,6 +79,9 @@ export function startProcess(options: SpawnOptions): Supervised {
   };
   if (child.stdout) forEachLine(child.stdout, onLine('stdout'));
   if (child.stderr) forEachLine(child.stderr, onLine('stderr'));
+  // Every pipe to a child can fail (a reset when the child closes a socket pair with data
+  // unread, EPIPE on a write after it exited): that ends the pipe, never airlock.
+  for (const stream of child.stdio) stream?.on('error', () => stream.destroy());
 
   const record = () => {
     if (child.pid === undefined || end !== undefined) return;

@@ -1,6 +1,7 @@
 import type { ServicePlan } from '../config/plan.js';
 import { startProcess, type Stream, type Supervised } from '../supervise/spawn.js';
 import { stopProcess, type StopResult } from '../supervise/stop.js';
+import { fillTemplate } from '../supervise/template.js';
 import type { Launch } from './handoff.js';
 
 /** One started process (and its group) of a service, with the artifact it runs. */
@@ -16,15 +17,6 @@ export interface Generation {
   stopping: boolean;
   /** The one stop under way: later callers wait for it instead of signalling again. */
   stopped?: Promise<StopResult>;
-}
-
-/** Replaces the template variables of DESIGN.md section 4 in a command. */
-export function fillTemplate(cmd: string, values: { artifact?: string; port?: string; service: string; generation: number }): string {
-  return cmd
-    .replaceAll('{artifact}', values.artifact ?? '')
-    .replaceAll('{port}', values.port ?? '')
-    .replaceAll('{service}', values.service)
-    .replaceAll('{generation}', String(values.generation));
 }
 
 /**

@@ -28,9 +28,14 @@ const HELPER = fileURLToPath(new URL('./bind-helper.js', import.meta.url));
  */
 export async function holdListener(host: string, port: number): Promise<HeldListener> {
   const helper = fork(HELPER, [host, String(port)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  // What the helper says on stderr explains an exit without a message; keep only its end.
+  let stderr = '';
+  helper.stderr?.on('data', (chunk: Buffer) => (stderr = `${stderr}${chunk.toString('utf8')}`.slice(-2_000)));
+  helper.stderr?.on('error', () => undefined);
   const [message, handle] = await new Promise<[{ port?: number; error?: string }, NativeHandle | undefined]>((resolve) => {
     helper.once('message', (msg, received) => resolve([msg as { port?: number; error?: string }, received as unknown as NativeHandle]));
-    helper.once('exit', (code) => resolve([{ error: `bind helper exited with code ${code}` }, undefined]));
+    helper.once('error', (error) => resolve([{ error: `bind helper could not run: ${error.message}` }, undefined]));
+    helper.once('exit', (code) => resolve([{ error: `bind helper exited with code ${code}${stderr ? `: ${stderr.trim().split('\n').at(-1)}` : ''}` }, undefined]));
   });
   if (message.error !== undefined || handle === undefined || message.port === undefined) {
     throw new AirlockError('LISTEN_FAILED', `cannot listen on ${host}:${port}: ${message.error ?? 'no socket received'}`);

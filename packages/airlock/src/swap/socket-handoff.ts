@@ -62,16 +62,26 @@ export class SocketHandoff implements Handoff {
   async open(): Promise<void> {
     const listen = this.plan.listen as NonNullable<ServicePlan['listen']>;
     this.#public = await holdListener(listen.host, listen.port);
-    this.#spare = holdListener('127.0.0.1', 0);
+    this.#spare = this.#bindSpare();
+  }
+
+  /** Binds the next probe listener ahead; a failure shows when it is awaited, never as an unhandled rejection. */
+  #bindSpare(): Promise<HeldListener> {
+    const spare = holdListener('127.0.0.1', 0);
+    spare.catch(() => undefined);
+    return spare;
   }
 
   async launch(): Promise<Launch> {
     const shared = this.#public as HeldListener;
-    const probe = await (this.#spare ?? holdListener('127.0.0.1', 0));
-    this.#spare = holdListener('127.0.0.1', 0);
+    const probe = await (this.#spare ?? holdListener('127.0.0.1', 0)).catch(() => holdListener('127.0.0.1', 0));
+    this.#spare = this.#bindSpare();
     const stopsFirst = this.stopsFirst;
     const probeFor = this.probeFor;
     let gateOpen = false;
+    // Only a helper that said hello reads the gate; writing to a plain app's unread socket
+    // pair makes its close reset the pair.
+    let saidHello = false;
     const env: Record<string, string> = {
         LISTEN_FDS: '1',
         LISTEN_FDNAMES: this.plan.name,
@@ -87,6 +97,7 @@ export class SocketHandoff implements Handoff {
       listenPid: true,
       async readiness(child) {
         if (await helloOn(child, PLAIN_SETTLE_MS)) {
+          saidHello = true;
           // A TCP connect to fd 4 proves nothing (airlock holds it); the hello does: the app serves there.
           return { probe: probeFor({ host: '127.0.0.1', port: probe.port }, false, env), settleMs: 0 };
         }
@@ -95,9 +106,10 @@ export class SocketHandoff implements Handoff {
         return { probe: probeFor(address, false, env), settleMs: 0 };
       },
       promote(child) {
-        if (gateOpen) return;
+        if (gateOpen || !saidHello) return;
         gateOpen = true;
-        child.pipe(FD.gate)?.write('go\n');
+        const gate = child.pipe(FD.gate);
+        if (gate !== undefined && gate.writable) gate.write('go\n', () => undefined);
       },
       release: () => probe.close(),
     };
