@@ -86,6 +86,11 @@ export const catalog = {
     when: 'The build ran longer than `build.timeout` and was killed.',
     howTo: 'Raise build.timeout in airlock.yaml, or find what makes the build hang (run the build command by hand).',
   },
+  PORT_CONFLICT: {
+    exit: 1,
+    when: 'A generation exited because an address it binds is in use: most often the app binds the `listen` address airlock holds for it, instead of $PORT.',
+    howTo: 'Make the app listen on the port in $PORT (proxy, tcp-proxy) or accept fd 3 (fd, restart); if another process holds the port, the message names it: stop it.',
+  },
   LISTEN_FAILED: {
     exit: 1,
     when: 'airlock could not bind `listen` (address in use, no permission).',

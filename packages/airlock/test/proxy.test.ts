@@ -103,4 +103,32 @@ describe('HTTP proxy', () => {
     assert.ok(errors.filter((line) => line.startsWith('GET /twice')).length > 1, 'an idempotent GET was retried');
     rude.close();
   });
+
+  it('sends a GET that failed after it was sent once more at most, and never to a generation that died', async () => {
+    const rude = createServer((req) => req.socket.destroy());
+    const rudePort = await listen(rude);
+    proxy.setActive({ generation: 5, host: '127.0.0.1', port: rudePort });
+    assert.equal((await call(port, 'GET', '/once-more')).status, 502);
+    assert.equal(errors.filter((line) => line.startsWith('GET /once-more')).length, 2, 'the first attempt and one retry');
+    proxy.setActive({ generation: 6, host: '127.0.0.1', port: rudePort, alive: () => false });
+    assert.equal((await call(port, 'GET', '/die')).status, 502);
+    assert.deepEqual(
+      errors.filter((line) => line.startsWith('GET /die')).map((line) => line.endsWith('(retrying)')),
+      [false],
+      'a request whose generation died is not replayed',
+    );
+    rude.close();
+  });
+
+  it('answers 503 with the reason at once while the service is crash-looping, and serves again once a generation is ready', async () => {
+    proxy.setActive(undefined);
+    proxy.setUnavailable('api is crash-looping: g7: exited with code 1 before it was ready');
+    const started = performance.now();
+    const response = await call(port, 'GET', '/');
+    assert.equal(response.status, 503);
+    assert.equal(response.body, 'api is crash-looping: g7: exited with code 1 before it was ready\n');
+    assert.ok(performance.now() - started < 250, 'not held for proxy.hold');
+    proxy.setActive({ generation: 8, host: '127.0.0.1', port: upstreamPort });
+    assert.equal((await call(port, 'GET', '/')).status, 200);
+  });
 });

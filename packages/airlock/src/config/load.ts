@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { AirlockError } from '../errors.js';
-import { parseYaml, type PathSegment, type Position } from './locate.js';
+import { decodeUtf8, parseYaml, type PathSegment, type Position } from './locate.js';
 import { describeIssues, formatProblem, type IssueTarget, type Problem } from './problems.js';
 import { configSchema, type Config } from './schema.js';
 
@@ -91,11 +91,22 @@ export function validateConfig(
 /** Reads, parses and validates a config file; throws an AirlockError listing every problem. */
 export function loadConfigFile(file: string, cwd = process.cwd()): LoadedConfig {
   const path = resolve(cwd, file);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch {
     throw new AirlockError('CONFIG_NOT_FOUND', `config file "${file}" does not exist or cannot be read`);
+  }
+  return parseConfigBytes(bytes, path);
+}
+
+/** parseConfigText for the file's bytes: a file that is not UTF-8 is a CONFIG_PARSE error at its line. */
+export function parseConfigBytes(bytes: Uint8Array, path: string): LoadedConfig {
+  let text: string;
+  try {
+    text = decodeUtf8(bytes);
+  } catch (error) {
+    throw new AirlockError('CONFIG_PARSE', `${basename(path)} is not valid UTF-8`, { details: [`${basename(path)}:${(error as Error).message}`] });
   }
   return parseConfigText(text, path);
 }

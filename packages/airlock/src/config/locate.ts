@@ -27,16 +27,45 @@ function keyOf(node: unknown): unknown {
   return isScalar(node) ? node.value : node;
 }
 
+/** How many alias expansions one document may make (the yaml library's default). */
+const MAX_ALIASES = 100;
+
+/**
+ * Text of a config file, refused when it is not UTF-8 (a stray byte would otherwise become
+ * U+FFFD and reach a command or a path unnoticed). Throws a SyntaxError naming line:column.
+ */
+export function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const loose = new TextDecoder('utf-8').decode(bytes);
+    const at = loose.indexOf('\uFFFD');
+    const before = loose.slice(0, Math.max(at, 0)).split('\n');
+    throw new SyntaxError(`${before.length}:${(before.at(-1)?.length ?? 0) + 1}: invalid UTF-8 (save the file as UTF-8)`);
+  }
+}
+
 export function parseYaml(text: string): ParsedYaml {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  // merge: `<<: *common` shares settings between services, as YAML users expect.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
   const toPosition = (offset: number): Position => lineCounter.linePos(offset);
+  const errors = doc.errors.map((error) => ({
+    position: toPosition(error.pos[0]),
+    message: error.message.split('\n')[0] ?? error.message,
+  }));
+  let value: unknown;
+  if (errors.length === 0) {
+    try {
+      // An alias bomb (aliases of aliases, billions of nodes) stops at maxAliasCount.
+      value = doc.toJS({ maxAliasCount: MAX_ALIASES });
+    } catch (error) {
+      errors.push({ position: toPosition(0), message: `cannot expand the document: ${(error as Error).message}` });
+    }
+  }
   return {
-    value: doc.errors.length === 0 ? doc.toJS() : undefined,
-    errors: doc.errors.map((error) => ({
-      position: toPosition(error.pos[0]),
-      message: error.message.split('\n')[0] ?? error.message,
-    })),
+    value,
+    errors,
     map: { locate: (path, key) => toPosition(offsetOf(doc, path, key)) },
   };
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { formatMs, parseDuration } from './duration.js';
 
@@ -6,24 +7,35 @@ import { formatMs, parseDuration } from './duration.js';
  * file). Unknown keys are errors everywhere; defaults live here and nowhere else.
  */
 
-function duration(defaultValue: string) {
+/** Node's timers hold at most 2^31-1 ms (~24.8 days); a longer one fires after 1 ms. */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+function duration(defaultValue: string, bounds: { minMs?: number } = {}) {
+  const minMs = bounds.minMs ?? 0;
   const base = z
     .union([z.string(), z.number()])
-    .describe('A duration with units: "50ms", "2s", "5m", "1h30m"; 0 for none.')
+    .describe(`A duration with units: "50ms", "2s", "5m", "1h30m"${minMs === 0 ? '; 0 for none' : ''}; at most 596h.`)
     .transform((value, ctx) => {
       const ms = parseDuration(value);
-      if (ms === undefined) {
-        ctx.issues.push({
-          code: 'custom',
-          input: value,
-          message: `expected a duration with units such as "500ms", "2s" or "5m", got ${JSON.stringify(value)}`,
-        });
+      const fail = (message: string) => {
+        ctx.issues.push({ code: 'custom', input: value, message });
         return z.NEVER;
-      }
+      };
+      if (ms === undefined) return fail(`expected a duration with units such as "500ms", "2s" or "5m", got ${JSON.stringify(value)}`);
+      if (ms > MAX_DURATION_MS) return fail(`${JSON.stringify(value)} is too long: a duration may be at most 596h (24 days)`);
+      if (ms < minMs) return fail(`${JSON.stringify(value)} is too short: at least ${formatMs(minMs)}`);
       return ms;
     });
   // prefault, not default: zod 4 returns a default unparsed, and this one must be parsed to ms.
   return base.prefault(defaultValue);
+}
+
+/** An IPv4 or IPv6 address, or a host name (RFC 1123 labels; not all digits, so 1.2.3.4.5 is refused). */
+function isHost(host: string): boolean {
+  if (isIP(host) !== 0) return true;
+  const labels = host.split('.');
+  if (labels.every((label) => /^\d+$/.test(label))) return false;
+  return host.length <= 253 && labels.every((label) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(label));
 }
 
 const listen = z
@@ -41,7 +53,15 @@ const listen = z
       });
       return z.NEVER;
     }
-    const host = (match[1] ?? '').replace(/^\[|\]$/g, '') || '127.0.0.1';
+    const host = (match?.[1] ?? '').replace(/^\[|\]$/g, '') || '127.0.0.1';
+    if (!isHost(host)) {
+      ctx.issues.push({
+        code: 'custom',
+        input: value,
+        message: `"${host}" is not an IP address or host name; use e.g. 127.0.0.1:${port}, [::1]:${port} or localhost:${port}`,
+      });
+      return z.NEVER;
+    }
     return { host, port };
   });
 
@@ -125,7 +145,7 @@ export const serviceSchema = z
           .optional()
           .describe('Fail when the RSS of the process group grows faster than this.'),
         interval: duration('500ms'),
-        timeout: duration('500ms'),
+        timeout: duration('500ms', { minMs: 1 }).describe('How long one probe may take; at least 1ms.'),
         failureThreshold: z.number().int().min(1).default(3),
         startTimeout: duration('30s'),
         rollbackWindow: duration('30s').describe('A generation that fails this soon after its swap is replaced by the previous artifact.'),

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { parseConfigText } from '../config/load.js';
+import { parseConfigBytes } from '../config/load.js';
 import { chooseServices, planService, type ServicePlan } from '../config/plan.js';
 import type { Config, ServiceConfig } from '../config/schema.js';
 import { asAirlockError, fullCode } from '../errors.js';
@@ -89,7 +89,7 @@ export class ConfigFileReloader {
     return readSettled(
       async () => {
         try {
-          return parseConfigText(await readFile(this.file, 'utf8'), this.file).config;
+          return parseConfigBytes(await readFile(this.file), this.file).config;
         } catch (error) {
           return error as Error;
         }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, rmSync } from 'node:fs';
 import { ArtifactStore } from '../build/artifacts.js';
 import { buildGeneration } from './build-step.js';
+import { explainStartFailure } from './diagnose.js';
 import type { BuildSlots } from '../build/slots.js';
 import { readEnvFiles, type ServicePlan } from '../config/plan.js';
 import { fullCode } from '../errors.js';
@@ -16,6 +17,9 @@ import { buildProbe, type ProbeAddress } from '../health/probes.js';
 import { createHandoff } from '../swap/create.js';
 import { generationConfigFile, generationEnv, startGeneration, stopGeneration, type Generation } from '../swap/generation.js';
 import type { Handoff, Launch } from '../swap/handoff.js';
+
+/** After this many failed starts in a row with nothing serving, the proxy stops holding requests. */
+const CRASH_LOOP_STARTS = 3;
 
 export interface ServiceOptions {
   /** Shared across services: how many builds may run at once. */
@@ -88,6 +92,8 @@ export class ServiceRunner {
   #fileEnv: Readonly<Record<string, string>> = {};
   #started = false;
   #stopped = false;
+  /** Starts that failed one after another with nothing serving. */
+  #failedInARow = 0;
 
   constructor(
     plan: ServicePlan,
@@ -309,6 +315,7 @@ export class ServiceRunner {
       return undefined;
     }
     launch.promote(next.child);
+    this.#failedInARow = 0;
     this.#handoff.route(n, launch);
     next.promotedAt = performance.now();
     this.#liveness?.stop();
@@ -441,9 +448,14 @@ export class ServiceRunner {
           : (await child.spawned)
             ? 'PROCESS_CRASHED'
             : 'START_FAILED';
-    this.bus.emit({ type: 'reload.failed', service: this.plan.name, generation: n, code: fullCode(code), message: `g${n}: ${detail}${this.#keepsServing()}`, tail: child.tail() });
+    const why = reason === 'exited' ? explainStartFailure(this.plan, child.tail()) : undefined;
+    const message = `g${n}: ${detail}${why ? `: ${why}` : ''}${this.#keepsServing()}`;
+    this.bus.emit({ type: 'reload.failed', service: this.plan.name, generation: n, code: fullCode(why ? 'PORT_CONFLICT' : code), message, tail: child.tail() });
     // With restart the old one is gone already: keep trying with backoff, as after a crash.
     if (!this.#somethingRuns()) {
+      this.#failedInARow += 1;
+      // Known to be crash-looping: held requests get the reason now instead of waiting proxy.hold.
+      if (this.#failedInARow >= CRASH_LOOP_STARTS) this.#handoff.unavailable(`${this.plan.name} is crash-looping: ${message}`);
       const ranMs = performance.now() - generation.startedAt;
       this.#scheduleRetry(n, ranMs, `retry after g${n}: ${detail}`, { rebuild: false, artifact: generation.artifact, obsolete: () => this.#somethingRuns() });
     }
@@ -488,7 +500,8 @@ export class ServiceRunner {
       pid: generation.child.pid,
       end,
       expected: generation.stopping,
-      forced: false,
+      // Stopped, yet ended by SIGKILL: the grace period ran out (stop.ts escalates to it).
+      forced: generation.stopping && end.kind === 'signal' && end.signal === 'SIGKILL' && this.plan.stop.signal !== 'SIGKILL',
     });
     if (generation.stopping || this.#stopped || generation !== this.#current) return;
     this.#liveness?.stop();

@@ -3,7 +3,7 @@ import type { HealthPlan } from '../config/plan.js';
 import type { Supervised } from '../supervise/spawn.js';
 import { describeEnd } from '../supervise/process-end.js';
 import { groupRss, MemoryGrowth } from './memory.js';
-import type { Probe } from './probe.js';
+import type { Probe, ProbeResult } from './probe.js';
 
 export type Verdict =
   | { readonly ready: true; readonly detail: string }
@@ -23,6 +23,19 @@ function memoryCheck(health: HealthPlan, child: Supervised): (() => string | und
   if (health.maxGrowthMBps === undefined) return undefined;
   const growth = new MemoryGrowth(health.maxGrowthMBps);
   return () => growth.sample(groupRss(child.pid, child.knownDescendants()), performance.now());
+}
+
+/** Runs a probe, or gives up on it after ms (its late answer is ignored). */
+async function withDeadline(probe: Probe, ms: number): Promise<ProbeResult> {
+  const cancel = new AbortController();
+  const late = delay(Math.max(ms, 0), { ok: false, detail: `the probe did not answer within ${Math.round(Math.max(ms, 0))} ms` }, { signal: cancel.signal }).catch(
+    () => ({ ok: false, detail: 'cancelled' }),
+  );
+  try {
+    return await Promise.race([probe(), late]);
+  } finally {
+    cancel.abort();
+  }
 }
 
 /**
@@ -50,7 +63,8 @@ export async function waitUntilReady(options: ReadyOptions): Promise<Verdict> {
     if (options.probe === undefined) {
       if (waited >= (options.settleMs ?? 0)) return { ready: true, detail: 'started' };
     } else {
-      const result = await options.probe();
+      // A probe that never answers (a hung app) must not hold the reload past startTimeout.
+      const result = await withDeadline(options.probe, health.startTimeoutMs - waited);
       last = result.detail;
       if (result.ok && child.end === undefined) return { ready: true, detail: result.detail };
     }

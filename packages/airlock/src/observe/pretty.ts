@@ -102,6 +102,7 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
       case 'process.started':
         return verbose(s, `g${event.generation} started (pid ${event.pid})`);
       case 'process.exited':
+        if (event.forced) return say(s, palette.red(`g${event.generation} (pid ${event.pid}) did not stop within stop.timeout of its stop signal: killed with SIGKILL`));
         if (event.expected) return verbose(s, `g${event.generation} (pid ${event.pid}) stopped: ${describeEnd(event.end)}`);
         return say(s, palette.red(`g${event.generation} (pid ${event.pid}) ${describeEnd(event.end)}`));
       case 'process.restarting':

@@ -6,6 +6,8 @@ export interface Backend {
   readonly generation: number;
   readonly host: string;
   readonly port: number;
+  /** False once the generation's process is gone: what it was sent is not sent again. */
+  readonly alive?: () => boolean;
 }
 
 interface Waiter {
@@ -15,6 +17,8 @@ interface Waiter {
 
 export class BackendSwitch {
   #active: Backend | undefined;
+  /** Why nothing will serve soon (a crash loop): waiting ends at once while set. */
+  #unavailable: string | undefined;
   readonly #waiting = new Set<Waiter>();
 
   constructor(private readonly holdMs: number) {}
@@ -41,6 +45,7 @@ export class BackendSwitch {
   /** Switches new work to `backend` in one step and releases everything waiting. */
   set(backend: Backend | undefined): void {
     this.#active = backend;
+    if (backend !== undefined) this.#unavailable = undefined;
     for (const done of [...this.#changes]) done();
     if (backend === undefined) return;
     for (const waiter of this.#waiting) {
@@ -50,9 +55,21 @@ export class BackendSwitch {
     this.#waiting.clear();
   }
 
+  /** Why no backend will come soon, while a crash loop lasts; undefined otherwise. */
+  get unavailable(): string | undefined {
+    return this.#active === undefined ? this.#unavailable : undefined;
+  }
+
+  /** Stops holding work: everything waiting, and whatever comes until the next set(backend), gets no backend. */
+  setUnavailable(reason: string): void {
+    this.#unavailable = reason;
+    if (this.#active === undefined) this.close();
+  }
+
   /** The active backend, or the next one to become active within the hold time. */
   acquire(): Promise<Backend | undefined> {
     if (this.#active !== undefined) return Promise.resolve(this.#active);
+    if (this.#unavailable !== undefined) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const waiter: Waiter = {
         resolve,

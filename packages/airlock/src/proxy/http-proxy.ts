@@ -6,6 +6,7 @@ import { Pool } from 'undici';
 import { listenOn } from './listen.js';
 import { BackendSwitch, InFlight, type Backend } from './backends.js';
 import { Tunnels } from './tunnels.js';
+import { shouldRetry, wasSent } from './retry-policy.js';
 
 /** Published once per answered request, for metrics (node:diagnostics_channel; free without subscribers). */
 export const PROXY_RESPONSE_CHANNEL = 'airlock:proxy:response';
@@ -19,12 +20,6 @@ const responses = channel(PROXY_RESPONSE_CHANNEL);
 
 /** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
-/** Safe to send twice when the first attempt died before any response (RFC 9110 §9.2.2). */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-/** Errors that mean the request never reached the application. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT']);
-/** Attempts per request; retries are spread over the hold time, waiting for a replacement. */
-const MAX_ATTEMPTS = 20;
 
 export interface HttpProxyOptions {
   readonly service: string;
@@ -114,6 +109,11 @@ export class HttpProxy {
     this.#switch.set(backend);
   }
 
+  /** A crash loop: answer (or close) at once with the reason instead of holding. */
+  setUnavailable(reason: string): void {
+    this.#switch.setUnavailable(reason);
+  }
+
   get active(): Backend | undefined {
     return this.#switch.active;
   }
@@ -132,10 +132,14 @@ export class HttpProxy {
     const method = req.method ?? 'GET';
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
     const headers = forwardHeaders(req);
-    for (let attempt = 1; ; attempt++) {
+    let sentFailures = 0;
+    let unsentFailures = 0;
+    for (;;) {
       const backend = this.#switch.active ?? (await this.#switch.acquire());
       if (backend === undefined) {
-        this.#reply(res, 502, `no generation of ${this.options.service} became ready within ${this.options.holdMs} ms\n`);
+        const down = this.#switch.unavailable;
+        if (down !== undefined) this.#reply(res, 503, `${down}\n`);
+        else this.#reply(res, 502, `no generation of ${this.options.service} became ready within ${this.options.holdMs} ms\n`);
         return;
       }
       this.#inFlight.add(backend.generation);
@@ -147,15 +151,28 @@ export class HttpProxy {
       }
       if (outcome === 'aborted') return;
       const code = errorCode(outcome);
-      const inTime = performance.now() - started < this.options.holdMs;
-      const retry = !res.headersSent && attempt < MAX_ATTEMPTS && inTime && (NOT_SENT.has(code) || (IDEMPOTENT.has(method) && !hasBody));
-      this.options.onError(`${method} ${req.url} → g${backend.generation}: ${code} ${outcome.message}${retry ? ' (retrying)' : ''}`);
+      const sent = wasSent(code);
+      const failed = {
+        method,
+        hasBody,
+        code,
+        attempt: sent ? ++sentFailures : ++unsentFailures,
+        holdMs: this.options.holdMs,
+        elapsedMs: performance.now() - started,
+        responded: res.headersSent,
+        clientGone: res.destroyed,
+        backendAlive: true,
+      };
+      let retry = shouldRetry(failed);
       if (retry) {
-        // The same generation failed it: give a replacement (or a restart) a moment first.
-        if (this.#switch.active?.generation === backend.generation) await this.#switch.nextChange(Math.min(10 * attempt, 100));
-        continue;
+        // The same generation failed it: give a replacement (or a restart) a moment first,
+        // which is also how long a backend that just died takes to be seen dead.
+        if (this.#switch.active?.generation === backend.generation) await this.#switch.nextChange(Math.min(10 * failed.attempt, 100));
+        retry = shouldRetry({ ...failed, clientGone: res.destroyed, backendAlive: !sent || (backend.alive?.() ?? true) });
       }
-      if (res.headersSent) res.destroy();
+      this.options.onError(`${method} ${req.url} → g${backend.generation}: ${code} ${outcome.message}${retry ? ' (retrying)' : ''}`);
+      if (retry) continue;
+      if (res.headersSent || res.destroyed) res.destroy();
       else this.#reply(res, 502, `upstream g${backend.generation} failed: ${code}\n`);
       this.#answered(backend.generation, 502, started);
       return;

@@ -1,5 +1,6 @@
 import type { Server } from 'node:net';
 import { AirlockError } from '../errors.js';
+import { heldBy } from '../supervise/port-owner.js';
 
 /**
  * Listens and resolves once bound, or rejects with LISTEN_FAILED naming the address (in
@@ -8,7 +9,8 @@ import { AirlockError } from '../errors.js';
  */
 export function listenOn(server: Server, host: string, port: number, onError: (message: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const fail = (error: NodeJS.ErrnoException) => reject(new AirlockError('LISTEN_FAILED', `cannot listen on ${host}:${port}: ${error.code ?? 'error'}: ${error.message}`));
+    const fail = (error: NodeJS.ErrnoException) =>
+      reject(new AirlockError('LISTEN_FAILED', `cannot listen on ${host}:${port}: ${error.code ?? 'error'}: ${error.message}${error.code === 'EADDRINUSE' ? heldBy(port) : ''}`));
     server.once('error', fail);
     server.listen({ host, port, backlog: 4096 }, () => {
       server.off('error', fail);

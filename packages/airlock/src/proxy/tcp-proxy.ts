@@ -40,6 +40,11 @@ export class TcpProxy {
     this.#switch.set(backend);
   }
 
+  /** A crash loop: answer (or close) at once with the reason instead of holding. */
+  setUnavailable(reason: string): void {
+    this.#switch.setUnavailable(reason);
+  }
+
   async #accept(client: Socket): Promise<void> {
     client.on('error', () => client.destroy());
     const backend = await this.#switch.acquire();

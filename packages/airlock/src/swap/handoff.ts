@@ -13,6 +13,8 @@ export interface Launch {
    * address only this generation answers, or (without one) staying up for settleMs.
    */
   readiness(child: Supervised): Promise<{ probe: Probe | undefined; settleMs: number }>;
+  /** proxy modes: false once the promoted generation's process is gone. */
+  readonly alive?: () => boolean;
   /** Lets the generation take traffic (fd: the gate opens). */
   promote(child: Supervised): void;
   /** Frees per-generation resources (a probe socket) once it is gone or never promoted. */
@@ -44,6 +46,12 @@ export interface Handoff {
   launch(generation: number): Promise<Launch>;
   /** New work goes to this generation from now on; undefined: hold new work. */
   route(generation: number | undefined, launch: Launch | undefined): void;
+  /**
+   * Nothing serves and nothing will soon (a crash loop): where the handoff can answer
+   * (the proxies), waiting and new work get `reason` at once instead of being held;
+   * the next route() of a generation ends it.
+   */
+  unavailable(reason: string): void;
   /** Waits until a generation that no longer gets new work has finished what it holds (at most drainMs). */
   retire(generation: number, drainMs: number): Promise<void>;
   close(): Promise<void>;
@@ -66,6 +74,7 @@ export const bareRestart = (probeFor: ProbeFactory): Handoff => ({
     release: () => undefined,
   }),
   route: () => undefined,
+  unavailable: () => undefined,
   retire: async () => undefined,
   close: async () => undefined,
   destroy: () => undefined,

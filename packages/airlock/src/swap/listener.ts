@@ -1,6 +1,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { AirlockError } from '../errors.js';
+import { heldBy } from '../supervise/port-owner.js';
 
 /** A listening socket airlock holds for its generations without accepting on it. */
 export interface HeldListener {
@@ -38,7 +39,8 @@ export async function holdListener(host: string, port: number): Promise<HeldList
     helper.once('exit', (code) => resolve([{ error: `bind helper exited with code ${code}${stderr ? `: ${stderr.trim().split('\n').at(-1)}` : ''}` }, undefined]));
   });
   if (message.error !== undefined || handle === undefined || message.port === undefined) {
-    throw new AirlockError('LISTEN_FAILED', `cannot listen on ${host}:${port}: ${message.error ?? 'no socket received'}`);
+    const holder = message.error?.startsWith('EADDRINUSE') ? heldBy(port) : '';
+    throw new AirlockError('LISTEN_FAILED', `cannot listen on ${host}:${port}: ${message.error ?? 'no socket received'}${holder}`);
   }
   let closed = false;
   return {

@@ -3,6 +3,8 @@ import type { ServicePlan } from '../config/plan.js';
 import { HttpProxy } from '../proxy/http-proxy.js';
 import { TcpProxy } from '../proxy/tcp-proxy.js';
 import type { Handoff, Launch, ProbeFactory } from './handoff.js';
+import { isAlive } from '../supervise/proc.js';
+import type { Supervised } from '../supervise/spawn.js';
 
 /** A loopback port nobody listens on right now, for a generation's private address. */
 export function freePort(): Promise<number> {
@@ -44,20 +46,26 @@ export class ProxyHandoff implements Handoff {
     const port = await freePort();
     const env = { PORT: String(port) };
     const probe = this.probeFor({ host: '127.0.0.1', port }, true, env);
+    let child: Supervised | undefined;
     return {
       env,
       extraFds: [],
       listenPid: false,
       backendPort: port,
       readiness: async () => ({ probe, settleMs: 0 }),
-      promote: () => undefined,
+      promote: (promoted) => (child = promoted),
+      alive: () => child === undefined || (child.end === undefined && isAlive(child.pid)),
       release: () => undefined,
     };
   }
 
   route(generation: number | undefined, launch: Launch | undefined): void {
     if (generation === undefined || launch?.backendPort === undefined) this.proxy.setActive(undefined);
-    else this.proxy.setActive({ generation, host: '127.0.0.1', port: launch.backendPort });
+    else this.proxy.setActive({ generation, host: '127.0.0.1', port: launch.backendPort, alive: launch.alive });
+  }
+
+  unavailable(reason: string): void {
+    this.proxy.setUnavailable(reason);
   }
 
   /**

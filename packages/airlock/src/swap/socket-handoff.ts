@@ -119,6 +119,10 @@ export class SocketHandoff implements Handoff {
     // Every generation accepts from the one shared socket; the gate decides when.
   }
 
+  unavailable(): void {
+    // The kernel queues connections on the held socket; airlock cannot answer them.
+  }
+
   async retire(): Promise<void> {
     // The old generation drains itself after its stop signal (the helpers close the
     // listener, answer with Connection: close, and close what is left after a grace).

@@ -7,6 +7,7 @@ import { Daemon } from '../../daemon/daemon.js';
 import { EventBus } from '../../events.js';
 import { subscribeJson } from '../../observe/json.js';
 import { subscribePretty } from '../../observe/pretty.js';
+import { boundedWriter } from '../../observe/bounded-writer.js';
 import { controlSocketPath, startControl } from '../../control/server.js';
 import { subscribeMetrics } from '../../observe/metrics.js';
 import { subscribeTracing } from '../../observe/tracing.js';
@@ -25,7 +26,7 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
   startReaper();
   const plans = await planServices(loaded.config, loaded.baseDir, names);
   const bus = new EventBus();
-  const write = (line: string) => process.stdout.write(`${line}\n`);
+  const write = boundedWriter(process.stdout);
   if (options.logFormat === 'json') subscribeJson(bus, write);
   else {
     const verbosity = options.quiet ? 'quiet' : options.verbose ? 'verbose' : 'normal';
