@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AirlockRun, ROOT, cleanupAfter, freePort, get, isAlive, isPortFree, removeProject, tempProject } from './helpers.ts';
+import { AirlockRun, ROOT, cleanupAfter, control, freePort, get, isAlive, isPortFree, removeProject, tempProject } from './helpers.ts';
 
 /**
  * Children that misbehave, each a small program in test/fixtures/children. Whatever they
@@ -36,17 +36,9 @@ function rssMiB(pid: number): number {
   return Number(match?.[1] ?? 0) / 1024;
 }
 
-/** Asks the control socket for status: it answers while airlock is healthy. */
-async function statusAnswers(run: AirlockRun, dir: string): Promise<boolean> {
-  const { request } = await import('node:http');
-  return new Promise((resolve) => {
-    const req = request({ socketPath: join(dir, '.airlock', 'control.sock'), path: '/status' }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode === 200));
-    });
-    req.on('error', () => resolve(false));
-    req.end();
-  });
+/** The control socket answers while airlock is healthy. */
+async function statusAnswers(dir: string): Promise<boolean> {
+  return (await control(dir, 'GET', '/status'))?.status === 200;
 }
 
 async function stopsCleanly(run: AirlockRun, pids: readonly number[]): Promise<void> {
@@ -73,7 +65,7 @@ describe('children that misbehave', () => {
     const { dir, run } = await start({ fixture: 'garbage-fds.mjs', handoff: 'fd' });
     const started = await run.waitForEvent('process.started', { generation: 1 });
     await run.waitForEvent('reload.ready', { generation: 1 });
-    assert.equal(await statusAnswers(run, dir), true);
+    assert.equal(await statusAnswers(dir), true);
     await stopsCleanly(run, [started.pid as number]);
   });
 
@@ -184,7 +176,7 @@ describe('children that misbehave', () => {
     const failed = await run.waitForEvent('health.failed', { generation: 1 });
     assert.match(failed.detail as string, /^2 probes failed in a row: /);
     await run.waitForEvent('process.restarting', { generation: 1 });
-    assert.equal(await statusAnswers(run, dir), true);
+    assert.equal(await statusAnswers(dir), true);
     await stopsCleanly(run, []);
   });
 });

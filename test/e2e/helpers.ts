@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
+import { request as httpRequest } from 'node:http';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'packages', 'airlock', 'dist', 'cli', 'main.js');
@@ -52,11 +53,17 @@ export class AirlockRun {
       env: { ...process.env, NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const onData = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') this.#line(line);
+    // A line longer than one chunk (an event listing 5,000 paths) arrives in pieces.
+    const lineReader = () => {
+      let partial = '';
+      return (chunk: string) => {
+        const parts = (partial + chunk).split('\n');
+        partial = parts.pop() ?? '';
+        for (const line of parts) if (line !== '') this.#line(line);
+      };
     };
-    this.child.stdout?.on('data', onData);
-    this.child.stderr?.on('data', onData);
+    this.child.stdout?.setEncoding('utf8').on('data', lineReader());
+    this.child.stderr?.setEncoding('utf8').on('data', lineReader());
     this.exited = new Promise((resolveExit) =>
       this.child.once('close', (code, signal) => {
         // Nothing more will come: fail every pending wait now instead of at its deadline.
@@ -190,4 +197,19 @@ export function cleanupAfter(): (...steps: (() => unknown)[]) => void {
     for (const step of all.reverse()) await step();
   });
   return (...steps) => void all.push(...steps.reverse());
+}
+
+/** One request to the control API of the airlock running in dir (undefined when it does not answer). */
+export function control(dir: string, method: string, path: string): Promise<{ status: number; body: string } | undefined> {
+  return new Promise((resolve) => {
+    const req = httpRequest({ socketPath: join(dir, '.airlock', 'control.sock'), method, path }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', () => resolve(undefined));
+    });
+    req.on('error', () => resolve(undefined));
+    req.end();
+  });
 }

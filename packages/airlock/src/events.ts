@@ -28,7 +28,12 @@ export type AirlockEvent =
     })
   | (Base & { readonly type: 'build.started'; readonly generation: number; readonly cmd: string })
   | (Base & { readonly type: 'build.output'; readonly generation: number; readonly stream: Stream; readonly line: string })
-  | (Base & { readonly type: 'build.cancelled'; readonly generation: number })
+  | (Base & {
+      readonly type: 'build.cancelled';
+      readonly generation: number;
+      /** "a newer change" or "airlock is stopping". */
+      readonly reason: string;
+    })
   | (Base & {
       readonly type: 'build.failed';
       readonly generation: number;

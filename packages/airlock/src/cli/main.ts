@@ -7,6 +7,7 @@ import { reloadCommand, statusCommand } from './commands/control.js';
 import { runDaemon } from './commands/daemon.js';
 import { paletteFor, printError, type GlobalOptions } from './output.js';
 import { validateCommand } from './commands/validate.js';
+import { closeAllWatchers } from '../watch/watcher.js';
 
 interface ServiceFlagOptions {
   build?: string;
@@ -50,6 +51,8 @@ const program = new Command('airlock')
 
 async function daemonAction(watch: boolean, names: string[], options: ServiceFlagOptions, command: Command): Promise<void> {
   const code = await runDaemon(names, options, globals(command), watch);
+  // A forced stop leaves watchers open; exiting with one open aborts the process.
+  await closeAllWatchers();
   process.exit(code);
 }
 
@@ -114,4 +117,5 @@ try {
   printError(error, { logFormat: options.logFormat ?? 'pretty' }, paletteFor({ ...options, color: options.color ?? true }, process.stderr));
   if (error.code === 'INTERNAL' && thrown instanceof Error && thrown.stack) process.stderr.write(`${thrown.stack}\n`);
   process.exitCode = error.exitCode;
+  await closeAllWatchers();
 }

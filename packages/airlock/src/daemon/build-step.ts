@@ -19,6 +19,14 @@ export interface BuildStep {
   readonly keeps: () => string;
 }
 
+/** Why a build is cancelled: the AbortSignal's reason, and the event's `reason`. */
+export const CANCEL_CHANGE = 'a newer change';
+export const CANCEL_STOP = 'airlock is stopping';
+
+function cancelReason(signal: AbortSignal): string {
+  return signal.reason === CANCEL_STOP ? CANCEL_STOP : CANCEL_CHANGE;
+}
+
 /**
  * Builds generation n once a build slot is free, reporting every outcome as an event.
  * Returns true on success; on failure, timeout or cancellation the running generation is
@@ -31,7 +39,7 @@ export async function buildGeneration(step: BuildStep, n: number, signal: AbortS
   const service = plan.name;
   const release = await (step.slots?.acquire(signal) ?? (() => undefined));
   if (release === undefined) {
-    bus.emit({ type: 'build.cancelled', service, generation: n });
+    bus.emit({ type: 'build.cancelled', service, generation: n, reason: cancelReason(signal) });
     return false;
   }
   try {
@@ -51,7 +59,7 @@ export async function buildGeneration(step: BuildStep, n: number, signal: AbortS
       case 'ok':
         return true;
       case 'cancelled':
-        bus.emit({ type: 'build.cancelled', service, generation: n });
+        bus.emit({ type: 'build.cancelled', service, generation: n, reason: cancelReason(signal) });
         return false;
       case 'timeout':
         fail('BUILD_TIMEOUT', `build did not finish within ${build.timeoutMs} ms and was killed`, []);

@@ -32,17 +32,44 @@ const BURST_QUIET_MS = 150;
 /** Coarse file timestamps: a write this close to the last event may be that event's own. */
 const MTIME_SLACK_MS = 10;
 
-/** A file written again and again (a log caught by the globs) must not hold builds off forever. */
-const MAX_SETTLE_MS = 3_000;
+/**
+ * A file written again and again (a log caught by the globs) must not hold builds off
+ * forever; a checkout of 5,000 files on a slow disk takes ~3.5 s here, and is one burst.
+ */
+const MAX_SETTLE_MS = 10_000;
+
+/** Files statted at once when checking whether a burst is still being written. */
+const STAT_BATCH = 64;
 
 /** Milliseconds since the most recent write to any of the paths (Infinity if none exist). */
 async function newestWriteAgo(paths: Iterable<string>): Promise<number> {
+  // Measured from when the look began: statting thousands of files takes long enough
+  // that "ago" taken afterwards would call a tree that is still being written quiet.
+  const lookedAt = Date.now();
   let newest = -Infinity;
-  // A deleted file (undefined) will not be written to any more.
-  for (const path of paths) newest = Math.max(newest, (await mtime(path)) ?? -Infinity);
-  const ago = Date.now() - newest;
+  const list = [...paths];
+  for (let i = 0; i < list.length; i += STAT_BATCH) {
+    // A deleted file (undefined) will not be written to any more.
+    const times = await Promise.all(list.slice(i, i + STAT_BATCH).map(mtime));
+    for (const time of times) newest = Math.max(newest, time ?? -Infinity);
+  }
+  const ago = lookedAt - newest;
   // A timestamp from the future (copied with its times kept) says nothing about now.
   return ago < -1_000 ? Infinity : Math.max(0, ago);
+}
+
+/**
+ * The paths and the directories that hold them, up to the root: creating a file (or a
+ * directory, or renaming a save into place) writes its directory, so a burst of new files
+ * that the watcher has not reported yet still shows in their directories' mtimes.
+ */
+function withDirectories(paths: Iterable<string>, root: string): Set<string> {
+  const all = new Set<string>([root]);
+  for (const path of paths) {
+    all.add(path);
+    for (let dir = dirname(path); dir.length > root.length && !all.has(dir); dir = dirname(dir)) all.add(dir);
+  }
+  return all;
 }
 
 export interface ChangeOptions {
@@ -229,6 +256,9 @@ export class ChangeDetector {
     }
     void this.#withNewDirectories(events).then((found) => {
       const inputs = [...paths, ...found].filter((path) => this.#filter.matches(path));
+      // A new directory with files, or many files in one batch: a checkout or an unpack is
+      // landing, and a writer that pauses for a moment has not finished.
+      if (found.length > 0 || new Set(inputs).size > 1) this.#inBurst = true;
       if (inputs.length > 0 && !this.#stopped) this.#debouncer.add(inputs);
     });
   }
@@ -267,7 +297,7 @@ export class ChangeDetector {
     const quiet = this.#inBurst && window > 0 ? Math.max(window, BURST_QUIET_MS) : window;
     const busy =
       performance.now() - this.#lastInputAt < quiet ||
-      (await newestWriteAgo(paths)) < window ||
+      (await newestWriteAgo(withDirectories(paths, this.scope.watch.root))) < quiet ||
       // The watcher reports the first change of a burst at once, then holds the rest back
       // until writes pause (up to 500 ms); mtimes newer than the last event show the burst.
       (window > 0 && (await this.#content.writtenSince(this.#lastInputWall + MTIME_SLACK_MS)));
@@ -277,7 +307,8 @@ export class ChangeDetector {
       this.#debouncer.add(paths, firstAt);
       return;
     }
-    this.#inBurst = false;
+    // Handed on because it settled too long, the burst may go on: its rest is still a burst.
+    if (!busy) this.#inBurst = false;
     const forced = [...paths].filter((path) => this.#forced.delete(path));
     const changed = [...forced, ...(await this.#content.changed([...paths].filter((path) => !forced.includes(path))))];
     const rel = (list: readonly string[]) => list.map((path) => relative(this.scope.watch.root, path));

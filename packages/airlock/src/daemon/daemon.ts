@@ -22,6 +22,8 @@ export interface DaemonOptions {
   readonly traceContext?: boolean;
   /** airlock.yaml: its edits are applied by `apply`, never taken for a source change. */
   readonly configFile?: string;
+  /** Files airlock's own output goes to (`airlock dev > log`): writing them is no change. */
+  readonly ownOutput?: readonly string[];
 }
 
 /** What `apply` did to each service an edit of airlock.yaml touched. */
@@ -182,7 +184,7 @@ export class Daemon {
 
   /** airlock.yaml, env files, app config files and schemas: applied by airlock, never a reason to rebuild. */
   #appliedNotBuilt(path: string): boolean {
-    if (path === this.options.configFile) return true;
+    if (path === this.options.configFile || this.options.ownOutput?.includes(path)) return true;
     return this.services.some(({ plan }) => plan.run.envFiles.includes(path) || appConfigInputs(plan).includes(path));
   }
 

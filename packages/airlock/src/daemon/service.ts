@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, rmSync } from 'node:fs';
 import { ArtifactStore } from '../build/artifacts.js';
-import { buildGeneration } from './build-step.js';
+import { buildGeneration, CANCEL_CHANGE, CANCEL_STOP } from './build-step.js';
 import { explainStartFailure } from './diagnose.js';
 import type { BuildSlots } from '../build/slots.js';
 import { readEnvFiles, type ServicePlan } from '../config/plan.js';
@@ -207,7 +207,7 @@ export class ServiceRunner {
     pending.rebuild ||= rebuild;
     if (rebuild) pending.artifact = undefined;
     for (const reason of reasons) pending.reasons.add(reason);
-    this.#build?.abort();
+    this.#build?.abort(CANCEL_CHANGE);
     this.#loop ??= this.#runPending().finally(() => (this.#loop = undefined));
   }
 
@@ -522,7 +522,7 @@ export class ServiceRunner {
     this.#stopped = true;
     this.#clearRestartTimer();
     this.#liveness?.stop();
-    this.#build?.abort();
+    this.#build?.abort(CANCEL_STOP);
     await this.#loop?.catch(() => undefined);
     // Also after a crash: descendants the leader left behind still go.
     const all = new Set([...this.#generationsAlive, ...(this.#current ? [this.#current] : [])]);
@@ -534,7 +534,7 @@ export class ServiceRunner {
   /** Second Ctrl-C: SIGKILL every process group at once. */
   killNow(): void {
     this.#stopped = true;
-    this.#build?.abort();
+    this.#build?.abort(CANCEL_STOP);
     for (const generation of this.#generationsAlive) killNow(generation.child);
     if (this.#current) killNow(this.#current.child);
     this.#handoff.destroy();

@@ -96,7 +96,7 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
       case 'process.output':
         return say(s, event.line);
       case 'build.cancelled':
-        return info(s, `g${event.generation} build cancelled by a newer change`);
+        return info(s, `g${event.generation} build cancelled: ${event.reason}`);
       case 'build.failed':
         return fail(s, event.code, `g${event.generation} ${event.message}`);
       case 'process.started':

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { descendants, processesWithEnv, type ProcStat } from './proc.js';
@@ -94,8 +95,10 @@ export function startProcess(options: SpawnOptions): Supervised {
     child.once('error', (error: NodeJS.ErrnoException) => {
       // Spawn failed (ENOENT, EACCES): report it like a shell would, as exit 127/126.
       if (child.pid !== undefined) return;
-      tail.push(`${file}: ${error.message}`);
-      options.onLine?.('stderr', `${file}: ${error.message}`);
+      // Node says "spawn x ENOENT" for a missing working directory too: say which it is.
+      const why = error.code === 'ENOENT' && !existsSync(options.cwd) ? `cannot start: the working directory ${options.cwd} does not exist` : `${file}: ${error.message}`;
+      tail.push(why);
+      options.onLine?.('stderr', why);
       end = { kind: 'exit', code: error.code === 'EACCES' ? 126 : 127 };
       clearInterval(tracker);
       resolve(end);

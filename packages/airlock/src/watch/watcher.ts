@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import watcher from '@parcel/watcher';
 import { AirlockError } from '../errors.js';
 import { IGNORED_DIRS } from './filter.js';
@@ -19,6 +20,26 @@ export interface WatchHandle {
 }
 
 const MAX_EXTRA_SUBSCRIPTIONS = 1_000;
+/** How often a removed watch root is looked for. */
+const ROOT_POLL_MS = 200;
+
+/** Every subscription this process holds: a process that exits with one open aborts (double free in the native teardown). */
+const live = new Set<watcher.AsyncSubscription>();
+
+/**
+ * Ends every watch subscription of this process. Call before process.exit on any path
+ * that did not close its watchers (a second Ctrl-C, a fatal error): @parcel/watcher
+ * aborts the process at exit ("free(): double free", exit 134) while one is open.
+ *
+ * @example
+ *   await closeAllWatchers();
+ *   process.exit(2);
+ */
+export async function closeAllWatchers(): Promise<void> {
+  const all = [...live];
+  live.clear();
+  await Promise.all(all.map((sub) => sub.unsubscribe().catch(() => undefined)));
+}
 
 /**
  * Turns a watcher failure into a catalog error; running out of inotify watches or
@@ -51,22 +72,61 @@ export async function watchTree(
   onEvents: (events: WatchEvent[]) => void,
   onError: (error: AirlockError) => void,
 ): Promise<WatchHandle> {
-  const subscribe = (dir: string) =>
-    watcher.subscribe(
+  let closed = false;
+  let main: watcher.AsyncSubscription | undefined;
+  let lookForRoot: NodeJS.Timeout | undefined;
+  const extra = new Map<string, watcher.AsyncSubscription>();
+  const subscribe = async (dir: string) => {
+    const sub = await watcher.subscribe(
       dir,
       (error, events) => {
         if (error) onError(watchError(dir, error));
-        else if (events.length > 0) onEvents(events);
+        else if (events.length > 0) {
+          onEvents(events);
+          if (dir === root && events.some((event) => event.path === root && event.type === 'delete')) void rootGone();
+        }
       },
       { ignore: IGNORED_DIRS.map((name) => `**/${name}`) },
     );
-  let main: watcher.AsyncSubscription;
+    live.add(sub);
+    return sub;
+  };
+  const unsubscribe = (sub: watcher.AsyncSubscription) => {
+    live.delete(sub);
+    return sub.unsubscribe().catch(() => undefined);
+  };
+  /**
+   * The root itself was removed (`rm -rf svc && mkdir svc`, a `mv`): its inotify watch is
+   * dead and would never report again. Say so, look for it every ROOT_POLL_MS, and once it
+   * is back watch it anew and report it as created, so whatever it now holds is a change.
+   */
+  const rootGone = async () => {
+    if (main === undefined || closed) return;
+    const dead = [main, ...extra.values()];
+    main = undefined;
+    extra.clear();
+    await Promise.all(dead.map(unsubscribe));
+    onError(new AirlockError('WATCH_FAILED', `the watched directory ${root} was removed; airlock watches it again as soon as it is back`));
+    lookForRoot = setInterval(() => {
+      if (closed || !existsSync(root)) return;
+      clearInterval(lookForRoot);
+      lookForRoot = undefined;
+      subscribe(root).then(
+        (sub) => {
+          if (closed) return void unsubscribe(sub);
+          main = sub;
+          onEvents([{ path: root, type: 'create' }]);
+        },
+        (error: unknown) => onError(watchError(root, error)),
+      );
+    }, ROOT_POLL_MS);
+    lookForRoot.unref();
+  };
   try {
     main = await subscribe(root);
   } catch (error) {
     throw watchError(root, error);
   }
-  const extra = new Map<string, watcher.AsyncSubscription>();
   return {
     async watchAlso(dir) {
       if (extra.has(dir) || extra.size >= MAX_EXTRA_SUBSCRIPTIONS) return;
@@ -78,7 +138,9 @@ export async function watchTree(
       }
     },
     async close() {
-      await Promise.all([main.unsubscribe(), ...[...extra.values()].map((sub) => sub.unsubscribe())]);
+      closed = true;
+      if (lookForRoot !== undefined) clearInterval(lookForRoot);
+      await Promise.all([...(main ? [unsubscribe(main)] : []), ...[...extra.values()].map(unsubscribe)]);
       extra.clear();
     },
   };

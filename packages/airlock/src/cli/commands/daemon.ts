@@ -12,6 +12,8 @@ import { controlSocketPath, startControl } from '../../control/server.js';
 import { subscribeMetrics } from '../../observe/metrics.js';
 import { subscribeTracing } from '../../observe/tracing.js';
 import { paletteFor, type GlobalOptions } from '../output.js';
+import { installFatalHandler } from '../fatal.js';
+import { ownOutputFiles } from '../own-output.js';
 
 /**
  * `airlock dev` and `airlock run`: start every chosen service and keep them going until
@@ -40,6 +42,7 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
     buildConcurrency: loaded.config.builds?.concurrency,
     traceContext: tracing !== undefined,
     configFile: loaded.file,
+    ownOutput: ownOutputFiles(),
   });
   // airlock dev applies edits of airlock.yaml as they are saved; airlock run on SIGHUP.
   const reloader = loaded.file ? new ConfigFileReloader(loaded.file, loaded.baseDir, loaded.config, names, daemon, bus) : undefined;
@@ -63,6 +66,14 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
     if (rest.length > 0) daemon.reload(rest);
   };
   let stopped = false;
+  installFatalHandler(
+    () => {
+      stopped = true;
+      daemon.killNow();
+    },
+    options,
+    paletteFor(options, process.stderr),
+  );
   // Safety net: whatever ends this process, no child outlives it.
   process.once('exit', () => {
     if (!stopped) daemon.killNow();
