@@ -41,6 +41,18 @@ async function statusAnswers(dir: string): Promise<boolean> {
   return (await control(dir, 'GET', '/status'))?.status === 200;
 }
 
+/** The pid a grandchild writes once it listens (the file is its only sign of life). */
+async function readPid(file: string): Promise<number> {
+  for (let i = 0; i < 500; i++) {
+    try {
+      return Number(readFileSync(file, 'utf8'));
+    } catch {
+      await sleep(20); // no event to wait for: the file appears once the grandchild listens
+    }
+  }
+  throw new Error(`${file} never appeared`);
+}
+
 async function stopsCleanly(run: AirlockRun, pids: readonly number[]): Promise<void> {
   const { code } = await run.interrupt();
   assert.equal(code, 0, run.output());
@@ -120,18 +132,33 @@ describe('children that misbehave', () => {
     const pidFile = join(dir0, 'grandchild.pid');
     const { run } = await start({ fixture: 'setsid-grandchild.mjs', env: { GRANDCHILD_PORT: String(grandPort), GRANDCHILD_PID_FILE: pidFile } });
     await run.waitForEvent('reload.ready', { generation: 1 });
-    let grandchild = 0;
-    while (grandchild === 0) {
-      try {
-        grandchild = Number(readFileSync(pidFile, 'utf8'));
-      } catch {
-        await sleep(20); // the file appears once the grandchild listens: no event to wait for
-      }
-    }
+    const grandchild = await readPid(pidFile);
     cleanup(() => {
       if (isAlive(grandchild)) process.kill(grandchild, 'SIGKILL');
     });
     assert.equal(isPortFree(grandPort), false);
+    await stopsCleanly(run, [grandchild]);
+    assert.equal(isPortFree(grandPort), true);
+  });
+
+  it('starts a setsid grandchild with an empty environment and exits at once: the grandchild is still stopped', async () => {
+    const grandPort = await freePort();
+    const dir0 = tempProject();
+    cleanup(() => removeProject(dir0));
+    const pidFile = join(dir0, 'grandchild.pid');
+    const dir = tempProject();
+    cleanup(() => removeProject(dir));
+    writeFileSync(
+      join(dir, 'airlock.yaml'),
+      `services:\n  app:\n    run:\n      cmd: node ${join(CHILDREN, 'orphan-maker.mjs')}\n      env: ${JSON.stringify({ GRANDCHILD_PORT: String(grandPort), GRANDCHILD_PID_FILE: pidFile })}\n    watch: { include: ["none"] }\n`,
+    );
+    const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
+    cleanup(() => run.kill());
+    await run.waitForEvent('process.exited', { generation: 1 });
+    const grandchild = await readPid(pidFile);
+    cleanup(() => {
+      if (isAlive(grandchild)) process.kill(grandchild, 'SIGKILL');
+    });
     await stopsCleanly(run, [grandchild]);
     assert.equal(isPortFree(grandPort), true);
   });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { basename, extname } from 'node:path';
@@ -21,6 +22,11 @@ interface Parsed {
   readonly locate: (path: readonly (string | number)[]) => Position | undefined;
 }
 
+/** A key as a literal inside a regular expression (env keys may hold `.`, `$`, `(`). */
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 /** Parses one file by its extension: .env (dotenv), else YAML (JSON is YAML). */
 function parseFile(file: string, text: string): Parsed | Rejection {
   if (extname(file) === '.env' || basename(file).startsWith('.env')) {
@@ -28,7 +34,7 @@ function parseFile(file: string, text: string): Parsed | Rejection {
     return {
       value: parseEnv(text),
       locate: ([key]) => {
-        const line = lines.findIndex((l) => new RegExp(`^\\s*(export\\s+)?${String(key)}\\s*=`).test(l));
+        const line = lines.findIndex((l) => new RegExp(`^\\s*(export\\s+)?${escapeRegExp(String(key))}\\s*=`).test(l));
         return line === -1 ? undefined : { line: line + 1, col: 1 };
       },
     };
@@ -122,7 +128,8 @@ export async function compileSchema(file: string): Promise<ValidateFunction> {
  */
 export async function writeSnapshot(path: string, value: Record<string, unknown>): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.${process.pid}.tmp`;
+  // One name per write: two checks that overlap must not write (and rename) one temp file.
+  const temp = `${path}.${process.pid}.${randomUUID()}.tmp`;
   const file = await open(temp, 'w', 0o600);
   try {
     await file.writeFile(`${JSON.stringify(value, null, 2)}\n`);

@@ -165,11 +165,18 @@ export class ChangeDetector {
     this.#debouncer = new Debouncer(
       quietPeriod(scope.watch.debounceMs),
       (paths, firstAt) => {
-        this.#quiet = this.#quiet.then(() => this.#onQuiet(paths, firstAt)).catch(() => undefined);
+        // A failure here would drop the change without a word: say it, and go on watching.
+        this.#quiet = this.#quiet
+          .then(() => this.#onQuiet(paths, firstAt))
+          .catch(this.#reportFailure);
       },
       options.clock ?? realClock,
     );
   }
+
+  /** An unexpected failure handling a change: said once per service, never dropped in silence nor thrown at airlock. */
+  readonly #reportFailure = (error: unknown): void =>
+    this.#emitEach((service) => ({ type: 'error', service, code: fullCode('INTERNAL'), message: `handling a change failed: ${(error as Error).stack ?? String(error)}` }));
 
   /** The content hashes it keeps (handed to a detector that replaces it). */
   get content(): ContentTracker {
@@ -191,7 +198,24 @@ export class ChangeDetector {
     );
     const ms = performance.now() - started;
     this.#emitEach((service) => ({ type: 'watch.started', service, root, ms }));
-    void this.#content.prime(root, this.#filter, undefined, watchingSince);
+    this.#content.prime(root, this.#filter, undefined, watchingSince).catch(this.#reportFailure);
+  }
+
+  /**
+   * Which services the changed files reach (Go module graph), or undefined for all. When
+   * `go list` fails (a go.mod caught mid-edit, a newer go directive), the failure is said
+   * and every service of the module rebuilds: its build then shows the real error.
+   */
+  async #reached(changed: readonly string[]): Promise<ReadonlyMap<string, readonly string[]> | undefined> {
+    const graph = this.options.goGraph;
+    if (graph === undefined) return undefined;
+    try {
+      return (await graph.affected(changed)).services;
+    } catch (error) {
+      const message = `cannot tell which services ${changed.length === 1 ? 'this change reaches' : 'these changes reach'}, so all of them rebuild: ${(error as Error).message}`;
+      this.#emitEach((service) => ({ type: 'error', service, code: fullCode('PRESET_GO'), message }));
+      return undefined;
+    }
   }
 
   #emitEach(event: (service: string) => AirlockEvent): void {
@@ -254,13 +278,13 @@ export class ChangeDetector {
       this.#lastInputAt = now;
       this.#lastInputWall = Date.now();
     }
-    void this.#withNewDirectories(events).then((found) => {
+    this.#withNewDirectories(events).then((found) => {
       const inputs = [...paths, ...found].filter((path) => this.#filter.matches(path));
       // A new directory with files, or many files in one batch: a checkout or an unpack is
       // landing, and a writer that pauses for a moment has not finished.
       if (found.length > 0 || new Set(inputs).size > 1) this.#inBurst = true;
       if (inputs.length > 0 && !this.#stopped) this.#debouncer.add(inputs);
-    });
+    }, this.#reportFailure);
   }
 
   /** Files inside directories that were just created, which get no event of their own. */
@@ -316,7 +340,7 @@ export class ChangeDetector {
       this.#emitEach((service) => ({ type: 'change.unchanged', service, paths: rel([...paths]) }));
       return;
     }
-    const reached = this.options.goGraph ? (await this.options.goGraph.affected(changed)).services : undefined;
+    const reached = await this.#reached(changed);
     if (this.#stopped || this.#holding) return this.#leave(changed, firstAt, this.#leftover.changed);
     for (const service of this.scope.services) {
       const reaching = reached ? reached.get(service) : changed;

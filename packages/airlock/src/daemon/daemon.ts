@@ -198,9 +198,16 @@ export class Daemon {
       running.watchers.push(new SavedFileWatcher(plan.run.envFiles, (file) => runner.restartSameBuild(`${file} changed`)));
     }
     if (plan.appConfig) {
-      running.watchers.push(new SavedFileWatcher(appConfigInputs(plan), (file) => void this.#checkConfig(runner, file)));
+      running.watchers.push(new SavedFileWatcher(appConfigInputs(plan), (file) => this.#checkConfigReported(runner, file)));
     }
     if (this.#watching) await Promise.all(running.watchers.map((watcher) => watcher.start()));
+  }
+
+  /** #checkConfig for a watcher callback: whatever fails (a full disk writing the snapshot) is said, never left unhandled. */
+  #checkConfigReported(service: ServiceRunner, changed: string): void {
+    this.#checkConfig(service, changed).catch((error: unknown) =>
+      this.bus.emit({ type: 'error', service: service.plan.name, code: fullCode('INTERNAL'), message: `checking ${changed} failed: ${(error as Error).stack ?? String(error)}` }),
+    );
   }
 
   /**

@@ -219,10 +219,15 @@ export class ServiceRunner {
         await this.#cycle(pending);
       } catch (error) {
         // Whatever went wrong, airlock and the running generation stay up.
-        const message = `reload failed unexpectedly: ${(error as Error).stack ?? String(error)}`;
-        this.bus.emit({ type: 'error', service: this.plan.name, code: fullCode('INTERNAL'), message });
+        this.#internal('reload', error);
       }
     }
+  }
+
+  /** A failure nothing expected, in this service only: reported once with its stack; airlock and the other services go on. */
+  #internal(what: string, error: unknown): void {
+    const message = `${what} failed unexpectedly: ${(error as Error).stack ?? String(error)}`;
+    this.bus.emit({ type: 'error', service: this.plan.name, code: fullCode('INTERNAL'), message });
   }
 
   /**
@@ -369,7 +374,11 @@ export class ServiceRunner {
     monitor.start((detail) => {
       if (this.#current !== generation || this.#stopped) return;
       this.bus.emit({ type: 'health.failed', service: this.plan.name, generation: generation.n, detail });
-      this.#replaceFailed(generation, detail);
+      try {
+        this.#replaceFailed(generation, detail);
+      } catch (error) {
+        this.#internal('replacing a failed generation', error);
+      }
     });
   }
 
@@ -430,7 +439,7 @@ export class ServiceRunner {
       this.bus.emit({ type: 'process.started', service: this.plan.name, generation: n, pid: generation.child.pid });
     }
     this.#generationsAlive.add(generation);
-    void generation.child.ended.then(() => this.#onExit(generation));
+    generation.child.ended.then(() => this.#onExit(generation)).catch((error: unknown) => this.#internal('handling an exit', error));
     return generation;
   }
 

@@ -56,6 +56,10 @@ export function withListenPid([file, ...args]: [string, ...string[]]): [string, 
   return ['/bin/sh', '-c', `${prelude} exec "$0" "$@"`, file, ...args];
 }
 
+/** For this long after start, the process tree is looked at every EARLY_LOOK_MS. */
+const EARLY_TRACKING_MS = 3_000;
+const EARLY_LOOK_MS = 5;
+
 /** Environment variable that tags every process of one supervised tree (`<airlock instance>.<uuid>`). */
 export const TAG_VARIABLE = 'AIRLOCK_TAG';
 
@@ -88,8 +92,21 @@ export function startProcess(options: SpawnOptions): Supervised {
     if (child.pid === undefined || end !== undefined) return;
     for (const stat of descendants(child.pid)) known.set(stat.pid, stat);
   };
-  const tracker = setInterval(record, options.trackEveryMs ?? 500);
+  // Often at first: a child that starts a setsid grandchild with a cleared environment (no
+  // tag) and exits at once leaves it to init within milliseconds, and only a look at the
+  // tree before that finds it. Programs start their helpers early; later, every trackEveryMs.
+  let tracker: NodeJS.Timeout | undefined;
+  const spawnedAt = performance.now();
+  const track = () => {
+    record();
+    if (end !== undefined) return;
+    const early = performance.now() - spawnedAt < EARLY_TRACKING_MS;
+    tracker = setTimeout(track, early ? EARLY_LOOK_MS : (options.trackEveryMs ?? 500));
+    tracker.unref();
+  };
+  tracker = setTimeout(track, EARLY_LOOK_MS);
   tracker.unref();
+  const clearTracker = () => clearTimeout(tracker);
 
   const ended = new Promise<ProcessEnd>((resolve) => {
     child.once('error', (error: NodeJS.ErrnoException) => {
@@ -100,14 +117,14 @@ export function startProcess(options: SpawnOptions): Supervised {
       tail.push(why);
       options.onLine?.('stderr', why);
       end = { kind: 'exit', code: error.code === 'EACCES' ? 126 : 127 };
-      clearInterval(tracker);
+      clearTracker();
       resolve(end);
     });
     // 'exit', not 'close': a descendant that inherited stdout would hold 'close' back.
     child.once('exit', (code, signal) => {
       if (end !== undefined) return;
       end = processEnd(code, signal);
-      clearInterval(tracker);
+      clearTracker();
       resolve(end);
     });
   });

@@ -1,3 +1,5 @@
+import { AirlockError } from '../../errors.js';
+
 /** The fields of `go list -json` output that airlock reads. */
 export interface ListedPackage {
   ImportPath: string;
@@ -27,7 +29,15 @@ export function parseGoList(text: string): ListedPackage[] {
       else if (c === '"') inString = false;
     } else if (c === '"') inString = true;
     else if (c === '{' && depth++ === 0) start = i;
-    else if (c === '}' && --depth === 0) packages.push(JSON.parse(text.slice(start, i + 1)) as ListedPackage);
+    else if (c === '}' && --depth === 0) packages.push(parsePackage(text.slice(start, i + 1)));
   }
   return packages;
+}
+
+function parsePackage(json: string): ListedPackage {
+  try {
+    return JSON.parse(json) as ListedPackage;
+  } catch (error) {
+    throw new AirlockError('PRESET_GO', `go list printed output airlock cannot read (${(error as Error).message}): ${json.slice(0, 120)}`);
+  }
 }

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { loadConfigFile, parseConfigText } from '../src/config/load.ts';
+import { AirlockError } from '../src/errors.ts';
+import { fillTemplate } from '../src/supervise/template.ts';
+import { commandArgv } from '../src/supervise/command.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'airlock-edges-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function refusal(text: string): AirlockError {
+  try {
+    parseConfigText(text, join(dir, 'airlock.yaml'));
+  } catch (error) {
+    assert.ok(error instanceof AirlockError);
+    return error;
+  }
+  assert.fail('accepted');
+}
+
+const service = (extra: string) => `services:\n  api:\n    run: { cmd: app }\n${extra}`;
+
+describe('airlock.yaml at its edges', () => {
+  it('refuses durations of 2^31 ms and more (Node would fire them after 1 ms)', () => {
+    const error = refusal(service('    proxy: { hold: 600h }\n'));
+    assert.equal(error.code, 'CONFIG_INVALID');
+    assert.deepEqual(error.details, ['airlock.yaml:4:20: services.api.proxy.hold: "600h" is too long: a duration may be at most 596h (24 days)']);
+    assert.doesNotThrow(() => parseConfigText(service('    proxy: { hold: 596h }\n'), join(dir, 'airlock.yaml')));
+  });
+
+  it('refuses a probe timeout of 0 (it would never time out)', () => {
+    assert.deepEqual(refusal(service('    health: { timeout: 0 }\n')).details, ['airlock.yaml:4:24: services.api.health.timeout: 0 is too short: at least 1ms']);
+  });
+
+  it('refuses a listen host that is not an address or a name', () => {
+    for (const bad of ['bad host:1', '1.2.3.4.5:80', 'exa_mple.com:80']) {
+      const details = refusal(service(`    listen: "${bad}"\n`)).details;
+      assert.match(details[0] ?? '', /is not an IP address or host name; use e\.g\. 127\.0\.0\.1:\d+/, bad);
+    }
+    const ok = parseConfigText(service('    listen: "[::1]:8080"\n'), join(dir, 'airlock.yaml'));
+    assert.deepEqual(ok.config.services.api?.listen, { host: '::1', port: 8080 });
+    assert.deepEqual(parseConfigText(service('    listen: localhost:80\n'), join(dir, 'airlock.yaml')).config.services.api?.listen, { host: 'localhost', port: 80 });
+  });
+
+  it('takes YAML merge keys (<<: *common)', () => {
+    const text = `x-common: &common\n  run: { cmd: app }\n  stop: { timeout: 2s }\nservices:\n  api:\n    <<: *common\n    listen: 8080\n`;
+    // x-common is not a key of airlock.yaml; merge keys inside services are what users write.
+    const inServices = `services:\n  base: &common\n    run: { cmd: app }\n    stop: { timeout: 2s }\n  api:\n    <<: *common\n    listen: 8080\n`;
+    assert.equal(refusal(text).code, 'CONFIG_INVALID');
+    const loaded = parseConfigText(inServices, join(dir, 'airlock.yaml'));
+    assert.equal(loaded.config.services.api?.stop.timeout, 2_000);
+    assert.equal(loaded.config.services.api?.run.cmd, 'app');
+  });
+
+  it('refuses an alias bomb as a parse error, not an internal one', () => {
+    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 10; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    const error = refusal(`${bomb.join('\n')}\nservices: {}\n`);
+    assert.equal(error.code, 'CONFIG_PARSE');
+    assert.match(error.details[0] ?? '', /^airlock\.yaml:1:1: cannot expand the document: /);
+  });
+
+  it('refuses a file that is not UTF-8, naming the line and column', () => {
+    const file = join(dir, 'latin1.yaml');
+    writeFileSync(file, Buffer.concat([Buffer.from('services:\n  api:\n    run: { cmd: "caf'), Buffer.from([0xe9]), Buffer.from('" }\n')]));
+    assert.throws(
+      () => loadConfigFile(file),
+      (error: unknown) =>
+        error instanceof AirlockError &&
+        error.code === 'CONFIG_PARSE' &&
+        error.details[0] === 'latin1.yaml:3:21: invalid UTF-8 (save the file as UTF-8)',
+    );
+  });
+});
+
+describe('template variables in commands', () => {
+  it('quotes a value with a space where it stands, so it stays one word', () => {
+    assert.equal(fillTemplate('go build -o {artifact} .', { artifact: '/home/me/go proj/bin/x' }), "go build -o '/home/me/go proj/bin/x' .");
+    assert.equal(fillTemplate('app --out "{artifact}"', { artifact: '/a b/$x' }), 'app --out "/a b/\\$x"');
+    assert.equal(fillTemplate("app '{artifact}'", { artifact: "/it's" }), "app '/it'\\''s'");
+    assert.equal(fillTemplate('{artifact} --port {port}', { artifact: '/plain/path', port: 8080 }), '/plain/path --port 8080');
+    assert.equal(fillTemplate('echo {unknown}', { artifact: 'x' }), 'echo {unknown}');
+    assert.deepEqual(commandArgv(fillTemplate('{artifact} -v', { artifact: '/a b/app' })), ['/bin/sh', '-c', "exec '/a b/app' -v"]);
+  });
+});
