@@ -20,6 +20,8 @@ describe('versions that must never take traffic (proxy handoff, under load)', ()
   let run: AirlockRun;
   let load: Load;
   let pristine: string;
+  /** The generation that crashed after its swap, with requests in flight. */
+  let crashed: number | undefined;
 
   before(async () => {
     dir = tempProject('go-hello');
@@ -96,6 +98,7 @@ describe('versions that must never take traffic (proxy handoff, under load)', ()
     await run.waitForEvent('reload.ready', {}, 60_000, since);
     await load.until('crashes later');
     const rollback = await run.waitForEvent('rollback', {}, 30_000, since);
+    crashed = rollback.failed as number;
     assert.match(String(rollback.message), /rolling back to the previous build/);
     const restored = await run.waitForEvent('reload.ready', {}, 30_000, run.events.indexOf(rollback));
     assert.deepEqual(restored.reason, [`rollback from g${rollback.failed}`]);
@@ -105,8 +108,13 @@ describe('versions that must never take traffic (proxy handoff, under load)', ()
     assert.ok((load.seen.get('good one') ?? 0) > before, 'the previous build serves again');
   });
 
-  it('failed no request through all of it', async () => {
+  it('failed no request through all of it, but those in flight on the version that crashed', async () => {
     await load.stop();
-    assert.deepEqual(load.failures, []);
+    // A request sent to a generation that then died is never replayed: airlock cannot tell
+    // it from a request that killed its backend (docs/strategies.md). Each of the 8
+    // keep-alive clients had at most one in flight when it crashed.
+    const others = load.failures.filter((failure) => !new RegExp(`^status 502: upstream g${crashed} failed: `).test(failure));
+    assert.deepEqual(others, []);
+    assert.ok(load.failures.length <= 8, `${load.failures.length} failed`);
   });
 });

@@ -278,17 +278,23 @@ export class ChangeDetector {
       this.#lastInputAt = now;
       this.#lastInputWall = Date.now();
     }
-    this.#withNewDirectories(events).then((found) => {
+    this.#withNewDirectories(events).then(({ files: found, directories }) => {
       const inputs = [...paths, ...found].filter((path) => this.#filter.matches(path));
-      // A new directory with files, or many files in one batch: a checkout or an unpack is
-      // landing, and a writer that pauses for a moment has not finished.
-      if (found.length > 0 || new Set(inputs).size > 1) this.#inBurst = true;
+      // A new directory, or many files in one batch: a checkout or an unpack is landing,
+      // and a writer that pauses for a moment has not finished.
+      if (directories > 0 || new Set(inputs).size > 1) this.#inBurst = true;
       if (inputs.length > 0 && !this.#stopped) this.#debouncer.add(inputs);
     }, this.#reportFailure);
   }
 
   /** Files inside directories that were just created, which get no event of their own. */
-  async #withNewDirectories(events: readonly WatchEvent[]): Promise<string[]> {
+  async #withNewDirectories(events: readonly WatchEvent[]): Promise<{ files: string[]; directories: number }> {
+    const created = await this.#createdDirectories(events);
+    return { files: await this.#filesIn(created), directories: created.length };
+  }
+
+  /** The created paths that are directories. */
+  async #createdDirectories(events: readonly WatchEvent[]): Promise<string[]> {
     const created: string[] = [];
     for (const event of events) {
       if (event.type !== 'create') continue;
@@ -298,6 +304,11 @@ export class ChangeDetector {
         // already gone
       }
     }
+    return created;
+  }
+
+  /** The files new directories hold, watching the ones the watcher may have missed. */
+  async #filesIn(created: readonly string[]): Promise<string[]> {
     if (created.length === 0) return [];
     const { files, nestedDirs } = await expandDirectories(created, this.#filter);
     // Subscriptions are recursive: one per top-most nested directory is enough.

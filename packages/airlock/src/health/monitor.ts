@@ -25,12 +25,13 @@ function memoryCheck(health: HealthPlan, child: Supervised): (() => string | und
   return () => growth.sample(groupRss(child.pid, child.knownDescendants()), performance.now());
 }
 
-/** Runs a probe, or gives up on it after ms (its late answer is ignored). */
-async function withDeadline(probe: Probe, ms: number): Promise<ProbeResult> {
+const NOT_PROBED = 'not probed yet';
+
+/** Runs a probe; undefined when it did not answer within ms (its late answer is ignored). */
+async function withDeadline(probe: Probe, ms: number): Promise<ProbeResult | undefined> {
+  if (ms <= 0) return undefined;
   const cancel = new AbortController();
-  const late = delay(Math.max(ms, 0), { ok: false, detail: `the probe did not answer within ${Math.round(Math.max(ms, 0))} ms` }, { signal: cancel.signal }).catch(
-    () => ({ ok: false, detail: 'cancelled' }),
-  );
+  const late = delay(ms, undefined, { signal: cancel.signal }).catch(() => undefined);
   try {
     return await Promise.race([probe(), late]);
   } finally {
@@ -51,7 +52,7 @@ export async function waitUntilReady(options: ReadyOptions): Promise<Verdict> {
   const { child, health } = options;
   const started = performance.now();
   const memory = memoryCheck(health, child);
-  let last = 'not probed yet';
+  let last = NOT_PROBED;
   for (;;) {
     if (options.signal?.aborted) return { ready: false, reason: 'aborted', detail: 'a newer reload superseded it' };
     if (!(await child.spawned) || child.end !== undefined) {
@@ -63,10 +64,12 @@ export async function waitUntilReady(options: ReadyOptions): Promise<Verdict> {
     if (options.probe === undefined) {
       if (waited >= (options.settleMs ?? 0)) return { ready: true, detail: 'started' };
     } else {
-      // A probe that never answers (a hung app) must not hold the reload past startTimeout.
+      // A probe that never answers (a hung app) must not hold the reload past startTimeout;
+      // the last real answer (GET /healthz → 500) says more than that the time ran out.
       const result = await withDeadline(options.probe, health.startTimeoutMs - waited);
-      last = result.detail;
-      if (result.ok && child.end === undefined) return { ready: true, detail: result.detail };
+      if (result !== undefined) last = result.detail;
+      else if (last === NOT_PROBED) last = `the probe did not answer within ${health.startTimeoutMs} ms`;
+      if (result?.ok && child.end === undefined) return { ready: true, detail: result.detail };
     }
     if (performance.now() - started >= health.startTimeoutMs) {
       return { ready: false, reason: 'timeout', detail: `not ready within ${health.startTimeoutMs} ms: ${last}` };
