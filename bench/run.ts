@@ -2,12 +2,13 @@ import { changeToServing, changeToServingTable } from './change-to-serving.ts';
 import { configReload, configReloadTable } from './config-reload.ts';
 import { airlockDropped, droppedTable, reflexDropped, throughput, throughputTable } from './handoffs.ts';
 import { machine } from './lib.ts';
+import { plainApps, plainAppsTable } from './plain-apps.ts';
 import { burstBuilds, generateModule, graphTiming, monorepoTable } from './monorepo.ts';
 import { airlockWatcher, generateTree, nodemonWatcher, watcherTable } from './watcher-startup.ts';
 
 /**
  * `npm run bench`: runs every benchmark and prints markdown for docs/BENCHMARKS.md.
- * `npm run bench -- change|dropped|throughput|monorepo|watcher|config` runs one.
+ * `npm run bench -- change|dropped|plain|throughput|monorepo|watcher|config` runs one.
  */
 const only = process.argv[2];
 const out: string[] = [`## ${new Date().toISOString().slice(0, 10)} · ${machine()}`, ''];
@@ -22,6 +23,9 @@ if (!only || only === 'dropped') {
   for (const [i, handoff] of (['fd', 'proxy', 'tcp-proxy', 'restart'] as const).entries()) rows.push(await airlockDropped(handoff, 18_940 + i));
   rows.push(await reflexDropped(18_945));
   out.push(droppedTable(rows), '');
+}
+if (!only || only === 'plain') {
+  out.push(plainAppsTable(await plainApps(18_970)), '');
 }
 if (!only || only === 'throughput') {
   out.push(throughputTable(await throughput(18_950)), '');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -177,9 +178,19 @@ describe('children that misbehave', () => {
     await stopsCleanly(run, []);
   });
 
-  it('floods stdout while airlock\'s own output is not read: memory stays bounded, lines are dropped and counted', async () => {
-    const { port, run } = await start({ fixture: 'flood.mjs' });
+  it('floods stdout while airlock\'s own output and an /events client are not read: memory stays bounded, lines are dropped and counted, the client is cut', async () => {
+    const { dir, port, run } = await start({ fixture: 'flood.mjs' });
     await run.waitForEvent('reload.ready', { generation: 1 });
+    // An /events client that never reads what it asked for.
+    const events = createConnection(join(dir, '.airlock', 'control.sock'));
+    cleanup(() => events.destroy());
+    events.on('error', () => undefined);
+    const cut = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the /events client was never cut')), 30_000);
+      events.once('close', () => resolve(clearTimeout(timer)));
+    });
+    events.write('GET /events HTTP/1.1\r\nHost: airlock\r\n\r\n');
+    events.pause();
     run.child.stdout?.pause();
     let peak = 0;
     for (let i = 0; i < 30; i++) {
@@ -191,6 +202,9 @@ describe('children that misbehave', () => {
     assert.equal(await get(port), 'ok 1\n', 'the proxy keeps serving meanwhile');
     run.child.stdout?.resume();
     await run.waitForLine(/^airlock: \d+ lines of output dropped: the reader of airlock's output was too slow$/);
+    // Reading again, the client finds the end airlock gave it: it was cut, not kept for ever.
+    events.resume();
+    await cut;
     await stopsCleanly(run, []);
   });
 

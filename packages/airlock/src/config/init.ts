@@ -19,7 +19,11 @@ const KEY_COMMENTS: Readonly<Record<string, string>> = {
   run: ' The service command; PORT, AIRLOCK_SERVICE and AIRLOCK_GENERATION are in its environment.',
   watch: ' Globs relative to the service directory; .gitignore is honoured too.',
   listen: ' The address the service serves on (PORT is set to its port); remove for programs that serve nothing.',
-  handoff: ' restart: stop the old version, then start the new one, only after a good build.',
+  handoff: [
+    ' restart: stop the old version, then start the new one, only after a good build.',
+    ' No dropped requests: add listen: 127.0.0.1:<port> and handoff: proxy (the app listens on $PORT);',
+    ' fd (no proxy hop) only for apps that use the airlock helpers (docs/strategies.md).',
+  ].join('\n'),
   stop: ' Stop signal to the whole process group, then SIGKILL after the timeout.',
 };
 

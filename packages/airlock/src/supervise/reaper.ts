@@ -39,6 +39,8 @@ done
 export function startReaper(): void {
   const reaper = spawn('/bin/sh', ['-c', SCRIPT, 'airlock-reaper', INSTANCE], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
   reaper.on('error', () => undefined);
+  // Its pipe breaks only when the reaper died first: nothing to do then, and nothing to crash on.
+  reaper.stdin?.on('error', () => undefined);
   reaper.unref();
   // The pipe must not keep airlock alive; it only has to close when airlock ends.
   (reaper.stdin as unknown as Socket | null)?.unref();
