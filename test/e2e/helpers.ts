@@ -128,10 +128,28 @@ export class AirlockRun {
     }
   }
 
+  /** Waits for the first JSON event since an index for which `test` holds. */
+  async waitForMatch(test: (event: JsonEvent) => boolean, timeoutMs = 60_000, since = this.events.length): Promise<JsonEvent> {
+    for (let lineStart = this.lines.length; ; lineStart = this.lines.length) {
+      const found = this.events.slice(since).find(test);
+      if (found) return found;
+      await this.waitForLine(/^\{/, timeoutMs, lineStart);
+    }
+  }
+
   /** Stops airlock the way a user does (Ctrl-C) and returns its exit code. */
-  async interrupt(signal: NodeJS.Signals = 'SIGINT'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async interrupt(signal: NodeJS.Signals = 'SIGINT', timeoutMs = 60_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     this.child.kill(signal);
-    return this.exited;
+    // A deadline, so an airlock that does not stop fails the test instead of hanging the suite.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`airlock did not exit within ${timeoutMs} ms of ${signal}; output:\n${this.output()}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** After hook: whatever happened, end airlock and every process group it reported. */

@@ -43,7 +43,7 @@ for (const handoff of ['proxy', 'fd']) {
       const { dir, port, run } = await startService(handoff);
       cleanup(() => run.kill(), () => removeProject(dir));
       const slow = get(port, '/slow');
-      await new Promise((r) => setTimeout(r, 200));
+      await run.waitForEvent('process.output', { line: 'slow request in flight on 1' });
       run.child.kill('SIGHUP');
       await run.waitForEvent('reload.ready', { generation: 2 });
       // fd: both accept from one queue until the old one has closed its listener.
@@ -110,7 +110,7 @@ describe('stopping airlock while a request is in flight (proxy)', () => {
     const { dir, port, run } = await startService('proxy');
     cleanup(() => run.kill(), () => removeProject(dir));
     const slow = get(port, '/slow');
-    await new Promise((r) => setTimeout(r, 200));
+    await run.waitForEvent('process.output', { line: 'slow request in flight on 1' });
     const { code } = await run.interrupt();
     assert.equal(code, 0);
     assert.equal(await slow, 'slow from 1\n');

@@ -23,8 +23,17 @@ describe('a Go module with three services (examples/go-monorepo)', () => {
   /** Waits until each expected service is ready again; returns who built, and every event since. */
   const reloaded = async (expected: string[], since: number) => {
     for (const service of expected) await run.waitForEvent('reload.ready', { service }, 120_000, since);
-    // Settle: a service that should not rebuild would have started its build by now.
-    await new Promise((r) => setTimeout(r, 400));
+    // Every service a change reached heard so (change.detected) before any of them was
+    // ready: wait until each of the others started its build, or had it cancelled, or was
+    // removed by the same edit; not for a while.
+    const reached = SERVICES.filter((service) => !expected.includes(service) && run.events.slice(since).some((e) => e.type === 'change.detected' && e.service === service));
+    for (const service of reached) {
+      await run.waitForMatch(
+        (e) => (e.service === service && (e.type === 'build.started' || e.type === 'build.cancelled')) || (e.type === 'airlock-yaml.applied' && (e.removed as string[]).includes(service)),
+        60_000,
+        since,
+      );
+    }
     const events = run.events.slice(since);
     const built = SERVICES.filter((service) => events.some((e) => e.type === 'build.started' && e.service === service));
     for (const e of events) if (e.type === 'reload.ready') pids.set(e.service as string, e.pid as number);
@@ -174,8 +183,9 @@ describe('a Go module with three services (examples/go-monorepo)', () => {
     // The branch's airlock.yaml and sources arrive in one burst.
     since = run.events.length;
     git('checkout', '-q', 'yaml-and-sources');
-    const { built, events } = await reloaded(['api', 'worker'], since);
+    const { built } = await reloaded(['api', 'worker'], since);
     assert.deepEqual(built, ['api', 'worker']);
-    assert.deepEqual(events.find((e) => e.type === 'airlock-yaml.applied')?.removed, ['admin']);
+    // The edit may be applied after the sources' rebuilds are ready: wait for it.
+    assert.deepEqual((await run.waitForEvent('airlock-yaml.applied', {}, 60_000, since)).removed, ['admin']);
   });
 });

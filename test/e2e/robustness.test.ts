@@ -127,8 +127,9 @@ describe('airlock stays up whatever the project, the files or a client do', () =
     const service = (name: string, port: number) => `  ${name}:\n    build: { cmd: "go build -o {artifact} ./${name}" }\n    run: { cmd: "{artifact}" }\n    listen: 127.0.0.1:${port}\n`;
     writeFileSync(join(dir, 'airlock.yaml'), `services:\n${service('a', portA)}${service('b', portB)}`);
     const run = start(dir);
-    const readyA = await run.waitForEvent('reload.ready', { service: 'a', generation: 1 }, 120_000);
-    await run.waitForEvent('reload.ready', { service: 'b', generation: 1 }, 120_000);
+    // Either may be ready first: both waits look from the start.
+    const readyA = await run.waitForEvent('reload.ready', { service: 'a', generation: 1 }, 120_000, 0);
+    await run.waitForEvent('reload.ready', { service: 'b', generation: 1 }, 120_000, 0);
     assert.equal(await get(portA), 'a\n');
     assert.equal(await get(portB), 'b\n');
     process.kill(readyA.pid as number, 'SIGKILL');

@@ -8,8 +8,7 @@ import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../src/config/load.ts';
 import { readEnvFiles } from '../src/config/plan.ts';
-import { startControl } from '../src/control/server.ts';
-import type { Daemon } from '../src/daemon/daemon.ts';
+import { startControl, type ControlTarget } from '../src/control/server.ts';
 import { checkAppConfig } from '../src/daemon/app-config.ts';
 import { AirlockError } from '../src/errors.ts';
 import { EventBus } from '../src/events.ts';
@@ -117,7 +116,7 @@ describe('fuzz: app config and env files', () => {
 describe('fuzz: the control API', () => {
   const socketPath = join(dir, 'control.sock');
   let control: { close(): Promise<void> };
-  const daemon = { status: () => [], configRejected: undefined, reload: () => undefined } as unknown as Daemon;
+  const daemon: ControlTarget = { status: () => [], configRejected: undefined, reload: () => undefined };
 
   before(async () => {
     control = await startControl(socketPath, daemon, new EventBus());

@@ -100,6 +100,10 @@ describe('BuildSlots', () => {
     const third = granted.third as (() => void) | undefined;
     assert.ok(third);
     b?.();
+    // The aborted waiter is gone: b's slot is free at once (were it still queued, it would take the slot and leak it).
+    const fourth = await Promise.race([slots.acquire(), new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined)))]);
+    assert.ok(fourth, 'a free slot');
+    fourth();
     third();
   });
 

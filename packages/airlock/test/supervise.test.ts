@@ -108,10 +108,12 @@ describe('stopping a process group', () => {
 
   it('counts a zombie as dead', async () => {
     // The grandchild exits at once; its parent never waits for it, so it stays a zombie.
-    const { p, line } = lineOf(`node -e "const c = require('child_process').spawn('true'); c.unref(); console.log('child=' + c.pid); setInterval(() => {}, 1000)"`, /child=/);
+    // The shell starts `true` and then becomes `sleep`, which never waits for it: a zombie for sure.
+    const { p, line } = lineOf(`sh -c 'true & echo child=$!; exec sleep 300'`, /child=/);
     const child = Number((await line).split('=')[1]);
-    for (let i = 0; i < 200 && readStat(child)?.state !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
-    if (readStat(child)?.state === 'Z') assert.equal(isAlive(child), false);
+    for (let i = 0; i < 200 && readStat(child)?.state !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10)); // no event tells a child became a zombie
+    assert.equal(readStat(child)?.state, 'Z', 'the child is a zombie');
+    assert.equal(isAlive(child), false);
     await stopProcess(p, { signal: 'SIGTERM', timeoutMs: 2_000 });
     assert.equal(isAlive(child), false);
   });

@@ -44,10 +44,21 @@ describe('config snapshots', () => {
   });
 
   it('keeps the old snapshot when a validation hook refuses the new one', async () => {
-    const off = validateConfig((candidate) => (typeof candidate.a === 'number' ? true : 'a must be a number'));
+    let refused: (reason: string) => void = () => undefined;
+    const refusal = new Promise<string>((resolve) => (refused = resolve));
+    const off = validateConfig((candidate) => {
+      const verdict = typeof candidate.a === 'number' ? true : 'a must be a number';
+      if (verdict !== true) refused(verdict);
+      return verdict;
+    });
     write({ a: 'nope', b: 'nope' });
     process.kill(process.pid, 'SIGUSR2');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The hook runs inside the reload: once it refused, the reload has decided. The deadline
+    // also keeps the event loop alive until the signal arrives.
+    let deadline: NodeJS.Timeout | undefined;
+    const late = new Promise<string>((_, reject) => (deadline = setTimeout(() => reject(new Error('the hook was never asked')), 5_000)));
+    assert.equal(await Promise.race([refusal, late]), 'a must be a number');
+    clearTimeout(deadline);
     assert.equal(config(env).a, 20);
     off();
   });

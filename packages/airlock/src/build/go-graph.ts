@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
-import { parseGoList } from '../config/presets/go-list.js';
+import { parseGoList } from './go-list.js';
 import picomatch from 'picomatch';
 import { AirlockError } from '../errors.js';
 

@@ -4,9 +4,15 @@ import { connect } from 'node:net';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Daemon } from '../daemon/daemon.js';
 import { AirlockError, fullCode } from '../errors.js';
 import type { EventBus } from '../events.js';
+
+/** What the control API steers (the daemon, seen from the socket; control knows nothing more of it). */
+export interface ControlTarget {
+  status(): readonly { readonly name: string }[];
+  readonly configRejected: string | undefined;
+  reload(names: readonly string[]): void;
+}
 
 /** More control connections than this at once are refused (each is an fd airlock needs elsewhere). */
 export const MAX_CONTROL_CONNECTIONS = 64;
@@ -61,7 +67,7 @@ function json(res: import('node:http').ServerResponse, status: number, body: unk
  *   ...
  *   await control.close();
  */
-export async function startControl(path: string, daemon: Daemon, bus: EventBus): Promise<{ close(): Promise<void> }> {
+export async function startControl(path: string, daemon: ControlTarget, bus: EventBus): Promise<{ close(): Promise<void> }> {
   mkdirSync(dirname(path), { recursive: true });
   if (await inUse(path)) {
     throw new AirlockError('CONTROL_IN_USE', `another airlock already runs here (${path} answers)`);

@@ -4,7 +4,7 @@ import type { ServicePlan } from '../config/plan.js';
 import { fullCode } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { describeEnd } from '../supervise/process-end.js';
-import { generationEnv } from '../swap/generation.js';
+import { generationEnv } from '../config/environment.js';
 import { fillTemplate } from '../supervise/template.js';
 
 export interface BuildStep {

@@ -5,47 +5,19 @@ import type { ServicePlan } from '../config/plan.js';
 import { fullCode } from '../errors.js';
 import type { AirlockEvent, EventBus } from '../events.js';
 import { ContentTracker, expandDirectories, mtime } from '../watch/content.js';
-import { Debouncer, type Clock, realClock } from '../watch/debounce.js';
+import { realClock, type Clock } from '../clock.js';
+import { BurstRules, quietPeriod } from '../watch/burst.js';
+import { Debouncer } from '../watch/debounce.js';
 import { createFilter, type PathFilter } from '../watch/filter.js';
 import { watchTree, type WatchEvent, type WatchHandle } from '../watch/watcher.js';
-
-/**
- * @parcel/watcher reports the first event after a quiet spell at once and the rest of a
- * burst (a checkout, a formatter) in a batch 50 ms later, which a busy event loop may
- * handle later still: a quiet period shorter than 100 ms would build the first file of a
- * burst alone (measured: 60 ms gave 1.5–1.75 builds per service for a 20-service burst).
- * 0 stays 0: the user asked for no wait at all.
- */
-const WATCHER_BATCH_MS = 100;
-function quietPeriod(debounceMs: number): number {
-  return debounceMs === 0 ? 0 : Math.max(debounceMs, WATCHER_BATCH_MS);
-}
-
-/**
- * Inside a burst (batches arriving less than BURST_GAP_MS apart) the tree counts as quiet
- * only after BURST_QUIET_MS without input: the watcher's 50 ms batch cadence plus a busy
- * event loop would otherwise split one checkout into several builds.
- */
-const BURST_GAP_MS = 200;
-const BURST_QUIET_MS = 150;
-
-/** Coarse file timestamps: a write this close to the last event may be that event's own. */
-const MTIME_SLACK_MS = 10;
-
-/**
- * A file written again and again (a log caught by the globs) must not hold builds off
- * forever; a checkout of 5,000 files on a slow disk takes ~3.5 s here, and is one burst.
- */
-const MAX_SETTLE_MS = 10_000;
 
 /** Files statted at once when checking whether a burst is still being written. */
 const STAT_BATCH = 64;
 
 /** Milliseconds since the most recent write to any of the paths (Infinity if none exist). */
-async function newestWriteAgo(paths: Iterable<string>): Promise<number> {
-  // Measured from when the look began: statting thousands of files takes long enough
-  // that "ago" taken afterwards would call a tree that is still being written quiet.
-  const lookedAt = Date.now();
+async function newestWriteAgo(paths: Iterable<string>, lookedAt: number): Promise<number> {
+  // Measured from when the look began (`lookedAt`, wall time): statting thousands of
+  // files takes long enough that "ago" taken afterwards would call a busy tree quiet.
   let newest = -Infinity;
   const list = [...paths];
   for (let i = 0; i < list.length; i += STAT_BATCH) {
@@ -137,11 +109,11 @@ export class ChangeDetector {
   readonly #debouncer: Debouncer<string>;
   #watcher: WatchHandle | undefined;
   #stopped = false;
-  /** When the watcher last reported any input of this service's tree (performance.now and Date.now). */
-  #lastInputAt = -Infinity;
-  #lastInputWall = -Infinity;
-  /** Set when input batches follow each other closely; cleared when a change is handed on. */
-  #inBurst = false;
+  readonly #clock: Clock;
+  /** Batches whose new directories are still being listed (and their files not yet added). */
+  #listing = 0;
+  /** When the tree counts as settled (docs/watching.md). */
+  readonly #burst: BurstRules;
   #quiet: Promise<void> = Promise.resolve();
   /** Filled while held or retiring: changes seen but left for the successor. */
   readonly #leftover = { paths: new Set<string>(), changed: new Set<string>(), firstAt: Infinity };
@@ -160,6 +132,8 @@ export class ChangeDetector {
     const graph = options.goGraph;
     this.#filter = createFilter({ ...scope.watch, alsoMatches: graph ? (path) => graph.isInput(path) : undefined });
     this.#content = options.content ?? new ContentTracker();
+    this.#clock = options.clock ?? realClock;
+    this.#burst = new BurstRules(scope.watch.debounceMs, this.#clock);
     // One quiet period is handled at a time: two overlapping ones would hash the same
     // files twice and call the second set "unchanged".
     this.#debouncer = new Debouncer(
@@ -170,7 +144,8 @@ export class ChangeDetector {
           .then(() => this.#onQuiet(paths, firstAt))
           .catch(this.#reportFailure);
       },
-      options.clock ?? realClock,
+      this.#clock,
+      () => this.#clock.now(),
     );
   }
 
@@ -188,15 +163,15 @@ export class ChangeDetector {
   }
 
   async start(): Promise<void> {
-    const started = performance.now();
-    const watchingSince = Date.now();
+    const started = this.#clock.now();
+    const watchingSince = this.#clock.wall();
     const root = this.scope.watch.root;
     this.#watcher = await watchTree(
       root,
       (events) => this.#onEvents(events),
       (error) => this.#emitEach((service) => ({ type: 'error', service, code: fullCode(error.code), message: error.message })),
     );
-    const ms = performance.now() - started;
+    const ms = this.#clock.now() - started;
     this.#emitEach((service) => ({ type: 'watch.started', service, root, ms }));
     this.#content.prime(root, this.#filter, undefined, watchingSince).catch(this.#reportFailure);
   }
@@ -272,19 +247,17 @@ export class ChangeDetector {
     if (ignored) events = events.filter((event) => !ignored(event.path));
     const paths = events.map((event) => event.path);
     // Noted at once, before any await: a quiet period ending now must see this batch.
-    if (events.some((event) => event.type === 'create' || this.#filter.matches(event.path))) {
-      const now = performance.now();
-      if (now - this.#lastInputAt < BURST_GAP_MS) this.#inBurst = true;
-      this.#lastInputAt = now;
-      this.#lastInputWall = Date.now();
-    }
-    this.#withNewDirectories(events).then(({ files: found, directories }) => {
-      const inputs = [...paths, ...found].filter((path) => this.#filter.matches(path));
-      // A new directory, or many files in one batch: a checkout or an unpack is landing,
-      // and a writer that pauses for a moment has not finished.
-      if (directories > 0 || new Set(inputs).size > 1) this.#inBurst = true;
-      if (inputs.length > 0 && !this.#stopped) this.#debouncer.add(inputs);
-    }, this.#reportFailure);
+    if (events.some((event) => event.type === 'create' || this.#filter.matches(event.path))) this.#burst.input();
+    this.#listing += 1;
+    this.#withNewDirectories(events)
+      .finally(() => (this.#listing -= 1))
+      .then(({ files: found, directories }) => {
+        const inputs = [...paths, ...found].filter((path) => this.#filter.matches(path));
+        // A new directory, or many files in one batch: a checkout or an unpack is landing,
+        // and a writer that pauses for a moment has not finished.
+        if (directories > 0 || new Set(inputs).size > 1) this.#burst.markBurst();
+        if (inputs.length > 0 && !this.#stopped) this.#debouncer.add(inputs);
+      }, this.#reportFailure);
   }
 
   /** Files inside directories that were just created, which get no event of their own. */
@@ -327,23 +300,18 @@ export class ChangeDetector {
     await new Promise((resolve) => setImmediate(resolve));
     // The watcher delivers a long burst in batches (50 to 500 ms apart); quiet means the
     // tree stopped changing: no input reported within the window, and none of these files
-    // written within it (a batch can still be on its way).
-    const window = this.scope.watch.debounceMs;
-    const quiet = this.#inBurst && window > 0 ? Math.max(window, BURST_QUIET_MS) : window;
-    const busy =
-      performance.now() - this.#lastInputAt < quiet ||
-      (await newestWriteAgo(withDirectories(paths, this.scope.watch.root))) < quiet ||
-      // The watcher reports the first change of a burst at once, then holds the rest back
-      // until writes pause (up to 500 ms); mtimes newer than the last event show the burst.
-      (window > 0 && (await this.#content.writtenSince(this.#lastInputWall + MTIME_SLACK_MS)));
-    if (busy && !this.#inBurst && performance.now() - this.#lastInputAt >= quiet) this.#inBurst = true;
+    // (nor their directories) written within it (a batch can still be on its way).
+    const lookedAt = this.#clock.wall();
+    const look = {
+      newestWriteAgoMs: await newestWriteAgo(withDirectories(paths, this.scope.watch.root), lookedAt),
+      writtenSinceLastEvent: this.scope.watch.debounceMs > 0 && (await this.#content.writtenSince(this.#burst.writesCountAfter)),
+      listingNewDirectories: this.#listing > 0,
+    };
     if (this.#stopped || this.#holding) return this.#leave(paths, firstAt, this.#leftover.paths);
-    if (busy && performance.now() - firstAt < MAX_SETTLE_MS) {
+    if (this.#burst.judge(firstAt, look) === 'wait') {
       this.#debouncer.add(paths, firstAt);
       return;
     }
-    // Handed on because it settled too long, the burst may go on: its rest is still a burst.
-    if (!busy) this.#inBurst = false;
     const forced = [...paths].filter((path) => this.#forced.delete(path));
     const changed = [...forced, ...(await this.#content.changed([...paths].filter((path) => !forced.includes(path))))];
     const rel = (list: readonly string[]) => list.map((path) => relative(this.scope.watch.root, path));

@@ -1,13 +1,11 @@
 import { availableParallelism } from 'node:os';
-import { basename } from 'node:path';
-import { GoGraph } from '../build/go-graph.js';
 import { BuildSlots } from '../build/slots.js';
 import type { ServicePlan } from '../config/plan.js';
 import { fullCode } from '../errors.js';
 import type { EventBus } from '../events.js';
-import type { Clock } from '../watch/debounce.js';
-import { checkAppConfig, describeRejection, writeSnapshot } from './app-config.js';
-import { ChangeDetector, moduleScope, type WatchScope } from './changes.js';
+import type { Clock } from '../clock.js';
+import { AppConfigGate } from './app-config-gate.js';
+import { Detectors } from './detectors.js';
 import { classifyChange, type PlanChange } from './plan-change.js';
 import { SavedFileWatcher } from './saved-files.js';
 import { ServiceRunner, type ServiceStatus } from './service.js';
@@ -31,27 +29,6 @@ export interface Applied {
   readonly added: readonly string[];
   readonly removed: readonly string[];
   readonly changed: readonly { readonly service: string; readonly change: Exclude<PlanChange, 'same'> }[];
-}
-
-/** One change detector's job: a scope, and for a Go module the mains its graph maps. */
-interface DetectorSpec {
-  readonly scope: WatchScope;
-  readonly go: { readonly moduleDir: string; readonly mains: Readonly<Record<string, string>> } | undefined;
-}
-
-/** Go services grouped by module share one graph and one detector; every other service has its own. */
-function detectorSpecs(plans: readonly ServicePlan[]): Map<string, DetectorSpec> {
-  const modules = new Map<string, ServicePlan[]>();
-  for (const plan of plans) if (plan.go) modules.set(plan.go.moduleDir, [...(modules.get(plan.go.moduleDir) ?? []), plan]);
-  const specs: DetectorSpec[] = [
-    ...[...modules].map(([moduleDir, group]) => ({
-      scope: moduleScope(group),
-      go: { moduleDir, mains: Object.fromEntries(group.map((plan) => [plan.name, plan.go?.main as string])) },
-    })),
-    ...plans.filter((plan) => !plan.go).map((plan) => ({ scope: { services: [plan.name], watch: plan.watch }, go: undefined })),
-  ];
-  // The spec itself is the key: an edit that leaves it alone keeps the detector (and its hashes).
-  return new Map(specs.map((spec) => [JSON.stringify(spec), spec]));
 }
 
 /** A service's app config files and schema: what its config watcher reads. */
@@ -79,8 +56,8 @@ interface Running {
  */
 export class Daemon {
   readonly #services = new Map<string, Running>();
-  readonly #detectors = new Map<string, ChangeDetector>();
-  readonly #waitingForConfig = new Map<ServiceRunner, () => void>();
+  readonly #detectors: Detectors;
+  readonly #appConfig: AppConfigGate;
   readonly #slots: BuildSlots;
   readonly #unsubscribe: () => void;
   #watching = false;
@@ -94,6 +71,8 @@ export class Daemon {
     private readonly options: DaemonOptions,
   ) {
     this.#slots = new BuildSlots(options.buildConcurrency ?? availableParallelism());
+    this.#detectors = new Detectors(bus, { clock: options.clock, ignore: (path) => this.#appliedNotBuilt(path) });
+    this.#appConfig = new AppConfigGate(bus);
     for (const plan of plans) this.#services.set(plan.name, { runner: this.#runner(plan), watchers: [] });
     this.#unsubscribe = bus.subscribe((event) => {
       if (event.type === 'reload.ready') this.#restartDependents(event.service, event.generation);
@@ -140,10 +119,8 @@ export class Daemon {
     const dependencies = runner.plan.dependsOn
       .map((name) => this.#services.get(name)?.runner)
       .filter((dep): dep is ServiceRunner => dep !== undefined);
-    if (runner.plan.appConfig && !(await this.#checkConfig(runner, undefined))) {
-      // A bad config never reaches a generation: the service starts once it is fixed.
-      await new Promise<void>((resolve) => this.#waitingForConfig.set(runner, resolve));
-    }
+    // A bad config never reaches a generation: the service starts once it is fixed.
+    if (runner.plan.appConfig && !(await this.#appConfig.check(runner, undefined))) await this.#appConfig.untilValid(runner);
     if (dependencies.length > 0) {
       this.bus.emit({ type: 'service.waiting', service: runner.plan.name, for: dependencies.map((dep) => dep.plan.name) });
       await Promise.all(dependencies.map((dep) => dep.firstReady));
@@ -153,33 +130,8 @@ export class Daemon {
 
   /** Creates the detectors the services need now and stops the ones no longer needed (new ones first: no gap). */
   async #syncDetectors(): Promise<void> {
-    const wanted = detectorSpecs(this.services.map((runner) => runner.plan));
     const reload = (service: string, paths: string[], firstAt: number) => this.#services.get(service)?.runner.reload(paths, firstAt);
-    const ignore = (path: string) => this.#appliedNotBuilt(path);
-    const created = [...wanted].filter(([key]) => !this.#detectors.has(key));
-    const retired = [...this.#detectors].filter(([key]) => !wanted.has(key));
-    // From here on, what the old ones see is for their successors.
-    for (const [, old] of retired) old.hold();
-    await Promise.all(
-      created.map(async ([key, spec]) => {
-        const graph = spec.go ? new GoGraph(spec.go.moduleDir, spec.go.mains) : undefined;
-        await graph?.load();
-        // The hashes of the detector it replaces: a file saved meanwhile still counts as changed.
-        const content = retired.find(([, old]) => old.root === spec.scope.watch.root)?.[1].content;
-        const detector = new ChangeDetector(spec.scope, this.bus, { clock: this.options.clock, goGraph: graph, ignore, content }, reload);
-        this.#detectors.set(key, detector);
-        if (this.#watching) await detector.start();
-      }),
-    );
-    for (const [key] of retired) this.#detectors.delete(key);
-    // What a retired detector saw but had not handed on goes to its successors (same root).
-    const successors = (root: string) => created.map(([key]) => this.#detectors.get(key) as ChangeDetector).filter((d) => d.root === root);
-    await Promise.all(
-      retired.map(async ([, old]) => {
-        const handed = await old.retire().catch(() => undefined);
-        if (handed) for (const successor of successors(old.root)) successor.adopt(handed);
-      }),
-    );
+    await this.#detectors.sync(this.services.map((runner) => runner.plan), reload, this.#watching);
   }
 
   /** airlock.yaml, env files, app config files and schemas: applied by airlock, never a reason to rebuild. */
@@ -198,45 +150,9 @@ export class Daemon {
       running.watchers.push(new SavedFileWatcher(plan.run.envFiles, (file) => runner.restartSameBuild(`${file} changed`)));
     }
     if (plan.appConfig) {
-      running.watchers.push(new SavedFileWatcher(appConfigInputs(plan), (file) => this.#checkConfigReported(runner, file)));
+      running.watchers.push(new SavedFileWatcher(appConfigInputs(plan), (file) => this.#appConfig.checkReported(runner, file)));
     }
     if (this.#watching) await Promise.all(running.watchers.map((watcher) => watcher.start()));
-  }
-
-  /** #checkConfig for a watcher callback: whatever fails (a full disk writing the snapshot) is said, never left unhandled. */
-  #checkConfigReported(service: ServiceRunner, changed: string): void {
-    this.#checkConfig(service, changed).catch((error: unknown) =>
-      this.bus.emit({ type: 'error', service: service.plan.name, code: fullCode('INTERNAL'), message: `checking ${changed} failed: ${(error as Error).stack ?? String(error)}` }),
-    );
-  }
-
-  /**
-   * Reads and validates a service's app config; a valid change swaps to a generation that
-   * starts with it, an invalid one is reported and changes nothing. Returns whether valid.
-   */
-  async #checkConfig(service: ServiceRunner, changed: string | undefined): Promise<boolean> {
-    const appConfig = service.plan.appConfig;
-    if (!appConfig) return true;
-    const name = service.plan.name;
-    const snapshot = await checkAppConfig(appConfig);
-    if (!snapshot.ok) {
-      const { file, position, message } = snapshot.rejection;
-      service.configRejected = describeRejection(snapshot.rejection);
-      this.bus.emit({ type: 'config.rejected', service: name, code: fullCode('CONFIG_REJECTED'), file: basename(file), line: position?.line, col: position?.col, message });
-      return false;
-    }
-    service.configRejected = undefined;
-    await writeSnapshot(appConfig.snapshot, snapshot.value);
-    if (changed === undefined) return true;
-    const signal = appConfig.deliver === 'signal' ? appConfig.signal : undefined;
-    this.bus.emit({ type: 'config.accepted', service: name, file: changed, deliver: appConfig.deliver, signal });
-    const waiting = this.#waitingForConfig.get(service);
-    if (waiting) {
-      this.#waitingForConfig.delete(service);
-      waiting();
-    } else if (appConfig.deliver === 'signal') service.signalCurrent(appConfig.signal);
-    else service.restartSameBuild(`${changed} changed`);
-    return true;
   }
 
   /**
@@ -269,7 +185,7 @@ export class Daemon {
     for (const name of removed) this.#services.delete(name);
     for (const running of leaving) {
       for (const watcher of running.watchers) watcher.stop();
-      this.#waitingForConfig.delete(running.runner);
+      this.#appConfig.forget(running.runner);
     }
     await Promise.all(leaving.map((running) => running.runner.stop()));
 
@@ -290,7 +206,7 @@ export class Daemon {
       const runner = (this.#services.get(service) as Running).runner;
       if (change === 'update' || change === 'replace') continue;
       // New settings may name new config files: they are checked before a generation sees them.
-      if (!(await this.#checkConfig(runner, undefined))) continue;
+      if (!(await this.#appConfig.check(runner, undefined))) continue;
       if (change === 'rebuild') runner.reload(['airlock.yaml changed']);
       else runner.restartSameBuild('airlock.yaml changed');
     }
@@ -319,7 +235,7 @@ export class Daemon {
     this.#stopped = true;
     this.#unsubscribe();
     for (const running of this.#services.values()) for (const watcher of running.watchers) watcher.stop();
-    await Promise.all([...this.#detectors.values()].map((detector) => detector.stop().catch(() => undefined)));
+    await this.#detectors.stop();
     await Promise.all(this.services.map((service) => service.stop()));
   }
 

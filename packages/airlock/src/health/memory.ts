@@ -18,6 +18,9 @@ export function groupRss(pgid: number, escaped: readonly ProcStat[] = []): numbe
   return total;
 }
 
+/** The shortest span a growth rate is measured over: shorter rates are noise. */
+const MIN_WINDOW_MS = 50;
+
 /**
  * Watches the growth rate of a process group's memory. A leak or a runaway allocation
  * before readiness should stop the new generation, not the machine.
@@ -34,11 +37,13 @@ export class MemoryGrowth {
 
   /** Returns a failure description when growth over the last sample exceeds the limit. */
   sample(bytes: number, at: number): string | undefined {
+    // 0: the process is not readable yet (still being exec'd); it is no baseline.
+    if (bytes === 0) return undefined;
     const previous = this.#last;
     this.#first ??= { bytes, at };
     if (previous === undefined) this.#last = { bytes, at };
-    // Rates over less than 50 ms are noise: keep the older sample as the baseline.
-    if (previous === undefined || at - previous.at < 50) return undefined;
+    // Keep the older sample as the baseline until the span is long enough.
+    if (previous === undefined || at - previous.at < MIN_WINDOW_MS) return undefined;
     this.#last = { bytes, at };
     const rate = (bytes - previous.bytes) / 1e6 / ((at - previous.at) / 1000);
     if (rate <= this.maxMBps) return undefined;

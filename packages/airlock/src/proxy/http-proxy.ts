@@ -2,11 +2,12 @@ import { channel } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Pool } from 'undici';
 import { listenOn } from './listen.js';
 import { BackendSwitch, InFlight, type Backend } from './backends.js';
 import { Tunnels } from './tunnels.js';
 import { shouldRetry, wasSent } from './retry-policy.js';
+import { errorCode, forwardHeaders, forwardOnce } from './forward.js';
+import { UpstreamPools } from './pools.js';
 
 /** Published once per answered request, for metrics (node:diagnostics_channel; free without subscribers). */
 export const PROXY_RESPONSE_CHANNEL = 'airlock:proxy:response';
@@ -18,9 +19,6 @@ export interface ProxyResponse {
 }
 const responses = channel(PROXY_RESPONSE_CHANNEL);
 
-/** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
-
 export interface HttpProxyOptions {
   readonly service: string;
   readonly host: string;
@@ -28,46 +26,6 @@ export interface HttpProxyOptions {
   readonly holdMs: number;
   /** Called for every upstream failure: the proxy never crashes on one. */
   readonly onError: (message: string) => void;
-}
-
-/**
- * The request's headers as a flat [name, value, ...] list, minus hop-by-hop ones, plus
- * X-Forwarded-*. Flat lists go to undici and back to Node without building objects.
- */
-function forwardHeaders(req: IncomingMessage): string[] {
-  const raw = req.rawHeaders;
-  const connection = req.headers.connection?.toLowerCase();
-  const out: string[] = [];
-  let forwardedFor: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || (connection !== undefined && connection.includes(lower))) continue;
-    if (lower === 'x-forwarded-for') {
-      forwardedFor = raw[i + 1];
-      continue;
-    }
-    out.push(name, raw[i + 1] as string);
-  }
-  const remote = req.socket.remoteAddress ?? '';
-  out.push('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${remote}` : remote, 'x-forwarded-proto', 'http');
-  if (req.headers.host) out.push('x-forwarded-host', req.headers.host);
-  return out;
-}
-
-/** A response's raw headers (Buffers from undici) as a flat list for writeHead, minus hop-by-hop ones. */
-function responseHeaders(raw: Buffer[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString('latin1');
-    if (!HOP_BY_HOP.has(name.toLowerCase())) out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
-  }
-  return out;
-}
-
-function errorCode(error: unknown): string {
-  const e = error as { code?: string; cause?: { code?: string } };
-  return e.cause?.code ?? e.code ?? 'ERROR';
 }
 
 /**
@@ -85,7 +43,7 @@ export class HttpProxy {
   readonly #server: Server;
   readonly #switch: BackendSwitch;
   readonly #inFlight = new InFlight();
-  readonly #pools = new Map<number, Pool>();
+  readonly #pools = new UpstreamPools();
   readonly #tunnels = new Tunnels(this.#inFlight);
 
   constructor(private readonly options: HttpProxyOptions) {
@@ -118,15 +76,6 @@ export class HttpProxy {
     return this.#switch.active;
   }
 
-  #pool(backend: Backend): Pool {
-    let pool = this.#pools.get(backend.generation);
-    if (pool === undefined) {
-      pool = new Pool(`http://${backend.host}:${backend.port}`, { connections: 128, pipelining: 1, keepAliveTimeout: 4_000 });
-      this.#pools.set(backend.generation, pool);
-    }
-    return pool;
-  }
-
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const method = req.method ?? 'GET';
@@ -143,7 +92,7 @@ export class HttpProxy {
         return;
       }
       this.#inFlight.add(backend.generation);
-      const outcome = await this.#forward(backend, req, res, method, headers, hasBody);
+      const outcome = await forwardOnce(this.#pools.get(backend), req, res, { method, headers, hasBody });
       this.#inFlight.done(backend.generation);
       if (outcome === 'done') {
         this.#answered(backend.generation, res.statusCode, started);
@@ -177,48 +126,6 @@ export class HttpProxy {
       this.#answered(backend.generation, 502, started);
       return;
     }
-  }
-
-  /**
-   * One attempt through undici's dispatcher, streaming the response straight into `res`
-   * with backpressure. Resolves 'done', 'aborted' (the client went away), or the error.
-   */
-  #forward(backend: Backend, req: IncomingMessage, res: ServerResponse, method: string, headers: string[], hasBody: boolean): Promise<'done' | 'aborted' | Error> {
-    return new Promise((resolve) => {
-      let abortUpstream: ((reason?: Error) => void) | undefined;
-      let settled = false;
-      const settle = (value: 'done' | 'aborted' | Error) => {
-        if (settled) return;
-        settled = true;
-        res.off('close', onClose);
-        resolve(value);
-      };
-      const onClose = () => {
-        if (res.writableFinished) return;
-        abortUpstream?.(new Error('client closed the connection'));
-        settle('aborted');
-      };
-      res.once('close', onClose);
-      this.#pool(backend).dispatch(
-        { path: req.url ?? '/', method: method as never, headers, body: hasBody ? req : null },
-        {
-          onConnect: (abort) => {
-            abortUpstream = abort;
-          },
-          onHeaders: (status, raw, resume) => {
-            res.writeHead(status, responseHeaders(raw as unknown as Buffer[]));
-            res.on('drain', () => resume());
-            return true;
-          },
-          onData: (chunk) => res.write(chunk),
-          onComplete: () => {
-            res.end();
-            settle('done');
-          },
-          onError: (error) => settle(error),
-        },
-      );
-    });
   }
 
   #answered(generation: number, status: number, started: number): void {
@@ -264,9 +171,7 @@ export class HttpProxy {
   async retire(generation: number, drainMs: number): Promise<boolean> {
     const drained = await this.#inFlight.idle(generation, drainMs);
     this.#tunnels.cut(generation);
-    const pool = this.#pools.get(generation);
-    this.#pools.delete(generation);
-    if (pool) await (drained ? pool.close() : pool.destroy());
+    await this.#pools.retire(generation, drained);
     return drained;
   }
 
@@ -276,8 +181,7 @@ export class HttpProxy {
       this.#server.close(() => resolve());
       this.#server.closeIdleConnections();
     });
-    await Promise.all([...this.#pools.values()].map((pool) => pool.destroy()));
-    this.#pools.clear();
+    await this.#pools.destroyAll();
   }
 
   /** Ends every client connection at once (forced stop). */

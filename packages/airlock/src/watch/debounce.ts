@@ -1,13 +1,8 @@
-/** The timer functions a debouncer uses; tests pass a fake clock. */
-export interface Clock {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+import { realClock, type Timers } from '../clock.js';
 
-export const realClock: Clock = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+/** The timer functions a debouncer uses; tests pass a fake clock. */
+export type Clock = Timers;
+export { realClock };
 
 /**
  * A trailing debounce over a set of items: every add() restarts the quiet period; when

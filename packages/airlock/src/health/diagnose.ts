@@ -14,7 +14,7 @@ const PORT_IN_LINE = /:(\d{1,5})\b/g;
  *   explainStartFailure(plan, ['listen tcp 127.0.0.1:8080: bind: address already in use']);
  *   // 'the app binds 127.0.0.1:8080 itself, which airlock holds (handoff: proxy): make it listen on $PORT'
  */
-export function explainStartFailure(plan: ServicePlan, tail: readonly string[]): string | undefined {
+export function explainStartFailure(plan: Pick<ServicePlan, 'listen' | 'handoff'>, tail: readonly string[]): string | undefined {
   const line = tail.find((text) => IN_USE.test(text));
   if (line === undefined) return undefined;
   const port = Number([...line.matchAll(PORT_IN_LINE)].at(-1)?.[1] ?? NaN);

@@ -1,4 +1,4 @@
-import { AirlockError } from '../../errors.js';
+import { AirlockError } from '../errors.js';
 
 /** The fields of `go list -json` output that airlock reads. */
 export interface ListedPackage {

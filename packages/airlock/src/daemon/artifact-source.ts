@@ -1,0 +1,111 @@
+import { ArtifactStore } from '../build/artifacts.js';
+import type { BuildSlots } from '../build/slots.js';
+import type { ServicePlan } from '../config/plan.js';
+import type { EventBus } from '../events.js';
+import { buildGeneration } from './build-step.js';
+
+/** What a reload knows when it asks its source for an artifact. */
+export interface ObtainContext {
+  readonly n: number;
+  /** Aborted by a newer change (or by airlock stopping): a build is killed. */
+  readonly signal: AbortSignal;
+  /** The env files as read for this reload. */
+  readonly fileEnv: Readonly<Record<string, string>>;
+  /** Artifacts still in use (the running one, the previous one): never pruned. */
+  readonly inUse: readonly string[];
+  /** The artifact a generation of "the same build" runs: the current or last started one. */
+  readonly same: string | undefined;
+  /** `; g3 (pid 123) keeps running` for a failure message ('' when nothing runs). */
+  readonly keeps: string;
+}
+
+export type Obtained = { readonly ok: true; readonly artifact: string | undefined; readonly buildMs?: number } | { readonly ok: false };
+
+/**
+ * Where a generation's artifact comes from: a build (watch → build → artifact store) or a
+ * reuse of one that exists (a restart with new settings, a crash restart, a rollback). A
+ * release pulled by an agent is a third kind. Failures are reported as events by the
+ * source; `ok: false` only says there is nothing to run.
+ */
+export interface ArtifactSource {
+  /** build makes a new artifact, and wins when requests coalesce; reuse runs one that exists. */
+  readonly kind: 'build' | 'reuse';
+  obtain(context: ObtainContext): Promise<Obtained>;
+}
+
+/**
+ * A service's builds: runs the build (in a build slot, cancellable), moves a good one
+ * into the artifact store as generation n's, and prunes what no generation needs.
+ *
+ * @example
+ *   const builds = new Builds(() => runner.plan, bus, slots);
+ *   const obtained = await builds.obtain({ n: 4, signal, fileEnv, inUse: [], same: undefined, keeps: '' });
+ */
+export class Builds implements ArtifactSource {
+  readonly kind = 'build';
+  #store: ArtifactStore | undefined;
+  #storeFor: string | undefined;
+  /** The newest good build, which may never have become ready (a crash loop since start). */
+  #lastBuilt: string | undefined;
+
+  constructor(
+    private readonly plan: () => ServicePlan,
+    private readonly bus: EventBus,
+    private readonly slots: BuildSlots | undefined,
+  ) {}
+
+  get lastBuilt(): string | undefined {
+    return this.#lastBuilt;
+  }
+
+  /** The service runs a built artifact ({artifact} in its commands), so without one it cannot start. */
+  get needsArtifact(): boolean {
+    return this.plan().artifact !== undefined;
+  }
+
+  /** The store for the plan in force (an edit of airlock.yaml may move the artifact). */
+  #artifacts(): ArtifactStore | undefined {
+    const path = this.plan().artifact;
+    if (path !== this.#storeFor) {
+      this.#store = path ? new ArtifactStore(path) : undefined;
+      this.#storeFor = path;
+    }
+    return this.#store;
+  }
+
+  async obtain(context: ObtainContext): Promise<Obtained> {
+    const plan = this.plan();
+    if (!plan.build) return { ok: true, artifact: context.same };
+    const started = performance.now();
+    const store = this.#artifacts();
+    const step = { plan, bus: this.bus, artifactPath: store?.buildPath ?? '', slots: this.slots, fileEnv: context.fileEnv, keeps: () => context.keeps };
+    if (!(await buildGeneration(step, context.n, context.signal))) return { ok: false };
+    const artifact = store?.commit(context.n, context.inUse);
+    this.#lastBuilt = artifact;
+    return { ok: true, artifact, buildMs: performance.now() - started };
+  }
+}
+
+/**
+ * Runs an artifact that exists: `artifact` (a rollback), or the same build as now. A
+ * service that has nothing built to run yet (its first build failed, or never became
+ * ready and was never kept) builds instead, whatever asked.
+ *
+ * @example
+ *   scheduler.request(['rollback from g4'], reuse(builds, 'bin/api.g3'));
+ */
+export function reuse(builds: Builds, artifact?: string): ArtifactSource {
+  return {
+    kind: 'reuse',
+    obtain: async (context) => {
+      const chosen = artifact ?? context.same ?? builds.lastBuilt;
+      if (chosen === undefined && builds.needsArtifact) return builds.obtain(context);
+      return { ok: true, artifact: chosen };
+    },
+  };
+}
+
+/** When requests coalesce, a build wins over a reuse; a later reuse replaces an earlier one. */
+export function mergeSources(pending: ArtifactSource, incoming: ArtifactSource): ArtifactSource {
+  return pending.kind === 'build' && incoming.kind !== 'build' ? pending : incoming;
+}

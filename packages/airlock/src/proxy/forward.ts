@@ -1,0 +1,99 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+
+/** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
+
+/**
+ * The request's headers as a flat [name, value, ...] list, minus hop-by-hop ones, plus
+ * X-Forwarded-*. Flat lists go to undici and back to Node without building objects.
+ */
+export function forwardHeaders(req: IncomingMessage): string[] {
+  const raw = req.rawHeaders;
+  const connection = req.headers.connection?.toLowerCase();
+  const out: string[] = [];
+  let forwardedFor: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (connection !== undefined && connection.includes(lower))) continue;
+    if (lower === 'x-forwarded-for') {
+      forwardedFor = raw[i + 1];
+      continue;
+    }
+    out.push(name, raw[i + 1] as string);
+  }
+  const remote = req.socket.remoteAddress ?? '';
+  out.push('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${remote}` : remote, 'x-forwarded-proto', 'http');
+  if (req.headers.host) out.push('x-forwarded-host', req.headers.host);
+  return out;
+}
+
+/** A response's raw headers (Buffers from undici) as a flat list for writeHead, minus hop-by-hop ones. */
+export function responseHeaders(raw: Buffer[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString('latin1');
+    if (!HOP_BY_HOP.has(name.toLowerCase())) out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
+  }
+  return out;
+}
+
+export function errorCode(error: unknown): string {
+  const e = error as { code?: string; cause?: { code?: string } };
+  return e.cause?.code ?? e.code ?? 'ERROR';
+}
+
+/** What one attempt sends: the method, the headers to forward, and whether the request has a body to stream. */
+export interface Outgoing {
+readonly method: string;
+readonly headers: string[];
+readonly hasBody: boolean;
+}
+
+/**
+ * One attempt of a request through undici's dispatcher, streaming the response straight
+ * into `res` with backpressure. Resolves 'done', 'aborted' (the client went away), or the
+ * error (the retry policy decides what follows).
+ *
+ * @example
+ *   const outcome = await forwardOnce(pool, req, res, { method: 'GET', headers: forwardHeaders(req), hasBody: false });
+ */
+export function forwardOnce(pool: Dispatcher, req: IncomingMessage, res: ServerResponse, { method, headers, hasBody }: Outgoing): Promise<'done' | 'aborted' | Error> {
+  return new Promise((resolve) => {
+    let abortUpstream: ((reason?: Error) => void) | undefined;
+    let settled = false;
+    const settle = (value: 'done' | 'aborted' | Error) => {
+      if (settled) return;
+      settled = true;
+      res.off('close', onClose);
+      resolve(value);
+    };
+    const onClose = () => {
+      if (res.writableFinished) return;
+      abortUpstream?.(new Error('client closed the connection'));
+      settle('aborted');
+    };
+    res.once('close', onClose);
+    pool.dispatch(
+      { path: req.url ?? '/', method: method as never, headers, body: hasBody ? req : null },
+      {
+        onConnect: (abort) => {
+          abortUpstream = abort;
+        },
+        onHeaders: (status, raw, resume) => {
+          res.writeHead(status, responseHeaders(raw as unknown as Buffer[]));
+          res.on('drain', () => resume());
+          return true;
+        },
+        onData: (chunk) => res.write(chunk),
+        onComplete: () => {
+          res.end();
+          settle('done');
+        },
+        onError: (error) => settle(error),
+      },
+    );
+  });
+}
+

@@ -1,0 +1,37 @@
+import { Pool } from 'undici';
+import type { Backend } from './backends.js';
+
+/**
+ * The proxy's keep-alive connections to each generation, one pool per generation, so a
+ * retiring generation's connections can be closed (when idle) before it gets its stop
+ * signal, and no request is ever sent on a connection the old process is closing.
+ *
+ * @example
+ *   const pools = new UpstreamPools();
+ *   pools.get({ generation: 2, host: '127.0.0.1', port: 41234 }).dispatch(...);
+ *   await pools.retire(1, true);
+ */
+export class UpstreamPools {
+  readonly #pools = new Map<number, Pool>();
+
+  get(backend: Backend): Pool {
+    let pool = this.#pools.get(backend.generation);
+    if (pool === undefined) {
+      pool = new Pool(`http://${backend.host}:${backend.port}`, { connections: 128, pipelining: 1, keepAliveTimeout: 4_000 });
+      this.#pools.set(backend.generation, pool);
+    }
+    return pool;
+  }
+
+  /** Closes a generation's connections: gently when it drained (close waits for nothing in flight), else at once. */
+  async retire(generation: number, drained: boolean): Promise<void> {
+    const pool = this.#pools.get(generation);
+    this.#pools.delete(generation);
+    if (pool) await (drained ? pool.close() : pool.destroy());
+  }
+
+  async destroyAll(): Promise<void> {
+    await Promise.all([...this.#pools.values()].map((pool) => pool.destroy()));
+    this.#pools.clear();
+  }
+}

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { BURST_QUIET_MS, BurstRules, MAX_SETTLE_MS, quietPeriod } from '../src/watch/burst.ts';
+import { FakeClock } from './support/fake-clock.ts';
+
+const still = { newestWriteAgoMs: Infinity, writtenSinceLastEvent: false };
+
+describe('burst rules (fake clock)', () => {
+  it('waits at least 100 ms after a first event, and 0 stays 0', () => {
+    assert.equal(quietPeriod(50), 100);
+    assert.equal(quietPeriod(300), 300);
+    assert.equal(quietPeriod(0), 0);
+  });
+
+  it('hands an isolated save on once the debounce passed without input or writes', () => {
+    const clock = new FakeClock();
+    const rules = new BurstRules(50, clock);
+    rules.input();
+    const firstAt = clock.now();
+    clock.advance(30);
+    assert.equal(rules.judge(firstAt, still), 'wait', 'input 30 ms ago');
+    clock.advance(70);
+    assert.equal(rules.judge(firstAt, still), 'settled');
+    assert.equal(rules.inBurst, false);
+  });
+
+  it('takes a file written within the quiet period, with no new event, for a burst the watcher holds back', () => {
+    const clock = new FakeClock();
+    const rules = new BurstRules(50, clock);
+    rules.input();
+    clock.advance(100);
+    assert.equal(rules.judge(0, { newestWriteAgoMs: 20, writtenSinceLastEvent: false }), 'wait', 'a file written 20 ms ago');
+    assert.equal(rules.inBurst, true);
+    assert.equal(rules.judge(0, still), 'wait', '150 ms of quiet needed now');
+    clock.advance(50);
+    assert.equal(rules.judge(0, still), 'settled');
+  });
+
+  it('makes batches less than 200 ms apart a burst, which needs 150 ms of quiet', () => {
+    const clock = new FakeClock();
+    const rules = new BurstRules(50, clock);
+    rules.input();
+    clock.advance(120);
+    rules.input();
+    assert.equal(rules.inBurst, true);
+    assert.equal(rules.quietMs, BURST_QUIET_MS);
+    clock.advance(100);
+    assert.equal(rules.judge(0, still), 'wait', 'only 100 ms of quiet inside a burst');
+    clock.advance(60);
+    assert.equal(rules.judge(0, still), 'settled');
+    assert.equal(rules.inBurst, false, 'a settled burst is over');
+  });
+
+  it('takes writes newer than the last event (the watcher holding a burst back) for a burst', () => {
+    const clock = new FakeClock();
+    const rules = new BurstRules(50, clock);
+    rules.input();
+    clock.advance(120);
+    assert.equal(rules.judge(0, { newestWriteAgoMs: Infinity, writtenSinceLastEvent: true }), 'wait');
+    assert.equal(rules.inBurst, true);
+  });
+
+  it('marks a burst when a directory is created or many files come in one batch', () => {
+    const rules = new BurstRules(50, new FakeClock());
+    rules.markBurst();
+    assert.equal(rules.quietMs, BURST_QUIET_MS);
+  });
+
+  it('hands a change on after MAX_SETTLE_MS even while the tree keeps being written, and the rest is still a burst', () => {
+    const clock = new FakeClock();
+    const rules = new BurstRules(50, clock);
+    rules.input();
+    const busy = { newestWriteAgoMs: 5, writtenSinceLastEvent: false };
+    clock.advance(MAX_SETTLE_MS - 1);
+    assert.equal(rules.judge(0, busy), 'wait');
+    clock.advance(1);
+    assert.equal(rules.judge(0, busy), 'forced');
+    assert.equal(rules.inBurst, true);
+  });
+
+  it('with debounce 0 ignores writes newer than the last event (no wait was asked for)', () => {
+    const clock = new FakeClock();
+    const rules = new BurstRules(0, clock);
+    rules.input();
+    assert.equal(rules.judge(0, { newestWriteAgoMs: Infinity, writtenSinceLastEvent: true }), 'settled');
+  });
+
+  it('waits while new directories are still being listed (their files are not in the change set yet)', () => {
+    const clock = new FakeClock();
+    const rules = new BurstRules(50, clock);
+    rules.input();
+    clock.advance(1_000);
+    assert.equal(rules.judge(0, { ...still, listingNewDirectories: true }), 'wait');
+    assert.equal(rules.judge(0, still), 'settled');
+  });
+});
