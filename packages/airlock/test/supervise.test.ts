@@ -108,8 +108,10 @@ describe('stopping a process group', () => {
 
   it('counts a zombie as dead', async () => {
     // The grandchild exits at once; its parent never waits for it, so it stays a zombie.
-    // The shell starts `true` and then becomes `sleep`, which never waits for it: a zombie for sure.
-    const { p, line } = lineOf(`sh -c 'true & echo child=$!; exec sleep 300'`, /child=/);
+    // The shell starts a short sleep, then becomes `sleep 300`, which never waits for it:
+    // once the short one ends it is a zombie for sure (still running at the exec, so the
+    // shell cannot have reaped it first).
+    const { p, line } = lineOf(`sh -c 'sleep 0.2 & echo child=$!; exec sleep 300'`, /child=/);
     const child = Number((await line).split('=')[1]);
     for (let i = 0; i < 200 && readStat(child)?.state !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10)); // no event tells a child became a zombie
     assert.equal(readStat(child)?.state, 'Z', 'the child is a zombie');

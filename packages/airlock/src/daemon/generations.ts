@@ -12,7 +12,7 @@ import type { Launch } from '../swap/handoff.js';
 /**
  * The processes of one service: starting a generation (its output as events, its log
  * probe, its own copy of the app config snapshot), knowing which are alive, and stopping
- * them. `onExit` hears every generation that ended, whoever ended it.
+ * them. Every end is reported (process.exited); `onExit` then hears it, whoever ended it.
  *
  * @example
  *   const generations = new Generations(() => plan, bus, (g) => runner.exited(g));
@@ -63,12 +63,22 @@ export class Generations {
         this.#alive.delete(generation);
         // Whatever ended it, nothing reads its config copy any more.
         this.#removeConfigCopy(n);
+        this.#reportExit(generation);
         this.onExit(generation);
       })
       .catch((error: unknown) =>
         this.bus.emit({ type: 'error', service: plan.name, code: fullCode('INTERNAL'), message: `handling an exit failed unexpectedly: ${(error as Error).stack ?? String(error)}` }),
       );
     return generation;
+  }
+
+  #reportExit(generation: Generation): void {
+    const end = generation.child.end;
+    if (end === undefined) return;
+    const plan = this.plan();
+    // Stopped, yet ended by SIGKILL: the grace period ran out (stop.ts escalates to it).
+    const forced = generation.stopping && end.kind === 'signal' && end.signal === 'SIGKILL' && plan.stop.signal !== 'SIGKILL';
+    this.bus.emit({ type: 'process.exited', service: plan.name, generation: generation.n, pid: generation.child.pid, end, expected: generation.stopping, forced });
   }
 
   /** Stops a generation (stop signal, grace, SIGKILL of its group) and frees what it held. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { BuildSlots } from '../build/slots.js';
 import { generationEnv } from '../config/environment.js';
 import { readEnvFiles, type ServicePlan } from '../config/plan.js';
-import { fullCode, type ErrorCode } from '../errors.js';
+import { fullCode } from '../errors.js';
 import type { EventBus, Phase } from '../events.js';
 import { healthGate } from '../health/gate.js';
 import { LivenessMonitor } from '../health/monitor.js';
@@ -15,7 +15,7 @@ import type { Handoff } from '../swap/handoff.js';
 import { trafficPolicy, type TrafficPolicy } from '../swap/traffic-policy.js';
 import { Builds, mergeSources, reuse, type ArtifactSource } from './artifact-source.js';
 import { CANCEL_CHANGE, CANCEL_STOP } from './build-step.js';
-import { afterFailedStart, afterServingFailure } from './failure-policy.js';
+import { Recovery } from './recovery.js';
 import { Generations } from './generations.js';
 import { ReloadScheduler, type Reload } from './reload-scheduler.js';
 import { serviceStatus, type ServiceStatus } from './service-status.js';
@@ -49,6 +49,7 @@ export class ServiceRunner {
   readonly #builds: Builds;
   readonly #generations: Generations;
   readonly #scheduler: ReloadScheduler<ArtifactSource>;
+  readonly #recovery: Recovery;
   #liveness: LivenessMonitor | undefined;
   #current: Generation | undefined;
   /** The artifact of the generation before the current one: what a rollback restores. */
@@ -62,8 +63,6 @@ export class ServiceRunner {
   /** The env files as read when the current reload began: its build, probes and process share them. */
   #fileEnv: Readonly<Record<string, string>> = {};
   #started = false;
-  /** Starts that failed one after another with nothing serving. */
-  #failedInARow = 0;
   /** Set by the daemon while the app's config files are refused. */
   configRejected: string | undefined;
   #markReady: () => void = () => undefined;
@@ -94,6 +93,15 @@ export class ServiceRunner {
       supersede: () => this.#build?.abort(CANCEL_CHANGE),
       merge: mergeSources,
       failed: (error) => this.#internal('reload', error),
+    });
+    this.#recovery = new Recovery({
+      bus,
+      plan: () => this.#plan,
+      scheduler: this.#scheduler,
+      handoff: this.#handoff,
+      builds: this.#builds,
+      serving: () => (this.#somethingRuns() ? this.#current : undefined),
+      stopped: () => this.#stopping.signal.aborted,
     });
   }
 
@@ -170,7 +178,7 @@ export class ServiceRunner {
       this.#fileEnv = readEnvFiles(this.plan.run.envFiles);
     } catch (error) {
       // A missing env file fails this reload, not airlock; with nothing serving it is tried again (it may come back unchanged).
-      return this.#failed(n, 'ENV_FILE', `cannot read env file: ${(error as Error).message}`, [], 0, reload.source);
+      return this.#recovery.failedStart(n, 'ENV_FILE', `cannot read env file: ${(error as Error).message}`, [], 0, reload.source);
     }
     this.#generations.copyConfig(n);
     const obtained = await this.#obtain(n, reload.source);
@@ -191,7 +199,7 @@ export class ServiceRunner {
     const inUse = [this.#current?.artifact, this.#previousArtifact].filter((path): path is string => path !== undefined);
     const same = this.#current?.artifact ?? this.#lastArtifact ?? this.#builds.lastBuilt;
     try {
-      return await source.obtain({ n, signal: controller.signal, fileEnv: this.#fileEnv, inUse, same, keeps: this.#keeps('running') });
+      return await source.obtain({ n, signal: controller.signal, fileEnv: this.#fileEnv, inUse, same, keeps: this.#recovery.keeps('running') });
     } finally {
       if (this.#build === controller) this.#build = undefined;
     }
@@ -216,10 +224,10 @@ export class ServiceRunner {
     if (!verdict.ready) {
       await this.#generations.stop(next);
       // Cut short because airlock stops: nothing failed.
-      if (!this.#stopping.signal.aborted) this.#failed(n, verdict.code, verdict.detail, next.child.tail(), performance.now() - next.startedAt, reuse(this.#builds, artifact));
+      if (!this.#stopping.signal.aborted) this.#recovery.failedStart(n, verdict.code, verdict.detail, next.child.tail(), performance.now() - next.startedAt, reuse(this.#builds, artifact));
       return undefined;
     }
-    this.#failedInARow = 0;
+    this.#recovery.served();
     this.#liveness?.stop();
     this.#policy.takeOver(next, launch, old);
     next.promotedAt = performance.now();
@@ -231,52 +239,14 @@ export class ServiceRunner {
     return next;
   }
 
-  /** A reload that started nothing: said once; with nothing serving, tried again with backoff (a crash loop answers held requests at once). */
-  #failed(n: number, code: ErrorCode, detail: string, tail: readonly string[], ranMs: number, source: ArtifactSource): void {
-    const message = `g${n}: ${detail}${this.#keeps('serving')}`;
-    this.bus.emit({ type: 'reload.failed', service: this.plan.name, generation: n, code: fullCode(code), message, tail });
-    const somethingRuns = this.#somethingRuns();
-    if (!somethingRuns) this.#failedInARow += 1;
-    const next = afterFailedStart({ somethingRuns, failedInARow: this.#failedInARow });
-    if (next.kind === 'keep-old') return;
-    if (next.crashLoop) this.#handoff.unavailable(`${this.plan.name} is crash-looping: ${message}`);
-    this.#retry(n, ranMs, `retry after g${n}: ${detail}`, source, () => this.#somethingRuns());
-  }
-
-  #retry(n: number, ranMs: number, reason: string, source: ArtifactSource, obsolete: () => boolean): void {
-    if (this.#stopping.signal.aborted) return;
-    const delayMs = this.#scheduler.retryLater(ranMs, reason, source, obsolete);
-    this.bus.emit({ type: 'process.restarting', service: this.plan.name, generation: n, delayMs });
-  }
-
   #watchLiveness(generation: Generation, probe: Probe | undefined): void {
     const monitor = new LivenessMonitor(probe, generation.child, this.plan.health);
     this.#liveness = monitor;
     monitor.start((detail) => {
       if (this.#current !== generation || this.#stopping.signal.aborted) return;
       this.bus.emit({ type: 'health.failed', service: this.plan.name, generation: generation.n, detail });
-      this.#replaceFailed(generation, detail);
+      this.#servingFailed(generation, detail);
     });
-  }
-
-  /** A generation that took traffic and then failed: rollback within the window, else a restart with backoff. */
-  #replaceFailed(failed: Generation, why: string): void {
-    const sinceSwapMs = performance.now() - (failed.promotedAt ?? failed.startedAt);
-    const next = afterServingFailure({ sinceSwapMs, rollbackWindowMs: this.plan.health.rollbackWindowMs, previous: this.#previousArtifact, failed: failed.artifact });
-    if (next.kind === 'rollback') {
-      const message = `g${failed.n} failed ${Math.round(sinceSwapMs)} ms after it took traffic (${why}); rolling back to the previous build`;
-      this.bus.emit({ type: 'rollback', service: this.plan.name, generation: this.#n + 1, failed: failed.n, code: fullCode('ROLLED_BACK'), message });
-      this.#previousArtifact = undefined;
-      this.#scheduler.request([`rollback from g${failed.n}`], reuse(this.#builds, next.artifact));
-      return;
-    }
-    // A reload done meanwhile brought its own new generation.
-    this.#retry(failed.n, performance.now() - failed.startedAt, `restart after g${failed.n} ${why}`, reuse(this.#builds), () => this.#current !== failed);
-  }
-
-  /** `; g3 (pid 123) keeps serving` while a generation runs, for failure messages. */
-  #keeps(verb: 'running' | 'serving'): string {
-    return this.#somethingRuns() ? `; g${this.#current?.n} (pid ${this.#current?.child.pid}) keeps ${verb}` : '';
   }
 
   #somethingRuns(): boolean {
@@ -285,16 +255,16 @@ export class ServiceRunner {
 
   #exited(generation: Generation): void {
     const end = generation.child.end;
-    if (end === undefined) return;
-    // Stopped, yet ended by SIGKILL: the grace period ran out (stop.ts escalates to it).
-    const forced = generation.stopping && end.kind === 'signal' && end.signal === 'SIGKILL' && this.plan.stop.signal !== 'SIGKILL';
-    this.bus.emit({ type: 'process.exited', service: this.plan.name, generation: generation.n, pid: generation.child.pid, end, expected: generation.stopping, forced });
-    if (generation.stopping || this.#stopping.signal.aborted || generation !== this.#current) return;
+    if (end === undefined || generation.stopping || this.#stopping.signal.aborted || generation !== this.#current) return;
     this.#liveness?.stop();
     // No generation serves now: proxies hold new requests until a replacement is ready.
     this.#handoff.route(undefined, undefined);
     // A clean exit of a ready generation waits for the next change; a crash is replaced.
-    if (!isSuccess(end)) this.#replaceFailed(generation, describeEnd(end));
+    if (!isSuccess(end)) this.#servingFailed(generation, describeEnd(end));
+  }
+
+  #servingFailed(failed: Generation, why: string): void {
+    if (this.#recovery.servingFailed(failed, why, this.#previousArtifact, this.#n + 1)) this.#previousArtifact = undefined;
   }
 
   /** Stops watching, cancels any build or start, and stops every generation gracefully. */
