@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { copyExample } from '../../scripts/copy-example.ts';
+import { listeningInodes } from '../../packages/airlock/src/supervise/port-owner.ts';
 import { getOnce } from '../../scripts/http-load.ts';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -175,18 +176,7 @@ export { getOnce };
 
 /** True when nothing listens on the TCP port (read from /proc/net/tcp and tcp6). */
 export function isPortFree(port: number): boolean {
-  const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
-    try {
-      text = readFileSync(table, 'utf8');
-    } catch {
-      continue;
-    }
-    // state 0A is LISTEN
-    if (text.split('\n').some((line) => line.includes(`:${hex} `) && / 0A /.test(line))) return false;
-  }
-  return true;
+  return listeningInodes(port).size === 0;
 }
 
 /** Alive and not a zombie. */

@@ -12,6 +12,10 @@ describe('a Go module with three services (examples/go-monorepo)', () => {
   let run: AirlockRun;
   const pids = new Map<string, number>();
 
+  // Each test edits from whatever the file holds now, to a version no test used before:
+  // the tests do not depend on each other's edits.
+  let version = 10;
+  const bump = (file: string, what: 'store' | 'admin') => edit(file, new RegExp(`${what} v\\d+`), `${what} v${++version}`);
   const edit = (file: string, from: string | RegExp, to: string) => {
     const path = join(dir, file);
     const text = readFileSync(path, 'utf8');
@@ -62,7 +66,7 @@ describe('a Go module with three services (examples/go-monorepo)', () => {
   it('rebuilds exactly the two services that import an edited shared package; the third keeps its pid', async () => {
     const adminPid = pids.get('admin');
     const since = run.events.length;
-    edit('internal/store/store.go', 'store v1', 'store v2');
+    bump('internal/store/store.go', 'store');
     const { built, events } = await reloaded(['api', 'worker'], since);
     assert.deepEqual(built, ['api', 'worker']);
     const ready = events.filter((e) => e.type === 'reload.ready') as JsonEvent[];
@@ -73,7 +77,7 @@ describe('a Go module with three services (examples/go-monorepo)', () => {
 
   it('rebuilds the service whose package embeds a changed file', async () => {
     const since = run.events.length;
-    edit('internal/admin/templates/index.html', 'admin v1', 'admin v2');
+    bump('internal/admin/templates/index.html', 'admin');
     const { built } = await reloaded(['admin'], since);
     assert.deepEqual(built, ['admin']);
   });
@@ -94,13 +98,18 @@ describe('a Go module with three services (examples/go-monorepo)', () => {
     edit('cmd/admin/main.go', 'fmt.Fprint(w, admin.Page)', 'fmt.Fprint(w, admin.Page, store.Version)');
     assert.deepEqual((await reloaded(['admin'], since)).built, ['admin']);
     since = run.events.length;
-    edit('internal/store/store.go', 'store v2', 'store v3');
+    bump('internal/store/store.go', 'store');
     assert.deepEqual((await reloaded(['api', 'worker', 'admin'], since)).built, SERVICES);
+    // Leave admin as it was: the other tests do not depend on this one's import.
+    since = run.events.length;
+    edit('cmd/admin/main.go', '\n\t"example.com/shop/internal/store"', '');
+    edit('cmd/admin/main.go', 'fmt.Fprint(w, admin.Page, store.Version)', 'fmt.Fprint(w, admin.Page)');
+    assert.deepEqual((await reloaded(['admin'], since)).built, ['admin']);
   });
 
   it('rebuilds every service when go.mod changes', async () => {
     const since = run.events.length;
-    edit('go.mod', 'go 1.19', 'go 1.19\n\n// touched by the test');
+    edit('go.mod', /go 1\.19(\n\n\/\/ touched \d+)?/, `go 1.19\n\n// touched ${++version}`);
     assert.deepEqual((await reloaded(SERVICES, since)).built, SERVICES);
   });
 
@@ -111,10 +120,10 @@ describe('a Go module with three services (examples/go-monorepo)', () => {
     git('add', '-A');
     git('commit', '-qm', 'base');
     git('checkout', '-qb', 'other');
-    edit('internal/store/store.go', 'store v3', 'store v4');
-    edit('internal/admin/templates/index.html', 'admin v2', 'admin v3');
-    edit('cmd/api/main.go', 'api (%s)', 'api! (%s)');
-    edit('cmd/worker/main.go', 'worker (%s) started', 'worker! (%s) started');
+    bump('internal/store/store.go', 'store');
+    bump('internal/admin/templates/index.html', 'admin');
+    edit('cmd/api/main.go', /api!* \(%s\)/, `api${'!'.repeat(version)} (%s)`);
+    edit('cmd/worker/main.go', /worker!* \(%s\) started/, `worker${'!'.repeat(version)} (%s) started`);
     const edited = run.events.length;
     git('commit', '-qam', 'other');
     // Let that series of edits build first: every build started has finished.
@@ -143,7 +152,7 @@ describe('a Go module with three services (examples/go-monorepo)', () => {
     await run.waitForEvent('process.exited', { service: 'admin' }, 60_000, since);
 
     since = run.events.length;
-    edit('internal/store/store.go', /store v\d/, 'store v9');
+    bump('internal/store/store.go', 'store');
     const { built, events } = await reloaded(['api', 'worker'], since);
     assert.deepEqual(built, ['api', 'worker']);
     assert.equal(events.filter((e) => e.service === 'admin').length, 0, 'admin is gone from the module detector');
@@ -154,7 +163,7 @@ describe('a Go module with three services (examples/go-monorepo)', () => {
     assert.deepEqual(added.added, ['admin']);
     assert.deepEqual((await reloaded(['admin'], since)).built, ['admin']);
     since = run.events.length;
-    edit('internal/admin/templates/index.html', /admin v\d/, 'admin v9');
+    bump('internal/admin/templates/index.html', 'admin');
     assert.deepEqual((await reloaded(['admin'], since)).built, ['admin']);
   });
 
@@ -172,8 +181,8 @@ describe('a Go module with three services (examples/go-monorepo)', () => {
     let since = run.events.length;
     writeFileSync(path, full.slice(0, full.indexOf('  admin:')));
     await run.waitForEvent('airlock-yaml.applied', {}, 60_000, since);
-    edit('internal/store/store.go', /store v\d+/, 'store v10');
-    edit('cmd/api/main.go', /api!* \(%s\)/, 'api!! (%s)');
+    bump('internal/store/store.go', 'store');
+    edit('cmd/api/main.go', /api!* \(%s\)/, `api${'!'.repeat(++version)} (%s)`);
     await reloaded(['api', 'worker'], since);
     git('commit', '-qam', 'drop admin, new store');
     since = run.events.length;

@@ -7,7 +7,7 @@ import { findGoModule, findMainPackages, goModuleName } from './presets/go.js';
 import { readPackageJson } from './presets/node.js';
 import type { ConfigInput } from './schema.js';
 
-/** Flags that describe one service without a config file (DESIGN.md section 3). */
+/** Flags that describe one service without a config file (docs/cli.md, "Flags that describe one service without a file"). */
 export interface ServiceFlags {
   readonly build?: string;
   readonly run?: string;

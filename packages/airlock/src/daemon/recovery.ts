@@ -15,6 +15,8 @@ export interface RecoveryContext {
   readonly builds: Builds;
   /** The generation that serves now, while it runs. */
   readonly serving: () => Generation | undefined;
+  /** The generation that last took traffic, running or not. */
+  readonly current: () => Generation | undefined;
   readonly stopped: () => boolean;
 }
 
@@ -72,7 +74,7 @@ export class Recovery {
       return true;
     }
     // A reload done meanwhile brought its own new generation.
-    this.#retry(failed.n, performance.now() - failed.startedAt, `restart after g${failed.n} ${why}`, reuse(builds), () => this.context.serving() !== failed);
+    this.#retry(failed.n, performance.now() - failed.startedAt, `restart after g${failed.n} ${why}`, reuse(builds), () => this.context.current() !== failed);
     return false;
   }
 

@@ -101,6 +101,7 @@ export class ServiceRunner {
       handoff: this.#handoff,
       builds: this.#builds,
       serving: () => (this.#somethingRuns() ? this.#current : undefined),
+      current: () => this.#current,
       stopped: () => this.#stopping.signal.aborted,
     });
   }

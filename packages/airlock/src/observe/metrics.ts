@@ -12,7 +12,7 @@ export const GENERATION_SERIES = 4;
 const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 
 /**
- * Prometheus metrics (DESIGN.md section 12), fed only by what the core publishes: the
+ * Prometheus metrics (docs/observability.md), fed only by what the core publishes: the
  * event bus, and the proxy's per-request diagnostics channel.
  *
  * @example

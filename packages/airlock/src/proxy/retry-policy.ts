@@ -1,6 +1,6 @@
 /**
- * When the proxy may send a failed request again (FINDINGS: "retry only requests that
- * failed before any response header and are safe to repeat"), and when it never may:
+ * When the proxy may send a failed request again (measured here: retry only requests that
+ * failed before any response header and are safe to repeat), and when it never may:
  *
  * - a request that never reached the app (connection refused) may go again, to the same
  *   or a replacement generation, as long as the hold time lasts;

@@ -7,8 +7,13 @@ export interface PortOwner {
   readonly command: string;
 }
 
-/** Socket inodes of TCP listeners on `port` (state 0A), from /proc/net/tcp and tcp6. */
-function listeningInodes(port: number): Set<string> {
+/**
+ * Socket inodes of TCP listeners on `port` (state 0A), from /proc/net/tcp and tcp6.
+ *
+ * @example
+ *   listeningInodes(8080).size === 0; // nothing listens on 8080
+ */
+export function listeningInodes(port: number): Set<string> {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   const inodes = new Set<string>();
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {

@@ -1,5 +1,5 @@
 /**
- * Fills the template variables of DESIGN.md section 4 ({artifact}, {port}, {service},
+ * Fills the template variables of airlock.yaml (docs/config.md: {artifact}, {port}, {service},
  * {generation}) into a shell command, quoted for where each one stands: a value pasted
  * as is would split a project path with a space in it into two words.
  *

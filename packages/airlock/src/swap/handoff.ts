@@ -34,7 +34,7 @@ export type ProbeFactory = (
 ) => Probe | undefined;
 
 /**
- * How traffic moves from one generation to the next (DESIGN.md section 5). The service
+ * How traffic moves from one generation to the next (docs/strategies.md). The service
  * pipeline calls these in order: launch → (stop old, if stopsFirst) → spawn → readiness
  * → route → retire old → stop old.
  */
