@@ -54,10 +54,11 @@ async function readPid(file: string): Promise<number> {
   throw new Error(`${file} never appeared`);
 }
 
+/** Ctrl-C: airlock exits 0 and leaves nothing behind (every generation it started, and `pids`). */
 async function stopsCleanly(run: AirlockRun, pids: readonly number[]): Promise<void> {
   const { code } = await run.interrupt();
   assert.equal(code, 0, run.output());
-  for (const pid of pids) assert.equal(isAlive(pid), false, `pid ${pid} is gone`);
+  for (const pid of [...run.childPids, ...pids]) assert.equal(isAlive(pid), false, `pid ${pid} is gone`);
   // airlock's own lines, not what the children printed.
   const own = run.lines.filter((line) => !line.includes('"type":"process.output"'));
   assert.equal(own.filter((line) => /AIRLOCK_ERR_INTERNAL|double free/.test(line)).length, 0, run.output());
