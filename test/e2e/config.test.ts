@@ -21,6 +21,15 @@ describe('config errors, validate, schema', () => {
     return dir;
   };
 
+  it('takes a mistyped command for what it is: names the command meant, not a missing service', () => {
+    const dir = project('go-hello');
+    const { code, stderr } = airlock(['devv'], dir);
+    assert.equal(code, 1);
+    assert.match(stderr, /^airlock: unknown command or service "devv"; did you mean `airlock dev`\? \(no service named "devv"; defined: hello\)$/m);
+    assert.match(stderr, /AIRLOCK_ERR_USAGE_COMMAND: /);
+    assert.match(airlock(['dev', '--help'], dir).stdout, /--handoff <mode>\s+how a new version takes over:\s+fd\s+\|\s+proxy\s+\|\s+tcp-proxy\s+\|\s+restart/);
+  });
+
   it('fails on an unknown key with its line and the key it meant', () => {
     const dir = project('go-hello');
     writeFileSync(join(dir, 'airlock.yaml'), 'services:\n  hello:\n    go: { main: . }\n    watch:\n      debounse: 20ms\n');

@@ -156,6 +156,22 @@ describe('airlock stays up whatever the project, the files or a client do', () =
     assert.equal(run.events.slice(since).filter((e) => e.type === 'process.exited' && (e.end as { code?: number }).code === 127).length, 0, run.output());
   });
 
+  it('says a build that exits 0 without writing {artifact} is the build\'s to fix, and keeps serving', async () => {
+    const port = await freePort();
+    const dir = project(`services:\n  app:\n    build: { cmd: "cp app.sh {artifact}" }\n    run: { cmd: "{artifact}" }\n    listen: 127.0.0.1:${port}\n    watch: { include: ["app.sh"] }\n`);
+    writeFileSync(join(dir, 'app.sh'), `#!/bin/sh\nexec node ${PLAIN_NODE}\n`);
+    chmodSync(join(dir, 'app.sh'), 0o755);
+    const run = start(dir);
+    const ready = await run.waitForEvent('reload.ready', { generation: 1 });
+    const since = run.events.length;
+    writeFileSync(join(dir, 'airlock.yaml'), readFileSync(join(dir, 'airlock.yaml'), 'utf8').replace('cp app.sh {artifact}', 'echo not writing {artifact}'));
+    const failed = await run.waitForEvent('build.failed', {}, 60_000, since);
+    assert.equal(failed.code, 'AIRLOCK_ERR_BUILD_NO_ARTIFACT');
+    assert.equal(failed.message, `the build command exited 0 but did not write {artifact} (${join(dir, '.airlock', 'bin', 'app.build')}); g1 (pid ${ready.pid}) keeps running`);
+    assert.equal(await get(port), 'plain node (generation 1)\n');
+    assert.equal(run.events.filter((e) => e.code === 'AIRLOCK_ERR_INTERNAL').length, 0);
+  });
+
   it('never replays a request that killed its backend into the next generation', async () => {
     const port = await freePort();
     const dir = project(`services:\n  app:\n    run: { cmd: "node ${PLAIN_NODE}" }\n    listen: 127.0.0.1:${port}\n`);

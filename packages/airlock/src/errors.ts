@@ -38,8 +38,13 @@ export const catalog = {
   },
   CONFIG_UNKNOWN_SERVICE: {
     exit: 1,
-    when: '`airlock dev NAME` names a service that airlock.yaml does not define.',
-    howTo: 'Name one of the services listed in airlock.yaml, or omit the names to run them all.',
+    when: '`airlock dev NAME` names a service that airlock.yaml (or, without it, the preset) does not define.',
+    howTo: 'Name one of the services listed in the message, or omit the names to run them all.',
+  },
+  USAGE_COMMAND: {
+    exit: 1,
+    when: '`airlock WORD` where WORD is neither a command nor a service, but close to a command (`airlock devv`).',
+    howTo: 'Use the command named in the message; `airlock --help` lists every command.',
   },
   USAGE_FLAG: {
     exit: 1,
@@ -80,6 +85,11 @@ export const catalog = {
     exit: 1,
     when: 'The build command exited non-zero. The running generation keeps serving.',
     howTo: 'Fix the reported compiler errors and save; the running version keeps serving meanwhile.',
+  },
+  BUILD_NO_ARTIFACT: {
+    exit: 1,
+    when: 'The build command exited 0 but did not write its output to `{artifact}`. The running generation keeps serving.',
+    howTo: 'Make the build write to {artifact} (e.g. `go build -o {artifact} .`), or drop {artifact} from build.cmd and run.cmd if the build has no single output.',
   },
   BUILD_TIMEOUT: {
     exit: 1,

@@ -2,7 +2,8 @@
 import { Command, Option } from 'commander';
 import { initConfig } from '../config/init.js';
 import { jsonSchema } from '../config/schema.js';
-import { asAirlockError } from '../errors.js';
+import { AirlockError, asAirlockError } from '../errors.js';
+import { closest } from '../config/suggest.js';
 import { reloadCommand, statusCommand } from './commands/control.js';
 import { runDaemon } from './commands/daemon.js';
 import { paletteFor, printError, type GlobalOptions } from './output.js';
@@ -28,7 +29,7 @@ function serviceFlags(command: Command): Command {
     .option('--run <cmd>', 'command that runs the service')
     .option('--watch <glob>', 'glob of files that trigger a rebuild (repeatable)', collect)
     .option('--listen <addr>', 'address the service serves on: host:port, :port or port')
-    .option('--handoff <mode>', 'how a new version takes over: restart')
+    .option('--handoff <mode>', 'how a new version takes over: fd | proxy | tcp-proxy | restart (default: proxy with --listen, else restart)')
     .option('--debounce <duration>', 'quiet period before a build, e.g. 50ms or 0')
     .option('--stop-signal <signal>', 'signal that asks the service to stop (default SIGTERM)')
     .option('--stop-timeout <duration>', 'grace period before SIGKILL (default 10s)');
@@ -49,8 +50,29 @@ const program = new Command('airlock')
   .option('--no-color', 'no ANSI colours (also: NO_COLOR=1)')
   .showHelpAfterError();
 
+/**
+ * `airlock devv` reaches the default command as a service name: when no such service
+ * exists and the word is close to a command, say which command was meant.
+ */
+function commandTypo(names: readonly string[], error: unknown): AirlockError | undefined {
+  if (!(error instanceof AirlockError) || error.code !== 'CONFIG_UNKNOWN_SERVICE') return undefined;
+  const commands = program.commands.map((c) => c.name());
+  for (const name of names) {
+    const meant = closest(name, commands);
+    if (meant !== undefined && error.message.includes(`"${name}"`)) {
+      return new AirlockError('USAGE_COMMAND', `unknown command or service "${name}"; did you mean \`airlock ${meant}\`? (${error.message})`);
+    }
+  }
+  return undefined;
+}
+
 async function daemonAction(watch: boolean, names: string[], options: ServiceFlagOptions, command: Command): Promise<void> {
-  const code = await runDaemon(names, options, globals(command), watch);
+  let code: number;
+  try {
+    code = await runDaemon(names, options, globals(command), watch);
+  } catch (error) {
+    throw commandTypo(names, error) ?? error;
+  }
   // A forced stop leaves watchers open; exiting with one open aborts the process.
   await closeAllWatchers();
   process.exit(code);

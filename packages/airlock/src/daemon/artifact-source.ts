@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { ArtifactStore } from '../build/artifacts.js';
+import { fullCode } from '../errors.js';
 import type { BuildSlots } from '../build/slots.js';
 import type { ServicePlan } from '../config/plan.js';
 import type { EventBus } from '../events.js';
@@ -80,6 +82,12 @@ export class Builds implements ArtifactSource {
     const store = this.#artifacts();
     const step = { plan, bus: this.bus, artifactPath: store?.buildPath ?? '', slots: this.slots, fileEnv: context.fileEnv, keeps: () => context.keeps };
     if (!(await buildGeneration(step, context.n, context.signal))) return { ok: false };
+    if (store !== undefined && !existsSync(store.buildPath)) {
+      // A build that "succeeded" without its output is the user's to fix, not a crash of ours.
+      const message = `the build command exited 0 but did not write {artifact} (${store.buildPath})${context.keeps}`;
+      this.bus.emit({ type: 'build.failed', service: plan.name, generation: context.n, code: fullCode('BUILD_NO_ARTIFACT'), message, locations: [] });
+      return { ok: false };
+    }
     const artifact = store?.commit(context.n, context.inUse);
     this.#lastBuilt = artifact;
     return { ok: true, artifact, buildMs: performance.now() - started };
