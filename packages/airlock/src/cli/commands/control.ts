@@ -2,15 +2,24 @@ import { controlRequest } from '../../control/client.js';
 import { controlSocketPath } from '../../control/server.js';
 import type { ServiceStatus } from '../../daemon/service.js';
 import { AirlockError } from '../../errors.js';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { findConfigFile } from '../../config/discover.js';
 import type { GlobalOptions } from '../output.js';
 
+/**
+ * The control socket of the airlock that runs this project: beside --config, else (like
+ * git) in the nearest directory at or above the current one where an airlock runs or an
+ * airlock.yaml is, so `airlock status` works from any subdirectory. The file is not
+ * validated: `status` must work while an edit of it is being refused.
+ */
 function socketFor(options: GlobalOptions): string {
-  // The socket lives beside the config in use (or the current directory without one).
-  // The file is not validated: `status` must work while an edit of it is being refused.
-  const file = findConfigFile(process.cwd(), options.config);
-  return controlSocketPath(file === undefined ? process.cwd() : dirname(resolve(file)));
+  if (options.config !== undefined) return controlSocketPath(dirname(resolve(options.config)));
+  for (let dir = process.cwd(); ; dir = dirname(dir)) {
+    const socket = controlSocketPath(dir);
+    if (existsSync(socket) || findConfigFile(dir, undefined) !== undefined) return socket;
+    if (dirname(dir) === dir) return controlSocketPath(process.cwd());
+  }
 }
 
 interface StatusBody {
