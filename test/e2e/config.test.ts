@@ -146,6 +146,9 @@ describe('airlock init', () => {
     assert.match(text, /# Go preset/);
     assert.deepEqual(parse(text).services['go-hello'].go, { main: '.' });
     assert.equal(airlock(['validate'], dir).code, 0);
+    // A Go project has no node_modules: the schema editors read is one that exists.
+    assert.match(text, /^# yaml-language-server: \$schema=\.\/\.airlock\/schema\.json$/m);
+    assert.ok(JSON.parse(readFileSync(join(dir, '.airlock', 'schema.json'), 'utf8')).properties.services);
   });
 
   it('converts a real .air.toml and lists what it could not map', () => {

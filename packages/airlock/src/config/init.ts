@@ -1,15 +1,24 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Document, isMap, isPair, isScalar, type Pair } from 'yaml';
 import { AirlockError } from '../errors.js';
 import { importAir } from './air-import.js';
 import { detectServices } from './discover.js';
 import { parseConfigText } from './load.js';
+import { jsonSchema } from './schema.js';
 
-const HEADER = [
-  ' yaml-language-server: $schema=./node_modules/airlock/schema.json',
-  ' Written by `airlock init`. Every key: docs/config.md; check it with `airlock validate`.',
-];
+const ABOUT = ' Written by `airlock init`. Every key: docs/config.md; check it with `airlock validate`.';
+
+/**
+ * The schema editors read: the one shipped in node_modules when the project has airlock
+ * installed, else a copy written to .airlock/schema.json (a Go project has no node_modules).
+ */
+function schemaPath(dir: string): string {
+  if (existsSync(join(dir, 'node_modules', 'airlock', 'schema.json'))) return './node_modules/airlock/schema.json';
+  mkdirSync(join(dir, '.airlock'), { recursive: true });
+  writeFileSync(join(dir, '.airlock', 'schema.json'), `${JSON.stringify(jsonSchema(), null, 2)}\n`);
+  return './.airlock/schema.json';
+}
 
 /** Comments placed above keys of each service, explaining what they do. */
 const KEY_COMMENTS: Readonly<Record<string, string>> = {
@@ -35,9 +44,9 @@ export interface InitResult {
 }
 
 /** Renders a commented airlock.yaml for the given services. */
-export function renderConfig(services: Record<string, Record<string, unknown>>, extraHeader: readonly string[] = []): string {
+export function renderConfig(services: Record<string, Record<string, unknown>>, extraHeader: readonly string[] = [], schema = './node_modules/airlock/schema.json'): string {
   const doc = new Document({ services });
-  doc.commentBefore = [...HEADER, ...extraHeader].join('\n');
+  doc.commentBefore = [` yaml-language-server: $schema=${schema}`, ABOUT, ...extraHeader].join('\n');
   const servicesNode = doc.get('services', true);
   if (isMap(servicesNode)) {
     for (const item of servicesNode.items) {
@@ -93,7 +102,7 @@ export function initConfig(dir: string, options: { from?: string; force?: boolea
     }
     services = Object.fromEntries(Object.entries(detected).map(([name, preset]) => [name, { ...preset, ...defaults() }]));
   }
-  const text = renderConfig(services, header);
+  const text = renderConfig(services, header, schemaPath(dir));
   // What init writes must pass validate; a failure here is airlock's bug, not the user's.
   parseConfigText(text, path);
   writeFileSync(path, text);
