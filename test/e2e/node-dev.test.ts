@@ -45,6 +45,26 @@ describe('airlock dev on a Node service (examples/node-hello)', () => {
     assert.match(line, /^node-hello g1 ready in \d+ ms: detect \d+ · start \d+ · ready \d+ · swap \d+ \(pid \d+\)$/);
   });
 
+  it('without listen, says once that reloads have a gap, says "started" (nothing was probed), and says what Ctrl-C does', async () => {
+    const dir = project();
+    const run = start(['dev', '--run', 'node -e "setInterval(() => {}, 1000)"'], dir);
+    await run.waitForLine(/ g1 started in \d+ ms: /);
+    assert.equal(run.lines.filter((line) => line.includes('no listen address: each reload stops the old process before the new one starts')).length, 1);
+    const { code } = await run.interrupt();
+    assert.equal(code, 0);
+    assert.ok(run.lines.includes('airlock: SIGINT: stopping 1 service gracefully (stop signal, then SIGKILL after stop.timeout); SIGINT again kills every process at once'), run.output());
+    assert.ok(run.lines.some((line) => /^airlock: stopped 1 service in \d+ ms; nothing left running$/.test(line)), run.output());
+  });
+
+  it('shows a crash at start once: its output as it came, not again as the failure tail', async () => {
+    const dir = project();
+    const port = await freePort();
+    const run = start(['dev', '--run', 'node -e "console.error(\'the one line\'); process.exit(4)"', '--listen', String(port)], dir);
+    await run.waitForLine(/exited with code 4 before it was ready/);
+    assert.equal(run.lines.filter((line) => line.includes('the one line')).length, 1, run.output());
+    await run.interrupt();
+  });
+
   it('restarts a crashing child with growing backoff and says how it ended', async () => {
     const dir = project();
     const run = start(['dev', '--run', 'node -e "process.exit(3)"', '--log-format', 'json'], dir);

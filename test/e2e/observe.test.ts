@@ -62,8 +62,12 @@ describe('status, reload and metrics of a running airlock', () => {
     assert.equal(airlock(['reload', 'nope'], dir).code, 1);
     writeFileSync(join(dir, 'break'), '');
     assert.equal(airlock(['reload'], dir).code, 0);
-    await run.waitForEvent('build.failed', {}, 30_000);
+    const failed = await run.waitForEvent('build.failed', {}, 30_000);
     for (let i = 0; i < 5; i++) assert.match(String(await getOnce(port)), /^generation 3/);
+    // status shows the failed build beside the generation that keeps serving.
+    const shown = airlock(['status'], dir).stdout;
+    assert.match(shown, /\napp\s+ready\s+g3\s/);
+    assert.ok(shown.includes(`\napp: last reload failed: g${failed.generation} ${failed.message} [AIRLOCK_ERR_BUILD_FAILED]`), shown);
 
     const text = String(await getOnce(metricsPort, '/metrics'));
     assert.equal(sample(text, 'airlock_reloads_total', { service: 'app', result: 'success' }), 3);

@@ -60,6 +60,8 @@ export type AirlockEvent =
       readonly totalMs: number;
       readonly phases: Readonly<Partial<Record<Phase, number>>>;
       readonly reason: readonly string[];
+      /** False when nothing was probed (no listen, no probe): it started, which is all airlock knows. */
+      readonly probed: boolean;
     })
   | (Base & {
       readonly type: 'reload.failed';
@@ -110,7 +112,9 @@ export type AirlockEvent =
       /** One `airlock.yaml:LINE:COL: problem` per problem. */
       readonly details: readonly string[];
     })
-  | (Base & { readonly type: 'error'; readonly code: string; readonly message: string });
+  | (Base & { readonly type: 'error'; readonly code: string; readonly message: string })
+  /** Something the user should know once (no listen address: reloads have a gap). */
+  | (Base & { readonly type: 'notice'; readonly message: string });
 
 export type Listener = (event: AirlockEvent) => void;
 

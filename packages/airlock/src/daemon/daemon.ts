@@ -60,6 +60,8 @@ export class Daemon {
   readonly #appConfig: AppConfigGate;
   readonly #slots: BuildSlots;
   readonly #unsubscribe: () => void;
+  /** Per service, the last reload that failed, until one is ready. */
+  readonly #lastFailure = new Map<string, string>();
   #watching = false;
   #stopped = false;
   /** The last edit of airlock.yaml refused (file:line: message), until a valid one arrives. */
@@ -75,7 +77,13 @@ export class Daemon {
     this.#appConfig = new AppConfigGate(bus);
     for (const plan of plans) this.#services.set(plan.name, { runner: this.#runner(plan), watchers: [] });
     this.#unsubscribe = bus.subscribe((event) => {
-      if (event.type === 'reload.ready') this.#restartDependents(event.service, event.generation);
+      if (event.type === 'reload.ready') {
+        this.#lastFailure.delete(event.service);
+        this.#restartDependents(event.service, event.generation);
+      }
+      // What status shows beside the generation that keeps serving.
+      if (event.type === 'build.failed') this.#lastFailure.set(event.service, `g${event.generation} ${event.message} [${event.code}]`);
+      if (event.type === 'reload.failed') this.#lastFailure.set(event.service, `${event.message} [${event.code}]`);
     });
   }
 
@@ -220,7 +228,10 @@ export class Daemon {
   }
 
   status(): ServiceStatus[] {
-    return this.services.map((service) => service.status());
+    return this.services.map((service) => {
+      const lastFailure = this.#lastFailure.get(service.plan.name);
+      return lastFailure === undefined ? service.status() : { ...service.status(), lastFailure };
+    });
   }
 
   /** Rebuild and swap the named services (all when none are named). */

@@ -16,6 +16,8 @@ export interface ServiceStatus {
   readonly draining: readonly { generation: number; pid: number }[];
   /** The last app config change refused (file:line: message), until a valid one arrives. */
   readonly configRejected: string | undefined;
+  /** The last reload that failed (its message and code), until a generation is ready again. */
+  readonly lastFailure?: string;
 }
 
 /**

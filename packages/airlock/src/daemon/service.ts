@@ -137,6 +137,10 @@ export class ServiceRunner {
     if (this.#stopping.signal.aborted) return;
     await this.#handoff.open();
     this.#started = true;
+    if (this.plan.listen === undefined) {
+      const message = 'no listen address: each reload stops the old process before the new one starts, so a server is down for the gap; for zero downtime set listen (--listen 8080, or listen: in airlock.yaml) and serve on $PORT';
+      this.bus.emit({ type: 'notice', service: this.plan.name, message });
+    }
     this.reload(['start']);
   }
 
@@ -187,11 +191,12 @@ export class ServiceRunner {
     if (obtained.buildMs !== undefined) phases.build = obtained.buildMs;
     this.#scheduler.cancelRetry();
     if (reload.source.kind === 'build') this.#scheduler.resetBackoff();
-    const next = await this.#swap(n, obtained.artifact, phases);
-    if (next === undefined) return;
+    const swapped = await this.#swap(n, obtained.artifact, phases);
+    if (swapped === undefined) return;
     this.#markReady();
     const totalMs = performance.now() - reload.detectStartedAt;
-    this.bus.emit({ type: 'reload.ready', service, generation: n, pid: next.child.pid, totalMs, phases, reason: [...reload.reasons] });
+    const { next, probed } = swapped;
+    this.bus.emit({ type: 'reload.ready', service, generation: n, pid: next.child.pid, totalMs, phases, reason: [...reload.reasons], probed });
   }
 
   async #obtain(n: number, source: ArtifactSource) {
@@ -207,7 +212,7 @@ export class ServiceRunner {
   }
 
   /** Starts generation n, gates it on its health, and moves traffic to it; undefined when it never became ready. */
-  async #swap(n: number, artifact: string | undefined, phases: Partial<Record<Phase, number>>): Promise<Generation | undefined> {
+  async #swap(n: number, artifact: string | undefined, phases: Partial<Record<Phase, number>>): Promise<{ next: Generation; probed: boolean } | undefined> {
     let mark = performance.now();
     const lap = (phase: Phase) => {
       phases[phase] = performance.now() - mark;
@@ -237,7 +242,7 @@ export class ServiceRunner {
     this.#lastArtifact = artifact;
     this.#watchLiveness(next, probe);
     lap('swap');
-    return next;
+    return { next, probed: probe !== undefined };
   }
 
   #watchLiveness(generation: Generation, probe: Probe | undefined): void {

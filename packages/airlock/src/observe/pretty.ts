@@ -21,7 +21,9 @@ export function reloadLine(event: Extract<AirlockEvent, { type: 'reload.ready' }
     .join(' · ');
   const files = event.reason.filter((reason) => reason !== 'start');
   const why = files.length > 0 ? ` ← ${files.slice(0, 3).join(', ')}${files.length > 3 ? ` (+${files.length - 3})` : ''}` : '';
-  return `${event.service} g${event.generation} ready in ${Math.round(event.totalMs)} ms: ${phases} (pid ${event.pid})${why}`;
+  // Without a probe airlock only knows the process started, not that it serves.
+  const verb = event.probed === false ? 'started' : 'ready';
+  return `${event.service} g${event.generation} ${verb} in ${Math.round(event.totalMs)} ms: ${phases} (pid ${event.pid})${why}`;
 }
 
 /**
@@ -71,6 +73,8 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
     if (hint) say(service, palette.dim(`  → ${hint}`));
   };
 
+  // Generations whose own output was printed as it came.
+  const shownOutput = new Set<string>();
   return bus.subscribe((event) => {
     const s = event.service;
     switch (event.type) {
@@ -93,7 +97,9 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
       case 'build.started':
         return info(s, `g${event.generation} building: ${event.cmd}`);
       case 'build.output':
+        return say(s, event.line);
       case 'process.output':
+        shownOutput.add(`${s} ${event.generation}`);
         return say(s, event.line);
       case 'build.cancelled':
         return info(s, `g${event.generation} build cancelled: ${event.reason}`);
@@ -112,7 +118,10 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
         if (options.verbosity !== 'quiet') options.write(palette.green(reloadLine(event)));
         return;
       case 'reload.failed':
-        return fail(s, event.code, event.message, event.tail);
+        // The generation's output is on screen already: its tail again would show a crash twice.
+        return fail(s, event.code, event.message, shownOutput.has(`${s} ${event.generation}`) ? [] : event.tail);
+      case 'notice':
+        return info(s, event.message);
       case 'generation.drained':
         return verbose(s, `g${event.generation} drained and stopped (${Math.round(event.ms)} ms)`);
       case 'health.failed':

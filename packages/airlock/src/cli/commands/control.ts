@@ -46,6 +46,7 @@ function table({ services, configRejected }: StatusBody): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
   const lines = rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
   for (const s of services) if (s.configRejected) lines.push(`${s.name}: config rejected, last good one in use: ${s.configRejected}`);
+  for (const s of services) if (s.lastFailure) lines.push(`${s.name}: last reload failed: ${s.lastFailure}`);
   if (configRejected) lines.push(`airlock.yaml: edit rejected, services run as before: ${configRejected}`);
   return lines.join('\n');
 }

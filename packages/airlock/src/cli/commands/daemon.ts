@@ -82,17 +82,24 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals += 1;
+      // Said on stderr in pretty mode (JSON output stays events only).
+      const say = (text: string) => options.logFormat === 'pretty' && !options.quiet && process.stderr.write(`airlock: ${text}\n`);
       if (signals === 1) {
+        const count = daemon.services.length;
+        say(`${signal}: stopping ${count} service${count === 1 ? '' : 's'} gracefully (stop signal, then SIGKILL after stop.timeout); ${signal} again kills every process at once`);
+        const started = performance.now();
         // Whatever goes wrong while stopping, airlock still exits (the exit hook kills the rest).
         void (reloader?.stop() ?? Promise.resolve())
           .then(() => daemon.stop())
           .then(closeAround)
+          .then(() => say(`stopped ${count} service${count === 1 ? '' : 's'} in ${Math.round(performance.now() - started)} ms; nothing left running`))
           .catch((error: unknown) => process.stderr.write(`airlock: while stopping: ${String(error)}\n`))
           .finally(() => {
             stopped = true;
             resolve(0);
           });
       } else {
+        say(`${signal} again: killing every process group at once`);
         daemon.killNow();
         stopped = true;
         resolve(128 + (constants.signals[signal] ?? 0));
