@@ -86,3 +86,17 @@ describe('template variables in commands', () => {
     assert.deepEqual(commandArgv(fillTemplate('{artifact} -v', { artifact: '/a b/app' })), ['/bin/sh', '-c', "exec '/a b/app' -v"]);
   });
 });
+
+describe('docs/config.md', () => {
+  it('lists exactly the template variables build.cmd and run.cmd get', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { BUILD_VARIABLES, RUN_VARIABLES } = await import('../src/supervise/template.ts');
+    const text = readFileSync(new URL('../../../docs/config.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
+    const listed = (field: string) => {
+      const sentence = new RegExp(`Template variables in \`${field}\`: ([^.]*)\\.|In \`${field}\`: ([^.]*)\\.`).exec(text);
+      return [...(sentence?.[1] ?? sentence?.[2] ?? '').matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+    };
+    assert.deepEqual(listed('build.cmd'), [...BUILD_VARIABLES].sort());
+    assert.deepEqual(listed('run.cmd'), [...RUN_VARIABLES].sort());
+  });
+});

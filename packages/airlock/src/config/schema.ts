@@ -92,13 +92,13 @@ export const serviceSchema = z
       .describe('Node preset: runs a package.json script (and its build script on change, if there is one).'),
     build: z
       .strictObject({
-        cmd: z.string().min(1).describe('Build command; {artifact} is the path the run command starts.'),
+        cmd: z.string().min(1).describe('Build command; {artifact} is the path the run command starts; {service} and {generation} are replaced too.'),
         timeout: duration('5m'),
       })
       .optional(),
     run: z
       .strictObject({
-        cmd: z.string().min(1).optional().describe('Command that runs the service; {artifact} and {port} are replaced.'),
+        cmd: z.string().min(1).optional().describe('Command that runs the service; {artifact}, {port}, {service} and {generation} are replaced.'),
         env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
         envFile: z.union([z.string(), stringList]).optional().describe('dotenv file(s) loaded into the environment.'),
       })

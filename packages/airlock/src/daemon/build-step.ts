@@ -5,7 +5,7 @@ import { fullCode } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { describeEnd } from '../supervise/process-end.js';
 import { generationEnv } from '../config/environment.js';
-import { fillTemplate } from '../supervise/template.js';
+import { fillTemplate, type BuildValues } from '../supervise/template.js';
 
 export interface BuildStep {
   readonly plan: ServicePlan;
@@ -43,7 +43,8 @@ export async function buildGeneration(step: BuildStep, n: number, signal: AbortS
     return false;
   }
   try {
-    const cmd = fillTemplate(build.cmd, { artifact: step.artifactPath, service, generation: n });
+    const values: BuildValues = { artifact: step.artifactPath, service, generation: n };
+    const cmd = fillTemplate(build.cmd, values);
     bus.emit({ type: 'build.started', service, generation: n, cmd });
     const outcome = await runBuild({
       cmd,

@@ -34,6 +34,13 @@ export function fillTemplate(cmd: string, values: Readonly<Record<string, string
   return out;
 }
 
+/** The variables build.cmd gets (docs/config.md lists the same; a test keeps them in sync). */
+export const BUILD_VARIABLES = ['artifact', 'service', 'generation'] as const;
+/** run.cmd gets those and the port the generation listens on (under proxy handoffs, its private one). */
+export const RUN_VARIABLES = [...BUILD_VARIABLES, 'port'] as const;
+export type BuildValues = Readonly<Record<(typeof BUILD_VARIABLES)[number], string | number | undefined>>;
+export type RunValues = Readonly<Record<(typeof RUN_VARIABLES)[number], string | number | undefined>>;
+
 /** Nothing the shell reads specially: such a value needs no quotes. */
 const PLAIN = /^[\w@%+=:,./-]*$/;
 

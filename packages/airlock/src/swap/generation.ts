@@ -1,7 +1,7 @@
 import type { ServicePlan } from '../config/plan.js';
 import { startProcess, type Stream, type Supervised } from '../supervise/spawn.js';
 import { stopProcess, type StopResult } from '../supervise/stop.js';
-import { fillTemplate } from '../supervise/template.js';
+import { fillTemplate, type RunValues } from '../supervise/template.js';
 import { generationEnv } from '../config/environment.js';
 import type { Launch } from './handoff.js';
 
@@ -31,7 +31,8 @@ export interface GenerationStart {
 
 export function startGeneration({ plan, n, artifact, launch, fileEnv }: GenerationStart, onLine: (stream: Stream, line: string) => void): Generation {
   const env = { ...generationEnv(plan, n, fileEnv), ...launch.env };
-  const command = fillTemplate(plan.run.cmd, { artifact, port: env.PORT, service: plan.name, generation: n });
+  const values: RunValues = { artifact, port: env.PORT, service: plan.name, generation: n };
+  const command = fillTemplate(plan.run.cmd, values);
   const child = startProcess({ command, cwd: plan.dir, env, onLine, extraFds: launch.extraFds, listenPid: launch.listenPid });
   return { n, child, artifact, launch, startedAt: performance.now(), promotedAt: undefined, stopping: false };
 }
