@@ -2,7 +2,9 @@ import { constants } from 'node:os';
 
 /**
  * How a process ended: its own exit code, or the signal that killed it. Kept as data so
- * the CLI can exit with the child's code (or 128 + signal number) and logs can say why.
+ * logs and events can say why (`exited with code 2`, `killed by SIGSEGV`). airlock itself
+ * is a supervisor: it exits 0 after a graceful stop whatever its services' codes were
+ * (docs/cli.md); the shell convention below is for reports.
  */
 export type ProcessEnd =
   | { readonly kind: 'exit'; readonly code: number }
