@@ -1,6 +1,7 @@
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { AirlockError } from '../errors.js';
 import { formatMs } from './duration.js';
+import { closest } from './suggest.js';
 
 /**
  * Converts an air (.air.toml) config into airlock service settings, and says which of
@@ -21,6 +22,7 @@ const isTable = (value: unknown): value is Table => typeof value === 'object' &&
 const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value.trim() !== '' ? value : undefined);
 const trimDot = (path: string) => path.replace(/^\.\//, '').replace(/\/$/, '');
+const escapeRegExp = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Why keys without an equivalent are left out. */
 const UNMAPPED: Readonly<Record<string, string>> = {
@@ -50,8 +52,9 @@ function regexAsGlob(pattern: string): string | undefined {
 }
 
 function kill(value: unknown): number | undefined {
-  // air takes kill_delay as a Go duration string ("500ms") or an integer of nanoseconds.
-  if (typeof value === 'number') return Math.round(value / 1e6);
+  // air takes kill_delay as a Go duration string ("500ms") or an integer: nanoseconds, but
+  // one under a millisecond is taken as milliseconds (its killDelay), so 500 means 500ms.
+  if (typeof value === 'number') return value < 1e6 ? Math.round(value) : Math.round(value / 1e6);
   if (typeof value !== 'string') return undefined;
   let total = 0;
   const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1e3, m: 6e4, h: 3.6e6 };
@@ -80,14 +83,16 @@ export function importAir(source: string, fileName = '.air.toml'): AirImport {
 
   // Build: pre_cmd joins the build; the bin path becomes {artifact} so the running binary is never overwritten.
   const bin = text(build.bin) ?? text(build.entrypoint);
+  // "tmp/main" and "./tmp/main" name one file: either spelling in cmd, bin or full_bin is {artifact}.
+  const binPath = bin === undefined ? undefined : new RegExp(`(?<![\\w./-])(?:\\./)?${escapeRegExp(trimDot(bin))}(?![\\w./-])`, 'g');
   let buildCmd = text(build.cmd);
   const pre = strings(build.pre_cmd);
   if (buildCmd !== undefined) {
-    if (bin !== undefined && buildCmd.includes(bin)) buildCmd = buildCmd.split(bin).join('{artifact}');
+    if (binPath !== undefined) buildCmd = buildCmd.replace(binPath, '{artifact}');
     service.build = { cmd: [...pre, buildCmd].join(' && ') };
   }
   const full = text(build.full_bin);
-  const runFrom = (path: string) => (buildCmd?.includes('{artifact}') && path.includes(bin as string) ? path.split(bin as string).join('{artifact}') : path);
+  const runFrom = (path: string) => (buildCmd?.includes('{artifact}') && binPath !== undefined ? path.replace(binPath, '{artifact}') : path);
   const args = strings(build.args_bin);
   if (full !== undefined) service.run = { cmd: runFrom(full) };
   else if (bin !== undefined) service.run = { cmd: [runFrom(bin), ...args].join(' ') };
@@ -124,11 +129,17 @@ export function importAir(source: string, fileName = '.air.toml'): AirImport {
   service.stop = stop;
 
   const mapped = new Set(['cmd', 'bin', 'entrypoint', 'full_bin', 'args_bin', 'pre_cmd', 'env_files', 'include_ext', 'include_dir', 'include_file', 'exclude_dir', 'exclude_file', 'exclude_regex', 'delay', 'kill_delay', 'send_interrupt']);
+  const airKeys = [...mapped, ...Object.keys(UNMAPPED).filter((key) => key.startsWith('build.')).map((key) => key.slice('build.'.length))];
   for (const key of Object.keys(build)) {
     if (mapped.has(key)) continue;
     const reason = UNMAPPED[`build.${key}`];
     if (reason?.startsWith('always on')) notes.push(`build.${key}: ${reason}`);
-    else unmapped.push(`build.${key}: ${reason ?? 'not known to airlock'}`);
+    else if (reason !== undefined) unmapped.push(`build.${key}: ${reason}`);
+    else {
+      // A misspelt key means the intended one was not set either: say which it was.
+      const meant = closest(key, airKeys);
+      unmapped.push(`build.${key}: not an air key${meant ? `; did you mean build.${meant}? (fix it in ${fileName} and convert again)` : ''}`);
+    }
   }
   if (isTable(doc.proxy) && doc.proxy.enabled === true) {
     unmapped.push('proxy: browser live-reload proxy; set listen (and a handoff) in airlock.yaml for a zero-downtime address');
