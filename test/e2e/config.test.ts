@@ -30,6 +30,18 @@ describe('config errors, validate, schema', () => {
     assert.match(airlock(['dev', '--help'], dir).stdout, /--handoff <mode>\s+how a new version takes over:\s+fd\s+\|\s+proxy\s+\|\s+tcp-proxy\s+\|\s+restart/);
   });
 
+  it("shows the go command's own error when go list fails (a newer go directive), in validate and dev alike", () => {
+    const dir = project('go-hello');
+    writeFileSync(join(dir, 'go.mod'), readFileSync(join(dir, 'go.mod'), 'utf8').replace(/^go .*$/m, 'go 1.23.0'));
+    for (const command of [['validate'], ['dev']]) {
+      const { code, stderr } = airlock(command, dir);
+      assert.equal(code, 1, stderr);
+      assert.match(stderr, /invalid go version '1\.23\.0'/, `${command[0]}: ${stderr}`);
+      assert.match(stderr, /AIRLOCK_ERR_PRESET_GO: /);
+      assert.doesNotMatch(stderr, /no Go main package|Command failed/);
+    }
+  });
+
   it('fails on an unknown key with its line and the key it meant', () => {
     const dir = project('go-hello');
     writeFileSync(join(dir, 'airlock.yaml'), 'services:\n  hello:\n    go: { main: . }\n    watch:\n      debounse: 20ms\n');

@@ -91,7 +91,9 @@ export class GoGraph {
     try {
       ({ stdout } = await run('go', ['list', '-e', '-json', './...'], { cwd: this.moduleDir, maxBuffer: 512 * 1024 * 1024 }));
     } catch (error) {
-      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? '`go` is not on PATH' : (error as Error).message;
+      // go's own words (`invalid go version '1.23.0'`), not the wrapper's "Command failed".
+      const stderr = (error as { stderr?: string }).stderr?.trim();
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? '`go` is not on PATH' : stderr || (error as Error).message;
       throw new AirlockError('PRESET_GO', `go list failed in ${this.moduleDir}: ${reason}`, { cause: error });
     }
     const packages = parseGoList(stdout);
