@@ -6,6 +6,7 @@ import { importAir } from './air-import.js';
 import { detectServices } from './discover.js';
 import { parseConfigText } from './load.js';
 import { jsonSchema } from './schema.js';
+import { goOwnPort, nodeOwnPort } from './presets/own-port.js';
 
 const ABOUT = ' Written by `airlock init`. Every key: docs/config.md; check it with `airlock validate`.';
 
@@ -36,6 +37,11 @@ const KEY_COMMENTS: Readonly<Record<string, string>> = {
   stop: ' Stop signal to the whole process group, then SIGKILL after the timeout.',
 };
 
+const PROXY_COMMENT = [
+  ' proxy: airlock serves listen and forwards to the ready version, which listens on its own private port;',
+  ' the old version finishes what it holds, then stops: no dropped requests (docs/strategies.md).',
+].join('\n');
+
 export interface InitResult {
   readonly path: string;
   readonly text: string;
@@ -53,7 +59,7 @@ export function renderConfig(services: Record<string, Record<string, unknown>>, 
       if (!isPair(item) || !isMap(item.value)) continue;
       for (const pair of item.value.items as Pair[]) {
         const key = isScalar(pair.key) ? String(pair.key.value) : '';
-        const comment = KEY_COMMENTS[key];
+        const comment = key === 'handoff' && isScalar(pair.value) && pair.value.value === 'proxy' ? PROXY_COMMENT : KEY_COMMENTS[key];
         if (comment && isScalar(pair.key)) pair.key.commentBefore = comment;
       }
     }
@@ -61,8 +67,33 @@ export function renderConfig(services: Record<string, Record<string, unknown>>, 
   return doc.toString({ lineWidth: 120 });
 }
 
-function defaults(): Record<string, unknown> {
-  return { handoff: 'restart', stop: { signal: 'SIGTERM', timeout: '10s' } };
+const STOP = { signal: 'SIGTERM', timeout: '10s' };
+
+/**
+ * The settings for how a detected service serves, from how its source picks its address
+ * (presets/own-port.ts): zero downtime (`listen` + `handoff: proxy`) where the app can
+ * take a private port, else restart, with a note that says where and what to change.
+ */
+function takingItsPort(dir: string, preset: Record<string, unknown>): { settings: Record<string, unknown>; note?: string } {
+  const main = (preset.go as { main?: string } | undefined)?.main;
+  const own = main !== undefined ? goOwnPort(join(dir, main), dir) : preset.node !== undefined ? nodeOwnPort(dir) : undefined;
+  const restart = { handoff: 'restart', stop: STOP };
+  if (own === undefined) return { settings: restart };
+  const listen = `127.0.0.1:${own.port}`;
+  switch (own.kind) {
+    case 'flag': {
+      const value = own.takes === 'address' ? '127.0.0.1:{port}' : '{port}';
+      const note = `${own.where}: the app takes its address from -${own.flag}: airlock serves ${listen} and starts each version with -${own.flag}=${value} (handoff: proxy, no dropped requests)`;
+      return { settings: { run: { cmd: `{artifact} -${own.flag}=${value}` }, listen, handoff: 'proxy', stop: STOP }, note };
+    }
+    case 'env':
+      return { settings: { listen, handoff: 'proxy', stop: STOP }, note: `${own.where}: the app reads $PORT: airlock serves ${listen} and gives each version a private PORT (handoff: proxy, no dropped requests)` };
+    case 'literal':
+      return {
+        settings: restart,
+        note: `${own.where}: the app binds ${own.address} itself, so two versions cannot run at once and each reload has a gap; make it listen on $PORT (docs/strategies.md, "Make your app take its port"), then set listen: ${listen} and handoff: proxy`,
+      };
+  }
 }
 
 /**
@@ -100,7 +131,16 @@ export function initConfig(dir: string, options: { from?: string; force?: boolea
     if (Object.keys(detected).length === 0) {
       throw new AirlockError('INIT_NO_PROJECT', `no Go main package (go.mod + package main) or package.json start script in ${dir}`);
     }
-    services = Object.fromEntries(Object.entries(detected).map(([name, preset]) => [name, { ...preset, ...defaults() }]));
+    const found: string[] = [];
+    services = Object.fromEntries(
+      Object.entries(detected).map(([name, preset]) => {
+        const { settings, note } = takingItsPort(dir, preset as Record<string, unknown>);
+        if (note) found.push(note);
+        return [name, { ...preset, ...settings }];
+      }),
+    );
+    notes = found;
+    if (found.length > 0) header.push(...found.map((note) => ` Note: ${note}`));
   }
   const text = renderConfig(services, header, schemaPath(dir));
   // What init writes must pass validate; a failure here is airlock's bug, not the user's.
