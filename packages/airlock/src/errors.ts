@@ -19,7 +19,7 @@ export const catalog = {
   CONFIG_NOT_FOUND: {
     exit: 1,
     when: 'The file given to `--config` (or `init --from`) does not exist or cannot be read.',
-    howTo: 'Check the path given to --config, or run `airlock init` to write an airlock.yaml here.',
+    howTo: 'Check the path given to --config (or to `airlock init --from`), or run `airlock init` to write an airlock.yaml here.',
   },
   CONFIG_PARSE: {
     exit: 1,
