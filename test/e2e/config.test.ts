@@ -42,6 +42,19 @@ describe('config errors, validate, schema', () => {
     }
   });
 
+  it('prints the bucket of a rollout key with no airlock running, alone on its line', () => {
+    const dir = project();
+    const unleash = airlock(['rollout', 'bucket', '123', '--group', 'gr1', '--bucketing', 'unleash'], dir);
+    assert.equal(unleash.code, 0, unleash.stderr);
+    assert.equal(unleash.stdout, '73\n');
+    const own = airlock(['rollout', 'bucket', 'müller', '--group', 'api'], dir);
+    assert.match(own.stdout, /^\d{1,5}\n$/);
+    assert.ok(Number(own.stdout) >= 1 && Number(own.stdout) <= 10_000);
+    const missing = airlock(['rollout', 'bucket', 'x'], dir);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /--group is needed: a key's bucket depends on its rollout group/);
+  });
+
   it('fails on an unknown key with its line and the key it meant', () => {
     const dir = project('go-hello');
     writeFileSync(join(dir, 'airlock.yaml'), 'services:\n  hello:\n    go: { main: . }\n    watch:\n      debounse: 20ms\n');

@@ -17,10 +17,11 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   health: ['supervise', 'config'],
   proxy: ['supervise'],
   swap: ['supervise', 'health', 'proxy', 'config'],
+  rollout: ['proxy', 'swap', 'config'],
   observe: ['supervise', 'proxy', 'config'],
   control: [],
-  daemon: ['config', 'watch', 'supervise', 'build', 'health', 'proxy', 'swap'],
-  cli: ['config', 'watch', 'supervise', 'build', 'health', 'proxy', 'swap', 'observe', 'control', 'daemon'],
+  daemon: ['config', 'watch', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout'],
+  cli: ['config', 'watch', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout', 'observe', 'control', 'daemon'],
 };
 const SHARED = new Set(['errors.ts', 'events.ts', 'clock.ts']);
 

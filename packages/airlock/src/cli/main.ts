@@ -4,6 +4,7 @@ import { initConfig } from '../config/init.js';
 import { jsonSchema } from '../config/schema.js';
 import { AirlockError, asAirlockError } from '../errors.js';
 import { closest } from '../config/suggest.js';
+import { bucketOf, type Bucketing } from '../rollout/bucket.js';
 import { reloadCommand, statusCommand } from './commands/control.js';
 import { runDaemon } from './commands/daemon.js';
 import { paletteFor, printError, type GlobalOptions } from './output.js';
@@ -123,6 +124,20 @@ program
   .command('validate')
   .description('check airlock.yaml and the app config files; print every problem with file:line:column; exit 1 if any')
   .action((_options: unknown, command: Command) => validateCommand(globals(command)));
+
+const rollout = program.command('rollout').description('gray release: which side of a rollout a user lands on');
+rollout
+  .command('bucket')
+  .description("print a key's bucket (1..10000, or 1..100 for unleash): it is on the canary while the bucket is at or below the share")
+  .argument('<key>', 'the rollout key of one user: the header, cookie or address value')
+  .option('--group <group>', 'the rollout group (rollout.group in airlock.yaml; groupId in Unleash)')
+  .addOption(new Option('--bucketing <scheme>', 'how keys map to buckets').choices(['airlock', 'unleash']).default('airlock'))
+  .action((key: string, options: { group?: string; bucketing: Bucketing }) => {
+    if (options.group === undefined) {
+      throw new AirlockError('USAGE_FLAG', '--group is needed: a key\'s bucket depends on its rollout group (rollout.group in airlock.yaml, groupId in Unleash)');
+    }
+    process.stdout.write(`${bucketOf(key, options.group, options.bucketing)}\n`);
+  });
 
 program
   .command('schema')
