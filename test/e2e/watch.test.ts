@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout } from 'node:timers/promises';
-import { AirlockRun, removeProject, tempProject } from './helpers.ts';
+import { AirlockRun, cleanupAfter, removeProject, tempProject } from './helpers.ts';
 
 describe('watching a project with a command that serves nothing', () => {
   let dir: string;
@@ -116,5 +116,27 @@ describe('airlock run', () => {
       hup.kill();
       removeProject(second);
     }
+  });
+});
+
+describe('where detect goes', () => {
+  const cleanup = cleanupAfter();
+
+  it('splits the detect phase of a change into settle, hash, graph and queued, which add up to it', async () => {
+    const dir = tempProject();
+    cleanup(() => removeProject(dir));
+    writeFileSync(join(dir, 'main.txt'), 'v1');
+    const run = new AirlockRun(['dev', '--run', "node -e 'setInterval(() => {}, 1000)'", '--watch', '*.txt', '--log-format', 'json'], dir);
+    cleanup(() => run.kill());
+    await run.waitForEvent('reload.ready', { generation: 1 }, 30_000, 0);
+    const since = run.events.length;
+    writeFileSync(join(dir, 'main.txt'), 'v2');
+    const ready = await run.waitForEvent('reload.ready', { generation: 2 }, 30_000, since);
+    const parts = ready.detectParts as { watcher?: number; settle: number; hash: number; graph: number; queued: number };
+    const detect = (ready.phases as { detect: number }).detect;
+    assert.ok(parts.settle >= 50, `settle ${parts.settle} covers the debounce`);
+    assert.ok(Math.abs(parts.settle + parts.hash + parts.graph + parts.queued - detect) < 2, JSON.stringify({ detect, parts }));
+    assert.ok(parts.watcher === undefined || parts.watcher >= 0);
+    assert.equal((await run.interrupt()).code, 0);
   });
 });

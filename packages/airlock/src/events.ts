@@ -5,6 +5,20 @@ import type { Stream } from './supervise/spawn.js';
 export const PHASES = ['detect', 'build', 'stop', 'start', 'ready', 'swap'] as const;
 export type Phase = (typeof PHASES)[number];
 
+/**
+ * Where a change's detect phase went: `settle` (from the first event until the tree was
+ * quiet: debounce and burst rules), `hash` (content check), `graph` (Go module mapping),
+ * `queued` (handed on until its reload began, e.g. behind a running swap). `watcher` is
+ * how long after the newest write the watcher reported it (before detect starts).
+ */
+export interface DetectParts {
+  readonly watcher?: number;
+  readonly settle: number;
+  readonly hash: number;
+  readonly graph: number;
+  readonly queued: number;
+}
+
 interface Base {
   readonly service: string;
 }
@@ -62,6 +76,8 @@ export type AirlockEvent =
       readonly reason: readonly string[];
       /** False when nothing was probed (no listen, no probe): it started, which is all airlock knows. */
       readonly probed: boolean;
+      /** What `detect` was made of, for a reload a file change started (ms). */
+      readonly detectParts?: DetectParts;
     })
   | (Base & {
       readonly type: 'reload.failed';

@@ -100,3 +100,15 @@ describe('docs/config.md', () => {
     assert.deepEqual(listed('run.cmd'), [...RUN_VARIABLES].sort());
   });
 });
+
+describe('the reload line', () => {
+  it('shows where detect went after a change', async () => {
+    const { reloadLine } = await import('../src/observe/pretty.ts');
+    const base = { type: 'reload.ready', service: 'api', generation: 4, pid: 42, totalMs: 812.4, reason: ['main.go'], probed: true } as const;
+    assert.equal(
+      reloadLine({ ...base, phases: { detect: 101.2, build: 640, start: 2, ready: 22, swap: 0 }, detectParts: { watcher: 1.2, settle: 98.4, hash: 2.1, graph: 0.2, queued: 0.4 } }),
+      'api g4 ready in 812 ms: detect 101 (watcher 1 · settle 98 · hash 2 · graph 0 · queued 0) · build 640 · start 2 · ready 22 · swap 0 (pid 42) ← main.go',
+    );
+    assert.equal(reloadLine({ ...base, probed: false, phases: { detect: 0, start: 3 }, reason: ['start'] }), 'api g4 started in 812 ms: detect 0 · start 3 (pid 42)');
+  });
+});

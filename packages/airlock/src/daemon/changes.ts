@@ -44,6 +44,15 @@ function withDirectories(paths: Iterable<string>, root: string): Set<string> {
   return all;
 }
 
+/** How long each step of detecting a change took (ms), and when it was handed on (clock time). */
+export interface DetectTiming {
+  readonly settleMs: number;
+  readonly hashMs: number;
+  readonly graphMs: number;
+  readonly handedAt: number;
+  readonly watcherMs: number | undefined;
+}
+
 export interface ChangeOptions {
   readonly clock?: Clock;
   /** Several Go services of one module share a detector; the graph says which a change reaches. */
@@ -126,7 +135,7 @@ export class ChangeDetector {
     private readonly scope: WatchScope,
     private readonly bus: EventBus,
     private readonly options: ChangeOptions,
-    private readonly onChange: (service: string, paths: string[], firstAt: number) => void,
+    private readonly onChange: (service: string, paths: string[], firstAt: number, timing: DetectTiming) => void,
   ) {
     // A Go module's graph knows what its packages embed, also after a new //go:embed line.
     const graph = options.goGraph;
@@ -312,8 +321,10 @@ export class ChangeDetector {
       this.#debouncer.add(paths, firstAt);
       return;
     }
+    const settledAt = this.#clock.now();
     const forced = [...paths].filter((path) => this.#forced.delete(path));
     const changed = [...forced, ...(await this.#content.changed([...paths].filter((path) => !forced.includes(path))))];
+    const hashedAt = this.#clock.now();
     const rel = (list: readonly string[]) => list.map((path) => relative(this.scope.watch.root, path));
     if (changed.length === 0) {
       this.#emitEach((service) => ({ type: 'change.unchanged', service, paths: rel([...paths]) }));
@@ -321,6 +332,12 @@ export class ChangeDetector {
     }
     const reached = await this.#reached(changed);
     if (this.#stopped || this.#holding) return this.#leave(changed, firstAt, this.#leftover.changed);
+    const handedAt = this.#clock.now();
+    // The watcher's own delay: from the newest write of a changed file to the first event.
+    const newestWrite = lookedAt - look.newestWriteAgoMs;
+    const firstEventWall = lookedAt - (settledAt - firstAt);
+    const watcherMs = Number.isFinite(newestWrite) && firstEventWall >= newestWrite ? firstEventWall - newestWrite : undefined;
+    const timing: DetectTiming = { settleMs: settledAt - firstAt, hashMs: hashedAt - settledAt, graphMs: handedAt - hashedAt, handedAt, watcherMs };
     for (const service of this.scope.services) {
       const reaching = reached ? reached.get(service) : changed;
       if (reaching === undefined) {
@@ -328,7 +345,7 @@ export class ChangeDetector {
         continue;
       }
       this.bus.emit({ type: 'change.detected', service, paths: rel(reaching) });
-      this.onChange(service, rel(reaching), firstAt);
+      this.onChange(service, rel(reaching), firstAt, timing);
     }
   }
 }

@@ -6,6 +6,7 @@ import type { EventBus } from '../events.js';
 import type { Clock } from '../clock.js';
 import { AppConfigGate } from './app-config-gate.js';
 import { Detectors } from './detectors.js';
+import type { DetectTiming } from './changes.js';
 import { classifyChange, type PlanChange } from './plan-change.js';
 import { SavedFileWatcher } from './saved-files.js';
 import { ServiceRunner, type ServiceStatus } from './service.js';
@@ -138,7 +139,7 @@ export class Daemon {
 
   /** Creates the detectors the services need now and stops the ones no longer needed (new ones first: no gap). */
   async #syncDetectors(): Promise<void> {
-    const reload = (service: string, paths: string[], firstAt: number) => this.#services.get(service)?.runner.reload(paths, firstAt);
+    const reload = (service: string, paths: string[], firstAt: number, timing: DetectTiming) => this.#services.get(service)?.runner.reload(paths, firstAt, timing);
     await this.#detectors.sync(this.services.map((runner) => runner.plan), reload, this.#watching);
   }
 

@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import { GoGraph } from '../build/go-graph.js';
 import type { ServicePlan } from '../config/plan.js';
 import type { EventBus } from '../events.js';
-import { ChangeDetector, moduleScope, type WatchScope } from './changes.js';
+import { ChangeDetector, moduleScope, type DetectTiming, type WatchScope } from './changes.js';
 
 /** One change detector's job: a scope, and for a Go module the mains its graph maps. */
 interface DetectorSpec {
@@ -43,7 +43,7 @@ export class Detectors {
   ) {}
 
   /** Creates the detectors the plans need and retires the ones no longer needed (new ones first: no gap). */
-  async sync(plans: readonly ServicePlan[], reload: (service: string, paths: string[], firstAt: number) => void, watching: boolean): Promise<void> {
+  async sync(plans: readonly ServicePlan[], reload: (service: string, paths: string[], firstAt: number, timing: DetectTiming) => void, watching: boolean): Promise<void> {
     const wanted = detectorSpecs(plans);
     const created = [...wanted].filter(([key]) => !this.#detectors.has(key));
     const retired = [...this.#detectors].filter(([key]) => !wanted.has(key));

@@ -1,11 +1,14 @@
 import { realClock, type Clock } from '../clock.js';
 import { Backoff } from '../supervise/backoff.js';
+import type { DetectTiming } from './changes.js';
 
 /** One reload to run: why, since when (for the detect phase), and where its artifact comes from. */
 export interface Reload<S> {
   readonly reasons: ReadonlySet<string>;
   readonly detectStartedAt: number;
   readonly source: S;
+  /** How the change that asked for it was detected (the first request's, when they coalesce). */
+  readonly timing?: DetectTiming;
 }
 
 export interface SchedulerHooks<S> {
@@ -32,7 +35,7 @@ export interface SchedulerHooks<S> {
  *   const delayMs = scheduler.retryLater(120, 'restart after g3 crashed', 'reuse', () => false);
  */
 export class ReloadScheduler<S> {
-  #pending: { reasons: Set<string>; detectStartedAt: number; source: S } | undefined;
+  #pending: { reasons: Set<string>; detectStartedAt: number; source: S; timing?: DetectTiming } | undefined;
   #loop: Promise<void> | undefined;
   #retryTimer: unknown;
   #stopped = false;
@@ -48,10 +51,10 @@ export class ReloadScheduler<S> {
     return this.#loop !== undefined;
   }
 
-  request(reasons: readonly string[], source: S, detectStartedAt = this.clock.now()): void {
+  request(reasons: readonly string[], source: S, detectStartedAt = this.clock.now(), timing?: DetectTiming): void {
     if (this.#stopped) return;
     const pending = this.#pending;
-    if (pending === undefined) this.#pending = { reasons: new Set(reasons), detectStartedAt, source };
+    if (pending === undefined) this.#pending = { reasons: new Set(reasons), detectStartedAt, source, timing };
     else {
       for (const reason of reasons) pending.reasons.add(reason);
       pending.source = this.hooks.merge(pending.source, source);

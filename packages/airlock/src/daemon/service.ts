@@ -3,7 +3,8 @@ import type { BuildSlots } from '../build/slots.js';
 import { generationEnv } from '../config/environment.js';
 import { readEnvFiles, type ServicePlan } from '../config/plan.js';
 import { fullCode } from '../errors.js';
-import type { EventBus, Phase } from '../events.js';
+import type { DetectParts, EventBus, Phase } from '../events.js';
+import type { DetectTiming } from './changes.js';
 import { healthGate } from '../health/gate.js';
 import { LivenessMonitor } from '../health/monitor.js';
 import type { Probe } from '../health/probe.js';
@@ -21,6 +22,13 @@ import { ReloadScheduler, type Reload } from './reload-scheduler.js';
 import { serviceStatus, type ServiceStatus } from './service-status.js';
 
 export type { ServiceStatus };
+
+/** The detect phase split up: the detector's steps, and how long the change waited for its reload. */
+function partsOf(timing: DetectTiming | undefined): DetectParts | undefined {
+  if (timing === undefined) return undefined;
+  const parts = { settle: timing.settleMs, hash: timing.hashMs, graph: timing.graphMs, queued: performance.now() - timing.handedAt };
+  return timing.watcherMs === undefined ? parts : { watcher: timing.watcherMs, ...parts };
+}
 
 export interface ServiceOptions {
   /** Shared across services: how many builds may run at once. */
@@ -160,8 +168,8 @@ export class ServiceRunner {
   }
 
   /** Rebuild and swap now (a change, SIGHUP, `airlock reload`); cancels a build in progress. Before start, nothing to do. */
-  reload(reasons: readonly string[], detectStartedAt?: number): void {
-    if (this.#started) this.#scheduler.request(reasons, this.#builds, detectStartedAt);
+  reload(reasons: readonly string[], detectStartedAt?: number, timing?: DetectTiming): void {
+    if (this.#started) this.#scheduler.request(reasons, this.#builds, detectStartedAt, timing);
   }
 
   /** A failure nothing expected, in this service only: reported once with its stack; airlock and the other services go on. */
@@ -179,6 +187,7 @@ export class ServiceRunner {
       this.bus.emit({ type: 'reload.started', service, generation: n, ...trace });
     }
     const phases: Partial<Record<Phase, number>> = { detect: performance.now() - reload.detectStartedAt };
+    const detectParts = partsOf(reload.timing);
     try {
       this.#fileEnv = readEnvFiles(this.plan.run.envFiles);
     } catch (error) {
@@ -196,7 +205,7 @@ export class ServiceRunner {
     this.#markReady();
     const totalMs = performance.now() - reload.detectStartedAt;
     const { next, probed } = swapped;
-    this.bus.emit({ type: 'reload.ready', service, generation: n, pid: next.child.pid, totalMs, phases, reason: [...reload.reasons], probed });
+    this.bus.emit({ type: 'reload.ready', service, generation: n, pid: next.child.pid, totalMs, phases, reason: [...reload.reasons], probed, ...(detectParts ? { detectParts } : {}) });
   }
 
   async #obtain(n: number, source: ArtifactSource) {

@@ -16,8 +16,13 @@ function howTo(code: string): string | undefined {
 
 /** "api g4 ready in 812 ms: build 640 · start 150 · ready 22". */
 export function reloadLine(event: Extract<AirlockEvent, { type: 'reload.ready' }>): string {
+  const parts = event.detectParts;
+  // detect 101 (watcher 1 · settle 98 · hash 2 · graph 0 · queued 0): where a millisecond of detect goes.
+  const detectSplit = parts
+    ? ` (${[...(parts.watcher === undefined ? [] : [`watcher ${Math.round(parts.watcher)}`]), `settle ${Math.round(parts.settle)}`, `hash ${Math.round(parts.hash)}`, `graph ${Math.round(parts.graph)}`, `queued ${Math.round(parts.queued)}`].join(' · ')})`
+    : '';
   const phases = PHASES.filter((phase) => event.phases[phase] !== undefined)
-    .map((phase) => `${phase} ${Math.round(event.phases[phase] as number)}`)
+    .map((phase) => `${phase} ${Math.round(event.phases[phase] as number)}${phase === 'detect' ? detectSplit : ''}`)
     .join(' · ');
   const files = event.reason.filter((reason) => reason !== 'start');
   const why = files.length > 0 ? ` ← ${files.slice(0, 3).join(', ')}${files.length > 3 ? ` (+${files.length - 3})` : ''}` : '';
