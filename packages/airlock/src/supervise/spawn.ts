@@ -21,6 +21,12 @@ export interface SpawnOptions {
   readonly extraFds?: readonly (number | 'pipe')[];
   /** Set LISTEN_PID to the program's own pid (systemd socket activation checks it). */
   readonly listenPid?: boolean;
+  /**
+   * Look at the process tree every few ms for the first seconds (a service's generation):
+   * a grandchild that detaches with no tag and whose parent exits at once is found only so.
+   * Builds and probes, killed as a group, do without.
+   */
+  readonly trackEarly?: boolean;
 }
 
 /**
@@ -100,11 +106,11 @@ export function startProcess(options: SpawnOptions): Supervised {
   const track = () => {
     record();
     if (end !== undefined) return;
-    const early = performance.now() - spawnedAt < EARLY_TRACKING_MS;
+    const early = options.trackEarly === true && performance.now() - spawnedAt < EARLY_TRACKING_MS;
     tracker = setTimeout(track, early ? EARLY_LOOK_MS : (options.trackEveryMs ?? 500));
     tracker.unref();
   };
-  tracker = setTimeout(track, EARLY_LOOK_MS);
+  tracker = setTimeout(track, options.trackEarly === true ? EARLY_LOOK_MS : (options.trackEveryMs ?? 500));
   tracker.unref();
   const clearTracker = () => clearTimeout(tracker);
 

@@ -33,7 +33,7 @@ export function startGeneration({ plan, n, artifact, launch, fileEnv }: Generati
   const env = { ...generationEnv(plan, n, fileEnv), ...launch.env };
   const values: RunValues = { artifact, port: env.PORT, service: plan.name, generation: n };
   const command = fillTemplate(plan.run.cmd, values);
-  const child = startProcess({ command, cwd: plan.dir, env, onLine, extraFds: launch.extraFds, listenPid: launch.listenPid });
+  const child = startProcess({ command, cwd: plan.dir, env, onLine, extraFds: launch.extraFds, listenPid: launch.listenPid, trackEarly: true });
   return { n, child, artifact, launch, startedAt: performance.now(), promotedAt: undefined, stopping: false };
 }
 
