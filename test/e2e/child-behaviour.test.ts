@@ -100,7 +100,8 @@ describe('children that misbehave', () => {
     const { run } = await start({ fixture: 'exit-at-once.mjs', env: { EXIT_CODE: '0' } });
     const failed = await run.waitForEvent('reload.failed', { generation: 1 });
     assert.equal(failed.message, 'g1: exited with code 0 before it was ready');
-    await run.waitForEvent('process.restarting', { generation: 1 });
+    // It follows the failure at once, often in the same chunk of output: look from there.
+    await run.waitForEvent('process.restarting', { generation: 1 }, 60_000, run.events.indexOf(failed));
     assert.equal(run.events.filter((e) => e.type === 'reload.ready').length, 0);
     await stopsCleanly(run, []);
   });
@@ -217,7 +218,7 @@ describe('children that misbehave', () => {
     await run.waitForEvent('reload.ready', { generation: 1 });
     const failed = await run.waitForEvent('health.failed', { generation: 1 });
     assert.match(failed.detail as string, /^2 probes failed in a row: /);
-    await run.waitForEvent('process.restarting', { generation: 1 });
+    await run.waitForEvent('process.restarting', { generation: 1 }, 60_000, run.events.indexOf(failed));
     assert.equal(await statusAnswers(dir), true);
     await stopsCleanly(run, []);
   });

@@ -120,8 +120,12 @@ export class AirlockRun {
     const seen = this.events.slice(since).find(matches);
     if (seen) return seen;
     let lineStart = this.lines.length;
+    // One deadline for the whole wait: events of the type that do not match must not extend it.
+    const deadline = performance.now() + timeoutMs;
     for (;;) {
-      await this.waitForLine(new RegExp(`"type":"${type.replace('.', '\\.')}"`), timeoutMs, lineStart);
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${type} ${JSON.stringify(fields)}; output:\n${this.output()}`);
+      await this.waitForLine(new RegExp(`"type":"${type.replace('.', '\\.')}"`), left, lineStart);
       lineStart = this.lines.length;
       // The object from this.events, so callers can find its index there.
       const found = this.events.slice(since).find(matches);
@@ -131,10 +135,13 @@ export class AirlockRun {
 
   /** Waits for the first JSON event since an index for which `test` holds. */
   async waitForMatch(test: (event: JsonEvent) => boolean, timeoutMs = 60_000, since = this.events.length): Promise<JsonEvent> {
+    const deadline = performance.now() + timeoutMs;
     for (let lineStart = this.lines.length; ; lineStart = this.lines.length) {
       const found = this.events.slice(since).find(test);
       if (found) return found;
-      await this.waitForLine(/^\{/, timeoutMs, lineStart);
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for a matching event; output:\n${this.output()}`);
+      await this.waitForLine(/^\{/, left, lineStart);
     }
   }
 
