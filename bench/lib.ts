@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { copyExample } from '../scripts/copy-example.ts';
 import { getOnce } from '../scripts/http-load.ts';
 import { cpus, totalmem } from 'node:os';
@@ -33,11 +33,7 @@ export function machine(): string {
   return `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
 }
 
-/** Resident set size of a process in MiB (VmRSS from /proc). */
-export function rssMiB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) / 1024 : NaN;
-}
+export { rssMiB } from '../scripts/rss.ts';
 
 /** A child whose output lines can be awaited. */
 export class Proc {

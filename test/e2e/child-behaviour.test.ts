@@ -4,6 +4,7 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { rssMiB } from '../../scripts/rss.ts';
 import { AirlockRun, ROOT, cleanupAfter, control, freePort, get, isAlive, isPortFree, removeProject, tempProject } from './helpers.ts';
 
 /**
@@ -29,12 +30,6 @@ async function project(setup: Setup): Promise<{ dir: string; port: number }> {
       `    listen: 127.0.0.1:${port}\n    handoff: ${setup.handoff ?? 'proxy'}\n    watch: { include: ["none"] }\n    stop: { timeout: 300ms }\n${setup.extra ?? ''}`,
   );
   return { dir, port };
-}
-
-/** VmRSS of a process in MiB. */
-function rssMiB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(match?.[1] ?? 0) / 1024;
 }
 
 /** The control socket answers while airlock is healthy. */

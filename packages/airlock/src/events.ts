@@ -1,3 +1,4 @@
+import { fullCode } from './errors.js';
 import type { ProcessEnd } from './supervise/process-end.js';
 import type { Stream } from './supervise/spawn.js';
 
@@ -133,6 +134,17 @@ export type AirlockEvent =
   | (Base & { readonly type: 'notice'; readonly message: string });
 
 export type Listener = (event: AirlockEvent) => void;
+
+/**
+ * A failure nothing in airlock expected, in one service's pipeline: reported once with its
+ * stack (AIRLOCK_ERR_INTERNAL); airlock and the other services go on.
+ *
+ * @example
+ *   bus.emit(internalError('api', 'handling an exit', error));
+ */
+export function internalError(service: string, what: string, error: unknown): AirlockEvent {
+  return { type: 'error', service, code: fullCode('INTERNAL'), message: `${what} failed unexpectedly: ${(error as Error).stack ?? String(error)}` };
+}
 
 /** A synchronous, typed event bus; one per daemon, so tests can run several side by side. */
 export class EventBus {

@@ -32,7 +32,6 @@ function harness(current: () => Generation | undefined) {
     scheduler,
     handoff: { unavailable: (reason) => unavailable.push(reason) },
     builds: new Builds(() => plan, bus, undefined),
-    serving: () => undefined,
     current,
     stopped: () => false,
   });

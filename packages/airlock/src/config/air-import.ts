@@ -2,6 +2,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { AirlockError } from '../errors.js';
 import { formatMs } from './duration.js';
 import { closest } from './suggest.js';
+import { escapeRegExp } from './literal.js';
 
 /**
  * Converts an air (.air.toml) config into airlock service settings, and says which of
@@ -22,7 +23,6 @@ const isTable = (value: unknown): value is Table => typeof value === 'object' &&
 const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value.trim() !== '' ? value : undefined);
 const trimDot = (path: string) => path.replace(/^\.\//, '').replace(/\/$/, '');
-const escapeRegExp = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Why keys without an equivalent are left out. */
 const UNMAPPED: Readonly<Record<string, string>> = {

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { fullCode } from '../errors.js';
-import type { EventBus } from '../events.js';
+import { internalError, type EventBus } from '../events.js';
 import { checkAppConfig, describeRejection, writeSnapshot } from './app-config.js';
 import type { ServiceRunner } from './service.js';
 
@@ -31,9 +31,7 @@ export class AppConfigGate {
 
   /** check() for a watcher callback: whatever fails (a full disk writing the snapshot) is said, never left unhandled. */
   checkReported(service: ServiceRunner, changed: string): void {
-    this.check(service, changed).catch((error: unknown) =>
-      this.bus.emit({ type: 'error', service: service.plan.name, code: fullCode('INTERNAL'), message: `checking ${changed} failed: ${(error as Error).stack ?? String(error)}` }),
-    );
+    this.check(service, changed).catch((error: unknown) => this.bus.emit(internalError(service.plan.name, `checking ${changed}`, error)));
   }
 
   /**

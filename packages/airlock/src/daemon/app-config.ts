@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { basename, extname } from 'node:path';
 import { parseEnv } from 'node:util';
 import { Ajv, type ValidateFunction } from 'ajv';
+import { escapeRegExp } from '../config/literal.js';
 import { parseYaml, type Position } from '../config/locate.js';
 import { HALF_WRITTEN_RETRIES, readSettled } from './settled-read.js';
 
@@ -20,11 +21,6 @@ interface Parsed {
   readonly value: Record<string, unknown>;
   /** Position of a top-level (or nested, dotted) key in the file. */
   readonly locate: (path: readonly (string | number)[]) => Position | undefined;
-}
-
-/** A key as a literal inside a regular expression (env keys may hold `.`, `$`, `(`). */
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Parses one file by its extension: .env (dotenv), else YAML (JSON is YAML). */

@@ -15,7 +15,7 @@ export interface ObtainContext {
   readonly fileEnv: Readonly<Record<string, string>>;
   /** Artifacts still in use (the running one, the previous one): never pruned. */
   readonly inUse: readonly string[];
-  /** The artifact a generation of "the same build" runs: the current or last started one. */
+  /** The artifact a generation of "the same build" runs: the current, the last started, else the newest built one. */
   readonly same: string | undefined;
   /** `; g3 (pid 123) keeps running` for a failure message ('' when nothing runs). */
   readonly keeps: string;
@@ -106,7 +106,7 @@ export function reuse(builds: Builds, artifact?: string): ArtifactSource {
   return {
     kind: 'reuse',
     obtain: async (context) => {
-      const chosen = artifact ?? context.same ?? builds.lastBuilt;
+      const chosen = artifact ?? context.same;
       if (chosen === undefined && builds.needsArtifact) return builds.obtain(context);
       return { ok: true, artifact: chosen };
     },

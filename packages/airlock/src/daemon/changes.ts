@@ -3,7 +3,7 @@ import { dirname, relative } from 'node:path';
 import type { GoGraph } from '../build/go-graph.js';
 import type { ServicePlan } from '../config/plan.js';
 import { fullCode } from '../errors.js';
-import type { AirlockEvent, EventBus } from '../events.js';
+import { internalError, type AirlockEvent, type EventBus } from '../events.js';
 import { ContentTracker, expandDirectories, mtime } from '../watch/content.js';
 import { realClock, type Clock } from '../clock.js';
 import { BurstRules, quietPeriod } from '../watch/burst.js';
@@ -160,7 +160,7 @@ export class ChangeDetector {
 
   /** An unexpected failure handling a change: said once per service, never dropped in silence nor thrown at airlock. */
   readonly #reportFailure = (error: unknown): void =>
-    this.#emitEach((service) => ({ type: 'error', service, code: fullCode('INTERNAL'), message: `handling a change failed: ${(error as Error).stack ?? String(error)}` }));
+    this.#emitEach((service) => internalError(service, 'handling a change', error));
 
   /** The content hashes it keeps (handed to a detector that replaces it). */
   get content(): ContentTracker {

@@ -1,8 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { BuildSlots } from '../build/slots.js';
 import type { ServicePlan } from '../config/plan.js';
-import { fullCode } from '../errors.js';
-import type { EventBus } from '../events.js';
+import { internalError, type EventBus } from '../events.js';
 import type { Clock } from '../clock.js';
 import { AppConfigGate } from './app-config-gate.js';
 import { Detectors } from './detectors.js';
@@ -222,7 +221,7 @@ export class Daemon {
     // Started in the background: an added service may wait on dependsOn or a config fix.
     for (const runner of starting) {
       void this.#startService(runner).catch((error: unknown) =>
-        this.bus.emit({ type: 'error', service: runner.plan.name, code: fullCode('INTERNAL'), message: `could not start: ${String(error)}` }),
+        this.bus.emit(internalError(runner.plan.name, 'starting the service', error)),
       );
     }
     return { added, removed, changed };

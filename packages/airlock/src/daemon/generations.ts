@@ -1,8 +1,7 @@
 import { copyFileSync, rmSync } from 'node:fs';
 import type { ServicePlan } from '../config/plan.js';
 import { generationConfigFile } from '../config/environment.js';
-import { fullCode } from '../errors.js';
-import type { EventBus } from '../events.js';
+import { internalError, type EventBus } from '../events.js';
 import { LogProbe } from '../health/log.js';
 import type { ProbeResult } from '../health/probe.js';
 import { killNow } from '../supervise/stop.js';
@@ -66,9 +65,7 @@ export class Generations {
         this.#reportExit(generation);
         this.onExit(generation);
       })
-      .catch((error: unknown) =>
-        this.bus.emit({ type: 'error', service: plan.name, code: fullCode('INTERNAL'), message: `handling an exit failed unexpectedly: ${(error as Error).stack ?? String(error)}` }),
-      );
+      .catch((error: unknown) => this.bus.emit(internalError(plan.name, 'handling an exit', error)));
     return generation;
   }
 

@@ -13,8 +13,6 @@ export interface RecoveryContext {
   readonly scheduler: ReloadScheduler<ArtifactSource>;
   readonly handoff: Pick<Handoff, 'unavailable'>;
   readonly builds: Builds;
-  /** The generation that serves now, while it runs. */
-  readonly serving: () => Generation | undefined;
   /** The generation that last took traffic, running or not. */
   readonly current: () => Generation | undefined;
   readonly stopped: () => boolean;
@@ -34,6 +32,12 @@ export class Recovery {
 
   constructor(private readonly context: RecoveryContext) {}
 
+  /** The generation that serves now: the current one, while it runs. */
+  #serving(): Generation | undefined {
+    const current = this.context.current();
+    return current !== undefined && current.child.end === undefined ? current : undefined;
+  }
+
   /** A generation took traffic: failed starts are counted from zero again. */
   served(): void {
     this.#failedInARow = 0;
@@ -41,7 +45,7 @@ export class Recovery {
 
   /** `; g3 (pid 123) keeps serving` while a generation runs, for failure messages. */
   keeps(verb: 'running' | 'serving'): string {
-    const serving = this.context.serving();
+    const serving = this.#serving();
     return serving ? `; g${serving.n} (pid ${serving.child.pid}) keeps ${verb}` : '';
   }
 
@@ -50,12 +54,12 @@ export class Recovery {
     const { bus, plan } = this.context;
     const message = `g${n}: ${detail}${this.keeps('serving')}`;
     bus.emit({ type: 'reload.failed', service: plan().name, generation: n, code: fullCode(code), message, tail });
-    const somethingRuns = this.context.serving() !== undefined;
+    const somethingRuns = this.#serving() !== undefined;
     if (!somethingRuns) this.#failedInARow += 1;
     const next = afterFailedStart({ somethingRuns, failedInARow: this.#failedInARow });
     if (next.kind === 'keep-old') return;
     if (next.crashLoop) this.context.handoff.unavailable(`${plan().name} is crash-looping: ${message}`);
-    this.#retry(n, ranMs, `retry after g${n}: ${detail}`, source, () => this.context.serving() !== undefined);
+    this.#retry(n, ranMs, `retry after g${n}: ${detail}`, source, () => this.#serving() !== undefined);
   }
 
   /**

@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { BuildSlots } from '../build/slots.js';
 import { generationEnv } from '../config/environment.js';
 import { readEnvFiles, type ServicePlan } from '../config/plan.js';
-import { fullCode } from '../errors.js';
-import type { DetectParts, EventBus, Phase } from '../events.js';
+import { internalError, type DetectParts, type EventBus, type Phase } from '../events.js';
 import type { DetectTiming } from './changes.js';
 import { healthGate } from '../health/gate.js';
 import { LivenessMonitor } from '../health/monitor.js';
@@ -108,7 +107,6 @@ export class ServiceRunner {
       scheduler: this.#scheduler,
       handoff: this.#handoff,
       builds: this.#builds,
-      serving: () => (this.#somethingRuns() ? this.#current : undefined),
       current: () => this.#current,
       stopped: () => this.#stopping.signal.aborted,
     });
@@ -174,8 +172,7 @@ export class ServiceRunner {
 
   /** A failure nothing expected, in this service only: reported once with its stack; airlock and the other services go on. */
   #internal(what: string, error: unknown): void {
-    const message = `${what} failed unexpectedly: ${(error as Error).stack ?? String(error)}`;
-    this.bus.emit({ type: 'error', service: this.plan.name, code: fullCode('INTERNAL'), message });
+    this.bus.emit(internalError(this.plan.name, what, error));
   }
 
   async #cycle(reload: Reload<ArtifactSource>): Promise<void> {
