@@ -296,10 +296,10 @@ export class ChangeDetector {
     // Subscriptions are recursive: one per top-most nested directory is enough.
     const subscribed = nestedDirs.filter((dir) => created.some((parent) => dirname(dir) === parent));
     for (const dir of subscribed) await this.#watcher?.watchAlso(dir);
-    if (subscribed.length === 0) return files;
-    // A file written after the walk but before its subscription has no event: walk the
-    // now-watched directories once more (found by a test writing a moment after mkdir).
-    const again = await expandDirectories(subscribed, this.#filter);
+    // A file written after the walk but before its directory's watch existed has no event:
+    // walk the created directories once more, now that every one is watched (found by tests
+    // writing a moment after mkdir, and by a 5,000-file burst that lost one file in 5,000).
+    const again = await expandDirectories(created, this.#filter);
     return [...new Set([...files, ...again.files])];
   }
 
