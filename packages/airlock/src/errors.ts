@@ -121,6 +121,21 @@ export const catalog = {
     when: 'A generation failed within `health.rollbackWindow` of taking traffic; the previous build was started again.',
     howTo: 'The new version failed soon after the swap and the previous build serves again; fix and save to try again.',
   },
+  ROLLOUT_ABORTED: {
+    exit: 1,
+    when: 'A canary failed its rollout analysis (error rate or p99 over the thresholds in `rollout.analysis`, beyond `failureLimit`), crashed, failed its liveness probe, or was aborted by hand.',
+    howTo: 'Every user is back on the stable generation and the build is marked bad; see the reason and window figures in the event (`airlock rollout status`), fix and save to roll out a new build.',
+  },
+  ROLLOUT_BAD_BUILD: {
+    exit: 1,
+    when: 'A reload would roll out a build that an earlier rollout aborted (the same artifact bytes, or the same source build).',
+    howTo: 'Change the code so a different build comes out; the stable generation keeps serving meanwhile.',
+  },
+  ROLLOUT_NONE: {
+    exit: 1,
+    when: '`airlock rollout promote|abort|pause|resume` named a service with no rollout in progress.',
+    howTo: 'A rollout starts when a new generation of a service with `rollout.strategy: canary` becomes ready; `airlock rollout status` shows where each one stands.',
+  },
   START_FAILED: {
     exit: 1,
     when: 'The run command could not be started (not found, not executable).',

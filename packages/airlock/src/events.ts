@@ -24,6 +24,36 @@ interface Base {
   readonly service: string;
 }
 
+/** One side of a rollout over one analysis window, as the proxy counted it. */
+export interface RolloutFigures {
+  readonly generation: number;
+  readonly requests: number;
+  /** 5xx answers, the proxy's own 502s for connection failures included. */
+  readonly errors: number;
+  /** errors / requests; 0 without requests. */
+  readonly errorRate: number;
+  /** undefined without requests. */
+  readonly p50Ms: number | undefined;
+  readonly p99Ms: number | undefined;
+}
+
+/** What a rollout decision was made from: both sides over the same window. */
+export interface RolloutWindow {
+  readonly canary: RolloutFigures;
+  readonly stable: RolloutFigures;
+}
+
+/** Fields every rollout event has: the two generations, the canary's share then, and why. */
+interface RolloutBase extends Base {
+  readonly canary: number;
+  readonly stable: number;
+  /** Percent of users on the canary after this transition. */
+  readonly share: number;
+  readonly reason: string;
+  /** The window that decided it; absent for a decision by hand or by a process end. */
+  readonly window?: RolloutWindow;
+}
+
 /**
  * Everything the core reports. Loggers, metrics and traces subscribe to these; the
  * core never formats output itself. docs/events.md documents the JSON form.
@@ -129,6 +159,18 @@ export type AirlockEvent =
       /** One `airlock.yaml:LINE:COL: problem` per problem. */
       readonly details: readonly string[];
     })
+  | (RolloutBase & {
+      /** The canary moved to a step (or started, or resumed): step is 1-based, of steps. */
+      readonly type: 'rollout.step';
+      readonly step: number;
+      readonly steps: number;
+    })
+  /** The step holds: too few requests, a failed window within failureLimit, or paused. */
+  | (RolloutBase & { readonly type: 'rollout.held' })
+  /** The canary takes all traffic; the stable generation drains. */
+  | (RolloutBase & { readonly type: 'rollout.promoted' })
+  /** Rolled back: share 0, the canary drains and stops, its build is marked bad. */
+  | (RolloutBase & { readonly type: 'rollout.aborted'; readonly code: string })
   | (Base & { readonly type: 'error'; readonly code: string; readonly message: string })
   /** Something the user should know once (no listen address: reloads have a gap). */
   | (Base & { readonly type: 'notice'; readonly message: string });

@@ -112,3 +112,28 @@ describe('the reload line', () => {
     assert.equal(reloadLine({ ...base, probed: false, phases: { detect: 0, start: 3 }, reason: ['start'] }), 'api g4 started in 812 ms: detect 0 · start 3 (pid 42)');
   });
 });
+
+describe('rollout settings', () => {
+  const proxied = (rollout: string) => `services:\n  api:\n    run: { cmd: app }\n    listen: 8080\n    rollout:\n${rollout}`;
+
+  it('takes a full canary section and fills in the defaults', () => {
+    const config = parseConfigText(proxied('      strategy: canary\n      key: header:X-User-Id\n'), join(dir, 'airlock.yaml'));
+    const rollout = config.config.services.api?.rollout;
+    assert.deepEqual(rollout?.steps, [1, 10, 50, 100]);
+    assert.equal(rollout?.interval, 30_000);
+    assert.deepEqual(rollout?.analysis, { maxErrorRate: 0.01, maxP99IncreaseMs: 50, minRequests: 100, failureLimit: 0 });
+  });
+
+  it('refuses steps that do not grow, do not end at 100, or are finer than 0.01', () => {
+    assert.deepEqual(refusal(proxied('      steps: [10, 5, 100]\n')).details, ['airlock.yaml:6:19: services.api.rollout.steps.1: steps must grow strictly: 5 comes after 10']);
+    assert.match(refusal(proxied('      steps: [1, 50]\n')).details?.[0] ?? '', /rollout\.steps\.1: the last step must be 100 \(every user\), got 50/);
+    assert.match(refusal(proxied('      steps: [0.005, 100]\n')).details?.[0] ?? '', /0\.005: a step is a percent with at most two decimals/);
+  });
+
+  it('refuses a misspelled key, a bad key kind, and a canary without the HTTP proxy', () => {
+    assert.match(refusal(proxied('      stratgy: canary\n')).details?.[0] ?? '', /stratgy/);
+    assert.match(refusal(proxied('      key: query:uid\n')).details?.[0] ?? '', /rollout\.key: expected header:NAME, cookie:NAME or ip/);
+    const tcp = refusal(`services:\n  api:\n    run: { cmd: app }\n    listen: 8080\n    handoff: tcp-proxy\n    rollout: { strategy: canary }\n`);
+    assert.match(tcp.details?.[0] ?? '', /rollout\.strategy: a canary splits HTTP requests in airlock's proxy: it needs handoff: proxy \(and listen\), not tcp-proxy/);
+  });
+});

@@ -116,7 +116,7 @@ describe('fuzz: app config and env files', () => {
 describe('fuzz: the control API', () => {
   const socketPath = join(dir, 'control.sock');
   let control: { close(): Promise<void> };
-  const daemon: ControlTarget = { status: () => [], configRejected: undefined, reload: () => undefined };
+  const daemon: ControlTarget = { status: () => [], configRejected: undefined, reload: () => undefined, rollout: () => ({ status: 409, error: 'no rollout' }) };
 
   before(async () => {
     control = await startControl(socketPath, daemon, new EventBus());

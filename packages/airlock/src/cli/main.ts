@@ -5,6 +5,7 @@ import { jsonSchema } from '../config/schema.js';
 import { AirlockError, asAirlockError } from '../errors.js';
 import { closest } from '../config/suggest.js';
 import { bucketOf, type Bucketing } from '../rollout/bucket.js';
+import { rolloutActionCommand, rolloutStatusCommand } from './commands/rollout.js';
 import { reloadCommand, statusCommand } from './commands/control.js';
 import { runDaemon } from './commands/daemon.js';
 import { paletteFor, printError, type GlobalOptions } from './output.js';
@@ -125,7 +126,30 @@ program
   .description('check airlock.yaml and the app config files; print every problem with file:line:column; exit 1 if any')
   .action((_options: unknown, command: Command) => validateCommand(globals(command)));
 
-const rollout = program.command('rollout').description('gray release: which side of a rollout a user lands on');
+const rollout = program.command('rollout').description('gray release: where a canary rollout stands, steer it, and which side a user lands on');
+rollout
+  .command('status')
+  .description('share, step, window figures of canary and stable, the last decision and why')
+  .argument('[service]', 'one service (default: all)')
+  .option('--json', 'machine-readable output')
+  .action((name: string | undefined, options: { json?: boolean }, command: Command) => rolloutStatusCommand(name, { ...globals(command), json: options.json }));
+rollout
+  .command('promote')
+  .description('move the canary to the next step now (--full: every user, promoted)')
+  .argument('<service>')
+  .option('--full', 'skip the remaining steps: the canary takes every user and the stable generation drains')
+  .action((name: string, options: { full?: boolean }, command: Command) => rolloutActionCommand(name, options.full ? 'promote-full' : 'promote', globals(command)));
+for (const [action, what] of [
+  ['abort', 'roll back now: every user on stable, the canary drained and stopped, its build marked bad'],
+  ['pause', 'hold the current step: no analysis decides until resume'],
+  ['resume', 'go on from the current step with a fresh window'],
+] as const) {
+  rollout
+    .command(action)
+    .description(what)
+    .argument('<service>')
+    .action((name: string, _options: unknown, command: Command) => rolloutActionCommand(name, action, globals(command)));
+}
 rollout
   .command('bucket')
   .description("print a key's bucket (1..10000, or 1..100 for unleash): it is on the canary while the bucket is at or below the share")

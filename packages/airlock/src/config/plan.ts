@@ -46,10 +46,41 @@ export interface ServicePlan {
   readonly handoff: Handoff;
   readonly health: HealthPlan;
   readonly proxy: { readonly holdMs: number };
+  readonly rollout: RolloutPlan;
   readonly stop: { readonly signal: NodeJS.Signals; readonly timeoutMs: number; readonly drainMs: number };
 }
 
 export type Handoff = NonNullable<ServiceConfig['handoff']>;
+
+/** What identifies a user for a rollout; `random`: an id airlock sets in the cookie airlock_uid. */
+export type RolloutKey = { readonly kind: 'header' | 'cookie'; readonly name: string } | { readonly kind: 'ip' } | { readonly kind: 'random' };
+
+/** Gray release (docs/rollout.md): how a ready generation takes its share of users. */
+export interface RolloutPlan {
+  readonly strategy: 'instant' | 'canary';
+  /** Percent of users per step, strictly growing, the last one 100. */
+  readonly steps: readonly number[];
+  readonly intervalMs: number;
+  readonly key: RolloutKey;
+  readonly bucketing: 'airlock' | 'unleash';
+  /** The salt of the buckets; undefined: a fresh one per rollout. */
+  readonly group: string | undefined;
+  readonly debugHeaders: boolean;
+  readonly analysis: { readonly maxErrorRate: number; readonly maxP99IncreaseMs: number; readonly minRequests: number; readonly failureLimit: number };
+}
+
+function rolloutKey(key: string | undefined): RolloutKey {
+  if (key === undefined) return { kind: 'random' };
+  if (key === 'ip') return { kind: 'ip' };
+  const [kind, name] = key.split(/:(.*)/s) as ['header' | 'cookie', string];
+  // Header names are looked up the way Node stores them.
+  return { kind, name: kind === 'header' ? name.toLowerCase() : name };
+}
+
+function rolloutPlan(service: ServiceConfig): RolloutPlan {
+  const r = service.rollout;
+  return { strategy: r.strategy, steps: r.steps, intervalMs: r.interval, key: rolloutKey(r.key), bucketing: r.bucketing, group: r.group, debugHeaders: r.debugHeaders, analysis: r.analysis };
+}
 
 /** How readiness and health are checked; at most one readiness probe. */
 export interface HealthPlan {
@@ -193,6 +224,7 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     handoff: service.handoff ?? (service.listen ? 'proxy' : 'restart'),
     health: healthPlan(service),
     proxy: { holdMs: service.proxy.hold },
+    rollout: rolloutPlan(service),
     stop: { signal: service.stop.signal, timeoutMs: service.stop.timeout, drainMs: service.stop.drain },
   });
 }

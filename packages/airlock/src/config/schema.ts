@@ -70,6 +70,50 @@ export const HANDOFFS = ['fd', 'proxy', 'tcp-proxy', 'restart'] as const;
 
 const stringList = z.array(z.string());
 
+/** header:NAME (an HTTP token), cookie:NAME, or ip. */
+const ROLLOUT_KEY = /^(?:header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|cookie:[!#$%&'*+.^_`|~0-9A-Za-z-]+|ip)$/;
+
+const rolloutSchema = z
+  .strictObject({
+    strategy: z.enum(['instant', 'canary']).default('instant').describe("instant: a ready generation takes all traffic at once; canary: it takes a growing share of users (handoff: proxy)."),
+    steps: z
+      .array(z.number().gt(0).max(100))
+      .min(1)
+      .default([1, 10, 50, 100])
+      .describe('Percent of users at each step (0.01 resolution), strictly growing, ending at 100.'),
+    interval: duration('30s', { minMs: 100 }).describe('Time at each step before the analysis may promote it; at least 100ms.'),
+    key: z
+      .string()
+      .regex(ROLLOUT_KEY, 'expected header:NAME, cookie:NAME or ip')
+      .optional()
+      .describe('What identifies a user: header:NAME, cookie:NAME or ip; without it, a random id in the cookie airlock_uid.'),
+    bucketing: z.enum(['airlock', 'unleash']).default('airlock').describe("airlock: 10,000 buckets; unleash: Unleash's flexibleRollout (100 buckets)."),
+    group: z.string().min(1).optional().describe('The salt of the buckets (Unleash groupId); default: a fresh id per rollout.'),
+    debugHeaders: z.boolean().default(false).describe('Answer every response with x-airlock-generation.'),
+    analysis: z
+      .strictObject({
+        maxErrorRate: z.number().min(0).max(1).default(0.01).describe('Canary 5xx and connection failures per request in a window, at most.'),
+        maxP99IncreaseMs: z.number().min(0).default(50).describe('Canary p99 minus stable p99 in the same window, at most (ms).'),
+        minRequests: z.number().int().min(1).default(100).describe('Fewer canary requests in a window: inconclusive, the step holds.'),
+        failureLimit: z.number().int().min(0).default(0).describe('Failed windows allowed before the rollout rolls back.'),
+      })
+      .prefault({}),
+  })
+  .superRefine((rollout, ctx) => {
+    rollout.steps.forEach((step, index) => {
+      if (Math.abs(Math.round(step * 100) - step * 100) > 1e-9) {
+        ctx.addIssue({ code: 'custom', path: ['steps', index], message: `${step}: a step is a percent with at most two decimals (0.01 resolution), e.g. 0.5 or 12.25` });
+      }
+      const before = rollout.steps[index - 1];
+      if (before !== undefined && step <= before) {
+        ctx.addIssue({ code: 'custom', path: ['steps', index], message: `steps must grow strictly: ${step} comes after ${before}` });
+      }
+    });
+    if (rollout.steps.at(-1) !== 100) {
+      ctx.addIssue({ code: 'custom', path: ['steps', rollout.steps.length - 1], message: `the last step must be 100 (every user), got ${rollout.steps.at(-1)}; e.g. steps: [1, 10, 50, 100]` });
+    }
+  });
+
 export const serviceSchema = z
   .strictObject({
     dir: z.string().default('.').describe('Working directory of the service, relative to airlock.yaml.'),
@@ -156,6 +200,7 @@ export const serviceSchema = z
         hold: duration('30s').describe('How long a request waits while no generation is ready.'),
       })
       .prefault({}),
+    rollout: rolloutSchema.prefault({}),
     stop: z
       .strictObject({
         signal: z.enum(SIGNALS).default('SIGTERM'),
@@ -186,6 +231,13 @@ export const serviceSchema = z
     const handoff = service.handoff;
     if ((handoff === 'fd' || handoff === 'proxy' || handoff === 'tcp-proxy') && service.listen === undefined) {
       ctx.addIssue({ code: 'custom', path: ['handoff'], message: `handoff ${handoff} needs listen (the address airlock serves); add listen: 127.0.0.1:PORT` });
+    }
+    if (service.rollout.strategy === 'canary' && (handoff ?? (service.listen ? 'proxy' : 'restart')) !== 'proxy') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rollout', 'strategy'],
+        message: `a canary splits HTTP requests in airlock's proxy: it needs handoff: proxy (and listen), not ${handoff ?? 'restart'}; use strategy: instant otherwise`,
+      });
     }
     if (service.go !== undefined && service.node !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['node'], message: 'choose one preset: go or node, not both' });

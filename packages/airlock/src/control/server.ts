@@ -12,7 +12,12 @@ export interface ControlTarget {
   status(): readonly { readonly name: string }[];
   readonly configRejected: string | undefined;
   reload(names: readonly string[]): void;
+  /** A rollout in progress steered by hand; an error (404: no such service, 409: no rollout) otherwise. */
+  rollout(name: string, action: (typeof ROLLOUT_ACTIONS)[number]): { status: 404 | 409; error: string } | undefined;
 }
+
+/** What POST /rollout?service=NAME&action=… may ask. */
+export const ROLLOUT_ACTIONS = ['promote', 'promote-full', 'abort', 'pause', 'resume'] as const;
 
 /** More control connections than this at once are refused (each is an fd airlock needs elsewhere). */
 export const MAX_CONTROL_CONNECTIONS = 64;
@@ -59,7 +64,8 @@ function json(res: import('node:http').ServerResponse, status: number, body: unk
 
 /**
  * The control API: HTTP over a unix socket (mode 0600, so only this user can steer
- * airlock). GET /status, POST /reload?service=a&service=b, GET /events (one JSON event
+ * airlock). GET /status, POST /reload?service=a&service=b, POST /rollout?service=a&action=promote
+ * (promote-full, abort, pause, resume), GET /events (one JSON event
  * per line, as long as the connection stays open).
  *
  * @example
@@ -78,7 +84,7 @@ export async function startControl(path: string, daemon: ControlTarget, bus: Eve
     try {
       url = new URL(req.url ?? '/', 'http://airlock');
     } catch {
-      return json(res, 400, { error: `not a valid request target: ${JSON.stringify(req.url)}; try GET /status, POST /reload, GET /events` });
+      return json(res, 400, { error: `not a valid request target: ${JSON.stringify(req.url)}; try GET /status, POST /reload, POST /rollout, GET /events` });
     }
     if (req.method === 'GET' && url.pathname === '/status') return json(res, 200, { services: daemon.status(), configRejected: daemon.configRejected });
     if (req.method === 'POST' && url.pathname === '/reload') {
@@ -88,6 +94,14 @@ export async function startControl(path: string, daemon: ControlTarget, bus: Eve
       if (unknown.length > 0) return json(res, 404, { error: `no service named ${unknown.join(', ')}; defined: ${known.join(', ')}` });
       daemon.reload(names);
       return json(res, 202, { reloading: names.length > 0 ? names : known });
+    }
+    if (req.method === 'POST' && url.pathname === '/rollout') {
+      const name = url.searchParams.get('service') ?? '';
+      const action = url.searchParams.get('action') as (typeof ROLLOUT_ACTIONS)[number];
+      if (!ROLLOUT_ACTIONS.includes(action)) return json(res, 400, { error: `action must be one of ${ROLLOUT_ACTIONS.join(', ')}, got ${JSON.stringify(action)}` });
+      const refused = daemon.rollout(name, action);
+      if (refused) return json(res, refused.status, { error: refused.error });
+      return json(res, 200, { service: name, rollout: (daemon.status().find((s) => s.name === name) as { rollout?: unknown } | undefined)?.rollout });
     }
     if (req.method === 'GET' && url.pathname === '/events') {
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
@@ -104,7 +118,7 @@ export async function startControl(path: string, daemon: ControlTarget, bus: Eve
       res.once('close', unsubscribe);
       return;
     }
-    json(res, 404, { error: `no such endpoint: ${req.method} ${url.pathname}; try GET /status, POST /reload, GET /events` });
+    json(res, 404, { error: `no such endpoint: ${req.method} ${url.pathname}; try GET /status, POST /reload, POST /rollout, GET /events` });
   });
   server.maxConnections = MAX_CONTROL_CONNECTIONS;
   // A client that sends garbage, or resets, costs its own connection only.

@@ -1,3 +1,4 @@
+import type { RolloutAction } from './canary-release.js';
 import { availableParallelism } from 'node:os';
 import { BuildSlots } from '../build/slots.js';
 import type { ServicePlan } from '../config/plan.js';
@@ -239,6 +240,14 @@ export class Daemon {
     for (const service of this.services) {
       if (names.length === 0 || names.includes(service.plan.name)) service.reload(['reload requested']);
     }
+  }
+
+  /** Steers a service's rollout in progress; an error text (no such service, no rollout) otherwise. */
+  rollout(name: string, action: RolloutAction): { status: 404 | 409; error: string } | undefined {
+    const service = this.services.find((s) => s.plan.name === name);
+    if (service === undefined) return { status: 404, error: `no service named ${name}; defined: ${this.services.map((s) => s.plan.name).join(', ')}` };
+    const error = service.rollout(action);
+    return error === undefined ? undefined : { status: 409, error };
   }
 
   /** Graceful: stop watching, then each service's stop signal, grace period, SIGKILL of what is left. */

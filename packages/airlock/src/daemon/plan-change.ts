@@ -7,7 +7,7 @@ import type { ServicePlan } from '../config/plan.js';
  *   one stops first: the new one needs the same address);
  * - rebuild: how it is built changed: build and swap, like a source change;
  * - restart: how it runs changed: a new generation of the same build, through the handoff;
- * - update: only how it is watched, stopped or ordered (dependsOn, restartWith) changed: nothing restarts;
+ * - update: only how it is watched, stopped, ordered (dependsOn, restartWith) or rolled out changed: nothing restarts;
  * - same: nothing changed.
  */
 export type PlanChange = 'replace' | 'rebuild' | 'restart' | 'update' | 'same';
@@ -32,6 +32,8 @@ const EFFECT: Readonly<Record<keyof ServicePlan, Exclude<PlanChange, 'same'>>> =
   dependsOn: 'update',
   restartWith: 'update',
   stop: 'update',
+  // A rollout in progress keeps the settings it began with; the next one uses the new ones.
+  rollout: 'update',
 };
 
 /**

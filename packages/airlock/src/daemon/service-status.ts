@@ -1,5 +1,6 @@
 import type { ServicePlan } from '../config/plan.js';
 import type { Generation } from '../swap/generation.js';
+import type { RolloutStatus } from '../rollout/canary.js';
 
 /** A service as `airlock status` reports it. */
 export interface ServiceStatus {
@@ -18,6 +19,8 @@ export interface ServiceStatus {
   readonly configRejected: string | undefined;
   /** The last reload that failed (its message and code), until a generation is ready again. */
   readonly lastFailure?: string;
+  /** The rollout in progress, or the last one (rollout.strategy: canary). */
+  readonly rollout?: RolloutStatus;
 }
 
 /**

@@ -14,6 +14,9 @@ import type { Generation } from '../swap/generation.js';
 import type { Handoff } from '../swap/handoff.js';
 import { trafficPolicy, type TrafficPolicy } from '../swap/traffic-policy.js';
 import { Builds, mergeSources, reuse, type ArtifactSource } from './artifact-source.js';
+import { buildIdentity } from './build-identity.js';
+import { CanaryRelease, type RolloutAction } from './canary-release.js';
+import { fullCode } from '../errors.js';
 import { CANCEL_CHANGE, CANCEL_STOP } from './build-step.js';
 import { Recovery } from './recovery.js';
 import { Generations } from './generations.js';
@@ -57,6 +60,9 @@ export class ServiceRunner {
   readonly #generations: Generations;
   readonly #scheduler: ReloadScheduler<ArtifactSource>;
   readonly #recovery: Recovery;
+  readonly #release: CanaryRelease;
+  /** Builds from sources so far: the identity of a build that has no artifact file. */
+  #sourceBuilds = 0;
   #liveness: LivenessMonitor | undefined;
   #current: Generation | undefined;
   /** The artifact of the generation before the current one: what a rollback restores. */
@@ -86,6 +92,7 @@ export class ServiceRunner {
     this.#handoff = createHandoff(plan, {
       probeFor: (address, connectCounts, env) => this.#probeFor(address, connectCounts, env),
       onProxyError: (message) => bus.emit({ type: 'proxy.error', service, message }),
+      debugHeaders: () => this.#plan.rollout.debugHeaders,
     });
     this.#builds = new Builds(() => this.#plan, bus, options.slots);
     this.#generations = new Generations(() => this.#plan, bus, (generation) => this.#exited(generation));
@@ -94,6 +101,20 @@ export class ServiceRunner {
       drainMs: () => this.#plan.stop.drainMs,
       onDrained: (generation, ms) => bus.emit({ type: 'generation.drained', service, generation: generation.n, ms }),
       onError: (error) => this.#internal('draining', error),
+    });
+    this.#release = new CanaryRelease({
+      bus,
+      plan: () => this.#plan,
+      handoff: this.#handoff,
+      policy: this.#policy,
+      promoted: (canary, probe, stable) => {
+        this.#liveness?.stop();
+        this.#previousArtifact = stable.artifact;
+        this.#current = canary;
+        this.#lastArtifact = canary.artifact;
+        canary.promotedAt = performance.now();
+        this.#watchLiveness(canary, probe);
+      },
     });
     this.#scheduler = new ReloadScheduler<ArtifactSource>({
       run: (reload) => this.#cycle(reload),
@@ -136,7 +157,15 @@ export class ServiceRunner {
 
   status(): ServiceStatus {
     const state = this.#stopping.signal.aborted ? 'stopped' : this.#build ? 'building' : !this.#started ? 'waiting' : this.#somethingRuns() ? 'ready' : this.#scheduler.busy ? 'starting' : 'down';
-    return serviceStatus(this.plan, state, this.#current, this.#generations.others(this.#current), this.configRejected);
+    const others = this.#generations.others(this.#current);
+    const canary = this.#release.canary;
+    const shown = { starting: others.starting.filter((g) => g !== canary), draining: others.draining };
+    return { ...serviceStatus(this.plan, state, this.#current, shown, this.configRejected), ...(this.#release.status() ? { rollout: this.#release.status() } : {}) };
+  }
+
+  /** `airlock rollout promote|abort|pause|resume`: an error text when no rollout is in progress. */
+  rollout(action: RolloutAction): string | undefined {
+    return this.#release.act(action);
   }
 
   async start(): Promise<void> {
@@ -196,8 +225,18 @@ export class ServiceRunner {
     if (!obtained.ok || this.#stopping.signal.aborted) return;
     if (obtained.buildMs !== undefined) phases.build = obtained.buildMs;
     this.#scheduler.cancelRetry();
-    if (reload.source.kind === 'build') this.#scheduler.resetBackoff();
-    const swapped = await this.#swap(n, obtained.artifact, phases);
+    if (reload.source.kind === 'build') {
+      this.#scheduler.resetBackoff();
+      this.#sourceBuilds += 1;
+    }
+    const identity = this.#release.wants(this.#current) ? await buildIdentity(obtained.artifact, this.#sourceBuilds) : undefined;
+    const bad = identity === undefined ? undefined : this.#release.badReason(identity);
+    if (bad !== undefined) {
+      const message = `g${n}: not rolled out: it is the same build as ${bad}; change the code to roll out a new one${this.#recovery.keeps('serving')}`;
+      this.bus.emit({ type: 'reload.failed', service, generation: n, code: fullCode('ROLLOUT_BAD_BUILD'), message, tail: [] });
+      return;
+    }
+    const swapped = await this.#swap(n, obtained.artifact, phases, identity);
     if (swapped === undefined) return;
     this.#markReady();
     const totalMs = performance.now() - reload.detectStartedAt;
@@ -208,7 +247,7 @@ export class ServiceRunner {
   async #obtain(n: number, source: ArtifactSource) {
     const controller = new AbortController();
     this.#build = controller;
-    const inUse = [this.#current?.artifact, this.#previousArtifact].filter((path): path is string => path !== undefined);
+    const inUse = [this.#current?.artifact, this.#previousArtifact, this.#release.canary?.artifact].filter((path): path is string => path !== undefined);
     const same = this.#current?.artifact ?? this.#lastArtifact ?? this.#builds.lastBuilt;
     try {
       return await source.obtain({ n, signal: controller.signal, fileEnv: this.#fileEnv, inUse, same, keeps: this.#recovery.keeps('running') });
@@ -218,7 +257,7 @@ export class ServiceRunner {
   }
 
   /** Starts generation n, gates it on its health, and moves traffic to it; undefined when it never became ready. */
-  async #swap(n: number, artifact: string | undefined, phases: Partial<Record<Phase, number>>): Promise<{ next: Generation; probed: boolean } | undefined> {
+  async #swap(n: number, artifact: string | undefined, phases: Partial<Record<Phase, number>>, identity: string | undefined): Promise<{ next: Generation; probed: boolean } | undefined> {
     let mark = performance.now();
     const lap = (phase: Phase) => {
       phases[phase] = performance.now() - mark;
@@ -240,6 +279,13 @@ export class ServiceRunner {
       return undefined;
     }
     this.#recovery.served();
+    if (identity !== undefined && this.#release.wants(old)) {
+      // A canary: it takes a share of users; the stable generation stays current until promotion.
+      this.#release.begin(next, launch, old, probe, identity);
+      lap('swap');
+      return { next, probed: probe !== undefined };
+    }
+    this.#release.takeOverInstead();
     this.#liveness?.stop();
     this.#policy.takeOver(next, launch, old);
     next.promotedAt = performance.now();
@@ -267,7 +313,10 @@ export class ServiceRunner {
 
   #exited(generation: Generation): void {
     const end = generation.child.end;
-    if (end === undefined || generation.stopping || this.#stopping.signal.aborted || generation !== this.#current) return;
+    if (end === undefined || generation.stopping || this.#stopping.signal.aborted) return;
+    // During a rollout: the canary's end aborts it, the stable one's promotes the canary.
+    if (this.#release.exited(generation, describeEnd(end))) return;
+    if (generation !== this.#current) return;
     this.#liveness?.stop();
     // No generation serves now: proxies hold new requests until a replacement is ready.
     this.#handoff.route(undefined, undefined);
@@ -283,6 +332,7 @@ export class ServiceRunner {
   async stop(): Promise<void> {
     this.#stopping.abort();
     this.#liveness?.stop();
+    this.#release.stop();
     this.#build?.abort(CANCEL_STOP);
     await this.#scheduler.stop();
     // Also after a crash: descendants the leader left behind still go.

@@ -23,7 +23,7 @@ export function subscribeMetrics(bus: EventBus) {
   const registry = new Registry();
   const reloads = new Counter({
     name: 'airlock_reloads_total',
-    help: 'Reloads by result: success, build_failed, start_failed, rolled_back.',
+    help: 'Reloads by result: success, build_failed, start_failed, rolled_back, rollout_aborted.',
     labelNames: ['service', 'result'],
     registers: [registry],
   });
@@ -38,6 +38,12 @@ export function subscribeMetrics(bus: EventBus) {
     name: 'airlock_generations',
     help: 'Running generations by state: starting, ready, draining.',
     labelNames: ['service', 'state'],
+    registers: [registry],
+  });
+  const share = new Gauge({
+    name: 'airlock_rollout_share',
+    help: 'Percent of users on the canary of a rollout (100 once promoted, 0 once aborted).',
+    labelNames: ['service'],
     registers: [registry],
   });
   const requests = new Counter({
@@ -89,6 +95,19 @@ export function subscribeMetrics(bus: EventBus) {
         return reloads.inc({ service, result: 'start_failed' });
       case 'rollback':
         return reloads.inc({ service, result: 'rolled_back' });
+      case 'rollout.step':
+        // Both serve while a rollout runs (reload.ready took the stable one for draining).
+        setState(service, event.stable, 'ready');
+        return share.set({ service }, event.share);
+      case 'rollout.held':
+        return share.set({ service }, event.share);
+      case 'rollout.promoted':
+        setState(service, event.stable, 'draining');
+        return share.set({ service }, 100);
+      case 'rollout.aborted':
+        setState(service, event.canary, 'draining');
+        reloads.inc({ service, result: 'rollout_aborted' });
+        return share.set({ service }, 0);
     }
   });
   // The generation label would add series for ever: only the newest few generations keep theirs.

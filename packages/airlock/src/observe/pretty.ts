@@ -139,6 +139,14 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
         return info(s, appliedLine(event));
       case 'airlock-yaml.rejected':
         return fail(s, event.code, event.message, event.details);
+      case 'rollout.step':
+        return say(s, palette.green(`rollout g${event.canary}: step ${event.step}/${event.steps}, ${event.share} % of users (stable g${event.stable}): ${event.reason}`));
+      case 'rollout.held':
+        return info(s, `rollout g${event.canary} held at ${event.share} %: ${event.reason}`);
+      case 'rollout.promoted':
+        return say(s, palette.green(`rollout g${event.canary} promoted: every user, g${event.stable} drains: ${event.reason}`));
+      case 'rollout.aborted':
+        return fail(s, event.code, `rollout g${event.canary} aborted, every user back on g${event.stable}: ${event.reason}`);
       case 'error':
         return fail(s, event.code, event.message);
     }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { FORCE_HEADER } from './split.js';
 
 /** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
@@ -16,7 +17,8 @@ export function forwardHeaders(req: IncomingMessage): string[] {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || (connection !== undefined && connection.includes(lower))) continue;
+    // The rollout's force header is for airlock alone: the app never sees it.
+    if (HOP_BY_HOP.has(lower) || lower === FORCE_HEADER || (connection !== undefined && connection.includes(lower))) continue;
     if (lower === 'x-forwarded-for') {
       forwardedFor = raw[i + 1];
       continue;
@@ -46,9 +48,11 @@ export function errorCode(error: unknown): string {
 
 /** What one attempt sends: the method, the headers to forward, and whether the request has a body to stream. */
 export interface Outgoing {
-readonly method: string;
-readonly headers: string[];
-readonly hasBody: boolean;
+  readonly method: string;
+  readonly headers: string[];
+  readonly hasBody: boolean;
+  /** Headers airlock adds to the response (x-airlock-generation, a rollout cookie), flat. */
+  readonly extraHeaders?: readonly string[];
 }
 
 /**
@@ -59,7 +63,7 @@ readonly hasBody: boolean;
  * @example
  *   const outcome = await forwardOnce(pool, req, res, { method: 'GET', headers: forwardHeaders(req), hasBody: false });
  */
-export function forwardOnce(pool: Dispatcher, req: IncomingMessage, res: ServerResponse, { method, headers, hasBody }: Outgoing): Promise<'done' | 'aborted' | Error> {
+export function forwardOnce(pool: Dispatcher, req: IncomingMessage, res: ServerResponse, { method, headers, hasBody, extraHeaders = [] }: Outgoing): Promise<'done' | 'aborted' | Error> {
   return new Promise((resolve) => {
     let abortUpstream: ((reason?: Error) => void) | undefined;
     let settled = false;
@@ -82,7 +86,9 @@ export function forwardOnce(pool: Dispatcher, req: IncomingMessage, res: ServerR
           abortUpstream = abort;
         },
         onHeaders: (status, raw, resume) => {
-          res.writeHead(status, responseHeaders(raw as unknown as Buffer[]));
+          const out = responseHeaders(raw as unknown as Buffer[]);
+          if (extraHeaders.length > 0) out.push(...extraHeaders);
+          res.writeHead(status, out);
           res.on('drain', () => resume());
           return true;
         },

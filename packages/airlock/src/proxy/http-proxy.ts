@@ -8,6 +8,7 @@ import { Tunnels } from './tunnels.js';
 import { shouldRetry, wasSent } from './retry-policy.js';
 import { errorCode, forwardHeaders, forwardOnce } from './forward.js';
 import { UpstreamPools } from './pools.js';
+import { FORCE_HEADER, type TrafficSplit } from './split.js';
 
 /** Published once per answered request, for metrics (node:diagnostics_channel; free without subscribers). */
 export const PROXY_RESPONSE_CHANNEL = 'airlock:proxy:response';
@@ -26,6 +27,8 @@ export interface HttpProxyOptions {
   readonly holdMs: number;
   /** Called for every upstream failure: the proxy never crashes on one. */
   readonly onError: (message: string) => void;
+  /** Whether responses carry x-airlock-generation (rollout.debugHeaders; read per request, so an edit applies at once). */
+  readonly debugHeaders?: () => boolean;
 }
 
 /**
@@ -45,6 +48,7 @@ export class HttpProxy {
   readonly #inFlight = new InFlight();
   readonly #pools = new UpstreamPools();
   readonly #tunnels = new Tunnels(this.#inFlight);
+  #split: TrafficSplit | undefined;
 
   constructor(private readonly options: HttpProxyOptions) {
     this.#switch = new BackendSwitch(options.holdMs);
@@ -76,6 +80,22 @@ export class HttpProxy {
     return this.#switch.active;
   }
 
+  /** A rollout: each request goes to the canary or the active (stable) backend as the split chooses; undefined ends it. */
+  setSplit(split: TrafficSplit | undefined): void {
+    this.#split = split;
+  }
+
+  /** The backend for one request now: the split's choice while one is set, else the active one; undefined: wait for one (acquire). */
+  #pick(req: IncomingMessage, extra: string[]): Backend | undefined {
+    const split = this.#split;
+    if (split !== undefined) {
+      const choice = split.choose(req);
+      if (choice.setCookie !== undefined) extra.push('set-cookie', choice.setCookie);
+      if (choice.canary) return split.canary;
+    }
+    return this.#switch.active;
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const method = req.method ?? 'GET';
@@ -84,15 +104,17 @@ export class HttpProxy {
     let sentFailures = 0;
     let unsentFailures = 0;
     for (;;) {
-      const backend = this.#switch.active ?? (await this.#switch.acquire());
+      const extraHeaders: string[] = [];
+      const backend = this.#pick(req, extraHeaders) ?? (await this.#switch.acquire());
       if (backend === undefined) {
         const down = this.#switch.unavailable;
         if (down !== undefined) this.#reply(res, 503, `${down}\n`);
         else this.#reply(res, 502, `no generation of ${this.options.service} became ready within ${this.options.holdMs} ms\n`);
         return;
       }
+      if (this.options.debugHeaders?.()) extraHeaders.push('x-airlock-generation', String(backend.generation));
       this.#inFlight.add(backend.generation);
-      const outcome = await forwardOnce(this.#pools.get(backend), req, res, { method, headers, hasBody });
+      const outcome = await forwardOnce(this.#pools.get(backend), req, res, { method, headers, hasBody, extraHeaders });
       this.#inFlight.done(backend.generation);
       if (outcome === 'done') {
         this.#answered(backend.generation, res.statusCode, started);
@@ -116,7 +138,7 @@ export class HttpProxy {
       if (retry) {
         // The same generation failed it: give a replacement (or a restart) a moment first,
         // which is also how long a backend that just died takes to be seen dead.
-        if (this.#switch.active?.generation === backend.generation) await this.#switch.nextChange(Math.min(10 * failed.attempt, 100));
+        if (this.#switch.active?.generation === backend.generation || this.#split?.canary === backend) await this.#switch.nextChange(Math.min(10 * failed.attempt, 100));
         retry = shouldRetry({ ...failed, clientGone: res.destroyed, backendAlive: !sent || (backend.alive?.() ?? true) });
       }
       this.options.onError(`${method} ${req.url} → g${backend.generation}: ${code} ${outcome.message}${retry ? ' (retrying)' : ''}`);
@@ -142,7 +164,7 @@ export class HttpProxy {
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     // The client may reset while it waits for a backend (up to proxy.hold).
     socket.on('error', () => socket.destroy());
-    const backend = await this.#switch.acquire();
+    const backend = this.#pick(req, []) ?? (await this.#switch.acquire());
     if (backend === undefined || socket.destroyed) {
       socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
@@ -151,7 +173,9 @@ export class HttpProxy {
     this.#tunnels.join(backend.generation, socket, upstream, {
       onConnect: () => {
         const lines = [`${req.method} ${req.url} HTTP/1.1`];
-        for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+        for (let i = 0; i < req.rawHeaders.length; i += 2) {
+          if ((req.rawHeaders[i] as string).toLowerCase() !== FORCE_HEADER) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+        }
         lines.push(`x-forwarded-for: ${req.socket.remoteAddress ?? ''}`, 'x-forwarded-proto: http');
         upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
         if (head.length > 0) upstream.write(head);

@@ -6,6 +6,8 @@ import { SocketHandoff } from './socket-handoff.js';
 export interface HandoffHooks {
   readonly probeFor: ProbeFactory;
   readonly onProxyError: (message: string) => void;
+  /** Whether proxy responses carry x-airlock-generation now (rollout.debugHeaders of the plan in force). */
+  readonly debugHeaders?: () => boolean;
 }
 
 /** The handoff strategy a service's plan asks for (see docs/strategies.md). */
@@ -17,6 +19,6 @@ export function createHandoff(plan: ServicePlan, hooks: HandoffHooks): Handoff {
       return plan.listen ? new SocketHandoff(plan, 'restart', hooks.probeFor) : bareRestart(hooks.probeFor);
     case 'proxy':
     case 'tcp-proxy':
-      return new ProxyHandoff(plan, plan.handoff, hooks.probeFor, hooks.onProxyError);
+      return new ProxyHandoff(plan, plan.handoff, hooks.probeFor, hooks.onProxyError, hooks.debugHeaders);
   }
 }

@@ -1,5 +1,6 @@
 import type { Supervised } from '../supervise/spawn.js';
 import type { Probe } from '../health/probe.js';
+import type { TrafficSplit } from '../proxy/split.js';
 
 /** What a handoff adds to one generation's start, and how its readiness is judged. */
 export interface Launch {
@@ -52,6 +53,8 @@ export interface Handoff {
    * the next route() of a generation ends it.
    */
   unavailable(reason: string): void;
+  /** proxy (HTTP) only: a rollout's split of requests between the routed generation and a canary; undefined ends it. */
+  readonly split?: (split: TrafficSplit | undefined) => void;
   /** Waits until a generation that no longer gets new work has finished what it holds (at most drainMs). */
   retire(generation: number, drainMs: number): Promise<void>;
   close(): Promise<void>;

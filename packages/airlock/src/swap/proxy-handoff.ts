@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import type { ServicePlan } from '../config/plan.js';
 import { HttpProxy } from '../proxy/http-proxy.js';
 import { TcpProxy } from '../proxy/tcp-proxy.js';
+import type { TrafficSplit } from '../proxy/split.js';
 import type { Handoff, Launch, ProbeFactory } from './handoff.js';
 import { isAlive } from '../supervise/proc.js';
 import type { Supervised } from '../supervise/spawn.js';
@@ -26,16 +27,24 @@ export function freePort(): Promise<number> {
 export class ProxyHandoff implements Handoff {
   readonly stopsFirst = false;
   readonly proxy: HttpProxy | TcpProxy;
+  readonly split?: (split: TrafficSplit | undefined) => void;
 
   constructor(
     plan: ServicePlan,
     mode: 'proxy' | 'tcp-proxy',
     private readonly probeFor: ProbeFactory,
     onError: (message: string) => void,
+    debugHeaders: () => boolean = () => false,
   ) {
     const listen = plan.listen as NonNullable<ServicePlan['listen']>;
     const options = { service: plan.name, host: listen.host, port: listen.port, holdMs: plan.proxy.holdMs, onError };
-    this.proxy = mode === 'proxy' ? new HttpProxy(options) : new TcpProxy(options);
+    if (mode === 'proxy') {
+      const proxy = new HttpProxy({ ...options, debugHeaders });
+      this.proxy = proxy;
+      this.split = (split) => proxy.setSplit(split);
+    } else {
+      this.proxy = new TcpProxy(options);
+    }
   }
 
   open(): Promise<void> {

@@ -13,7 +13,9 @@ export interface TrafficPolicy {
   beforeStart(old: Generation | undefined): Promise<boolean>;
   /** The new generation passed its gate: it takes traffic, and the old one (if any) is retired. */
   takeOver(next: Generation, launch: Launch, old: Generation | undefined): void;
-  /** Resolves once every old generation retired by takeOver has drained and stopped. */
+  /** A generation that no longer gets new work (a replaced or rolled-back canary, a stable one after promotion): drains, then stops. */
+  retire(old: Generation): void;
+  /** Resolves once every generation retired (by takeOver or retire) has drained and stopped. */
   drained(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export function trafficPolicy(handoff: Handoff, hooks: PolicyHooks): TrafficPoli
         return true;
       },
       takeOver: (next, launch) => route(next, launch),
+      retire: (old) => void hooks.stop(old).catch(hooks.onError),
       drained: async () => undefined,
     };
   }
@@ -61,16 +64,19 @@ export function trafficPolicy(handoff: Handoff, hooks: PolicyHooks): TrafficPoli
     await hooks.stop(old);
     hooks.onDrained(old, performance.now() - started);
   };
+  const retire = (old: Generation) => {
+    const done = drain(old)
+      .catch(hooks.onError)
+      .finally(() => draining.delete(done));
+    draining.add(done);
+  };
   return {
     beforeStart: async () => false,
     takeOver(next, launch, old) {
       route(next, launch);
-      if (old === undefined) return;
-      const done = drain(old)
-        .catch(hooks.onError)
-        .finally(() => draining.delete(done));
-      draining.add(done);
+      if (old !== undefined) retire(old);
     },
+    retire,
     drained: async () => {
       await Promise.all(draining);
     },

@@ -13,7 +13,7 @@ import type { GlobalOptions } from '../output.js';
  * airlock.yaml is, so `airlock status` works from any subdirectory. The file is not
  * validated: `status` must work while an edit of it is being refused.
  */
-function socketFor(options: GlobalOptions): string {
+export function socketFor(options: GlobalOptions): string {
   if (options.config !== undefined) return controlSocketPath(dirname(resolve(options.config)));
   for (let dir = process.cwd(); ; dir = dirname(dir)) {
     const socket = controlSocketPath(dir);
@@ -22,7 +22,7 @@ function socketFor(options: GlobalOptions): string {
   }
 }
 
-interface StatusBody {
+export interface StatusBody {
   readonly services: ServiceStatus[];
   /** The last edit of airlock.yaml refused, until a valid one arrives. */
   readonly configRejected?: string;

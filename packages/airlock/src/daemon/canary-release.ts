@@ -1,0 +1,180 @@
+import { randomBytes } from 'node:crypto';
+import { realClock, type Clock } from '../clock.js';
+import type { ServicePlan } from '../config/plan.js';
+import type { EventBus } from '../events.js';
+import { LivenessMonitor } from '../health/monitor.js';
+import type { Probe } from '../health/probe.js';
+import { CanaryRollout, type RolloutStatus } from '../rollout/canary.js';
+import { BucketSplit } from '../rollout/split.js';
+import { RolloutStats } from '../rollout/stats.js';
+import type { Generation } from '../swap/generation.js';
+import type { Handoff, Launch } from '../swap/handoff.js';
+import type { TrafficPolicy } from '../swap/traffic-policy.js';
+
+export interface CanaryReleaseContext {
+  readonly bus: EventBus;
+  readonly plan: () => ServicePlan;
+  readonly handoff: Handoff;
+  readonly policy: TrafficPolicy;
+  readonly clock?: Clock;
+  /** The canary took every user: the runner makes it current (the stable one is retired here). */
+  readonly promoted: (canary: Generation, probe: Probe | undefined, stable: Generation) => void;
+}
+
+interface Active {
+  readonly rollout: CanaryRollout;
+  readonly stats: RolloutStats;
+  readonly canary: Generation;
+  readonly stable: Generation;
+  readonly probe: Probe | undefined;
+  readonly liveness: LivenessMonitor;
+  readonly identity: string;
+}
+
+export type RolloutAction = 'promote' | 'promote-full' | 'abort' | 'pause' | 'resume';
+
+/**
+ * A service's canary releases (rollout.strategy: canary, docs/rollout.md): a generation
+ * that passed its gate while a stable one serves takes a growing share of users through
+ * the proxy's split instead of all traffic at once. On promotion it becomes the one that
+ * serves and the stable one drains; on abort every user is back on the stable side, the
+ * canary drains and stops, and its build is refused until a different one comes out. A
+ * newer build during a rollout starts a new rollout against the same stable generation.
+ *
+ * @example
+ *   if (release.wants(current)) release.begin(next, launch, current, probe, identity);
+ *   release.act('promote-full');
+ */
+export class CanaryRelease {
+  #active: Active | undefined;
+  /** The last rollout (over or replaced), for status. */
+  #last: CanaryRollout | undefined;
+  /** Build identity → why its rollout was aborted. */
+  readonly #bad = new Map<string, string>();
+
+  constructor(private readonly context: CanaryReleaseContext) {}
+
+  /** Whether a new generation rolls out as a canary against `stable` instead of taking over at once. */
+  wants(stable: Generation | undefined): stable is Generation {
+    const { plan, handoff } = this.context;
+    return plan().rollout.strategy === 'canary' && handoff.split !== undefined && stable !== undefined && stable.child.end === undefined && !stable.stopping;
+  }
+
+  /** The generation on the canary side now. */
+  get canary(): Generation | undefined {
+    return this.#active?.canary;
+  }
+
+  /** Why a build was rolled back, when it was; undefined for a build that may roll out. */
+  badReason(identity: string): string | undefined {
+    return this.#bad.get(identity);
+  }
+
+  begin(next: Generation, launch: Launch, stable: Generation, probe: Probe | undefined, identity: string): void {
+    const { bus, plan, handoff, policy } = this.context;
+    const replaced = this.#active;
+    if (replaced !== undefined) {
+      this.#end(replaced);
+      policy.retire(replaced.canary);
+    }
+    launch.promote(next.child);
+    const service = plan().name;
+    const settings = plan().rollout;
+    const group = settings.group ?? `rollout-${randomBytes(6).toString('hex')}`;
+    const split = new BucketSplit(settings, group, { generation: next.n, host: '127.0.0.1', port: launch.backendPort as number, alive: launch.alive });
+    const stats = new RolloutStats(service, stable.n, next.n);
+    const liveness = new LivenessMonitor(probe, next.child, plan().health);
+    const rollout: CanaryRollout = new CanaryRollout({
+      service,
+      plan: settings,
+      clock: this.context.clock ?? realClock,
+      windows: stats,
+      canary: next.n,
+      stable: stable.n,
+      group,
+      hooks: {
+        share: (percent) => (split.share = percent),
+        promote: () => this.#promoted(active),
+        abort: (reason) => this.#aborted(active, reason),
+        emit: (event) => bus.emit(event),
+      },
+    });
+    const active: Active = { rollout, stats, canary: next, stable, probe, liveness, identity };
+    this.#active = active;
+    this.#last = rollout;
+    handoff.split?.(split);
+    liveness.start((detail) => {
+      if (this.#active !== active) return;
+      bus.emit({ type: 'health.failed', service, generation: next.n, detail });
+      rollout.abort(`canary g${next.n} failed its health probe: ${detail}`);
+    });
+    rollout.start(replaced ? `g${next.n} is ready: a new rollout against g${stable.n} (replaces g${replaced.canary.n}'s at ${replaced.rollout.share} %)` : undefined);
+  }
+
+  /** A generation ended on its own: the canary's end aborts its rollout; the stable one's promotes the canary (it is all that serves). True when it was one of them. */
+  exited(generation: Generation, why: string): boolean {
+    const active = this.#active;
+    if (active === undefined) return false;
+    if (generation === active.canary) {
+      active.rollout.abort(`canary g${generation.n} exited: ${why}`);
+      return true;
+    }
+    if (generation === active.stable) {
+      active.rollout.promote(true, `stable g${generation.n} exited (${why}): the canary g${active.canary.n} takes every user`);
+      return true;
+    }
+    return false;
+  }
+
+  /** A generation takes over at once while a rollout runs (the strategy became instant): the canary is retired. */
+  takeOverInstead(): void {
+    const active = this.#active;
+    if (active === undefined) return;
+    this.#end(active);
+    this.context.policy.retire(active.canary);
+  }
+
+  /** Steers the rollout in progress; an error text when there is none. */
+  act(action: RolloutAction): string | undefined {
+    const rollout = this.#active?.rollout;
+    if (rollout === undefined) return `no rollout in progress for ${this.context.plan().name}`;
+    if (action === 'promote' || action === 'promote-full') rollout.promote(action === 'promote-full');
+    else if (action === 'abort') rollout.abort('aborted by hand');
+    else if (action === 'pause') rollout.pause();
+    else rollout.resume();
+    return undefined;
+  }
+
+  status(): RolloutStatus | undefined {
+    return this.#last?.status();
+  }
+
+  /** airlock stops: no more decisions (the generations are stopped by the runner). */
+  stop(): void {
+    if (this.#active) this.#end(this.#active);
+  }
+
+  #end(active: Active): void {
+    active.rollout.end();
+    active.liveness.stop();
+    active.stats.close();
+    if (this.#active === active) {
+      this.#active = undefined;
+      this.context.handoff.split?.(undefined);
+    }
+  }
+
+  #promoted(active: Active): void {
+    // Route first, then drop the split: every request has a backend at every moment.
+    this.context.handoff.route(active.canary.n, active.canary.launch);
+    this.#end(active);
+    this.context.promoted(active.canary, active.probe, active.stable);
+    this.context.policy.retire(active.stable);
+  }
+
+  #aborted(active: Active, reason: string): void {
+    this.#end(active);
+    this.#bad.set(active.identity, `g${active.canary.n}'s rollout was aborted: ${reason}`);
+    this.context.policy.retire(active.canary);
+  }
+}

@@ -1,0 +1,25 @@
+import type { IncomingMessage } from 'node:http';
+import type { Backend } from './backends.js';
+
+/** The header a tester sends to force a side of a rollout; never forwarded to the app. */
+export const FORCE_HEADER = 'x-airlock-canary';
+
+/** Where one request goes while a split is on, and what its response must carry (a cookie that keeps the user on one side). */
+export interface SplitChoice {
+  readonly canary: boolean;
+  /** Set-Cookie values to add to the response. */
+  readonly setCookie?: string;
+}
+
+/**
+ * A rollout's split of requests between the stable generation (the proxy's active
+ * backend) and a canary. The proxy asks it for every request while it is set; how users
+ * are keyed and bucketed is the rollout's business (rollout/split.ts).
+ *
+ * @example
+ *   proxy.setSplit({ canary: { generation: 5, host: '127.0.0.1', port: 41800 }, choose: (req) => ({ canary: req.headers['x-airlock-canary'] === 'always' }) });
+ */
+export interface TrafficSplit {
+  readonly canary: Backend;
+  choose(req: IncomingMessage): SplitChoice;
+}

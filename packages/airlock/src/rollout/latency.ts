@@ -1,0 +1,42 @@
+/** Below 1 ms: ten linear buckets of 0.1 ms; above, buckets 2 % wide, up to 2^31 ms. */
+const SUB_MS = 10;
+const GROWTH = 1.02;
+const LOG_GROWTH = Math.log(GROWTH);
+const SIZE = SUB_MS + Math.ceil(Math.log(2 ** 31) / LOG_GROWTH) + 1;
+
+/**
+ * Response times of one generation over one analysis window, in fixed log buckets: a
+ * window of a million requests takes the same 9 KiB as one of ten, and a quantile is
+ * off by at most 2 % (0.1 ms below 1 ms), which is finer than any p99 threshold.
+ *
+ * @example
+ *   const h = new LatencyHistogram();
+ *   for (const ms of [3, 4, 250]) h.record(ms);
+ *   h.quantile(0.99); // ≈ 250
+ */
+export class LatencyHistogram {
+  readonly #counts = new Uint32Array(SIZE);
+  #total = 0;
+
+  get count(): number {
+    return this.#total;
+  }
+
+  record(ms: number): void {
+    const index = ms < 1 ? Math.max(0, Math.floor(ms * SUB_MS)) : Math.min(SIZE - 1, SUB_MS + Math.ceil(Math.log(ms) / LOG_GROWTH));
+    this.#counts[index] = (this.#counts[index] ?? 0) + 1;
+    this.#total += 1;
+  }
+
+  /** The upper bound of the bucket holding quantile q (0..1); undefined for an empty window. */
+  quantile(q: number): number | undefined {
+    if (this.#total === 0) return undefined;
+    const rank = Math.max(1, Math.ceil(q * this.#total));
+    let seen = 0;
+    for (let i = 0; i < SIZE; i += 1) {
+      seen += this.#counts[i] ?? 0;
+      if (seen >= rank) return i < SUB_MS ? (i + 1) / SUB_MS : GROWTH ** (i - SUB_MS);
+    }
+    return undefined;
+  }
+}
