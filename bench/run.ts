@@ -3,12 +3,13 @@ import { configReload, configReloadTable } from './config-reload.ts';
 import { airlockDropped, droppedTable, reflexDropped, throughput, throughputTable } from './handoffs.ts';
 import { machine } from './lib.ts';
 import { plainApps, plainAppsTable } from './plain-apps.ts';
+import { rolloutCost, rolloutTable } from './rollout.ts';
 import { burstBuilds, generateModule, graphTiming, monorepoTable } from './monorepo.ts';
 import { airlockWatcher, generateTree, nodemonWatcher, watcherTable } from './watcher-startup.ts';
 
 /**
  * `npm run bench`: runs every benchmark and prints markdown for docs/BENCHMARKS.md.
- * `npm run bench -- change|dropped|plain|throughput|monorepo|watcher|config` runs one.
+ * `npm run bench -- change|dropped|plain|throughput|rollout|monorepo|watcher|config` runs one.
  */
 const only = process.argv[2];
 const out: string[] = [`## ${new Date().toISOString().slice(0, 10)} · ${machine()}`, ''];
@@ -29,6 +30,9 @@ if (!only || only === 'plain') {
 }
 if (!only || only === 'throughput') {
   out.push(throughputTable(await throughput(18_950)), '');
+}
+if (!only || only === 'rollout') {
+  out.push(rolloutTable(await rolloutCost(18_980)), '');
 }
 if (!only || only === 'monorepo') {
   const module = generateModule();

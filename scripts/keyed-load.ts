@@ -7,6 +7,8 @@ export interface KeyedAnswer {
   /** From x-airlock-generation (rollout.debugHeaders: true). */
   readonly generation: number | undefined;
   readonly at: number;
+  /** From sending the request to the end of the response. */
+  readonly ms: number;
 }
 
 /**
@@ -39,13 +41,14 @@ export class KeyedLoad {
 
   #once(): Promise<void> {
     const key = `u${this.#next++ % this.options.users}`;
+    const started = performance.now();
     return new Promise((resolve) => {
       const headers = { [this.options.header ?? 'x-user-id']: key };
       const req = request({ host: '127.0.0.1', port: this.port, path: '/', agent: this.#agent, headers }, (res) => {
         res.resume();
         res.on('end', () => {
           const generation = res.headers['x-airlock-generation'];
-          this.answers.push({ key, status: res.statusCode ?? 0, generation: generation === undefined ? undefined : Number(generation), at: Date.now() });
+          this.answers.push({ key, status: res.statusCode ?? 0, generation: generation === undefined ? undefined : Number(generation), at: Date.now(), ms: performance.now() - started });
           resolve();
         });
         res.on('error', (error) => {
