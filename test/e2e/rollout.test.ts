@@ -171,6 +171,7 @@ describe('gray release (rollout.strategy: canary)', () => {
     assert.equal(status.web.share, 10);
     assert.equal(status.web.lastDecision.type, 'rollout.held');
     assert.match(cli(dir, 'rollout', 'status', 'web').stdout, /web: canary g2 against stable g1 · running · step 1\/3 \[10, 50, 100\] · share 10 %/);
+    assert.match(cli(dir, 'status').stdout, /web: rollout of g2 against g1: running at 10 % \(step 1\/3\); last: \d+ canary requests/);
 
     assert.equal(cli(dir, 'rollout', 'promote', 'web').status, 0);
     await run.waitForEvent('rollout.step', { canary: 2, share: 50, reason: 'promoted by hand' }, 10_000, since);

@@ -20,4 +20,21 @@ describe('metrics', () => {
       await metrics.close();
     }
   });
+
+  it('follows a rollout in airlock_rollout_share: each step, 100 once promoted, 0 once aborted', async () => {
+    const bus = new EventBus();
+    const metrics = subscribeMetrics(bus);
+    const share = async () => Number(/airlock_rollout_share\{service="api"\} (\S+)/.exec(await metrics.registry.metrics())?.[1]);
+    try {
+      const base = { service: 'api', canary: 5, stable: 4, reason: 'test' };
+      bus.emit({ type: 'rollout.step', ...base, share: 10, step: 2, steps: 4 });
+      assert.equal(await share(), 10);
+      bus.emit({ type: 'rollout.promoted', ...base, share: 100 });
+      assert.equal(await share(), 100);
+      bus.emit({ type: 'rollout.aborted', ...base, share: 0, code: 'AIRLOCK_ERR_ROLLOUT_ABORTED' });
+      assert.equal(await share(), 0);
+    } finally {
+      await metrics.close();
+    }
+  });
 });

@@ -47,6 +47,12 @@ function table({ services, configRejected }: StatusBody): string {
   const lines = rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
   for (const s of services) if (s.configRejected) lines.push(`${s.name}: config rejected, last good one in use: ${s.configRejected}`);
   for (const s of services) if (s.lastFailure) lines.push(`${s.name}: last reload failed: ${s.lastFailure}`);
+  for (const s of services) {
+    const r = s.rollout;
+    if (r === undefined) continue;
+    const where = r.state === 'running' || r.state === 'paused' ? `${r.state} at ${r.share} % (step ${r.step}/${r.steps.length})` : r.state;
+    lines.push(`${s.name}: rollout of g${r.canary} against g${r.stable}: ${where}${r.lastDecision ? `; last: ${r.lastDecision.reason}` : ''} (airlock rollout status ${s.name})`);
+  }
   if (configRejected) lines.push(`airlock.yaml: edit rejected, services run as before: ${configRejected}`);
   return lines.join('\n');
 }
