@@ -18,6 +18,8 @@ export interface DetectParts {
   readonly hash: number;
   readonly graph: number;
   readonly queued: number;
+  /** An isolated save built early (at the debounce): how long the finished build waited for the burst rules to confirm the change was alone. */
+  readonly confirm?: number;
 }
 
 interface Base {

@@ -24,6 +24,22 @@ describe('burst rules (fake clock)', () => {
     assert.equal(rules.inBurst, false);
   });
 
+  it('lets an isolated save go early (at the debounce) but not a burst, nor with debounce 0 or ≥ 100 ms', () => {
+    const clock = new FakeClock();
+    const rules = new BurstRules(50, clock);
+    rules.input();
+    const firstAt = clock.now();
+    clock.advance(50);
+    assert.equal(rules.judge(firstAt, still), 'settled', 'quiet for the debounce');
+    assert.equal(rules.early(firstAt), true, 'before the 100 ms quiet period: early');
+    clock.advance(50);
+    assert.equal(rules.early(firstAt), false, 'at the quiet period it is settled for good');
+    rules.markBurst();
+    assert.equal(rules.early(clock.now()), false, 'a burst waits its quiet period');
+    assert.equal(new BurstRules(0, clock).early(clock.now()), false, 'debounce 0 hands on at once anyway');
+    assert.equal(new BurstRules(150, clock).early(clock.now()), false, 'a debounce of 100 ms or more is the quiet period');
+  });
+
   it('takes a file written within the quiet period, with no new event, for a burst the watcher holds back', () => {
     const clock = new FakeClock();
     const rules = new BurstRules(50, clock);

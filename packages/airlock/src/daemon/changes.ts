@@ -10,6 +10,7 @@ import { BurstRules, quietPeriod } from '../watch/burst.js';
 import { Debouncer } from '../watch/debounce.js';
 import { createFilter, type PathFilter } from '../watch/filter.js';
 import { watchTree, type WatchEvent, type WatchHandle } from '../watch/watcher.js';
+import { Provisional } from './provisional.js';
 
 /** Files statted at once when checking whether a burst is still being written. */
 const STAT_BATCH = 64;
@@ -51,6 +52,8 @@ export interface DetectTiming {
   readonly graphMs: number;
   readonly handedAt: number;
   readonly watcherMs: number | undefined;
+  /** Handed on early (an isolated save, at the debounce): the reload swaps only once this confirms. */
+  readonly provisional?: Provisional;
 }
 
 export interface ChangeOptions {
@@ -130,6 +133,11 @@ export class ChangeDetector {
   #holding = false;
   /** Adopted from a predecessor: already known to have changed. */
   readonly #forced = new Set<string>();
+  /** The change handed on early whose confirmation is still open (one at a time). */
+  #provisional: Provisional | undefined;
+  #confirmTimer: unknown;
+  /** Quiet periods being handled now: confirmation waits for them. */
+  #handling = 0;
 
   constructor(
     private readonly scope: WatchScope,
@@ -145,13 +153,17 @@ export class ChangeDetector {
     this.#burst = new BurstRules(scope.watch.debounceMs, this.#clock);
     // One quiet period is handled at a time: two overlapping ones would hash the same
     // files twice and call the second set "unchanged".
+    // The debounce itself, not the longer quiet period of the burst rules: an isolated save
+    // is handed on (provisionally) at the debounce, and confirmed at the quiet period.
     this.#debouncer = new Debouncer(
-      quietPeriod(scope.watch.debounceMs),
+      scope.watch.debounceMs,
       (paths, firstAt) => {
+        this.#handling += 1;
         // A failure here would drop the change without a word: say it, and go on watching.
         this.#quiet = this.#quiet
           .then(() => this.#onQuiet(paths, firstAt))
-          .catch(this.#reportFailure);
+          .catch(this.#reportFailure)
+          .finally(() => (this.#handling -= 1));
       },
       this.#clock,
       () => this.#clock.now(),
@@ -209,6 +221,7 @@ export class ChangeDetector {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#debouncer.cancel();
+    this.#endProvisional();
     await this.#watcher?.close();
   }
 
@@ -227,6 +240,9 @@ export class ChangeDetector {
    */
   async retire(): Promise<HandOver> {
     this.#stopped = true;
+    // Handed on already: its reload goes on; nothing confirms it now, so it counts as settled.
+    this.#provisional?.confirm();
+    this.#endProvisional();
     await this.#watcher?.close();
     await this.#quiet;
     const waiting = this.#debouncer.take();
@@ -303,19 +319,66 @@ export class ChangeDetector {
     return [...new Set([...files, ...again.files])];
   }
 
+  /** What the tree looks like now; `whole`: also whether any known input was written since the last event (stats every input). */
+  async #look(paths: Iterable<string>, lookedAt: number, whole: boolean) {
+    return {
+      newestWriteAgoMs: await newestWriteAgo(withDirectories(paths, this.scope.watch.root), lookedAt),
+      writtenSinceLastEvent: whole && this.scope.watch.debounceMs > 0 && (await this.#content.writtenSince(this.#burst.writesCountAfter)),
+      listingNewDirectories: this.#listing > 0,
+    };
+  }
+
+  #startProvisional(changed: readonly string[], firstAt: number): Provisional {
+    const provisional = new Provisional(changed, firstAt);
+    this.#provisional = provisional;
+    this.#scheduleConfirm(provisional, Math.max(0, firstAt + quietPeriod(this.scope.watch.debounceMs) - this.#clock.now()));
+    return provisional;
+  }
+
+  #scheduleConfirm(provisional: Provisional, ms: number): void {
+    this.#confirmTimer = this.#clock.setTimeout(() => {
+      this.#confirmTimer = undefined;
+      this.#checkConfirm(provisional).catch(this.#reportFailure);
+    }, ms);
+  }
+
+  /**
+   * The burst rules' verdict on an early change, at the end of their quiet period: settled
+   * with nothing more to handle confirms it; events still waiting or being handled, or a
+   * busy tree, look again after another quiet period (a content change among them
+   * cancels it in #onQuiet).
+   */
+  async #checkConfirm(provisional: Provisional): Promise<void> {
+    if (this.#provisional !== provisional) return;
+    const look = await this.#look(provisional.changed, this.#clock.wall(), true);
+    if (this.#provisional !== provisional) return;
+    const waiting = this.#handling > 0 || this.#debouncer.pending;
+    if (!waiting && this.#burst.judge(provisional.firstAt, look) !== 'wait') {
+      this.#endProvisional();
+      provisional.confirm();
+      return;
+    }
+    this.#scheduleConfirm(provisional, Math.max(this.#burst.quietMs, 10));
+  }
+
+  #endProvisional(): void {
+    if (this.#confirmTimer !== undefined) this.#clock.clearTimeout(this.#confirmTimer);
+    this.#confirmTimer = undefined;
+    this.#provisional = undefined;
+  }
+
   async #onQuiet(paths: Set<string>, firstAt: number): Promise<void> {
     // Timers run before I/O callbacks in an event loop turn: let a watcher batch that is
     // already waiting be noted before deciding the tree is quiet.
     await new Promise((resolve) => setImmediate(resolve));
+    // Early: an isolated save before the burst rules' quiet period is over. It is handed on
+    // now and confirmed (or cancelled) later, so the look skips the whole-tree mtime check.
+    const early = this.#burst.early(firstAt);
     // The watcher delivers a long burst in batches (50 to 500 ms apart); quiet means the
     // tree stopped changing: no input reported within the window, and none of these files
     // (nor their directories) written within it (a batch can still be on its way).
     const lookedAt = this.#clock.wall();
-    const look = {
-      newestWriteAgoMs: await newestWriteAgo(withDirectories(paths, this.scope.watch.root), lookedAt),
-      writtenSinceLastEvent: this.scope.watch.debounceMs > 0 && (await this.#content.writtenSince(this.#burst.writesCountAfter)),
-      listingNewDirectories: this.#listing > 0,
-    };
+    const look = await this.#look(paths, lookedAt, !early);
     if (this.#stopped || this.#holding) return this.#leave(paths, firstAt, this.#leftover.paths);
     if (this.#burst.judge(firstAt, look) === 'wait') {
       this.#debouncer.add(paths, firstAt);
@@ -323,13 +386,20 @@ export class ChangeDetector {
     }
     const settledAt = this.#clock.now();
     const forced = [...paths].filter((path) => this.#forced.delete(path));
-    const changed = [...forced, ...(await this.#content.changed([...paths].filter((path) => !forced.includes(path))))];
+    const fresh = [...forced, ...(await this.#content.changed([...paths].filter((path) => !forced.includes(path))))];
     const hashedAt = this.#clock.now();
     const rel = (list: readonly string[]) => list.map((path) => relative(this.scope.watch.root, path));
-    if (changed.length === 0) {
+    if (fresh.length === 0) {
       this.#emitEach((service) => ({ type: 'change.unchanged', service, paths: rel([...paths]) }));
       return;
     }
+    // A real change before the early one was confirmed: that one is cancelled, and its
+    // paths go on with this one (its services must still rebuild).
+    const cancelled = this.#provisional;
+    if (cancelled !== undefined) this.#endProvisional();
+    cancelled?.cancel();
+    const changed = [...new Set([...(cancelled?.changed ?? []), ...fresh])];
+    if (cancelled !== undefined) firstAt = Math.min(firstAt, cancelled.firstAt);
     const reached = await this.#reached(changed);
     if (this.#stopped || this.#holding) return this.#leave(changed, firstAt, this.#leftover.changed);
     const handedAt = this.#clock.now();
@@ -337,7 +407,8 @@ export class ChangeDetector {
     const newestWrite = lookedAt - look.newestWriteAgoMs;
     const firstEventWall = lookedAt - (settledAt - firstAt);
     const watcherMs = Number.isFinite(newestWrite) && firstEventWall >= newestWrite ? firstEventWall - newestWrite : undefined;
-    const timing: DetectTiming = { settleMs: settledAt - firstAt, hashMs: hashedAt - settledAt, graphMs: handedAt - hashedAt, handedAt, watcherMs };
+    const provisional = early && cancelled === undefined ? this.#startProvisional(changed, firstAt) : undefined;
+    const timing: DetectTiming = { settleMs: settledAt - firstAt, hashMs: hashedAt - settledAt, graphMs: handedAt - hashedAt, handedAt, watcherMs, ...(provisional ? { provisional } : {}) };
     for (const service of this.scope.services) {
       const reaching = reached ? reached.get(service) : changed;
       if (reaching === undefined) {

@@ -58,6 +58,11 @@ export class ReloadScheduler<S> {
     else {
       for (const reason of reasons) pending.reasons.add(reason);
       pending.source = this.hooks.merge(pending.source, source);
+      // The newest request decides whether the coalesced reload waits for a confirmation.
+      if (pending.timing?.provisional !== undefined) {
+        const { provisional: _early, ...settled } = pending.timing;
+        pending.timing = timing?.provisional ? { ...settled, provisional: timing.provisional } : settled;
+      }
     }
     if (this.#loop !== undefined) this.hooks.supersede();
     this.#loop ??= this.#drain().finally(() => (this.#loop = undefined));

@@ -26,9 +26,10 @@ import { serviceStatus, type ServiceStatus } from './service-status.js';
 export type { ServiceStatus };
 
 /** The detect phase split up: the detector's steps, and how long the change waited for its reload. */
-function partsOf(timing: DetectTiming | undefined): DetectParts | undefined {
+function partsOf(timing: DetectTiming | undefined, queuedMs: number, confirmMs: number): DetectParts | undefined {
   if (timing === undefined) return undefined;
-  const parts = { settle: timing.settleMs, hash: timing.hashMs, graph: timing.graphMs, queued: performance.now() - timing.handedAt };
+  const confirm = timing.provisional ? { confirm: confirmMs } : {};
+  const parts = { settle: timing.settleMs, hash: timing.hashMs, graph: timing.graphMs, queued: queuedMs, ...confirm };
   return timing.watcherMs === undefined ? parts : { watcher: timing.watcherMs, ...parts };
 }
 
@@ -213,7 +214,9 @@ export class ServiceRunner {
       this.bus.emit({ type: 'reload.started', service, generation: n, ...trace });
     }
     const phases: Partial<Record<Phase, number>> = { detect: performance.now() - reload.detectStartedAt };
-    const detectParts = partsOf(reload.timing);
+    const queuedMs = reload.timing ? performance.now() - reload.timing.handedAt : 0;
+    /** How long a build made early waited for the change to be confirmed. */
+    let confirmMs = 0;
     try {
       this.#fileEnv = readEnvFiles(this.plan.run.envFiles);
     } catch (error) {
@@ -221,8 +224,20 @@ export class ServiceRunner {
       return this.#recovery.failedStart(n, 'ENV_FILE', `cannot read env file: ${(error as Error).message}`, [], 0, reload.source);
     }
     this.#generations.copyConfig(n);
-    const obtained = await this.#obtain(n, reload.source);
+    const provisional = reload.timing?.provisional;
+    const obtained = await this.#obtain(n, reload.source, provisional?.signal);
     if (!obtained.ok || this.#stopping.signal.aborted) return;
+    if (provisional !== undefined && !provisional.done) {
+      // Built before the burst rules confirmed the change was alone: swap only once they do.
+      const waitStarted = performance.now();
+      if (!(await provisional.confirmed)) {
+        this.bus.emit({ type: 'build.cancelled', service, generation: n, reason: 'more changes arrived before this build was used' });
+        return;
+      }
+      confirmMs = performance.now() - waitStarted;
+    } else if (provisional?.done && !(await provisional.confirmed)) {
+      return;
+    }
     if (obtained.buildMs !== undefined) phases.build = obtained.buildMs;
     this.#scheduler.cancelRetry();
     if (reload.source.kind === 'build') {
@@ -241,17 +256,23 @@ export class ServiceRunner {
     this.#markReady();
     const totalMs = performance.now() - reload.detectStartedAt;
     const { next, probed } = swapped;
+    const detectParts = partsOf(reload.timing, queuedMs, confirmMs);
     this.bus.emit({ type: 'reload.ready', service, generation: n, pid: next.child.pid, totalMs, phases, reason: [...reload.reasons], probed, ...(detectParts ? { detectParts } : {}) });
   }
 
-  async #obtain(n: number, source: ArtifactSource) {
+  async #obtain(n: number, source: ArtifactSource, cancelled: AbortSignal | undefined) {
     const controller = new AbortController();
     this.#build = controller;
+    // An early change that more changes cancelled: its build is killed at once.
+    const onCancel = () => controller.abort(CANCEL_CHANGE);
+    if (cancelled?.aborted) onCancel();
+    cancelled?.addEventListener('abort', onCancel, { once: true });
     const inUse = [this.#current?.artifact, this.#previousArtifact, this.#release.canary?.artifact].filter((path): path is string => path !== undefined);
     const same = this.#current?.artifact ?? this.#lastArtifact ?? this.#builds.lastBuilt;
     try {
       return await source.obtain({ n, signal: controller.signal, fileEnv: this.#fileEnv, inUse, same, keeps: this.#recovery.keeps('running') });
     } finally {
+      cancelled?.removeEventListener('abort', onCancel);
       if (this.#build === controller) this.#build = undefined;
     }
   }

@@ -19,7 +19,7 @@ export function reloadLine(event: Extract<AirlockEvent, { type: 'reload.ready' }
   const parts = event.detectParts;
   // detect 101 (watcher 1 · settle 98 · hash 2 · graph 0 · queued 0): where a millisecond of detect goes.
   const detectSplit = parts
-    ? ` (${[...(parts.watcher === undefined ? [] : [`watcher ${Math.round(parts.watcher)}`]), `settle ${Math.round(parts.settle)}`, `hash ${Math.round(parts.hash)}`, `graph ${Math.round(parts.graph)}`, `queued ${Math.round(parts.queued)}`].join(' · ')})`
+    ? ` (${[...(parts.watcher === undefined ? [] : [`watcher ${Math.round(parts.watcher)}`]), `settle ${Math.round(parts.settle)}`, `hash ${Math.round(parts.hash)}`, `graph ${Math.round(parts.graph)}`, `queued ${Math.round(parts.queued)}`, ...(parts.confirm === undefined ? [] : [`confirm ${Math.round(parts.confirm)}`])].join(' · ')})`
     : '';
   const phases = PHASES.filter((phase) => event.phases[phase] !== undefined)
     .map((phase) => `${phase} ${Math.round(event.phases[phase] as number)}${phase === 'detect' ? detectSplit : ''}`)

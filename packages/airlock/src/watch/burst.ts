@@ -82,6 +82,15 @@ export class BurstRules {
     return this.#inBurst && this.debounceMs > 0 ? Math.max(this.debounceMs, BURST_QUIET_MS) : this.debounceMs;
   }
 
+  /**
+   * Whether a change first seen at `firstAt` may be handed on early, before the quiet
+   * period is over: an isolated save (no burst so far) with a debounce to wait. Its build
+   * starts now; the change is confirmed at the quiet period, or cancelled by more changes.
+   */
+  early(firstAt: number): boolean {
+    return this.debounceMs > 0 && this.debounceMs < WATCHER_BATCH_MS && !this.#inBurst && this.clock.now() - firstAt < quietPeriod(this.debounceMs);
+  }
+
   /** Whether a change first seen at `firstAt` is ready to hand on, given what the tree looks like now. */
   judge(firstAt: number, look: TreeLook): Verdict {
     const now = this.clock.now();

@@ -43,6 +43,11 @@ export class Debouncer<T> {
     this.flush(items, firstAt);
   }
 
+  /** Whether items wait for their quiet period to end. */
+  get pending(): boolean {
+    return this.#pending.size > 0;
+  }
+
   /** Cancels the quiet period and returns what was waiting (to hand it to a successor). */
   take(): { items: Set<T>; firstAt: number } | undefined {
     const items = this.#pending;

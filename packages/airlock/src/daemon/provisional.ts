@@ -1,0 +1,48 @@
+/**
+ * A change handed on before the burst rules could confirm it was alone: its build starts
+ * at once (the debounce after the first event), and it swaps only once the tree counts as
+ * settled (docs/watching.md). A content change arriving before then cancels it (its
+ * build is killed, or, if it finished, thrown away) and is handed on together with it,
+ * so a burst still completes exactly one build.
+ *
+ * @example
+ *   const provisional = new Provisional(['/app/main.go'], clock.now());
+ *   provisional.signal.addEventListener('abort', () => build.abort());
+ *   if (await provisional.confirmed) swap();
+ */
+export class Provisional {
+  readonly #controller = new AbortController();
+  #resolve: (confirmed: boolean) => void = () => undefined;
+  #done = false;
+  /** Resolves true when the tree settled with nothing more, false when cancelled. */
+  readonly confirmed = new Promise<boolean>((resolve) => (this.#resolve = resolve));
+
+  constructor(
+    /** The changed paths (absolute) it was handed on with: a cancelling change carries them on. */
+    readonly changed: readonly string[],
+    /** When the first event of the change came (clock time). */
+    readonly firstAt: number,
+  ) {}
+
+  /** Aborted when it is cancelled: the build it started is killed. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  get done(): boolean {
+    return this.#done;
+  }
+
+  confirm(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#resolve(true);
+  }
+
+  cancel(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#controller.abort();
+    this.#resolve(false);
+  }
+}

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ChangeDetector, type DetectTiming } from '../src/daemon/changes.ts';
+import { EventBus, type AirlockEvent } from '../src/events.ts';
+import { closeAllWatchers } from '../src/watch/watcher.ts';
+import { FakeClock } from './support/fake-clock.ts';
+
+/**
+ * An isolated save is handed on at the debounce, provisionally, and confirmed at the
+ * burst rules' quiet period; a content change before then cancels it and goes on with
+ * it. A real watcher on a real directory; the detector's timers on a fake clock, so the
+ * test decides when each quiet period ends (no race with the machine's speed).
+ */
+const dir = mkdtempSync(join(tmpdir(), 'airlock-early-'));
+after(async () => {
+  await closeAllWatchers();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Handed {
+  readonly paths: string[];
+  readonly firstAt: number;
+  readonly timing: DetectTiming;
+}
+
+/** Polls (real time) until `condition` holds: the watcher's events arrive when the kernel says. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function detector(name: string) {
+  const root = join(dir, name);
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(root);
+  writeFileSync(join(root, 'a.txt'), 'a0');
+  writeFileSync(join(root, 'b.txt'), 'b0');
+  const clock = new FakeClock();
+  const bus = new EventBus();
+  const events: AirlockEvent[] = [];
+  bus.subscribe((event) => events.push(event));
+  const handed: Handed[] = [];
+  const changes = new ChangeDetector(
+    { services: ['svc'], watch: { root, include: ['**/*.txt'], exclude: [], debounceMs: 50, gitignore: false } },
+    bus,
+    { clock },
+    (_service, paths, firstAt, timing) => handed.push({ paths, firstAt, timing }),
+  );
+  await changes.start();
+  // The start-up hashes, so the first save is compared with what was there.
+  await until(() => events.some((e) => e.type === 'watch.started'), 'the watcher');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  after(() => changes.stop());
+  /** Waits until the detector has a quiet period (or a confirmation) pending: its timers on the fake clock. */
+  const timers = (n: number) => until(() => clock.pending >= n, `${n} timers`);
+  /** Moves the fake clock 10 ms at a time, letting the detector's file system work finish in between, until `condition`. */
+  const drive = async (condition: () => boolean, what: string) => {
+    for (let step = 0; step < 100 && !condition(); step++) {
+      clock.advance(10);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.ok(condition(), what);
+  };
+  return { root, clock, events, handed, timers, drive };
+}
+
+describe('an isolated save goes early, a burst still builds once (real watcher, fake clock)', () => {
+  it('hands an isolated save on at the debounce, provisionally, and confirms it at the quiet period', async () => {
+    const { root, clock, handed, timers } = await detector('alone');
+    writeFileSync(join(root, 'a.txt'), 'a1');
+    await timers(1);
+    clock.advance(50);
+    await until(() => handed.length === 1, 'the early hand-on');
+    const [first] = handed as [Handed];
+    assert.deepEqual(first.paths, ['a.txt']);
+    assert.equal(first.timing.settleMs, 50, 'handed on at the debounce, not the 100 ms quiet period');
+    const provisional = first.timing.provisional;
+    assert.ok(provisional, 'provisional');
+    clock.advance(49);
+    assert.equal(provisional.done, false, 'not before the quiet period');
+    clock.advance(1);
+    assert.equal(await provisional.confirmed, true);
+    assert.equal(provisional.signal.aborted, false);
+  });
+
+  it('cancels the early change when another content change comes before the quiet period, and hands on both as one', async () => {
+    const { root, clock, handed, timers, drive } = await detector('burst');
+    writeFileSync(join(root, 'a.txt'), 'a1');
+    await timers(1);
+    clock.advance(50);
+    await until(() => handed.length === 1, 'the early hand-on');
+    const early = (handed[0] as Handed).timing.provisional;
+    assert.ok(early);
+    writeFileSync(join(root, 'b.txt'), 'b1');
+    await timers(2); // the confirmation and b's quiet period
+    // b came 50 ms after a: a burst, which wants 150 ms of quiet; the confirmation finds b waiting and looks again.
+    await drive(() => handed.length === 2, 'the second hand-on');
+    assert.equal(await early.confirmed, false, 'cancelled');
+    assert.equal(early.signal.aborted, true, 'its build is killed');
+    const second = handed[1] as Handed;
+    assert.deepEqual(second.paths.sort(), ['a.txt', 'b.txt'], 'a.txt goes on with b.txt');
+    assert.equal(second.firstAt, (handed[0] as Handed).firstAt, 'one change since the first event');
+    assert.equal(second.timing.provisional, undefined, 'a burst is not handed on early');
+  });
+
+  it('keeps the early change when what comes before the quiet period changes nothing (a touch)', async () => {
+    const { root, clock, events, handed, timers, drive } = await detector('touch');
+    writeFileSync(join(root, 'a.txt'), 'a1');
+    await timers(1);
+    clock.advance(50);
+    await until(() => handed.length === 1, 'the early hand-on');
+    const early = (handed[0] as Handed).timing.provisional;
+    assert.ok(early);
+    writeFileSync(join(root, 'a.txt'), 'a1');
+    await timers(2);
+    await drive(() => events.some((e) => e.type === 'change.unchanged'), 'the unchanged rewrite');
+    await drive(() => early.done, 'the confirmation');
+    assert.equal(await early.confirmed, true);
+    assert.equal(handed.length, 1);
+  });
+});
