@@ -5,18 +5,21 @@ import { machine } from './lib.ts';
 import { plainApps, plainAppsTable } from './plain-apps.ts';
 import { rolloutCost, rolloutTable } from './rollout.ts';
 import { burstBuilds, generateModule, graphTiming, monorepoTable } from './monorepo.ts';
+import { burstShapes, burstTable } from './bursts.ts';
 import { airlockWatcher, generateTree, nodemonWatcher, watcherTable } from './watcher-startup.ts';
 
 /**
  * `npm run bench`: runs every benchmark and prints markdown for docs/BENCHMARKS.md.
- * `npm run bench -- change|dropped|plain|throughput|rollout|monorepo|watcher|config` runs one.
+ * `npm run bench -- change|dropped|plain|throughput|rollout|monorepo|bursts|watcher|config` runs one.
  */
 const only = process.argv[2];
 const out: string[] = [`## ${new Date().toISOString().slice(0, 10)} · ${machine()}`, ''];
 
 if (!only || only === 'change') {
   const runs = [await changeToServing('0', 18_931, 'proxy', true), await changeToServing('50ms', 18_932, 'proxy', false)];
-  for (const [i, handoff] of (['fd', 'tcp-proxy', 'restart'] as const).entries()) runs.push(await changeToServing('0', 18_933 + i, handoff, false));
+  for (const [i, handoff] of (['fd', 'tcp-proxy', 'restart'] as const).entries()) {
+    runs.push(await changeToServing('50ms', 18_933 + 2 * i, handoff, false), await changeToServing('0', 18_934 + 2 * i, handoff, false));
+  }
   out.push(changeToServingTable(runs), '');
 }
 if (!only || only === 'dropped') {
@@ -38,6 +41,10 @@ if (!only || only === 'monorepo') {
   const module = generateModule();
   const graph = await graphTiming(module.dir, module.mains);
   out.push(monorepoTable(graph, await burstBuilds(module.dir, module.usedBy)), '');
+}
+if (!only || only === 'bursts') {
+  const module = generateModule();
+  out.push(burstTable(await burstShapes(module.dir, module.usedBy, 20)), '');
 }
 if (!only || only === 'watcher') {
   const tree = generateTree();

@@ -139,4 +139,20 @@ describe('where detect goes', () => {
     assert.ok(parts.watcher === undefined || parts.watcher >= 0);
     assert.equal((await run.interrupt()).code, 0);
   });
+
+  it('starts an isolated save at the debounce and swaps once the burst rules confirm it (detectParts.confirm), and says it in the reload line', async () => {
+    const dir = tempProject();
+    cleanup(() => removeProject(dir));
+    writeFileSync(join(dir, 'main.txt'), 'v1');
+    const run = new AirlockRun(['dev', '--build', 'cat main.txt', '--run', "node -e 'setInterval(() => {}, 1000)'", '--watch', '*.txt'], dir);
+    cleanup(() => run.kill());
+    await run.waitForLine(/g1 (ready|started) in/, 30_000, 0);
+    const since = run.lines.length;
+    writeFileSync(join(dir, 'main.txt'), 'v2');
+    // The build is "cat", far shorter than the 100 ms quiet period: it waits for the confirmation.
+    const line = await run.waitForLine(/g2 (ready|started) in/, 30_000, since);
+    assert.match(line, /detect \d+ \(.*settle \d+ · hash \d+ · graph \d+ · queued \d+ · confirm \d+\)/);
+    assert.equal(run.lines.slice(since).filter((l) => /build cancelled/.test(l)).length, 0, 'nothing cancelled for a save alone');
+    assert.equal((await run.interrupt()).code, 0);
+  });
 });

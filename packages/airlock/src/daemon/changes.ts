@@ -147,7 +147,11 @@ export class ChangeDetector {
   ) {
     // A Go module's graph knows what its packages embed, also after a new //go:embed line.
     const graph = options.goGraph;
-    this.#filter = createFilter({ ...scope.watch, alsoMatches: graph ? (path) => graph.isInput(path) : undefined });
+    const filter = createFilter({ ...scope.watch, alsoMatches: graph ? (path) => graph.isInput(path) : undefined });
+    // Ignored paths (airlock's own log, env and config files) are no input at all: not
+    // hashed, and their writes never make the tree look busy.
+    const ignore = options.ignore;
+    this.#filter = ignore ? { matches: (path) => filter.matches(path) && !ignore(path), skipsDir: (path) => filter.skipsDir(path) } : filter;
     this.#content = options.content ?? new ContentTracker();
     this.#clock = options.clock ?? realClock;
     this.#burst = new BurstRules(scope.watch.debounceMs, this.#clock);
@@ -221,7 +225,10 @@ export class ChangeDetector {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#debouncer.cancel();
+    // A reload waiting for its confirmation ends (airlock stops; nothing would confirm it).
+    const provisional = this.#provisional;
     this.#endProvisional();
+    provisional?.drop();
     await this.#watcher?.close();
   }
 

@@ -39,6 +39,13 @@ export class Provisional {
     this.#resolve(true);
   }
 
+  /** Nothing will confirm it (airlock stops): a reload waiting on it ends; its build is left to the stop. */
+  drop(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#resolve(false);
+  }
+
   cancel(): void {
     if (this.#done) return;
     this.#done = true;

@@ -72,6 +72,8 @@ export class ServiceRunner {
   #lastArtifact: string | undefined;
   #build: AbortController | undefined;
   readonly #stopping = new AbortController();
+  /** Resolves false once airlock stops: a wait for a confirmation ends with it. */
+  readonly #stopped = new Promise<false>((resolve) => this.#stopping.signal.addEventListener('abort', () => resolve(false), { once: true }));
   #n = 0;
   #traceparent: string | undefined;
   /** The env files as read when the current reload began: its build, probes and process share them. */
@@ -230,12 +232,13 @@ export class ServiceRunner {
     if (provisional !== undefined && !provisional.done) {
       // Built before the burst rules confirmed the change was alone: swap only once they do.
       const waitStarted = performance.now();
-      if (!(await provisional.confirmed)) {
+      if (!(await Promise.race([provisional.confirmed, this.#stopped]))) {
+        if (this.#stopping.signal.aborted) return;
         this.bus.emit({ type: 'build.cancelled', service, generation: n, reason: 'more changes arrived before this build was used' });
         return;
       }
       confirmMs = performance.now() - waitStarted;
-    } else if (provisional?.done && !(await provisional.confirmed)) {
+    } else if (provisional !== undefined && !(await provisional.confirmed)) {
       return;
     }
     if (obtained.buildMs !== undefined) phases.build = obtained.buildMs;
