@@ -23,6 +23,8 @@ export interface WatcherFigures {
   readonly tool: string;
   readonly readyMs: number;
   readonly rssMiB: number;
+  /** A save right after ready → change.detected, while the start-up hashing still runs (airlock only). */
+  readonly firstChangeMs?: number;
 }
 
 async function settle(ms: number): Promise<void> {
@@ -35,9 +37,15 @@ export async function airlockWatcher(tree: string): Promise<WatcherFigures> {
   try {
     await airlock.waitFor(/"type":"watch\.started"/);
     const readyMs = performance.now() - t0;
+    // The start-up hashing (up to 20,000 inputs) must not hold the first change back.
+    const detected = airlock.waitFor(/"type":"change\.detected"/);
+    const t1 = performance.now();
+    writeFileSync(join(tree, 'pkg0', 'dir0', 'file0.go'), `package p0\n// saved at ${Date.now()}\n`);
+    await detected;
+    const firstChangeMs = performance.now() - t1;
     // Let the start-up content hashing finish before reading memory.
     await settle(3_000);
-    return { tool: 'airlock (@parcel/watcher)', readyMs, rssMiB: rssMiB(airlock.child.pid as number) };
+    return { tool: 'airlock (@parcel/watcher)', readyMs, rssMiB: rssMiB(airlock.child.pid as number), firstChangeMs };
   } finally {
     await airlock.stop();
   }
@@ -59,10 +67,10 @@ export async function nodemonWatcher(tree: string): Promise<WatcherFigures> {
 
 export function watcherTable(figures: readonly WatcherFigures[]): string {
   return [
-    `Watcher start-up on ${DIRS * FILES_PER_DIR} files in ${DIRS} directories (process start → watching; RSS 3 s later):`,
+    `Watcher start-up on ${DIRS * FILES_PER_DIR} files in ${DIRS} directories (process start → watching; a save right after → change detected; RSS 3 s later):`,
     '',
-    '| tool | ready (ms) | RSS (MiB) |',
-    '| --- | --- | --- |',
-    ...figures.map((f) => `| ${f.tool} | ${fmt(f.readyMs)} | ${f.rssMiB.toFixed(0)} |`),
+    '| tool | ready (ms) | first save → detected (ms) | RSS (MiB) |',
+    '| --- | --- | --- | --- |',
+    ...figures.map((f) => `| ${f.tool} | ${fmt(f.readyMs)} | ${f.firstChangeMs === undefined ? '–' : fmt(f.firstChangeMs)} | ${f.rssMiB.toFixed(0)} |`),
   ].join('\n');
 }

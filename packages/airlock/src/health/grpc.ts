@@ -1,5 +1,7 @@
-import { Client, credentials } from '@grpc/grpc-js';
 import { fail, pass, type Probe } from './probe.js';
+
+/** @grpc/grpc-js loads when a gRPC probe first runs: most services never need it, and it costs ~50 ms at start-up. */
+let grpc: Promise<typeof import('@grpc/grpc-js')> | undefined;
 
 /*
  * grpc.health.v1.Health/Check. The two messages are tiny, so they are encoded here
@@ -58,8 +60,9 @@ export function decodeStatus(bytes: Buffer): number {
  * whole server).
  */
 export function grpcProbe(host: string, port: number, service: string, timeoutMs: number): Probe {
-  return () =>
-    new Promise((resolve) => {
+  return async () => {
+    const { Client, credentials } = await (grpc ??= import('@grpc/grpc-js'));
+    return new Promise((resolve) => {
       const client = new Client(`${host}:${port}`, credentials.createInsecure());
       client.makeUnaryRequest(
         '/grpc.health.v1.Health/Check',
@@ -75,4 +78,5 @@ export function grpcProbe(host: string, port: number, service: string, timeoutMs
         },
       );
     });
+  };
 }

@@ -7,7 +7,7 @@ import { BackendSwitch, InFlight, type Backend } from './backends.js';
 import { Tunnels } from './tunnels.js';
 import { shouldRetry, wasSent } from './retry-policy.js';
 import { errorCode, forwardHeaders, forwardOnce } from './forward.js';
-import { UpstreamPools } from './pools.js';
+import { loadUndici, UpstreamPools } from './pools.js';
 import { FORCE_HEADER, type TrafficSplit } from './split.js';
 
 /** Published once per answered request, for metrics (node:diagnostics_channel; free without subscribers). */
@@ -58,7 +58,8 @@ export class HttpProxy {
     this.#server.on('clientError', (_error, socket) => socket.destroy());
   }
 
-  listen(): Promise<void> {
+  async listen(): Promise<void> {
+    await loadUndici();
     return listenOn(this.#server, this.options.host, this.options.port, this.options.onError);
   }
 

@@ -1,5 +1,13 @@
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { Backend } from './backends.js';
+
+/** undici loads with the first HTTP proxy (~100 ms of start-up that fd, tcp-proxy and restart services never need). */
+let undici: typeof import('undici') | undefined;
+
+/** Loads undici; call before the first get() (the proxy does, before it listens). */
+export async function loadUndici(): Promise<void> {
+  undici ??= await import('undici');
+}
 
 /**
  * The proxy's keep-alive connections to each generation, one pool per generation, so a
@@ -17,7 +25,8 @@ export class UpstreamPools {
   get(backend: Backend): Pool {
     let pool = this.#pools.get(backend.generation);
     if (pool === undefined) {
-      pool = new Pool(`http://${backend.host}:${backend.port}`, { connections: 128, pipelining: 1, keepAliveTimeout: 4_000 });
+      if (undici === undefined) throw new Error('loadUndici() must be awaited before the proxy forwards');
+      pool = new undici.Pool(`http://${backend.host}:${backend.port}`, { connections: 128, pipelining: 1, keepAliveTimeout: 4_000 });
       this.#pools.set(backend.generation, pool);
     }
     return pool;

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import watcher from '@parcel/watcher';
 import { AirlockError } from '../errors.js';
 import { IGNORED_DIRS } from './filter.js';
@@ -62,6 +63,40 @@ export function watchError(root: string, error: unknown): AirlockError {
   return new AirlockError('WATCH_FAILED', `cannot watch ${root}: ${message}`, { cause: error });
 }
 
+/** A tree with more directories than this is not searched for nested ones to ignore (the walk would cost more than it saves). */
+const MAX_WALKED_DIRS = 50_000;
+
+/**
+ * The directories the watcher must not descend into, as plain paths: .git, node_modules
+ * and the like at the root (whether they exist yet or not) and wherever they are nested.
+ * Plain paths, not globs: @parcel/watcher tests every entry of the tree against each glob
+ * with a C++ regex, which took 1.25 s of a 1.6 s start on 100,000 files; finding the
+ * nested ones with one walk over directories takes ~60 ms there.
+ */
+export function ignoredDirs(root: string): string[] {
+  const names = new Set<string>(IGNORED_DIRS);
+  const found = IGNORED_DIRS.map((name) => join(root, name));
+  const stack = [root];
+  for (let walked = 0; stack.length > 0 && walked < MAX_WALKED_DIRS; walked++) {
+    const dir = stack.pop() as string;
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      continue; // unreadable or gone: nothing to find below it
+    }
+    for (const entry of entries) {
+      // Symbolic links are not followed, by the watcher either.
+      if (!entry.isDirectory()) continue;
+      const path = join(dir, entry.name);
+      if (names.has(entry.name)) {
+        if (dir !== root) found.push(path);
+      } else stack.push(path);
+    }
+  }
+  return found;
+}
+
 /**
  * Native recursive watching (inotify on Linux, FSEvents, ReadDirectoryChangesW) of a
  * tree; new directories are picked up by the watcher itself. Calls onPaths with the
@@ -86,7 +121,7 @@ export async function watchTree(
           if (dir === root && events.some((event) => event.path === root && event.type === 'delete')) void rootGone();
         }
       },
-      { ignore: IGNORED_DIRS.map((name) => `**/${name}`) },
+      { ignore: ignoredDirs(dir) },
     );
     live.add(sub);
     return sub;

@@ -9,8 +9,6 @@ import { subscribeJson } from '../../observe/json.js';
 import { subscribePretty } from '../../observe/pretty.js';
 import { boundedWriter } from '../../observe/bounded-writer.js';
 import { controlSocketPath, startControl } from '../../control/server.js';
-import { subscribeMetrics } from '../../observe/metrics.js';
-import { subscribeTracing } from '../../observe/tracing.js';
 import { paletteFor, type GlobalOptions } from '../output.js';
 import { installFatalHandler } from '../fatal.js';
 import { ownOutputFiles } from '../own-output.js';
@@ -36,7 +34,8 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
   }
 
   // Traces are on when an OTLP endpoint is configured the standard OpenTelemetry way.
-  const tracing = process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? subscribeTracing(bus) : undefined;
+  // Loaded only when used: OpenTelemetry and prom-client cost ~150 ms of every start otherwise.
+  const tracing = process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? (await import('../../observe/tracing.js')).subscribeTracing(bus) : undefined;
   const daemon = new Daemon(plans, bus, {
     watch,
     buildConcurrency: loaded.config.builds?.concurrency,
@@ -46,7 +45,7 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
   });
   // airlock dev applies edits of airlock.yaml as they are saved; airlock run on SIGHUP.
   const reloader = loaded.file ? new ConfigFileReloader(loaded.file, loaded.baseDir, loaded.config, names, daemon, bus) : undefined;
-  const metrics = loaded.config.metrics ? subscribeMetrics(bus) : undefined;
+  const metrics = loaded.config.metrics ? (await import('../../observe/metrics.js')).subscribeMetrics(bus) : undefined;
   if (loaded.config.metrics) await metrics?.listen(loaded.config.metrics.listen.host, loaded.config.metrics.listen.port);
   const control = await startControl(controlSocketPath(loaded.baseDir), daemon, bus);
   const closeAround = async () => {
