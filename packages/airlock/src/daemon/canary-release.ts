@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { buildIdentity } from './build-identity.js';
 import { realClock, type Clock } from '../clock.js';
 import type { ServicePlan } from '../config/plan.js';
 import type { EventBus } from '../events.js';
@@ -65,9 +66,17 @@ export class CanaryRelease {
     return this.#active?.canary;
   }
 
-  /** Why a build was rolled back, when it was; undefined for a build that may roll out. */
-  badReason(identity: string): string | undefined {
-    return this.#bad.get(identity);
+  /**
+   * Before generation n of `artifact` starts against `stable`: its build identity when it
+   * is to roll out as a canary (undefined: it takes over at once), or the refusal when its
+   * build was rolled back before.
+   */
+  async screen(n: number, artifact: string | undefined, sourceBuild: number, stable: Generation | undefined): Promise<{ identity?: string; refused?: string }> {
+    if (!this.wants(stable)) return {};
+    const identity = await buildIdentity(artifact, sourceBuild);
+    const bad = this.#bad.get(identity);
+    if (bad === undefined) return { identity };
+    return { refused: `g${n}: not rolled out: it is the same build as ${bad}; change the code to roll out a new one; g${stable.n} (pid ${stable.child.pid}) keeps serving` };
   }
 
   begin(next: Generation, launch: Launch, stable: Generation, probe: Probe | undefined, identity: string): void {

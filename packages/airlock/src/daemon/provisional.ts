@@ -53,3 +53,19 @@ export class Provisional {
     this.#resolve(false);
   }
 }
+
+/**
+ * Waits, for a reload whose build finished, until its change is confirmed: the ms it
+ * waited, or undefined when it was cancelled (or `stopped` resolved first). A change that
+ * was not provisional waits for nothing.
+ *
+ * @example
+ *   const waited = await confirmation(reload.timing?.provisional, stopped);
+ *   if (waited === undefined) return; // more changes came: this build is not used
+ */
+export async function confirmation(provisional: Provisional | undefined, stopped: Promise<false>): Promise<number | undefined> {
+  if (provisional === undefined) return 0;
+  const started = performance.now();
+  const confirmed = await Promise.race([provisional.confirmed, stopped]);
+  return confirmed ? performance.now() - started : undefined;
+}

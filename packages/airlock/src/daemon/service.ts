@@ -14,8 +14,8 @@ import type { Generation } from '../swap/generation.js';
 import type { Handoff } from '../swap/handoff.js';
 import { trafficPolicy, type TrafficPolicy } from '../swap/traffic-policy.js';
 import { Builds, mergeSources, reuse, type ArtifactSource } from './artifact-source.js';
-import { buildIdentity } from './build-identity.js';
 import { CanaryRelease, type RolloutAction } from './canary-release.js';
+import { confirmation } from './provisional.js';
 import { fullCode } from '../errors.js';
 import { CANCEL_CHANGE, CANCEL_STOP } from './build-step.js';
 import { Recovery } from './recovery.js';
@@ -217,8 +217,6 @@ export class ServiceRunner {
     }
     const phases: Partial<Record<Phase, number>> = { detect: performance.now() - reload.detectStartedAt };
     const queuedMs = reload.timing ? performance.now() - reload.timing.handedAt : 0;
-    /** How long a build made early waited for the change to be confirmed. */
-    let confirmMs = 0;
     try {
       this.#fileEnv = readEnvFiles(this.plan.run.envFiles);
     } catch (error) {
@@ -229,16 +227,10 @@ export class ServiceRunner {
     const provisional = reload.timing?.provisional;
     const obtained = await this.#obtain(n, reload.source, provisional?.signal);
     if (!obtained.ok || this.#stopping.signal.aborted) return;
-    if (provisional !== undefined && !provisional.done) {
-      // Built before the burst rules confirmed the change was alone: swap only once they do.
-      const waitStarted = performance.now();
-      if (!(await Promise.race([provisional.confirmed, this.#stopped]))) {
-        if (this.#stopping.signal.aborted) return;
-        this.bus.emit({ type: 'build.cancelled', service, generation: n, reason: 'more changes arrived before this build was used' });
-        return;
-      }
-      confirmMs = performance.now() - waitStarted;
-    } else if (provisional !== undefined && !(await provisional.confirmed)) {
+    // Built before the burst rules confirmed the change was alone: it swaps only once they do.
+    const confirmMs = await confirmation(provisional, this.#stopped);
+    if (confirmMs === undefined) {
+      if (!this.#stopping.signal.aborted) this.bus.emit({ type: 'build.cancelled', service, generation: n, reason: 'more changes arrived before this build was used' });
       return;
     }
     if (obtained.buildMs !== undefined) phases.build = obtained.buildMs;
@@ -247,13 +239,8 @@ export class ServiceRunner {
       this.#scheduler.resetBackoff();
       this.#sourceBuilds += 1;
     }
-    const identity = this.#release.wants(this.#current) ? await buildIdentity(obtained.artifact, this.#sourceBuilds) : undefined;
-    const bad = identity === undefined ? undefined : this.#release.badReason(identity);
-    if (bad !== undefined) {
-      const message = `g${n}: not rolled out: it is the same build as ${bad}; change the code to roll out a new one${this.#recovery.keeps('serving')}`;
-      this.bus.emit({ type: 'reload.failed', service, generation: n, code: fullCode('ROLLOUT_BAD_BUILD'), message, tail: [] });
-      return;
-    }
+    const { identity, refused } = await this.#release.screen(n, obtained.artifact, this.#sourceBuilds, this.#current);
+    if (refused !== undefined) return this.bus.emit({ type: 'reload.failed', service, generation: n, code: fullCode('ROLLOUT_BAD_BUILD'), message: refused, tail: [] });
     const swapped = await this.#swap(n, obtained.artifact, phases, identity);
     if (swapped === undefined) return;
     this.#markReady();

@@ -1,0 +1,76 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import { checkRange, parseVersion, satisfies } from './semver.js';
+
+/** How a plugin runs: a worker thread (default; real unload, memory limits, a crash stays inside). */
+export type Isolation = 'worker';
+
+/** plugin.json, checked before any plugin code runs. */
+export interface Manifest {
+  readonly name: string;
+  readonly version: string;
+  /** The module to load, relative to the plugin's directory. */
+  readonly main: string;
+  /** A semver range the host's plugin API version must satisfy. */
+  readonly host: string;
+  readonly isolation: Isolation;
+  /** Config handed to init(ctx) as ctx.config. */
+  readonly config: Readonly<Record<string, unknown>>;
+}
+
+/** A manifest that cannot be used: the file, the field, what was expected. */
+export class ManifestError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(`${file}: ${message}`);
+    this.name = 'ManifestError';
+  }
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]*$/;
+const KNOWN = new Set(['name', 'version', 'main', 'host', 'isolation', 'config', 'description']);
+
+/**
+ * Reads and checks `<dir>/plugin.json` against the host's plugin API version. Unknown
+ * keys are errors, like everywhere in airlock; `main` must stay inside the directory.
+ *
+ * @example
+ *   const manifest = readManifest('plugins/greet', '1.0.0');
+ *   // { name: 'greet', version: '1.2.0', main: 'index.js', host: '^1', isolation: 'worker', config: {} }
+ */
+export function readManifest(dir: string, hostVersion: string): Manifest {
+  const file = join(dir, 'plugin.json');
+  if (!existsSync(file)) throw new ManifestError(file, 'no plugin.json: a plugin directory needs one with name, version, main and host');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ManifestError(file, `not valid JSON: ${(error as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ManifestError(file, 'expected a JSON object');
+  const m = raw as Record<string, unknown>;
+  for (const key of Object.keys(m)) if (!KNOWN.has(key)) throw new ManifestError(file, `unknown key "${key}"; allowed: ${[...KNOWN].join(', ')}`);
+  const text = (key: string): string => {
+    const value = m[key];
+    if (typeof value !== 'string' || value === '') throw new ManifestError(file, `"${key}" must be a non-empty string, got ${JSON.stringify(value)}`);
+    return value;
+  };
+  const name = text('name');
+  if (!NAME.test(name)) throw new ManifestError(file, `"name" ${JSON.stringify(name)}: use lower-case letters, digits, ".", "-" and "_"`);
+  const version = text('version');
+  if (parseVersion(version) === undefined) throw new ManifestError(file, `"version" ${JSON.stringify(version)} is not MAJOR.MINOR.PATCH`);
+  const main = text('main');
+  const mainPath = resolve(dir, main);
+  if (relative(resolve(dir), mainPath).split(sep)[0] === '..') throw new ManifestError(file, `"main" ${JSON.stringify(main)} points outside the plugin directory`);
+  const host = text('host');
+  const bad = checkRange(host);
+  if (bad) throw new ManifestError(file, `"host": ${bad}`);
+  if (!satisfies(hostVersion, host)) throw new ManifestError(file, `"host" ${JSON.stringify(host)} does not accept this host's plugin API ${hostVersion}: the plugin needs another host version`);
+  const isolation = m.isolation ?? 'worker';
+  if (isolation !== 'worker') throw new ManifestError(file, `"isolation" ${JSON.stringify(isolation)}: only "worker" is available`);
+  const config = m.config ?? {};
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new ManifestError(file, '"config" must be an object');
+  return { name, version, main, host, isolation, config: config as Record<string, unknown> };
+}
