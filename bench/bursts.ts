@@ -77,7 +77,7 @@ export function burstTable(rows: readonly BurstShape[]): string {
   return [
     'Builds per burst, generated module (20 services, 500 packages), one airlock dev, default debounce:',
     '',
-    '| burst | services affected | builds completed | per affected service | builds started | cancelled | first write → all affected ready |',
+    '| burst | services affected | builds completed | per affected service | builds started | cancelled (started or waiting for a slot) | first write → all affected ready |',
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r.shape} | ${r.affected} | ${r.completed} | **${(r.completed / Math.max(1, r.affected)).toFixed(2)}** | ${r.started} | ${r.cancelled} | ${fmt(r.ms)} ms |`),
   ].join('\n');

@@ -47,6 +47,8 @@ export interface ServicePlan {
   readonly health: HealthPlan;
   readonly proxy: { readonly holdMs: number };
   readonly rollout: RolloutPlan;
+  /** The app's plugin directory (absolute), left out of the watch: its host swaps plugins itself. */
+  readonly plugins: { readonly dir: string } | undefined;
   readonly stop: { readonly signal: NodeJS.Signals; readonly timeoutMs: number; readonly drainMs: number };
 }
 
@@ -190,6 +192,9 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     : service.node
       ? nodePreset(name, dir, service, service.node.script)
       : plainService(name, dir, service);
+  // A plugin directory is the app's plugin host's to watch and swap: never a rebuild.
+  const pluginsDir = service.plugins ? relative(shape.root, resolve(dir, service.plugins.dir)).split('\\').join('/') : undefined;
+  const exclude = pluginsDir === undefined ? shape.exclude : [...shape.exclude, `${pluginsDir}/**`];
   const envFile = service.run.envFile;
   const envFiles = (envFile === undefined ? [] : typeof envFile === 'string' ? [envFile] : envFile).map((file) => resolve(dir, file));
   const env: Record<string, string> = stringEnv(service.run.env);
@@ -216,7 +221,7 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     watch: {
       root: shape.root,
       include: shape.include,
-      exclude: shape.exclude,
+      exclude,
       debounceMs: service.watch.debounce,
       gitignore: service.watch.gitignore,
     },
@@ -225,6 +230,7 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     health: healthPlan(service),
     proxy: { holdMs: service.proxy.hold },
     rollout: rolloutPlan(service),
+    plugins: service.plugins ? { dir: resolve(dir, service.plugins.dir) } : undefined,
     stop: { signal: service.stop.signal, timeoutMs: service.stop.timeout, drainMs: service.stop.drain },
   });
 }

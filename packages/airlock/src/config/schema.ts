@@ -200,6 +200,12 @@ export const serviceSchema = z
         hold: duration('30s').describe('How long a request waits while no generation is ready.'),
       })
       .prefault({}),
+    plugins: z
+      .strictObject({
+        dir: z.string().min(1).describe("The app's plugin directory (relative to dir): a PluginHost swaps what changes there in place, so it is no rebuild trigger."),
+      })
+      .optional()
+      .describe('Plugins the app hosts itself (@airlock/runtime/plugins, docs/plugins.md).'),
     rollout: rolloutSchema.prefault({}),
     stop: z
       .strictObject({

@@ -34,6 +34,7 @@ const EFFECT: Readonly<Record<keyof ServicePlan, Exclude<PlanChange, 'same'>>> =
   stop: 'update',
   // A rollout in progress keeps the settings it began with; the next one uses the new ones.
   rollout: 'update',
+  plugins: 'update',
 };
 
 /**

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { AirlockRun, cleanupAfter, freePort, getOnce, removeProject, tempProject } from './helpers.ts';
+
+/**
+ * examples/node-plugins under airlock dev: a plugin edit is swapped by the app's own
+ * plugin host (no new generation, same pid), while the app's own files still reload.
+ */
+describe('examples/node-plugins: plugins swapped inside the running service', () => {
+  const cleanup = cleanupAfter();
+
+  /** Saves a file the way editors do: a temp file renamed over it. */
+  const save = (file: string, text: string) => {
+    writeFileSync(`${file}.tmp`, text);
+    renameSync(`${file}.tmp`, file);
+  };
+
+  async function until(port: number, path: string, test: (body: string) => boolean, what: string): Promise<string> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const body = await getOnce(port, path);
+      if (body !== undefined && test(body)) return body;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${body}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  it('answers /call and /plugins, swaps an edited plugin without a restart, and keeps the counter across the swap', async () => {
+    const dir = tempProject('node-plugins');
+    cleanup(() => removeProject(dir));
+    const port = await freePort();
+    const yamlPath = join(dir, 'airlock.yaml');
+    writeFileSync(yamlPath, readFileSync(yamlPath, 'utf8').replace('127.0.0.1:3002', `127.0.0.1:${port}`));
+    const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
+    cleanup(() => run.kill());
+    const ready = await run.waitForEvent('reload.ready', { generation: 1 }, 60_000, 0);
+
+    assert.equal(await getOnce(port, '/call/greet/hello?arg=ada'), JSON.stringify({ result: 'hello ada' }));
+    assert.equal(await getOnce(port, '/call/counter/increment'), JSON.stringify({ result: 1 }));
+    assert.equal(await getOnce(port, '/call/counter/increment'), JSON.stringify({ result: 2 }));
+    const list = JSON.parse((await getOnce(port, '/plugins')) as string) as { name: string; state: string; generation: number }[];
+    assert.deepEqual(list.map((p) => [p.name, p.state, p.generation]), [['counter', 'active', 1], ['greet', 'active', 1]]);
+    assert.deepEqual(JSON.parse((await getOnce(port, '/call/nosuch/x')) as string), { error: 'no plugin named "nosuch"; loaded: counter, greet' });
+
+    const since = run.events.length;
+    const greet = join(dir, 'plugins', 'greet', 'index.js');
+    save(greet, readFileSync(greet, 'utf8').replace('return `${greeting} ${name', 'return `${greeting.toUpperCase()} ${name'));
+    await until(port, '/call/greet/hello?arg=ada', (body) => body === JSON.stringify({ result: 'HELLO ada' }), 'the new greet');
+    const counter = join(dir, 'plugins', 'counter', 'plugin.json');
+    save(counter, readFileSync(counter, 'utf8').replace('"1.0.0"', '"1.1.0"'));
+    await until(port, '/plugins', (body) => body.includes('"version":"1.1.0"'), 'the new counter');
+    assert.equal(await getOnce(port, '/call/counter/increment'), JSON.stringify({ result: 3 }), 'the count survived the swap');
+
+    assert.deepEqual(run.events.slice(since).filter((e) => ['change.detected', 'reload.ready', 'process.started'].includes(e.type)), [], 'airlock restarted nothing');
+    assert.ok(run.events.slice(since).some((e) => e.type === 'process.output' && /plugin greet 1\.0\.0 g2: active/.test(String(e.line))));
+    assert.equal(run.events.filter((e) => e.type === 'process.exited').length, 0);
+    assert.equal(ready.pid, run.events.find((e) => e.type === 'process.started')?.pid);
+    assert.equal((await run.interrupt()).code, 0);
+  });
+});
