@@ -3,6 +3,7 @@ import { configReload, configReloadTable } from './config-reload.ts';
 import { airlockDropped, droppedTable, reflexDropped, throughput, throughputTable } from './handoffs.ts';
 import { machine } from './lib.ts';
 import { plainApps, plainAppsTable } from './plain-apps.ts';
+import { pluginCosts, pluginTable } from './plugins.ts';
 import { rolloutCost, rolloutTable } from './rollout.ts';
 import { burstBuilds, generateModule, graphTiming, monorepoTable } from './monorepo.ts';
 import { burstShapes, burstTable } from './bursts.ts';
@@ -10,7 +11,7 @@ import { airlockWatcher, generateTree, nodemonWatcher, watcherTable } from './wa
 
 /**
  * `npm run bench`: runs every benchmark and prints markdown for docs/BENCHMARKS.md.
- * `npm run bench -- change|dropped|plain|throughput|rollout|monorepo|bursts|watcher|config` runs one.
+ * `npm run bench -- change|dropped|plain|throughput|rollout|plugins|monorepo|bursts|watcher|config` runs one.
  */
 const only = process.argv[2];
 const out: string[] = [`## ${new Date().toISOString().slice(0, 10)} · ${machine()}`, ''];
@@ -41,6 +42,9 @@ if (!only || only === 'monorepo') {
   const module = generateModule();
   const graph = await graphTiming(module.dir, module.mains);
   out.push(monorepoTable(graph, await burstBuilds(module.dir, module.usedBy)), '');
+}
+if (!only || only === 'plugins') {
+  out.push(pluginTable(await pluginCosts()), '');
 }
 if (!only || only === 'bursts') {
   const module = generateModule();
