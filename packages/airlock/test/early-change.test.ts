@@ -67,7 +67,17 @@ async function detector(name: string) {
     }
     assert.ok(condition(), what);
   };
-  return { root, clock, events, handed, timers, drive };
+  /** Saves a.txt alone and lets its debounce pass: the early (provisional) hand-on. */
+  const saveAlone = async () => {
+    writeFileSync(join(root, 'a.txt'), 'a1');
+    await timers(1);
+    clock.advance(50);
+    await until(() => handed.length === 1, 'the early hand-on');
+    const early = (handed[0] as Handed).timing.provisional;
+    assert.ok(early, 'handed on early');
+    return early;
+  };
+  return { root, clock, events, handed, timers, drive, saveAlone };
 }
 
 describe('an isolated save goes early, a burst still builds once (real watcher, fake clock)', () => {
@@ -90,13 +100,8 @@ describe('an isolated save goes early, a burst still builds once (real watcher, 
   });
 
   it('cancels the early change when another content change comes before the quiet period, and hands on both as one', async () => {
-    const { root, clock, handed, timers, drive } = await detector('burst');
-    writeFileSync(join(root, 'a.txt'), 'a1');
-    await timers(1);
-    clock.advance(50);
-    await until(() => handed.length === 1, 'the early hand-on');
-    const early = (handed[0] as Handed).timing.provisional;
-    assert.ok(early);
+    const { root, handed, timers, drive, saveAlone } = await detector('burst');
+    const early = await saveAlone();
     writeFileSync(join(root, 'b.txt'), 'b1');
     await timers(2); // the confirmation and b's quiet period
     // b came 50 ms after a: a burst, which wants 150 ms of quiet; the confirmation finds b waiting and looks again.
@@ -110,13 +115,8 @@ describe('an isolated save goes early, a burst still builds once (real watcher, 
   });
 
   it('keeps the early change when what comes before the quiet period changes nothing (a touch)', async () => {
-    const { root, clock, events, handed, timers, drive } = await detector('touch');
-    writeFileSync(join(root, 'a.txt'), 'a1');
-    await timers(1);
-    clock.advance(50);
-    await until(() => handed.length === 1, 'the early hand-on');
-    const early = (handed[0] as Handed).timing.provisional;
-    assert.ok(early);
+    const { root, events, handed, timers, drive, saveAlone } = await detector('touch');
+    const early = await saveAlone();
     writeFileSync(join(root, 'a.txt'), 'a1');
     await timers(2);
     await drive(() => events.some((e) => e.type === 'change.unchanged'), 'the unchanged rewrite');
