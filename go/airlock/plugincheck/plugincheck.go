@@ -100,6 +100,33 @@ func Check(hostPath, pluginPath string) error {
 	return nil
 }
 
+// PluginPath is the plugin path a plugin was linked with (the runtime refuses a second
+// plugin with a path it has loaded: "plugin already loaded"); for a main package it is the
+// package's import path, whatever the file is called.
+func PluginPath(pluginPath string) (string, error) {
+	f, err := elf.Open(pluginPath)
+	if err != nil {
+		return "", fmt.Errorf("%s: not an ELF file Go can read: %w", pluginPath, err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		return "", fmt.Errorf("%s: no symbol table (stripped?): %w", pluginPath, err)
+	}
+	for _, sym := range syms {
+		if sym.Name != "go.link.thispluginpath" || int(sym.Section) >= len(f.Sections) || sym.Section == elf.SHN_UNDEF {
+			continue
+		}
+		section := f.Sections[sym.Section]
+		data := make([]byte, sym.Size)
+		if _, err := section.ReadAt(data, int64(sym.Value-section.Addr)); err != nil {
+			return "", fmt.Errorf("%s: reading its plugin path: %w", pluginPath, err)
+		}
+		return string(data), nil
+	}
+	return "", fmt.Errorf("%s has no plugin path: build it with go build -buildmode=plugin", pluginPath)
+}
+
 // Self predicts plugin.Open(pluginPath) in the running program.
 func Self(pluginPath string) error {
 	exe, err := os.Executable()

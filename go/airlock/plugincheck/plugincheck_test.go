@@ -85,6 +85,9 @@ func main() {
 		if err != nil {
 			t.Fatalf("%s: host failed: %v\n%s", b.name, err, out)
 		}
+		if path, err := plugincheck.PluginPath(filepath.Join(dir, so)); err != nil || path != "example.com/host/greet" {
+			t.Errorf("%s: plugin path %q, %v; want the package's import path", b.name, path, err)
+		}
 		text := string(out)
 		predicted := strings.Contains(text, "predicted: true")
 		opened := strings.Contains(text, "opened: true")

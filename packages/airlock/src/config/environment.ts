@@ -1,4 +1,10 @@
+import { join } from 'node:path';
 import type { ServicePlan } from './plan.js';
+
+/** Where a Go service's plugin builds go (its generations' AIRLOCK_PLUGINS_DIR); undefined without Go plugins. */
+export function goPluginsDir(plan: ServicePlan): string | undefined {
+  return plan.plugins?.go.length && plan.go ? join(plan.go.moduleDir, '.airlock', 'plugins', plan.name) : undefined;
+}
 
 /**
  * The config snapshot a generation reads (AIRLOCK_CONFIG_FILE). With deliver: restart
@@ -25,6 +31,8 @@ export function generationEnv(plan: ServicePlan, n: number, fileEnv: Readonly<Re
   env.AIRLOCK_SERVICE = plan.name;
   env.AIRLOCK_GENERATION = String(n);
   if (plan.listen) env.PORT = String(plan.listen.port);
+  const plugins = goPluginsDir(plan);
+  if (plugins) env.AIRLOCK_PLUGINS_DIR = plugins;
   if (plan.appConfig) {
     env.AIRLOCK_CONFIG_FILE = generationConfigFile(plan, n) as string;
     env.AIRLOCK_CONFIG_SIGNAL = plan.appConfig.signal;

@@ -47,8 +47,8 @@ export interface ServicePlan {
   readonly health: HealthPlan;
   readonly proxy: { readonly holdMs: number };
   readonly rollout: RolloutPlan;
-  /** The app's plugin directory (absolute), left out of the watch: its host swaps plugins itself. */
-  readonly plugins: { readonly dir: string } | undefined;
+  /** `dir`: the app's plugin directory (absolute), left out of the watch (its host swaps plugins itself); `go`: Go plugin packages airlock builds. */
+  readonly plugins: { readonly dir: string | undefined; readonly go: readonly string[] } | undefined;
   readonly stop: { readonly signal: NodeJS.Signals; readonly timeoutMs: number; readonly drainMs: number };
 }
 
@@ -193,7 +193,7 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
       ? nodePreset(name, dir, service, service.node.script)
       : plainService(name, dir, service);
   // A plugin directory is the app's plugin host's to watch and swap: never a rebuild.
-  const pluginsDir = service.plugins ? relative(shape.root, resolve(dir, service.plugins.dir)).split('\\').join('/') : undefined;
+  const pluginsDir = service.plugins?.dir ? relative(shape.root, resolve(dir, service.plugins.dir)).split('\\').join('/') : undefined;
   const exclude = pluginsDir === undefined ? shape.exclude : [...shape.exclude, `${pluginsDir}/**`];
   const envFile = service.run.envFile;
   const envFiles = (envFile === undefined ? [] : typeof envFile === 'string' ? [envFile] : envFile).map((file) => resolve(dir, file));
@@ -230,7 +230,7 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     health: healthPlan(service),
     proxy: { holdMs: service.proxy.hold },
     rollout: rolloutPlan(service),
-    plugins: service.plugins ? { dir: resolve(dir, service.plugins.dir) } : undefined,
+    plugins: service.plugins ? { dir: service.plugins.dir === undefined ? undefined : resolve(dir, service.plugins.dir), go: service.plugins.go } : undefined,
     stop: { signal: service.stop.signal, timeoutMs: service.stop.timeout, drainMs: service.stop.drain },
   });
 }

@@ -202,7 +202,11 @@ export const serviceSchema = z
       .prefault({}),
     plugins: z
       .strictObject({
-        dir: z.string().min(1).describe("The app's plugin directory (relative to dir): a PluginHost swaps what changes there in place, so it is no rebuild trigger."),
+        dir: z.string().min(1).optional().describe("The app's plugin directory (relative to dir): a PluginHost swaps what changes there in place, so it is no rebuild trigger."),
+        go: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('Go preset: plugin packages (relative to dir) built with -buildmode=plugin to $AIRLOCK_PLUGINS_DIR, a new path per build, when they change and for every new generation.'),
       })
       .optional()
       .describe('Plugins the app hosts itself (@airlock/runtime/plugins, docs/plugins.md).'),
@@ -244,6 +248,9 @@ export const serviceSchema = z
         path: ['rollout', 'strategy'],
         message: `a canary splits HTTP requests in airlock's proxy: it needs handoff: proxy (and listen), not ${handoff ?? 'restart'}; use strategy: instant otherwise`,
       });
+    }
+    if (service.plugins?.go.length && service.go === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['plugins', 'go'], message: 'Go plugins need the Go preset (go: { main: ... }): airlock builds them in its module' });
     }
     if (service.go !== undefined && service.node !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['node'], message: 'choose one preset: go or node, not both' });

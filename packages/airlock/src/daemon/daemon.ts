@@ -103,7 +103,9 @@ export class Daemon {
   }
 
   #runner(plan: ServicePlan): ServiceRunner {
-    return new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext: this.options.traceContext });
+    const runner = new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext: this.options.traceContext });
+    runner.watchPlugins = this.options.watch;
+    return runner;
   }
 
   /** Starts watching, then every service once the services it depends on are ready. */

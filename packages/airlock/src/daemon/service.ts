@@ -16,6 +16,7 @@ import { trafficPolicy, type TrafficPolicy } from '../swap/traffic-policy.js';
 import { Builds, mergeSources, reuse, type ArtifactSource } from './artifact-source.js';
 import { CanaryRelease, type RolloutAction } from './canary-release.js';
 import { confirmation } from './provisional.js';
+import { GoPluginBuilds } from './go-plugins.js';
 import { fullCode } from '../errors.js';
 import { CANCEL_CHANGE, CANCEL_STOP } from './build-step.js';
 import { Recovery } from './recovery.js';
@@ -62,6 +63,8 @@ export class ServiceRunner {
   readonly #scheduler: ReloadScheduler<ArtifactSource>;
   readonly #recovery: Recovery;
   readonly #release: CanaryRelease;
+  /** Go plugins airlock builds for this service (plugins.go), beside its own builds. */
+  readonly #goPlugins: GoPluginBuilds;
   /** Builds from sources so far: the identity of a build that has no artifact file. */
   #sourceBuilds = 0;
   #liveness: LivenessMonitor | undefined;
@@ -82,6 +85,8 @@ export class ServiceRunner {
   /** Set by the daemon while the app's config files are refused. */
   configRejected: string | undefined;
   #markReady: () => void = () => undefined;
+  /** Whether Go plugin packages are watched (airlock dev) or only built with each generation (airlock run). */
+  watchPlugins = true;
   /** Resolves when the service's first generation is ready (dependsOn waits on it). */
   readonly firstReady = new Promise<void>((resolve) => (this.#markReady = resolve));
 
@@ -98,6 +103,7 @@ export class ServiceRunner {
       debugHeaders: () => this.#plan.rollout.debugHeaders,
     });
     this.#builds = new Builds(() => this.#plan, bus, options.slots);
+    this.#goPlugins = new GoPluginBuilds(() => this.#plan, bus, options.slots);
     this.#generations = new Generations(() => this.#plan, bus, (generation) => this.#exited(generation));
     this.#policy = trafficPolicy(this.#handoff, {
       stop: (generation) => this.#generations.stop(generation),
@@ -175,6 +181,7 @@ export class ServiceRunner {
     if (this.#stopping.signal.aborted) return;
     await this.#handoff.open();
     this.#started = true;
+    await this.#goPlugins.start(this.watchPlugins);
     if (this.plan.listen === undefined) {
       const message = 'no listen address: each reload stops the old process before the new one starts, so a server is down for the gap; for zero downtime set listen (--listen 8080, or listen: in airlock.yaml) and serve on $PORT';
       this.bus.emit({ type: 'notice', service: this.plan.name, message });
@@ -247,6 +254,8 @@ export class ServiceRunner {
     const totalMs = performance.now() - reload.detectStartedAt;
     const { next, probed } = swapped;
     const detectParts = partsOf(reload.timing, queuedMs, confirmMs);
+    // A new host: plugins built against the old one may not fit it.
+    this.#goPlugins.rebuildAll(`g${n} is the new host`);
     this.bus.emit({ type: 'reload.ready', service, generation: n, pid: next.child.pid, totalMs, phases, reason: [...reload.reasons], probed, ...(detectParts ? { detectParts } : {}) });
   }
 
@@ -344,6 +353,7 @@ export class ServiceRunner {
     this.#stopping.abort();
     this.#liveness?.stop();
     this.#release.stop();
+    await this.#goPlugins.stop();
     this.#build?.abort(CANCEL_STOP);
     await this.#scheduler.stop();
     // Also after a crash: descendants the leader left behind still go.

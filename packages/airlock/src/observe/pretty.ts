@@ -147,6 +147,12 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
         return say(s, palette.green(`rollout g${event.canary} promoted: every user, g${event.stable} drains: ${event.reason}`));
       case 'rollout.aborted':
         return fail(s, event.code, `rollout g${event.canary} aborted, every user back on g${event.stable}: ${event.reason}`);
+      case 'plugin.build.started':
+        return info(s, `plugin ${event.plugin} build ${event.build} (${event.reason}): ${event.cmd}`);
+      case 'plugin.built':
+        return info(s, `plugin ${event.plugin} build ${event.build} ready in ${Math.round(event.ms)} ms: ${event.path}`);
+      case 'plugin.build.failed':
+        return fail(s, event.code, event.message);
       case 'error':
         return fail(s, event.code, event.message);
     }

@@ -1,0 +1,143 @@
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import { runBuild } from '../build/runner.js';
+import type { BuildSlots } from '../build/slots.js';
+import { generationEnv, goPluginsDir } from '../config/environment.js';
+import { escapeRegExp } from '../config/literal.js';
+import type { ServicePlan } from '../config/plan.js';
+import { fullCode } from '../errors.js';
+import { internalError, type EventBus } from '../events.js';
+import { describeEnd } from '../supervise/process-end.js';
+import { Debouncer } from '../watch/debounce.js';
+import { watchTree, type WatchHandle } from '../watch/watcher.js';
+
+/** Builds of one plugin kept on disk: an app that opened an older one keeps it mapped anyway. */
+const KEEP_BUILDS = 5;
+
+/**
+ * A Go service's plugins (`plugins: { go: [./plugins/greet] }`): each package is built with
+ * `-buildmode=plugin` when its files change and whenever the service gets a new generation
+ * (a rebuilt host needs plugins built against it), to `<name>.<n>.so`. Go refuses a second
+ * plugin with the same plugin path, which is the package's import path, so each build
+ * compiles the package under an import path of its own: a virtual directory
+ * (`airlock_plugin_<service>_<n>/<name>`) that only exists in a `go build -overlay` map,
+ * so nothing is written into the project. The app opens the newest build that
+ * go/airlock/plugins checks against its own binary first, so a build that does not fit
+ * never reaches plugin.Open. The service itself is not restarted for a plugin edit.
+ *
+ * @example
+ *   const plugins = new GoPluginBuilds(plan, bus, slots);
+ *   await plugins.start(true);
+ *   plugins.rebuildAll('g4 is the new host');
+ */
+export class GoPluginBuilds {
+  readonly #n = new Map<string, number>();
+  readonly #running = new Map<string, AbortController>();
+  readonly #watchers: WatchHandle[] = [];
+  #stopped = false;
+
+  constructor(
+    private readonly plan: () => ServicePlan,
+    private readonly bus: EventBus,
+    private readonly slots: BuildSlots | undefined,
+  ) {}
+
+  /** The plugin packages, as directories (absolute). */
+  #packages(): string[] {
+    const plan = this.plan();
+    return (plan.plugins?.go ?? []).map((pkg) => join(plan.dir, pkg));
+  }
+
+  /** Builds every plugin once, and (watch) again whenever one's files change. */
+  async start(watch: boolean): Promise<void> {
+    // Builds of an earlier run were made for an earlier host process: never the newest now.
+    const out = goPluginsDir(this.plan());
+    if (out !== undefined) rmSync(out, { recursive: true, force: true });
+    for (const dir of this.#packages()) {
+      if (watch) {
+        const debouncer = new Debouncer<string>(this.plan().watch.debounceMs, () => this.#build(dir, 'changed'));
+        const handle = await watchTree(
+          dir,
+          (events) => {
+            const sources = events.filter((e) => e.path.endsWith('.go') && !e.path.endsWith('_test.go')).map((e) => e.path);
+            if (sources.length > 0) debouncer.add(sources);
+          },
+          (error) => this.bus.emit({ type: 'error', service: this.plan().name, code: fullCode(error.code), message: error.message }),
+        );
+        this.#watchers.push(handle);
+      }
+    }
+  }
+
+  /** Every plugin again (a new host generation: builds made against the old one may not fit it). */
+  rebuildAll(reason: string): void {
+    for (const dir of this.#packages()) this.#build(dir, reason);
+  }
+
+  #build(dir: string, reason: string): void {
+    this.#run(dir, reason).catch((error: unknown) => this.bus.emit(internalError(this.plan().name, 'building a plugin', error)));
+  }
+
+  async #run(dir: string, reason: string): Promise<void> {
+    if (this.#stopped) return;
+    const plan = this.plan();
+    const out = goPluginsDir(plan);
+    if (out === undefined || plan.go === undefined) return;
+    const name = basename(dir);
+    // A newer change of the same plugin supersedes the build under way.
+    this.#running.get(dir)?.abort();
+    const controller = new AbortController();
+    this.#running.set(dir, controller);
+    const release = await (this.slots?.acquire(controller.signal) ?? (() => undefined));
+    if (release === undefined) return;
+    try {
+      const n = (this.#n.get(dir) ?? 0) + 1;
+      this.#n.set(dir, n);
+      mkdirSync(out, { recursive: true });
+      const path = join(out, `${name}.${n}.so`);
+      const virtual = join(plan.go.moduleDir, `airlock_plugin_${plan.name.replace(/-/g, '_')}_${n}`, name);
+      const overlay = join(out, `${name}.${n}.overlay.json`);
+      const files = readdirSync(dir).filter((file) => file.endsWith('.go') && !file.endsWith('_test.go'));
+      writeFileSync(overlay, JSON.stringify({ Replace: Object.fromEntries(files.map((file) => [join(virtual, file), join(dir, file)])) }));
+      const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
+      const cmd = `go build -overlay ${quote(overlay)} -buildmode=plugin -o ${quote(path)} ${quote(`./${relative(plan.go.moduleDir, virtual)}`)}`;
+      const service = plan.name;
+      this.bus.emit({ type: 'plugin.build.started', service, plugin: name, build: n, reason, cmd });
+      const outcome = await runBuild({
+        cmd,
+        cwd: plan.go.moduleDir,
+        env: generationEnv(plan, 0, {}),
+        timeoutMs: plan.build?.timeoutMs ?? 300_000,
+        signal: controller.signal,
+        onLine: (stream, line) => this.bus.emit({ type: 'build.output', service, generation: 0, stream, line: `[plugin ${name}] ${line}` }),
+      });
+      if (outcome.kind === 'ok') {
+        this.bus.emit({ type: 'plugin.built', service, plugin: name, build: n, path, ms: outcome.ms });
+        this.#prune(out, name);
+      } else if (outcome.kind !== 'cancelled') {
+        const why = outcome.kind === 'timeout' ? 'did not finish in time' : `${describeEnd(outcome.end)}${outcome.locations.length ? ` at ${outcome.locations.join(', ')}` : ''}`;
+        const message = `plugin ${name} build ${n} ${why}; the app keeps the build it has`;
+        this.bus.emit({ type: 'plugin.build.failed', service, plugin: name, build: n, code: fullCode('BUILD_FAILED'), message });
+      }
+    } finally {
+      release();
+      if (this.#running.get(dir) === controller) this.#running.delete(dir);
+    }
+  }
+
+  /** Keeps the newest KEEP_BUILDS builds of a plugin (and their overlay maps). */
+  #prune(out: string, name: string): void {
+    const pattern = new RegExp(`^${escapeRegExp(name)}\\.(\\d+)\\.(so|overlay\\.json)$`);
+    const newest = Math.max(...readdirSync(out).map((file) => Number(pattern.exec(file)?.[1] ?? 0)));
+    for (const file of readdirSync(out)) {
+      const n = Number(pattern.exec(file)?.[1]);
+      if (Number.isInteger(n) && n <= newest - KEEP_BUILDS) rmSync(join(out, file), { force: true });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const controller of this.#running.values()) controller.abort();
+    await Promise.all(this.#watchers.map((w) => w.close()));
+  }
+}

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { AirlockRun, cleanupAfter, freePort, getOnce, removeProject, tempProject } from './helpers.ts';
+
+/**
+ * examples/go-plugins under airlock dev: airlock builds the plugin to a new path per
+ * build; the Go host opens the newest build that fits it (checked first), without a
+ * restart; a change to the package host and plugin share rebuilds both.
+ */
+describe('examples/go-plugins: Go plugins built by airlock, opened by the host after a check', () => {
+  const cleanup = cleanupAfter();
+
+  async function until(port: number, test: (body: string) => boolean, what: string): Promise<string> {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const body = await getOnce(port, '/greet?name=ada');
+      if (body !== undefined && test(body)) return body;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${body}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  it('serves the plugin, swaps in a new build of it without a restart, and rebuilds it for a new host', async () => {
+    const dir = tempProject('go-plugins');
+    cleanup(() => removeProject(dir));
+    const port = await freePort();
+    const yamlPath = join(dir, 'airlock.yaml');
+    writeFileSync(yamlPath, readFileSync(yamlPath, 'utf8').replace('127.0.0.1:8083', `127.0.0.1:${port}`));
+    const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
+    cleanup(() => run.kill());
+    const ready = await run.waitForEvent('reload.ready', { generation: 1 }, 180_000, 0);
+    await run.waitForEvent('plugin.built', { plugin: 'greet', build: 1 }, 180_000, 0);
+    assert.match(await until(port, (b) => b.startsWith('hello ada'), 'the first build'), /^hello ada \(plugin build 1, host prefix "hello"\)/);
+
+    let since = run.events.length;
+    const plugin = join(dir, 'plugins', 'greet', 'main.go');
+    writeFileSync(plugin, readFileSync(plugin, 'utf8').replace('greeting.Prefix + " " + name', 'greeting.Prefix + ", dear " + name'));
+    await run.waitForEvent('plugin.built', { plugin: 'greet', build: 2 }, 120_000, since);
+    assert.match(await until(port, (b) => b.includes('build 2'), 'the second build'), /^hello, dear ada \(plugin build 2/);
+    assert.deepEqual(run.events.slice(since).filter((e) => e.type === 'reload.ready' || e.type === 'change.detected'), [], 'the host was not rebuilt or restarted');
+    assert.equal(run.events.filter((e) => e.type === 'process.started').at(-1)?.pid, ready.pid);
+
+    // The shared package changes its API: a new host, and the plugin built again for it.
+    since = run.events.length;
+    const shared = join(dir, 'greeting', 'greeting.go');
+    writeFileSync(shared, readFileSync(shared, 'utf8').replace('const Prefix = "hello"', 'const Prefix = "hi"\n\n// Excited is new API.\nconst Excited = true'));
+    await run.waitForEvent('reload.ready', { generation: 2 }, 120_000, since);
+    const rebuilt = await run.waitForMatch((e) => e.type === 'plugin.built' && (e.build as number) >= 3, 120_000, since);
+    const body = await until(port, (b) => b.includes(`build ${rebuilt.build as number}`), 'the plugin built for the new host');
+    assert.match(body, /^hi, dear ada \(plugin build \d+, host prefix "hi"\)/);
+    assert.equal((await run.interrupt()).code, 0);
+  });
+});
