@@ -1,0 +1,83 @@
+package procplugin_test
+
+import (
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/airlock-dev/airlock/go/airlock/procplugin"
+)
+
+// buildEcho builds testdata/echo, a real plugin process.
+func buildEcho(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "echo")
+	out, err := exec.Command("go", "build", "-o", bin, "./testdata/echo").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func TestProcessPluginCallsPanicsAndExits(t *testing.T) {
+	bin := buildEcho(t)
+	var stderr strings.Builder
+	cmd := exec.Command(bin)
+	cmd.Stderr = &stderr
+	client, err := procplugin.Start(cmd, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Kill() })
+	var reply string
+	if err := client.Call("echo.Say", "hi", &reply); err != nil || reply != "echo: hi" {
+		t.Fatalf("Say: %q, %v", reply, err)
+	}
+
+	// A panic inside the plugin ends the plugin process, not the host.
+	err = client.Call("echo.Panic", "", &reply)
+	if !errors.Is(err, procplugin.ErrExited) {
+		t.Fatalf("Panic: want ErrExited, got %v", err)
+	}
+	select {
+	case <-client.Exited():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the plugin process did not end after its panic")
+	}
+	if !strings.Contains(stderr.String(), "the plugin broke") {
+		t.Errorf("the plugin's panic should be on its stderr; got %q", stderr.String())
+	}
+
+	// The host goes on and starts a fresh one.
+	again, err := procplugin.Start(exec.Command(bin), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Call("echo.Say", "again", &reply); err != nil || reply != "echo: again" {
+		t.Fatalf("Say after a replacement: %q, %v", reply, err)
+	}
+
+	// When the host goes its end of stdin closes: the plugin exits by itself.
+	pid := again.Pid()
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Fatalf("plugin process %d still runs after its host let go", pid)
+	}
+}
+
+func TestStartRefusesWhatIsNotAPlugin(t *testing.T) {
+	_, err := procplugin.Start(exec.Command("sh", "-c", "echo hello; sleep 5"), 5*time.Second)
+	if err == nil || !strings.Contains(err.Error(), `not a plugin handshake: "hello"`) {
+		t.Fatalf("want the handshake named, got %v", err)
+	}
+	_, err = procplugin.Start(exec.Command("sh", "-c", "exit 3"), 5*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "exited before its handshake") {
+		t.Fatalf("want the early exit said, got %v", err)
+	}
+}
