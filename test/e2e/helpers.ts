@@ -100,7 +100,7 @@ export class AirlockRun {
     return new Promise((resolveLine, reject) => {
       const timer = setTimeout(() => {
         this.#waiters = this.#waiters.filter((w) => w.resolve !== done);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}; output:\n${this.lines.join('\n')}`));
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}; output:\n${this.output()}`));
       }, timeoutMs);
       const done = (line: string) => {
         clearTimeout(timer);
@@ -172,8 +172,10 @@ export class AirlockRun {
     }
   }
 
+  /** The output so far, its last 2,000 lines at most (a flood would not fit in one string). */
   output(): string {
-    return this.lines.join('\n');
+    const shown = this.lines.slice(-2_000);
+    return `${this.lines.length > shown.length ? `[${this.lines.length - shown.length} earlier lines left out]\n` : ''}${shown.join('\n')}`;
   }
 }
 
