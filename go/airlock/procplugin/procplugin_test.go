@@ -81,3 +81,42 @@ func TestStartRefusesWhatIsNotAPlugin(t *testing.T) {
 		t.Fatalf("want the early exit said, got %v", err)
 	}
 }
+
+// BenchmarkCall is one RPC into a plugin process and back (go test -bench Call ./procplugin/).
+func BenchmarkCall(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "echo")
+	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/echo").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	client, err := procplugin.Start(exec.Command(bin), 10*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Kill()
+	var reply string
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := client.Call("echo.Say", "hi", &reply); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStart is a plugin process started until it answers its health check: the
+// swap time of a process plugin.
+func BenchmarkStart(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "echo")
+	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/echo").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		client, err := procplugin.Start(exec.Command(bin), 10*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		client.Kill()
+		b.StartTimer()
+	}
+}
