@@ -175,15 +175,16 @@ describe('gray release (rollout.strategy: canary)', () => {
 
     assert.equal(cli(dir, 'rollout', 'promote', 'web').status, 0);
     await run.waitForEvent('rollout.step', { canary: 2, share: 50, reason: 'promoted by hand' }, 10_000, since);
+    // Paused, the step holds however many requests the next window counts.
+    assert.equal(cli(dir, 'rollout', 'pause', 'web').status, 0);
+    assert.equal(JSON.parse(cli(dir, 'rollout', 'status', '--json').stdout).web.state, 'paused');
     // The same key lands on the same side every time, by its bucket alone (so also after a restart of airlock).
     for (let user = 0; user < 20; user++) {
       const sides = new Set<string | undefined>();
       for (let i = 0; i < 10; i++) sides.add((await getWith(port, { 'x-user-id': `k${user}` })).generation);
       assert.deepEqual([...sides], [bucketOf(`k${user}`, GROUP) <= 5000 ? '2' : '1'], `k${user}`);
     }
-
-    assert.equal(cli(dir, 'rollout', 'pause', 'web').status, 0);
-    assert.equal(JSON.parse(cli(dir, 'rollout', 'status', '--json').stdout).web.state, 'paused');
+    assert.equal(JSON.parse(cli(dir, 'rollout', 'status', '--json').stdout).web.share, 50, 'still at 50 % while paused');
     assert.equal(cli(dir, 'rollout', 'resume', 'web').status, 0);
     assert.equal(cli(dir, 'rollout', 'promote', 'web', '--full').status, 0);
     await run.waitForEvent('rollout.promoted', { canary: 2, reason: 'promoted by hand' }, 10_000, since);
