@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PluginHost } from '../packages/runtime/src/plugins/index.ts';
 import { fmt, median, rssMiB, workDir } from './lib.ts';
@@ -9,6 +9,7 @@ import { fmt, median, rssMiB, workDir } from './lib.ts';
  * function, and memory per loaded plugin (RSS of this process with 1 and with 20 loaded).
  */
 export interface PluginFigures {
+  readonly isolation: 'worker' | 'process';
   readonly swapMs: number[];
   readonly callUs: number;
   readonly inThreadUs: number;
@@ -17,15 +18,15 @@ export interface PluginFigures {
 
 const GREET = `export function hello(name) { return 'hello ' + name; }`;
 
-function writePlugin(dir: string, name: string): void {
+function writePlugin(dir: string, name: string, isolation: string): void {
   mkdirSync(join(dir, name), { recursive: true });
   writeFileSync(join(dir, name, 'index.mjs'), GREET);
-  writeFileSync(join(dir, name, 'plugin.json'), JSON.stringify({ name, version: '1.0.0', main: 'index.mjs', host: '^1' }));
+  writeFileSync(join(dir, name, 'plugin.json'), JSON.stringify({ name, version: '1.0.0', main: 'index.mjs', host: '^1', isolation }));
 }
 
-export async function pluginCosts(): Promise<PluginFigures> {
-  const dir = workDir('plugins');
-  writePlugin(dir, 'greet');
+async function costs(isolation: 'worker' | 'process'): Promise<PluginFigures> {
+  const dir = workDir(`plugins-${isolation}`);
+  writePlugin(dir, 'greet', isolation);
   const host = new PluginHost({ dir, watch: false });
   await host.start();
   const swapMs: number[] = [];
@@ -42,23 +43,31 @@ export async function pluginCosts(): Promise<PluginFigures> {
   t0 = performance.now();
   for (let i = 0; i < calls; i++) await local('ada');
   const inThreadUs = ((performance.now() - t0) * 1000) / calls;
-  const one = rssMiB(process.pid);
-  for (let p = 1; p < 20; p++) writePlugin(dir, `greet${p}`);
+  const one = isolation === 'worker' ? rssMiB(process.pid) : rssMiB(process.pid) + childrenRss();
+  for (let p = 1; p < 20; p++) writePlugin(dir, `greet${p}`, isolation);
   for (let p = 1; p < 20; p++) await host.reload(`greet${p}`);
-  const twenty = rssMiB(process.pid);
+  // A process plugin's memory is its own process's: count the host and its children.
+  const twenty = isolation === 'worker' ? rssMiB(process.pid) : rssMiB(process.pid) + childrenRss();
   await host.close();
-  return { swapMs, callUs, inThreadUs, mibPerPlugin: (twenty - one) / 19 };
+  return { isolation, swapMs, callUs, inThreadUs, mibPerPlugin: (twenty - one) / 19 };
 }
 
-export function pluginTable(f: PluginFigures): string {
+/** RSS (MiB) of this process's direct children. */
+function childrenRss(): number {
+  const ids = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  return ids.reduce((sum, pid) => sum + rssMiB(Number(pid)), 0);
+}
+
+export async function pluginCosts(): Promise<PluginFigures[]> {
+  return [await costs('worker'), await costs('process')];
+}
+
+export function pluginTable(rows: readonly PluginFigures[]): string {
   return [
-    'Plugin host, worker isolation (bench/plugins.ts): a one-function plugin, 30 swaps, 20,000 calls one after another:',
+    'Plugin host (bench/plugins.ts): a one-function plugin, 30 swaps, 20,000 calls one after another, per isolation:',
     '',
-    '| figure | value |',
-    '| --- | --- |',
-    `| swap (new worker loads, init, health, old one stops and ends), median | ${fmt(median(f.swapMs))} ms |`,
-    `| call through the worker (message there and back) | ${f.callUs.toFixed(1)} µs |`,
-    `| the same function called in-thread (awaited) | ${f.inThreadUs.toFixed(2)} µs |`,
-    `| memory per loaded plugin (RSS, 20 loaded against 1) | ${f.mibPerPlugin.toFixed(1)} MiB |`,
+    '| isolation | swap (load, init, health; the old one stopped and ended), median | call there and back | the same function in-thread | memory per loaded plugin (20 against 1) |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map((f) => `| ${f.isolation} | ${fmt(median(f.swapMs))} ms | ${f.callUs.toFixed(1)} µs | ${f.inThreadUs.toFixed(2)} µs | ${f.mibPerPlugin.toFixed(1)} MiB |`),
   ].join('\n');
 }

@@ -57,7 +57,7 @@ const SWAPS = Number(process.env.PLUGIN_SWAPS ?? 1_000);
 
 const GREET = `export function hello(name) { return 'hello ' + name; }`;
 
-describe('plugin host (worker isolation)', () => {
+describe('plugin host', () => {
   it('loads a plugin, calls its exports, and checks calls against a Standard Schema contract', async () => {
     const dir = pluginsDir();
     writePlugin(dir, 'greet', GREET, { version: '1.2.0' });
@@ -86,24 +86,27 @@ describe('plugin host (worker isolation)', () => {
     assert.equal(existsSync(`${marker}2`), false, 'init never ran for a contract mismatch');
   });
 
-  it('keeps serving the other plugins when one throws, exits, loops or runs out of memory, and says what happened', async () => {
+  for (const isolation of ['worker', 'process'] as const) {
+  it(`keeps serving the other plugins when one throws, exits, loops or runs out of memory, and says what happened (isolation: ${isolation})`, async () => {
     const dir = pluginsDir();
-    writePlugin(dir, 'greet', GREET);
-    writePlugin(dir, 'thrower', `export function boom() { setTimeout(() => { throw new Error('kaboom'); }); return 1; }`);
-    writePlugin(dir, 'exiter', `export function quit() { process.exit(3); }`);
-    writePlugin(dir, 'looper', `export function spin() { for (;;) {} }`);
-    writePlugin(dir, 'hog', `const keep = []; export function eat() { for (;;) keep.push(new Array(1e6).fill(keep.length)); }`);
+    const m = { isolation };
+    writePlugin(dir, 'greet', GREET, m);
+    writePlugin(dir, 'thrower', `export function boom() { setTimeout(() => { throw new Error('kaboom'); }); return 1; }`, m);
+    writePlugin(dir, 'exiter', `export function quit() { process.exit(3); }`, m);
+    writePlugin(dir, 'looper', `export function spin() { for (;;) {} }`, m);
+    writePlugin(dir, 'hog', `const keep = []; export function eat() { for (;;) keep.push(new Array(1e6).fill(keep.length)); }`, m);
     const host = await started(dir, { timeouts: { call: 500 }, resourceLimits: { maxOldGenerationSizeMb: 32 } });
     // The throw comes a moment after boom() returned: its answer and the worker's end race
     // (either may reach the host first), so both outcomes of the call are fine.
     const thrown = waitFor(host, (e) => e.name === 'thrower' && e.state === 'failed', 'the throw');
     await host.call('thrower', 'boom').catch((error: Error) => assert.match(error.message, /kaboom/));
     await thrown;
-    await assert.rejects(host.call('exiter', 'quit'), /worker ended: the worker exited with code 3/);
+    await assert.rejects(host.call('exiter', 'quit'), new RegExp(`${isolation} ended: the (worker|plugin process) exited with code 3`));
     await assert.rejects(host.call('looper', 'spin'), /spin did not return within 500 ms/);
     const replaced = await waitFor(host, (e) => e.name === 'looper' && e.state === 'active', 'the replacement');
     assert.equal(replaced.generation, 2, 'a fresh worker of the same version');
-    await assert.rejects(host.call('hog', 'eat'), /worker ended: .*(memory|ERR_WORKER_OUT_OF_MEMORY)/i);
+    await assert.rejects(host.call('hog', 'eat'), new RegExp(`${isolation} ended: .*(memory|ERR_WORKER_OUT_OF_MEMORY)`, 'i'));
+    if (isolation === 'process') assert.equal((await host.call('greet', 'hello', 'from a process')) as string, 'hello from a process');
     const byName = Object.fromEntries(host.plugins().map((p) => [p.name, p]));
     assert.match(byName.thrower?.error ?? '', /kaboom/);
     assert.match(byName.exiter?.error ?? '', /exited with code 3/);
@@ -111,12 +114,14 @@ describe('plugin host (worker isolation)', () => {
     assert.equal(await host.call('greet', 'hello', 'still here'), 'hello still here');
     assert.equal(await host.call('looper', 'spin').catch(() => 'timed out again'), 'timed out again');
   });
+  }
 
-  it('swaps a plugin when its files change, carries state over with snapshot()/restore(), and no call fails during swaps under load', async () => {
+  for (const isolation of ['worker', 'process'] as const) {
+  it(`swaps a plugin when its files change, carries state over with snapshot()/restore(), and no call fails during swaps under load (isolation: ${isolation})`, async () => {
     const dir = pluginsDir();
     const counter = (v: string) => `let n = 0; export function restore(s) { n = s.n; } export function snapshot() { return { n }; }
       export function count() { n += 1; return { n, v: ${JSON.stringify(v)} }; } export function health() { return true; }`;
-    writePlugin(dir, 'counter', counter('v1'));
+    writePlugin(dir, 'counter', counter('v1'), { isolation });
     const host = await started(dir, { debounceMs: 20 });
     let calls = 0;
     const failures: string[] = [];
@@ -140,7 +145,7 @@ describe('plugin host (worker isolation)', () => {
     const loops = [loop()];
     for (let v = 2; v <= 6; v++) {
       const active = waitFor(host, (e) => e.name === 'counter' && e.state === 'active' && e.generation === v, `v${v}`);
-      writePlugin(dir, 'counter', counter(`v${v}`), { version: `1.0.${v}` });
+      writePlugin(dir, 'counter', counter(`v${v}`), { version: `1.0.${v}`, isolation });
       await active;
     }
     running = false;
@@ -150,6 +155,7 @@ describe('plugin host (worker isolation)', () => {
     assert.equal(last, calls, 'every call counted once, across five swaps');
     assert.deepEqual(host.plugins()[0], { name: 'counter', version: '1.0.6', state: 'active', generation: 6, error: undefined });
   });
+  }
 
   it('leaves the old version active when the new one fails a step, and unloads a removed directory', async () => {
     const dir = pluginsDir();

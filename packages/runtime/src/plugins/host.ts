@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ResourceLimits } from 'node:worker_threads';
 import { checkExports, ContractError, validate, type Contract } from './contract.js';
 import { readManifest, type Manifest } from './manifest.js';
-import { PluginTimeout, WorkerInstance } from './worker-instance.js';
+import { PluginInstance, PluginTimeout } from './instance.js';
 
 /** The plugin API version of this host; a plugin's manifest `host` range must accept it. */
 export const PLUGIN_API_VERSION = '1.0.0';
@@ -54,7 +54,7 @@ const DEFAULT_TIMEOUTS = { load: 10_000, init: 5_000, health: 5_000, call: 5_000
 interface Slot {
   readonly name: string;
   readonly dir: string;
-  active: WorkerInstance | undefined;
+  active: PluginInstance | undefined;
   manifest: Manifest | undefined;
   state: PluginState;
   generation: number;
@@ -247,7 +247,7 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
     };
     progress('resolved');
     const log = (level: string, line: string) => this.emit('log', { name: slot.name, level, line });
-    let next: WorkerInstance | undefined;
+    let next: PluginInstance | undefined;
     const step = async <T>(what: string, work: Promise<T>): Promise<T> => {
       try {
         return await work;
@@ -256,7 +256,7 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
       }
     };
     try {
-      next = await step('load', WorkerInstance.load(slot.dir, manifest, this.options.resourceLimits ?? { maxOldGenerationSizeMb: 64 }, (why) => this.#ended(slot, next as WorkerInstance, why), log, this.#timeouts.load));
+      next = await step('load', PluginInstance.load(slot.dir, manifest, this.options.resourceLimits ?? { maxOldGenerationSizeMb: 64 }, (why) => this.#ended(slot, next as PluginInstance, why), log, this.#timeouts.load));
       progress('loaded', performance.now() - started);
       const mismatch = checkExports(this.options.contracts?.[manifest.name], next.exports);
       if (mismatch) throw new ContractError(`does not fit its contract: ${mismatch}`);
@@ -292,7 +292,7 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
     if (old !== undefined) await this.#retire(slot, old);
   }
 
-  #activate(slot: Slot, next: WorkerInstance, manifest: Manifest, generation: number, started: number): void {
+  #activate(slot: Slot, next: PluginInstance, manifest: Manifest, generation: number, started: number): void {
     slot.active = next;
     slot.manifest = manifest;
     slot.generation = generation;
@@ -301,7 +301,7 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
   }
 
   /** An old version: finishes the calls it holds, stops (its resources released in reverse order), and its worker ends. */
-  async #retire(slot: Slot, old: WorkerInstance): Promise<void> {
+  async #retire(slot: Slot, old: PluginInstance): Promise<void> {
     const event = { name: slot.name, version: slot.manifest?.version, generation: slot.generation };
     this.emit('event', { ...event, state: 'stopping' });
     await old.idle();
@@ -340,14 +340,14 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
   }
 
   /** The worker of a version ended on its own (a throw, process.exit, out of memory). */
-  #ended(slot: Slot, instance: WorkerInstance, why: string): void {
+  #ended(slot: Slot, instance: PluginInstance, why: string): void {
     if (slot.active !== instance || this.#closed) return;
     slot.active = undefined;
     this.#failed(slot, `${slot.manifest?.name ?? slot.name} ${slot.manifest?.version ?? ''}: ${why}`.replace('  ', ' '));
   }
 
   /** A call ran past its timeout: the stuck worker ends and the same version starts again. */
-  async #replaceStuck(slot: Slot, stuck: WorkerInstance, why: string): Promise<void> {
+  async #replaceStuck(slot: Slot, stuck: PluginInstance, why: string): Promise<void> {
     if (slot.active !== stuck) return;
     slot.active = undefined;
     slot.error = `${slot.name}: ${why}; its worker was replaced`;

@@ -11,5 +11,5 @@
 export { PluginHost, PLUGIN_API_VERSION, type PluginEvent, type PluginHostOptions, type PluginInfo, type PluginState } from './host.js';
 export { ContractError, type Contract, type StandardSchema } from './contract.js';
 export { ManifestError, readManifest, type Manifest } from './manifest.js';
-export { PluginTimeout } from './worker-instance.js';
+export { PluginTimeout } from './instance.js';
 export { satisfies } from './semver.js';

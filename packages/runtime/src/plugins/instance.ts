@@ -1,0 +1,194 @@
+import { fork } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import type { Manifest } from './manifest.js';
+
+/**
+ * The plugin side's scripts, always the built JavaScript: a worker thread does not inherit
+ * a TypeScript loader's hooks, so sources run through one (the tests) use dist/ too.
+ */
+const entry = (file: string) => (import.meta.url.endsWith('.ts') ? new URL(`../../dist/plugins/${file}`, import.meta.url) : new URL(`./${file}`, import.meta.url));
+
+/** What one version runs in: a worker thread, or a child process. */
+interface Channel {
+  post(message: unknown): void;
+  /** Ends it at once (worker.terminate, SIGKILL). */
+  kill(): Promise<void>;
+}
+
+/** Starts one version's thread or process; `events` hears its messages and its end. */
+function open(isolation: Manifest['isolation'], data: Record<string, unknown>, limits: ResourceLimits, events: { message(m: Message): void; end(why: string): void }): Channel {
+  if (isolation === 'process') {
+    const child = fork(fileURLToPath(entry('process-entry.js')), [], {
+      env: { ...process.env, AIRLOCK_PLUGIN_DATA: JSON.stringify(data) },
+      execArgv: limits.maxOldGenerationSizeMb ? [`--max-old-space-size=${limits.maxOldGenerationSizeMb}`] : [],
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    // The last lines it wrote to stderr say why it ended (an uncaught throw's message).
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4096)));
+    child.on('message', (m: Message) => events.message(m));
+    child.on('error', (error) => events.end(error.message));
+    child.on('exit', (code, signal) => {
+      const said = stderr.split('\n').map((l) => l.trim()).filter((l) => /^\w*Error\b|^Uncaught|heap out of memory/.test(l)).at(-1);
+      events.end(`the plugin process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${said ? `: ${said}` : ''}`);
+    });
+    return {
+      post: (message) => child.send(message as never),
+      kill: async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const gone = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await gone;
+      },
+    };
+  }
+  const worker = new Worker(entry('worker-entry.js'), { workerData: data, resourceLimits: limits, stdout: false, stderr: false });
+  worker.on('message', (m: Message) => events.message(m));
+  worker.on('error', (error) => events.end(`${error.name === 'Error' ? '' : `${error.name}: `}${error.message}`));
+  worker.on('exit', (code) => events.end(code === 1 ? 'the worker stopped' : `the worker exited with code ${code}`));
+  return {
+    post: (message) => worker.postMessage(message),
+    kill: async () => void (await worker.terminate()),
+  };
+}
+
+type Reply = { kind: 'reply'; id: number; value?: unknown; error?: string };
+type Message = Reply | { kind: 'loaded'; exports?: { name: string; type: string }[]; error?: string } | { kind: 'log'; level: string; line: string };
+
+/** A call that did not return in time: the worker is considered stuck and is replaced. */
+export class PluginTimeout extends Error {
+  override readonly name = 'PluginTimeout';
+}
+
+/**
+ * One loaded version of a plugin in its own worker thread (or child process). Requests are
+ * messages with ids; each has a timeout. If it dies (a throw nobody caught, process.exit,
+ * out of memory), every open request fails with why and `onExit` hears it once.
+ *
+ * @example
+ *   const instance = await PluginInstance.load(dir, manifest, { maxOldGenerationSizeMb: 64 }, onExit, onLog, 5_000);
+ *   await instance.request('init', {}, 5_000);
+ *   await instance.request('call', { fn: 'hello', args: ['ada'] }, 1_000); // 'hello ada'
+ *   await instance.terminate();
+ */
+export class PluginInstance {
+  #next = 1;
+  readonly #open = new Map<number, { resolve(value: unknown): void; reject(error: Error): void; timer: NodeJS.Timeout }>();
+  #ended: string | undefined;
+  /** Calls under way: a retiring version is stopped once this is 0. */
+  inFlight = 0;
+  #idle: (() => void)[] = [];
+
+  private constructor(
+    private readonly channel: Channel,
+    readonly exports: ReadonlyMap<string, string>,
+    /** "worker" or "process", for messages. */
+    private readonly kind: string,
+  ) {}
+
+  static load(
+    dir: string,
+    manifest: Manifest,
+    limits: ResourceLimits,
+    onExit: (why: string) => void,
+    onLog: (level: string, line: string) => void,
+    timeoutMs: number,
+  ): Promise<PluginInstance> {
+    const main = pathToFileURL(`${dir}/${manifest.main}`).href;
+    const data = { main, name: manifest.name, version: manifest.version, config: manifest.config };
+    return new Promise((resolve, reject) => {
+      let instance: PluginInstance | undefined;
+      let ended = false;
+      const channel = open(manifest.isolation, data, limits, {
+        message: (message) => {
+          if (message.kind === 'log') return onLog(message.level, message.line);
+          if (message.kind === 'loaded') {
+            clearTimeout(timer);
+            if (message.error !== undefined) return reject(new Error(`loading ${manifest.main}: ${message.error}`));
+            instance = new PluginInstance(channel, new Map((message.exports ?? []).map((e) => [e.name, e.type])), manifest.isolation);
+            return resolve(instance);
+          }
+          if (instance !== undefined) instance.#settle(message);
+        },
+        end: (why) => {
+          // A worker reports an error and then its exit: the first one says why.
+          if (ended) return;
+          ended = true;
+          clearTimeout(timer);
+          if (instance === undefined) return reject(new Error(why));
+          // terminate() ended it on purpose: nothing failed.
+          if (instance.#ended !== undefined) return;
+          instance.#end(why);
+          onExit(why);
+        },
+      });
+      const timer = setTimeout(() => {
+        void channel.kill();
+        reject(new PluginTimeout(`loading ${manifest.main} took longer than ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+  }
+
+  get ended(): string | undefined {
+    return this.#ended;
+  }
+
+  #settle(reply: Reply): void {
+    const open = this.#open.get(reply.id);
+    if (open === undefined) return;
+    this.#open.delete(reply.id);
+    clearTimeout(open.timer);
+    if (reply.error !== undefined) open.reject(new Error(reply.error));
+    else open.resolve(reply.value);
+  }
+
+  #end(why: string): void {
+    if (this.#ended !== undefined) return;
+    this.#ended = why;
+    for (const [id, open] of this.#open) {
+      clearTimeout(open.timer);
+      open.reject(new Error(`the plugin's ${this.kind} ended: ${why}`));
+      this.#open.delete(id);
+    }
+    this.inFlight = 0;
+    for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  request(op: string, fields: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+    if (this.#ended !== undefined) return Promise.reject(new Error(`the plugin's ${this.kind} ended: ${this.#ended}`));
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#open.delete(id);
+        reject(new PluginTimeout(`${op}${fields.fn ? ` ${String(fields.fn)}` : ''} did not return within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#open.set(id, { resolve, reject, timer });
+      this.channel.post({ id, op, ...fields });
+    });
+  }
+
+  /** A call, counted in flight so a retiring version finishes what it holds. */
+  async call(fn: string, args: unknown[], timeoutMs: number): Promise<unknown> {
+    this.inFlight += 1;
+    try {
+      return await this.request('call', { fn, args }, timeoutMs);
+    } finally {
+      this.inFlight = Math.max(0, this.inFlight - 1);
+      if (this.inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    }
+  }
+
+  /** Resolves once no call is in flight. */
+  idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Ends the thread (or process): its heap, module and timers are gone. */
+  async terminate(): Promise<void> {
+    this.#ended ??= 'unloaded';
+    await this.channel.kill();
+  }
+}
