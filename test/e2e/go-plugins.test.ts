@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AirlockRun, cleanupAfter, freePort, getOnce, removeProject, tempProject } from './helpers.ts';
+import { AirlockRun, cleanupAfter, freePort, getUntil, removeProject, tempProject } from './helpers.ts';
 
 /**
  * examples/go-plugins under airlock dev: airlock builds the plugin to a new path per
@@ -12,15 +12,7 @@ import { AirlockRun, cleanupAfter, freePort, getOnce, removeProject, tempProject
 describe('examples/go-plugins: Go plugins built by airlock, opened by the host after a check', () => {
   const cleanup = cleanupAfter();
 
-  async function until(port: number, test: (body: string) => boolean, what: string): Promise<string> {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const body = await getOnce(port, '/greet?name=ada');
-      if (body !== undefined && test(body)) return body;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${body}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  const until = (port: number, test: (body: string) => boolean, what: string) => getUntil(port, '/greet?name=ada', test, what, 120_000);
 
   it('serves the plugin, swaps in a new build of it without a restart, and rebuilds it for a new host', async () => {
     const dir = tempProject('go-plugins');

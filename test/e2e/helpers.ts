@@ -183,6 +183,20 @@ export class AirlockRun {
 export const get = getOnce;
 export { getOnce };
 
+/**
+ * GETs `path` until the body passes `test` (a swap inside the app has no event airlock
+ * could report): the body, or an error naming what never came and the last answer.
+ */
+export async function getUntil(port: number, path: string, test: (body: string) => boolean, what: string, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const body = await getOnce(port, path);
+    if (body !== undefined && test(body)) return body;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${body}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** True when nothing listens on the TCP port (read from /proc/net/tcp and tcp6). */
 export function isPortFree(port: number): boolean {
   return listeningInodes(port).size === 0;

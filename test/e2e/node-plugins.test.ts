@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AirlockRun, cleanupAfter, freePort, getOnce, removeProject, tempProject } from './helpers.ts';
+import { AirlockRun, cleanupAfter, freePort, getOnce, getUntil, removeProject, tempProject } from './helpers.ts';
 
 /**
  * examples/node-plugins under airlock dev: a plugin edit is swapped by the app's own
@@ -16,16 +16,6 @@ describe('examples/node-plugins: plugins swapped inside the running service', ()
     writeFileSync(`${file}.tmp`, text);
     renameSync(`${file}.tmp`, file);
   };
-
-  async function until(port: number, path: string, test: (body: string) => boolean, what: string): Promise<string> {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const body = await getOnce(port, path);
-      if (body !== undefined && test(body)) return body;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${body}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
 
   it('answers /call and /plugins, swaps an edited plugin without a restart, and keeps the counter across the swap', async () => {
     const dir = tempProject('node-plugins');
@@ -47,10 +37,10 @@ describe('examples/node-plugins: plugins swapped inside the running service', ()
     const since = run.events.length;
     const greet = join(dir, 'plugins', 'greet', 'index.js');
     save(greet, readFileSync(greet, 'utf8').replace('return `${greeting} ${name', 'return `${greeting.toUpperCase()} ${name'));
-    await until(port, '/call/greet/hello?arg=ada', (body) => body === JSON.stringify({ result: 'HELLO ada' }), 'the new greet');
+    await getUntil(port, '/call/greet/hello?arg=ada', (body) => body === JSON.stringify({ result: 'HELLO ada' }), 'the new greet');
     const counter = join(dir, 'plugins', 'counter', 'plugin.json');
     save(counter, readFileSync(counter, 'utf8').replace('"1.0.0"', '"1.1.0"'));
-    await until(port, '/plugins', (body) => body.includes('"version":"1.1.0"'), 'the new counter');
+    await getUntil(port, '/plugins', (body) => body.includes('"version":"1.1.0"'), 'the new counter');
     assert.equal(await getOnce(port, '/call/counter/increment'), JSON.stringify({ result: 3 }), 'the count survived the swap');
 
     assert.deepEqual(run.events.slice(since).filter((e) => ['change.detected', 'reload.ready', 'process.started'].includes(e.type)), [], 'airlock restarted nothing');
