@@ -7,7 +7,8 @@ export interface PrettyOptions {
   readonly services: readonly string[];
   readonly palette: Palette;
   readonly verbosity: 'quiet' | 'normal' | 'verbose';
-  readonly write: (line: string) => void;
+  /** `droppable`: a child's output line, which a bounded writer may drop for a slow reader before airlock's own. */
+  readonly write: (line: string, droppable?: boolean) => void;
 }
 
 function howTo(code: string): string | undefined {
@@ -64,7 +65,7 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
     }
     return palette.service(names.indexOf(service), `${service.padEnd(width)} │`);
   };
-  const say = (service: string, text: string) => options.write(`${prefix(service)} ${text}`);
+  const say = (service: string, text: string, droppable = false) => options.write(`${prefix(service)} ${text}`, droppable);
   const info = (service: string, text: string) => {
     if (options.verbosity !== 'quiet') say(service, palette.dim(text));
   };
@@ -102,10 +103,10 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
       case 'build.started':
         return info(s, `g${event.generation} building: ${event.cmd}`);
       case 'build.output':
-        return say(s, event.line);
+        return say(s, event.line, true);
       case 'process.output':
         shownOutput.add(`${s} ${event.generation}`);
-        return say(s, event.line);
+        return say(s, event.line, true);
       case 'build.cancelled':
         return info(s, `g${event.generation} build cancelled: ${event.reason}`);
       case 'build.failed':
