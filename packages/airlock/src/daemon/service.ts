@@ -169,7 +169,8 @@ export class ServiceRunner {
     const others = this.#generations.others(this.#current);
     const canary = this.#release.canary;
     const shown = { starting: others.starting.filter((g) => g !== canary), draining: others.draining };
-    return { ...serviceStatus(this.plan, state, this.#current, shown, this.configRejected), ...(this.#release.status() ? { rollout: this.#release.status() } : {}) };
+    const rollout = this.#release.status();
+    return { ...serviceStatus(this.plan, state, this.#current, shown, this.configRejected), ...(rollout ? { rollout } : {}) };
   }
 
   /** `airlock rollout promote|abort|pause|resume`: an error text when no rollout is in progress. */
