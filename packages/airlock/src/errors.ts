@@ -126,6 +126,11 @@ export const catalog = {
     when: 'A canary failed its rollout analysis (error rate or p99 over the thresholds in `rollout.analysis`, beyond `failureLimit`), crashed, failed its liveness probe, or was aborted by hand.',
     howTo: 'Every user is back on the stable generation and the build is marked bad; see the reason and window figures in the event (`airlock rollout status`), fix and save to roll out a new build.',
   },
+  PLUGIN_MISMATCH: {
+    exit: 1,
+    when: 'A Go plugin build (plugins.go) would not open in the running host binary: plugin.Open would refuse it (and poison the process), so airlock removed it before the app could see it.',
+    howTo: 'Nothing when the host is being rebuilt (airlock builds every plugin again for each new generation); otherwise build host and plugin with the same Go, flags and dependency versions.',
+  },
   ROLLOUT_BAD_BUILD: {
     exit: 1,
     when: 'A reload would roll out a build that an earlier rollout aborted (the same artifact bytes, or the same source build).',

@@ -175,7 +175,7 @@ export type AirlockEvent =
   | (RolloutBase & { readonly type: 'rollout.aborted'; readonly code: string })
   /** A Go plugin (plugins.go) is being built, to a new path per build. */
   | (Base & { readonly type: 'plugin.build.started'; readonly plugin: string; readonly build: number; readonly reason: string; readonly cmd: string })
-  | (Base & { readonly type: 'plugin.built'; readonly plugin: string; readonly build: number; readonly path: string; readonly ms: number })
+  | (Base & { readonly type: 'plugin.built'; readonly plugin: string; readonly build: number; readonly path: string; readonly ms: number; /** The serving generations it was checked against and fits (g3, …); empty when none was serving. */ readonly fits: readonly string[] })
   | (Base & { readonly type: 'plugin.build.failed'; readonly plugin: string; readonly build: number; readonly code: string; readonly message: string })
   | (Base & { readonly type: 'error'; readonly code: string; readonly message: string })
   /** Something the user should know once (no listen address: reloads have a gap). */

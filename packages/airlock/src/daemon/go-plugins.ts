@@ -1,5 +1,6 @@
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
+import { goPackageHashes, pluginMismatch } from '../build/elf-hashes.js';
 import { runBuild } from '../build/runner.js';
 import type { BuildSlots } from '../build/slots.js';
 import { generationEnv, goPluginsDir } from '../config/environment.js';
@@ -14,6 +15,12 @@ import { watchTree, type WatchHandle } from '../watch/watcher.js';
 /** Builds of one plugin kept on disk: an app that opened an older one keeps it mapped anyway. */
 const KEEP_BUILDS = 5;
 
+/** A generation serving now, whose binary a plugin build must fit. */
+export interface PluginHostBinary {
+  readonly n: number;
+  readonly artifact: string | undefined;
+}
+
 /**
  * A Go service's plugins (`plugins: { go: [./plugins/greet] }`): each package is built with
  * `-buildmode=plugin` when its files change and whenever the service gets a new generation
@@ -21,12 +28,16 @@ const KEEP_BUILDS = 5;
  * plugin with the same plugin path, which is the package's import path, so each build
  * compiles the package under an import path of its own: a virtual directory
  * (`airlock_plugin_<service>_<n>/<name>`) that only exists in a `go build -overlay` map,
- * so nothing is written into the project. The app opens the newest build that
- * go/airlock/plugins checks against its own binary first, so a build that does not fit
- * never reaches plugin.Open. The service itself is not restarted for a plugin edit.
+ * so nothing is written into the project. A build appears under its `.so` name only once
+ * airlock has checked it against the binary of every generation serving (the package
+ * hashes plugin.Open compares, read from both ELF files): one that fits none of them is
+ * removed with AIRLOCK_ERR_PLUGIN_MISMATCH, so it never reaches the app, where a failed
+ * plugin.Open would poison the process. The app's loader (go/airlock/plugins) checks
+ * again before it opens, for apps run without airlock. The service itself is not
+ * restarted for a plugin edit.
  *
  * @example
- *   const plugins = new GoPluginBuilds(plan, bus, slots);
+ *   const plugins = new GoPluginBuilds(plan, bus, slots, () => [{ n: 3, artifact: 'bin/app.g3' }]);
  *   await plugins.start(true);
  *   plugins.rebuildAll('g4 is the new host');
  */
@@ -40,6 +51,7 @@ export class GoPluginBuilds {
     private readonly plan: () => ServicePlan,
     private readonly bus: EventBus,
     private readonly slots: BuildSlots | undefined,
+    private readonly hosts: () => readonly PluginHostBinary[],
   ) {}
 
   /** The plugin packages, as directories (absolute). */
@@ -95,12 +107,14 @@ export class GoPluginBuilds {
       this.#n.set(dir, n);
       mkdirSync(out, { recursive: true });
       const path = join(out, `${name}.${n}.so`);
+      // Not under its .so name until it is checked: the app's loader only lists *.so.
+      const building = `${path}.building`;
       const virtual = join(plan.go.moduleDir, `airlock_plugin_${plan.name.replace(/-/g, '_')}_${n}`, name);
       const overlay = join(out, `${name}.${n}.overlay.json`);
       const files = readdirSync(dir).filter((file) => file.endsWith('.go') && !file.endsWith('_test.go'));
       writeFileSync(overlay, JSON.stringify({ Replace: Object.fromEntries(files.map((file) => [join(virtual, file), join(dir, file)])) }));
       const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
-      const cmd = `go build -overlay ${quote(overlay)} -buildmode=plugin -o ${quote(path)} ${quote(`./${relative(plan.go.moduleDir, virtual)}`)}`;
+      const cmd = `go build -overlay ${quote(overlay)} -buildmode=plugin -o ${quote(building)} ${quote(`./${relative(plan.go.moduleDir, virtual)}`)}`;
       const service = plan.name;
       this.bus.emit({ type: 'plugin.build.started', service, plugin: name, build: n, reason, cmd });
       const outcome = await runBuild({
@@ -112,7 +126,15 @@ export class GoPluginBuilds {
         onLine: (stream, line) => this.bus.emit({ type: 'build.output', service, generation: 0, stream, line: `[plugin ${name}] ${line}` }),
       });
       if (outcome.kind === 'ok') {
-        this.bus.emit({ type: 'plugin.built', service, plugin: name, build: n, path, ms: outcome.ms });
+        const { fits, refused } = await this.#check(building);
+        if (fits.length === 0 && refused.length > 0) {
+          rmSync(building, { force: true });
+          const message = `plugin ${name} build ${n} does not fit ${refused.join('; nor ')}; removed before the app could open it, the app keeps the build it has`;
+          this.bus.emit({ type: 'plugin.build.failed', service, plugin: name, build: n, code: fullCode('PLUGIN_MISMATCH'), message });
+          return;
+        }
+        renameSync(building, path);
+        this.bus.emit({ type: 'plugin.built', service, plugin: name, build: n, path, ms: outcome.ms, fits });
         this.#prune(out, name);
       } else if (outcome.kind !== 'cancelled') {
         const why = outcome.kind === 'timeout' ? 'did not finish in time' : `${describeEnd(outcome.end)}${outcome.locations.length ? ` at ${outcome.locations.join(', ')}` : ''}`;
@@ -125,9 +147,40 @@ export class GoPluginBuilds {
     }
   }
 
+  /** Which serving generations a build would open in (g3, …), and why each other one would refuse it. */
+  async #check(plugin: string): Promise<{ fits: string[]; refused: string[] }> {
+    const fits: string[] = [];
+    const refused: string[] = [];
+    const hashes = await goPackageHashes(plugin);
+    for (const host of this.hosts()) {
+      if (host.artifact === undefined) continue;
+      const why = await this.#hostHashes(host.artifact).then(
+        (own) => pluginMismatch(own, hashes),
+        (error: Error) => `its binary cannot be read: ${error.message}`,
+      );
+      if (why === undefined) fits.push(`g${host.n}`);
+      else refused.push(`g${host.n} (${basename(host.artifact)}): ${why}`);
+    }
+    return { fits, refused };
+  }
+
+  /** A generation's binary never changes under its name (ArtifactStore), so its hashes are read once. */
+  readonly #hostCache = new Map<string, Promise<Map<string, string>>>();
+  #hostHashes(artifact: string): Promise<Map<string, string>> {
+    let hashes = this.#hostCache.get(artifact);
+    if (hashes === undefined) {
+      hashes = goPackageHashes(artifact);
+      this.#hostCache.set(artifact, hashes);
+      // Only the binaries serving now are asked for: the cache never outgrows a handful.
+      const serving = new Set(this.hosts().map((host) => host.artifact));
+      for (const path of this.#hostCache.keys()) if (!serving.has(path)) this.#hostCache.delete(path);
+    }
+    return hashes;
+  }
+
   /** Keeps the newest KEEP_BUILDS builds of a plugin (and their overlay maps). */
   #prune(out: string, name: string): void {
-    const pattern = new RegExp(`^${escapeRegExp(name)}\\.(\\d+)\\.(so|overlay\\.json)$`);
+    const pattern = new RegExp(`^${escapeRegExp(name)}\\.(\\d+)\\.(so|so\\.building|overlay\\.json)$`);
     const newest = Math.max(...readdirSync(out).map((file) => Number(pattern.exec(file)?.[1] ?? 0)));
     for (const file of readdirSync(out)) {
       const n = Number(pattern.exec(file)?.[1]);

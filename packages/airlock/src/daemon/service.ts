@@ -103,7 +103,7 @@ export class ServiceRunner {
       debugHeaders: () => this.#plan.rollout.debugHeaders,
     });
     this.#builds = new Builds(() => this.#plan, bus, options.slots);
-    this.#goPlugins = new GoPluginBuilds(() => this.#plan, bus, options.slots);
+    this.#goPlugins = new GoPluginBuilds(() => this.#plan, bus, options.slots, () => [this.#current, this.#release.canary].filter((g) => g !== undefined));
     this.#generations = new Generations(() => this.#plan, bus, (generation) => this.#exited(generation));
     this.#policy = trafficPolicy(this.#handoff, {
       stop: (generation) => this.#generations.stop(generation),

@@ -151,7 +151,7 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
       case 'plugin.build.started':
         return info(s, `plugin ${event.plugin} build ${event.build} (${event.reason}): ${event.cmd}`);
       case 'plugin.built':
-        return info(s, `plugin ${event.plugin} build ${event.build} ready in ${Math.round(event.ms)} ms: ${event.path}`);
+        return info(s, `plugin ${event.plugin} build ${event.build} ready in ${Math.round(event.ms)} ms${event.fits.length ? `, fits ${event.fits.join(', ')}` : ''}: ${event.path}`);
       case 'plugin.build.failed':
         return fail(s, event.code, event.message);
       case 'error':
