@@ -10,6 +10,8 @@ const host = new PluginHost({ dir: fileURLToPath(new URL('./plugins', import.met
 host.on('event', (e) => console.log(`plugin ${e.name} ${e.version ?? ''} g${e.generation}: ${e.state}${e.error ? ` (${e.error})` : ''}${e.leftovers ? ` left: ${e.leftovers.join('; ')}` : ''}`));
 host.on('log', (l) => console.log(`[${l.name}] ${l.line}`));
 await host.start();
+// Under airlock dev, airlock watches ./plugins and tells the host; alone, the host watches it.
+console.log(`plugin changes: ${host.watching === 'airlock' ? 'told by airlock' : 'watched by this host'}`);
 
 const json = (res, status, body) => {
   const text = JSON.stringify(body);

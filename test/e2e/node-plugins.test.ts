@@ -5,8 +5,9 @@ import { describe, it } from 'node:test';
 import { AirlockRun, cleanupAfter, freePort, getOnce, getUntil, removeProject, tempProject } from './helpers.ts';
 
 /**
- * examples/node-plugins under airlock dev: a plugin edit is swapped by the app's own
- * plugin host (no new generation, same pid), while the app's own files still reload.
+ * examples/node-plugins under airlock dev: a plugin edit is announced by airlock
+ * (plugin.changed on the control socket) and swapped by the app's own plugin host (no
+ * new generation, same pid), while the app's own files still reload.
  */
 describe('examples/node-plugins: plugins swapped inside the running service', () => {
   const cleanup = cleanupAfter();
@@ -45,6 +46,10 @@ describe('examples/node-plugins: plugins swapped inside the running service', ()
 
     assert.deepEqual(run.events.slice(since).filter((e) => ['change.detected', 'reload.ready', 'process.started'].includes(e.type)), [], 'airlock restarted nothing');
     assert.ok(run.events.slice(since).some((e) => e.type === 'process.output' && /plugin greet 1\.0\.0 g2: active/.test(String(e.line))));
+    // airlock watched the directory and told the host (which does not watch it itself then).
+    assert.ok(run.events.some((e) => e.type === 'process.output' && String(e.line) === 'plugin changes: told by airlock'), run.output());
+    const notices = run.events.slice(since).filter((e) => e.type === 'plugin.changed').map((e) => [e.plugin, e.paths]);
+    assert.deepEqual(notices, [['greet', ['plugins/greet/index.js']], ['counter', ['plugins/counter/plugin.json']]]);
     assert.equal(run.events.filter((e) => e.type === 'process.exited').length, 0);
     assert.equal(ready.pid, run.events.find((e) => e.type === 'process.started')?.pid);
     assert.equal((await run.interrupt()).code, 0);

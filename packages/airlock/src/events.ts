@@ -173,6 +173,8 @@ export type AirlockEvent =
   | (RolloutBase & { readonly type: 'rollout.promoted' })
   /** Rolled back: share 0, the canary drains and stops, its build is marked bad. */
   | (RolloutBase & { readonly type: 'rollout.aborted'; readonly code: string })
+  /** Files of a plugin in the app's plugin directory (plugins.dir) changed: its plugin host swaps it. */
+  | (Base & { readonly type: 'plugin.changed'; readonly plugin: string; readonly paths: readonly string[] })
   /** A Go plugin (plugins.go) is being built, to a new path per build. */
   | (Base & { readonly type: 'plugin.build.started'; readonly plugin: string; readonly build: number; readonly reason: string; readonly cmd: string })
   | (Base & { readonly type: 'plugin.built'; readonly plugin: string; readonly build: number; readonly path: string; readonly ms: number; /** The serving generations it was checked against and fits (g3, …); empty when none was serving. */ readonly fits: readonly string[] })

@@ -202,7 +202,7 @@ export const serviceSchema = z
       .prefault({}),
     plugins: z
       .strictObject({
-        dir: z.string().min(1).optional().describe("The app's plugin directory (relative to dir): a PluginHost swaps what changes there in place, so it is no rebuild trigger."),
+        dir: z.string().min(1).optional().describe("The app's plugin directory (relative to dir): a PluginHost swaps what changes there in place, so it is no rebuild trigger; airlock dev watches it and tells the host (plugin.changed on the control socket)."),
         go: z
           .array(z.string().min(1))
           .default([])

@@ -66,7 +66,8 @@ function json(res: import('node:http').ServerResponse, status: number, body: unk
  * The control API: HTTP over a unix socket (mode 0600, so only this user can steer
  * airlock). GET /status, POST /reload?service=a&service=b, POST /rollout?service=a&action=promote
  * (promote-full, abort, pause, resume), GET /events (one JSON event
- * per line, as long as the connection stays open).
+ * per line, as long as the connection stays open; ?service=a and ?type=t, each
+ * repeatable, keep only those).
  *
  * @example
  *   const control = await startControl(controlSocketPath(baseDir), daemon, bus);
@@ -105,9 +106,15 @@ export async function startControl(path: string, daemon: ControlTarget, bus: Eve
     }
     if (req.method === 'GET' && url.pathname === '/events') {
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      // Headers now, not with the first event: a client knows at once that it is subscribed.
+      res.flushHeaders();
       // A stream without end: the request timeout is for requests, not for this.
       req.socket.setTimeout(0);
+      // ?service=a&type=plugin.changed: only those (an app's plugin host asks for its own service's changes).
+      const services = url.searchParams.getAll('service');
+      const types = url.searchParams.getAll('type');
       const unsubscribe = bus.subscribe((event) => {
+        if ((services.length > 0 && !services.includes(event.service)) || (types.length > 0 && !types.includes(event.type))) return;
         if (res.writableLength > EVENTS_BUFFER_LIMIT) {
           unsubscribe();
           res.destroy();

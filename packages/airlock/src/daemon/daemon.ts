@@ -23,6 +23,8 @@ export interface DaemonOptions {
   readonly configFile?: string;
   /** Files airlock's own output goes to (`airlock dev > log`): writing them is no change. */
   readonly ownOutput?: readonly string[];
+  /** The control socket (an app's plugin host subscribes to plugin.changed there). */
+  readonly controlSocket?: string;
 }
 
 /** What `apply` did to each service an edit of airlock.yaml touched. */
@@ -105,6 +107,7 @@ export class Daemon {
   #runner(plan: ServicePlan): ServiceRunner {
     const runner = new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext: this.options.traceContext });
     runner.watchPlugins = this.options.watch;
+    runner.controlSocket = this.options.controlSocket;
     return runner;
   }
 

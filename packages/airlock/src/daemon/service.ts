@@ -17,6 +17,7 @@ import { Builds, mergeSources, reuse, type ArtifactSource } from './artifact-sou
 import { CanaryRelease, type RolloutAction } from './canary-release.js';
 import { confirmation } from './provisional.js';
 import { GoPluginBuilds } from './go-plugins.js';
+import { PluginNotices } from './plugin-notices.js';
 import { fullCode } from '../errors.js';
 import { CANCEL_CHANGE, CANCEL_STOP } from './build-step.js';
 import { Recovery } from './recovery.js';
@@ -65,6 +66,8 @@ export class ServiceRunner {
   readonly #release: CanaryRelease;
   /** Go plugins airlock builds for this service (plugins.go), beside its own builds. */
   readonly #goPlugins: GoPluginBuilds;
+  /** The app's plugin directory (plugins.dir), watched for its plugin host. */
+  readonly #pluginNotices: PluginNotices;
   /** Builds from sources so far: the identity of a build that has no artifact file. */
   #sourceBuilds = 0;
   #liveness: LivenessMonitor | undefined;
@@ -87,6 +90,8 @@ export class ServiceRunner {
   #markReady: () => void = () => undefined;
   /** Whether Go plugin packages are watched (airlock dev) or only built with each generation (airlock run). */
   watchPlugins = true;
+  /** The control socket, for the app's plugin host to hear of plugin changes on. */
+  controlSocket: string | undefined;
   /** Resolves when the service's first generation is ready (dependsOn waits on it). */
   readonly firstReady = new Promise<void>((resolve) => (this.#markReady = resolve));
 
@@ -104,6 +109,7 @@ export class ServiceRunner {
     });
     this.#builds = new Builds(() => this.#plan, bus, options.slots);
     this.#goPlugins = new GoPluginBuilds(() => this.#plan, bus, options.slots, () => [this.#current, this.#release.canary].filter((g) => g !== undefined));
+    this.#pluginNotices = new PluginNotices(() => this.#plan, bus);
     this.#generations = new Generations(() => this.#plan, bus, (generation) => this.#exited(generation));
     this.#policy = trafficPolicy(this.#handoff, {
       stop: (generation) => this.#generations.stop(generation),
@@ -183,6 +189,7 @@ export class ServiceRunner {
     await this.#handoff.open();
     this.#started = true;
     await this.#goPlugins.start(this.watchPlugins);
+    await this.#pluginNotices.start(this.watchPlugins, this.controlSocket);
     if (this.plan.listen === undefined) {
       const message = 'no listen address: each reload stops the old process before the new one starts, so a server is down for the gap; for zero downtime set listen (--listen 8080, or listen: in airlock.yaml) and serve on $PORT';
       this.bus.emit({ type: 'notice', service: this.plan.name, message });
@@ -288,7 +295,7 @@ export class ServiceRunner {
     const old = this.#current;
     if (this.#handoff.stopsFirst && old) this.#liveness?.stop();
     if (await this.#policy.beforeStart(old)) lap('stop');
-    const next = this.#generations.start(n, artifact, launch, this.#fileEnv, this.#traceparent);
+    const next = this.#generations.start(n, artifact, { ...launch, env: { ...this.#pluginNotices.env(), ...launch.env } }, this.#fileEnv, this.#traceparent);
     lap('start');
     const { probe, settleMs } = await launch.readiness(next.child);
     const verdict = await healthGate({ plan: this.plan, child: next.child, probe, settleMs, signal: this.#stopping.signal });
@@ -355,6 +362,7 @@ export class ServiceRunner {
     this.#liveness?.stop();
     this.#release.stop();
     await this.#goPlugins.stop();
+    await this.#pluginNotices.stop();
     this.#build?.abort(CANCEL_STOP);
     await this.#scheduler.stop();
     // Also after a crash: descendants the leader left behind still go.

@@ -148,6 +148,8 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
         return say(s, palette.green(`rollout g${event.canary} promoted: every user, g${event.stable} drains: ${event.reason}`));
       case 'rollout.aborted':
         return fail(s, event.code, `rollout g${event.canary} aborted, every user back on g${event.stable}: ${event.reason}`);
+      case 'plugin.changed':
+        return info(s, `plugin ${event.plugin} changed (${event.paths.join(', ')}): the app's plugin host swaps it`);
       case 'plugin.build.started':
         return info(s, `plugin ${event.plugin} build ${event.build} (${event.reason}): ${event.cmd}`);
       case 'plugin.built':

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { ResourceLimits } from 'node:worker_threads';
+import { noticesFromEnv, subscribePluginChanges, type AirlockNotices } from './airlock-notices.js';
 import { checkExports, ContractError, validate, type Contract } from './contract.js';
 import { readManifest, type Manifest } from './manifest.js';
 import { PluginInstance, PluginTimeout } from './instance.js';
@@ -41,6 +42,12 @@ export interface PluginHostOptions {
   readonly contracts?: Readonly<Record<string, Contract>>;
   /** Watch `dir` and swap a plugin when its files change (default true). */
   readonly watch?: boolean;
+  /**
+   * Hear of changes from airlock instead of watching `dir` (when watching): by default
+   * from the environment airlock gives a service whose `plugins: { dir }` names this
+   * directory under `airlock dev`; false: always watch on our own.
+   */
+  readonly airlock?: AirlockNotices | false;
   /** Per-step timeouts (ms): load, init, health, a call, stop. */
   readonly timeouts?: Partial<Record<'load' | 'init' | 'health' | 'call' | 'stop', number>>;
   /** The worker's limits (default: 64 MB of old generation). */
@@ -92,17 +99,42 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
   readonly #dirWatchers = new Map<string, Map<string, FSWatcher>>();
   readonly #pending = new Map<string, NodeJS.Timeout>();
   #closed = false;
+  #watching: 'airlock' | 'self' | 'off' = 'off';
+  #notices: { close(): void } | undefined;
 
   constructor(private readonly options: PluginHostOptions) {
     super();
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   }
 
-  /** Loads every plugin in the directory (failures are per plugin, in plugins()), then watches it. */
+  /**
+   * Loads every plugin in the directory (failures are per plugin, in plugins()), then
+   * watches it, or, under airlock dev, subscribes to airlock's notices of its changes
+   * first (so none made while loading is missed).
+   */
   async start(): Promise<void> {
+    const notices = this.options.watch === false || this.options.airlock === false ? undefined : (this.options.airlock ?? noticesFromEnv(this.options.dir));
+    if (notices !== undefined) {
+      this.#notices = await subscribePluginChanges(
+        notices,
+        (name) => void this.#changed(name),
+        (why) => {
+          // airlock went (or restarts): from now on the host watches for itself.
+          this.#notices = undefined;
+          this.emit('log', { name: '', level: 'warn', line: `plugin changes: ${why}; watching ${this.options.dir} from now on` });
+          this.#watch();
+        },
+      );
+      if (this.#notices !== undefined) this.#watching = 'airlock';
+    }
     const names = existsSync(this.options.dir) ? readdirSync(this.options.dir).filter((name) => this.#isDir(join(this.options.dir, name))) : [];
     await Promise.all(names.map((name) => this.#changed(name)));
-    if (this.options.watch !== false) this.#watch();
+    if (this.options.watch !== false && this.#notices === undefined) this.#watch();
+  }
+
+  /** Who tells this host of plugin changes: airlock (its control socket), the host's own watching, or nobody (watch: false). */
+  get watching(): 'airlock' | 'self' | 'off' {
+    return this.#watching;
   }
 
   #isDir(path: string): boolean {
@@ -153,6 +185,8 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
   }
 
   #watch(): void {
+    if (this.#closed) return;
+    this.#watching = 'self';
     try {
       this.#watcher = watch(this.options.dir, (_type, file) => {
         if (file !== null) this.#touched(String(file));
@@ -360,6 +394,7 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
   async close(): Promise<void> {
     this.#closed = true;
     this.#watcher?.close();
+    this.#notices?.close();
     for (const watchers of this.#dirWatchers.values()) for (const watcher of watchers.values()) watcher.close();
     this.#dirWatchers.clear();
     for (const timer of this.#pending.values()) clearTimeout(timer);

@@ -12,4 +12,5 @@ export { PluginHost, PLUGIN_API_VERSION, type PluginEvent, type PluginHostOption
 export { ContractError, type Contract, type StandardSchema } from './contract.js';
 export { ManifestError, readManifest, type Manifest } from './manifest.js';
 export { PluginTimeout } from './instance.js';
+export { noticesFromEnv, type AirlockNotices } from './airlock-notices.js';
 export { satisfies } from './semver.js';

@@ -36,8 +36,10 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
   // Traces are on when an OTLP endpoint is configured the standard OpenTelemetry way.
   // Loaded only when used: OpenTelemetry and prom-client cost ~150 ms of every start otherwise.
   const tracing = process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? (await import('../../observe/tracing.js')).subscribeTracing(bus) : undefined;
+  const socket = controlSocketPath(loaded.baseDir);
   const daemon = new Daemon(plans, bus, {
     watch,
+    controlSocket: socket,
     buildConcurrency: loaded.config.builds?.concurrency,
     traceContext: tracing !== undefined,
     configFile: loaded.file,
@@ -47,7 +49,7 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
   const reloader = loaded.file ? new ConfigFileReloader(loaded.file, loaded.baseDir, loaded.config, names, daemon, bus) : undefined;
   const metrics = loaded.config.metrics ? (await import('../../observe/metrics.js')).subscribeMetrics(bus) : undefined;
   if (loaded.config.metrics) await metrics?.listen(loaded.config.metrics.listen.host, loaded.config.metrics.listen.port);
-  const control = await startControl(controlSocketPath(loaded.baseDir), daemon, bus);
+  const control = await startControl(socket, daemon, bus);
   const closeAround = async () => {
     await control.close();
     await metrics?.close();
