@@ -79,11 +79,11 @@ export class Proc {
   }
 }
 
-/** Polls GET / until the body contains `needle`; returns when it did (performance.now()). */
-export async function pollUntil(port: number, needle: string, timeoutMs = 60_000): Promise<number> {
+/** Polls GET `path` until the body contains `needle`; returns when it did (performance.now()). */
+export async function pollUntil(port: number, needle: string, timeoutMs = 60_000, path = '/'): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    if ((await getOnce(port))?.includes(needle)) return performance.now();
+    if ((await getOnce(port, path))?.includes(needle)) return performance.now();
     await new Promise((r) => setTimeout(r, 1));
   }
   throw new Error(`port ${port} never served ${needle}`);

@@ -4,27 +4,32 @@ import { PluginHost } from '../packages/runtime/src/plugins/index.ts';
 import { fmt, median, rssMiB, workDir } from './lib.ts';
 
 /**
- * The plugin host's costs (worker isolation): swap latency (edit → new version active,
+ * The plugin host's costs per isolation (worker, process, inline): swap latency (edit → new version active,
  * measured by host.reload), call overhead against a plain in-thread call of the same
  * function, and memory per loaded plugin (RSS of this process with 1 and with 20 loaded).
  */
 export interface PluginFigures {
-  readonly isolation: 'worker' | 'process';
+  readonly isolation: Isolation;
   readonly swapMs: number[];
   readonly callUs: number;
   readonly inThreadUs: number;
   readonly mibPerPlugin: number;
 }
 
-const GREET = `export function hello(name) { return 'hello ' + name; }`;
+type Isolation = 'worker' | 'process' | 'inline';
 
-function writePlugin(dir: string, name: string, isolation: string): void {
+const GREET = `export function hello(name) { return 'hello ' + name; }`;
+// inline loads CommonJS (Node cannot release an ES module).
+const GREET_CJS = `exports.hello = (name) => 'hello ' + name;`;
+
+function writePlugin(dir: string, name: string, isolation: Isolation): void {
   mkdirSync(join(dir, name), { recursive: true });
-  writeFileSync(join(dir, name, 'index.mjs'), GREET);
-  writeFileSync(join(dir, name, 'plugin.json'), JSON.stringify({ name, version: '1.0.0', main: 'index.mjs', host: '^1', isolation }));
+  const main = isolation === 'inline' ? 'index.cjs' : 'index.mjs';
+  writeFileSync(join(dir, name, main), isolation === 'inline' ? GREET_CJS : GREET);
+  writeFileSync(join(dir, name, 'plugin.json'), JSON.stringify({ name, version: '1.0.0', main, host: '^1', isolation }));
 }
 
-async function costs(isolation: 'worker' | 'process'): Promise<PluginFigures> {
+async function costs(isolation: Isolation): Promise<PluginFigures> {
   const dir = workDir(`plugins-${isolation}`);
   writePlugin(dir, 'greet', isolation);
   const host = new PluginHost({ dir, watch: false });
@@ -43,11 +48,11 @@ async function costs(isolation: 'worker' | 'process'): Promise<PluginFigures> {
   t0 = performance.now();
   for (let i = 0; i < calls; i++) await local('ada');
   const inThreadUs = ((performance.now() - t0) * 1000) / calls;
-  const one = isolation === 'worker' ? rssMiB(process.pid) : rssMiB(process.pid) + childrenRss();
+  const one = isolation !== 'process' ? rssMiB(process.pid) : rssMiB(process.pid) + childrenRss();
   for (let p = 1; p < 20; p++) writePlugin(dir, `greet${p}`, isolation);
   for (let p = 1; p < 20; p++) await host.reload(`greet${p}`);
   // A process plugin's memory is its own process's: count the host and its children.
-  const twenty = isolation === 'worker' ? rssMiB(process.pid) : rssMiB(process.pid) + childrenRss();
+  const twenty = isolation !== 'process' ? rssMiB(process.pid) : rssMiB(process.pid) + childrenRss();
   await host.close();
   return { isolation, swapMs, callUs, inThreadUs, mibPerPlugin: (twenty - one) / 19 };
 }
@@ -59,7 +64,7 @@ function childrenRss(): number {
 }
 
 export async function pluginCosts(): Promise<PluginFigures[]> {
-  return [await costs('worker'), await costs('process')];
+  return [await costs('worker'), await costs('process'), await costs('inline')];
 }
 
 export function pluginTable(rows: readonly PluginFigures[]): string {
@@ -68,6 +73,6 @@ export function pluginTable(rows: readonly PluginFigures[]): string {
     '',
     '| isolation | swap (load, init, health; the old one stopped and ended), median | call there and back | the same function in-thread | memory per loaded plugin (20 against 1) |',
     '| --- | --- | --- | --- | --- |',
-    ...rows.map((f) => `| ${f.isolation} | ${fmt(median(f.swapMs))} ms | ${f.callUs.toFixed(1)} µs | ${f.inThreadUs.toFixed(2)} µs | ${f.mibPerPlugin.toFixed(1)} MiB |`),
+    ...rows.map((f) => `| ${f.isolation} | ${fmt(median(f.swapMs))} ms | ${f.callUs.toFixed(1)} µs | ${f.inThreadUs.toFixed(2)} µs | ${f.mibPerPlugin < 0.05 ? '< 0.1' : f.mibPerPlugin.toFixed(1)} MiB |`),
   ].join('\n');
 }

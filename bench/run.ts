@@ -3,6 +3,7 @@ import { configReload, configReloadTable } from './config-reload.ts';
 import { airlockDropped, droppedTable, reflexDropped, throughput, throughputTable } from './handoffs.ts';
 import { machine } from './lib.ts';
 import { plainApps, plainAppsTable } from './plain-apps.ts';
+import { goPluginSwaps, goPluginTable } from './go-plugins.ts';
 import { pluginCosts, pluginTable } from './plugins.ts';
 import { rolloutCost, rolloutTable } from './rollout.ts';
 import { burstBuilds, generateModule, graphTiming, monorepoTable } from './monorepo.ts';
@@ -45,6 +46,7 @@ if (!only || only === 'monorepo') {
 }
 if (!only || only === 'plugins') {
   out.push(pluginTable(await pluginCosts()), '');
+  out.push(goPluginTable(await goPluginSwaps(18_970)), '');
 }
 if (!only || only === 'bursts') {
   const module = generateModule();

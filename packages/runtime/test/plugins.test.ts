@@ -3,6 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { z } from 'zod';
 import { PluginHost, type PluginEvent } from '../src/plugins/index.ts';
 
@@ -28,8 +30,10 @@ function writePlugin(dir: string, name: string, code: string, manifest: Record<s
     writeFileSync(join(at, `.${file}.tmp`), text);
     renameSync(join(at, `.${file}.tmp`), join(at, file));
   };
-  save('index.mjs', code);
-  save('plugin.json', JSON.stringify({ name, version: '1.0.0', main: 'index.mjs', host: '^1', ...manifest }));
+  // Inline plugins are CommonJS (Node cannot release an ES module).
+  const main = (manifest.main as string | undefined) ?? (manifest.isolation === 'inline' ? 'index.cjs' : 'index.mjs');
+  save(main, code);
+  save('plugin.json', JSON.stringify({ name, version: '1.0.0', main, host: '^1', ...manifest }));
 }
 
 function waitFor(host: PluginHost, test: (e: PluginEvent) => boolean, what: string, ms = 20_000): Promise<PluginEvent> {
@@ -51,6 +55,10 @@ async function started(dir: string, options: Partial<ConstructorParameters<typeo
   await host.start();
   return host;
 }
+
+/** A full collection before a memory figure, so garbage not yet collected does not count (the flag set at run time, as --expose-gc would). */
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 /** The issue asks for 1,000; PLUGIN_SWAPS lowers it for a quick local run. */
 const SWAPS = Number(process.env.PLUGIN_SWAPS ?? 1_000);
@@ -116,10 +124,14 @@ describe('plugin host', () => {
   });
   }
 
-  for (const isolation of ['worker', 'process'] as const) {
+  for (const isolation of ['worker', 'process', 'inline'] as const) {
   it(`swaps a plugin when its files change, carries state over with snapshot()/restore(), and no call fails during swaps under load (isolation: ${isolation})`, async () => {
     const dir = pluginsDir();
-    const counter = (v: string) => `let n = 0; export function restore(s) { n = s.n; } export function snapshot() { return { n }; }
+    const counter = (v: string) =>
+      isolation === 'inline'
+        ? `let n = 0; exports.restore = (s) => { n = s.n; }; exports.snapshot = () => ({ n });
+      exports.count = () => { n += 1; return { n, v: ${JSON.stringify(v)} }; }; exports.health = () => true;`
+        : `let n = 0; export function restore(s) { n = s.n; } export function snapshot() { return { n }; }
       export function count() { n += 1; return { n, v: ${JSON.stringify(v)} }; } export function health() { return true; }`;
     writePlugin(dir, 'counter', counter('v1'), { isolation });
     const host = await started(dir, { debounceMs: 20 });
@@ -136,6 +148,9 @@ describe('plugin host', () => {
           seen.add(result.v);
           assert.ok(result.n > last, `the count went on: ${result.n} after ${last}`);
           last = result.n;
+          // An inline call is answered on the microtask queue, like any async function in
+          // the thread: a loop of them alone would starve the file watcher and timers.
+          if (isolation === 'inline') await new Promise((resolve) => setImmediate(resolve));
         } catch (error) {
           failures.push((error as Error).message);
           if (failures.length > 20) running = false;
@@ -151,8 +166,9 @@ describe('plugin host', () => {
     running = false;
     await Promise.all(loops);
     assert.deepEqual(failures, []);
-    assert.ok(seen.has('v6') && seen.has('v1'), [...seen].join(','));
+    assert.ok(seen.has('v1') && seen.size >= 3, [...seen].join(','));
     assert.equal(last, calls, 'every call counted once, across five swaps');
+    assert.deepEqual(await host.call('counter', 'count'), { n: calls + 1, v: 'v6' }, 'the last version carries the count on');
     assert.deepEqual(host.plugins()[0], { name: 'counter', version: '1.0.6', state: 'active', generation: 6, error: undefined });
   });
   }
@@ -188,19 +204,97 @@ describe('plugin host', () => {
     assert.deepEqual(event.leftovers, ['1 interval(s) set outside ctx.setInterval were still running (cleared with the worker)']);
   });
 
+  it('runs an inline plugin in the host\'s thread: CommonJS with its own files, JSON and builtins, results by reference', async () => {
+    const dir = pluginsDir();
+    writePlugin(
+      dir,
+      'lib',
+      `const { greeting } = require('./words.json'); const { sep } = require('node:path'); const { shout } = require('./util');
+       const shared = { calls: 0 };
+       module.exports = { hello: (name) => shout(greeting + ' ' + name), state: () => { shared.calls += 1; return shared; }, sep: () => sep, thread: () => require('node:worker_threads').isMainThread };`,
+      { isolation: 'inline' },
+    );
+    writeFileSync(join(dir, 'lib', 'words.json'), JSON.stringify({ greeting: 'hello' }));
+    writeFileSync(join(dir, 'lib', 'util.js'), `exports.shout = (text) => text.toUpperCase();`);
+    const host = await started(dir, { watch: false });
+    assert.equal(await host.call('lib', 'hello', 'ada'), 'HELLO ADA');
+    assert.equal(await host.call('lib', 'thread'), true, 'the host\'s own thread');
+    assert.equal(await host.call('lib', 'sep'), '/');
+    const first = await host.call('lib', 'state');
+    assert.equal(await host.call('lib', 'state'), first, 'the same object: nothing is cloned inline');
+    assert.deepEqual(first, { calls: 2 });
+  });
+
+  it('refuses an ES module for inline isolation, naming the file and what to do', async () => {
+    const dir = pluginsDir();
+    writePlugin(dir, 'mjs', GREET, { isolation: 'inline', main: 'index.mjs' });
+    writePlugin(dir, 'typed', GREET, { isolation: 'inline', main: 'index.js' });
+    writeFileSync(join(dir, 'typed', 'package.json'), JSON.stringify({ type: 'module' }));
+    writePlugin(dir, 'exporter', GREET, { isolation: 'inline', main: 'index.cjs' });
+    const host = await started(dir, { watch: false });
+    await host.reload('typed');
+    const byName = Object.fromEntries(host.plugins().map((p) => [p.name, p]));
+    assert.match(byName.mjs?.error ?? '', /mjs\/index\.mjs is an ES module \(\.mjs\); inline isolation loads CommonJS only, because Node cannot release an ES module once imported: .*"isolation": "worker"/);
+    assert.match(byName.typed?.error ?? '', /typed\/index\.js is an ES module \(a \.js under "type": "module"\)/);
+    assert.match(byName.exporter?.error ?? '', /exporter\/index\.cjs: .*export.*written as an ES module; inline isolation loads CommonJS only/);
+    assert.deepEqual(host.plugins().map((p) => p.state), ['failed', 'failed', 'failed']);
+  });
+
+  it('fails an inline plugin alone when one of its timers throws, and replaces one whose call never returns', async () => {
+    const dir = pluginsDir();
+    const m = { isolation: 'inline' };
+    writePlugin(dir, 'greet', `exports.hello = (name) => 'hello ' + name;`, m);
+    writePlugin(dir, 'thrower', `exports.boom = () => { setTimeout(() => { throw new Error('kaboom'); }); return 1; };`, m);
+    writePlugin(dir, 'rejecter', `exports.later = () => { setTimeout(async () => { throw new Error('async kaboom'); }); return 1; };`, m);
+    writePlugin(dir, 'waiter', `exports.never = () => new Promise(() => {});`, m);
+    const host = await started(dir, { timeouts: { call: 300 }, watch: false });
+    const thrown = waitFor(host, (e) => e.name === 'thrower' && e.state === 'failed', 'the throw');
+    assert.equal(await host.call('thrower', 'boom'), 1);
+    assert.equal((await thrown).error, 'thrower 1.0.0: a timer callback threw Error: kaboom');
+    const rejected = waitFor(host, (e) => e.name === 'rejecter' && e.state === 'failed', 'the rejection');
+    await host.call('rejecter', 'later');
+    assert.match((await rejected).error ?? '', /async kaboom/);
+    await assert.rejects(host.call('waiter', 'never'), /never did not return within 300 ms/);
+    assert.equal((await waitFor(host, (e) => e.name === 'waiter' && e.state === 'active', 'the replacement')).generation, 2);
+    assert.equal(await host.call('greet', 'hello', 'still here'), 'hello still here');
+  });
+
+  it('releases an inline version for good: 1,000 swaps of a plugin that leaves an interval holding its memory stay bounded', async () => {
+    const dir = pluginsDir();
+    // Each version keeps 800 KB alive through an interval it never clears: kept versions would add up to ~800 MB.
+    writePlugin(dir, 'greet', `const big = new Array(100_000).fill(Math.random()); setInterval(() => big.length, 60_000); exports.hello = (n) => 'hello ' + n;`, { isolation: 'inline' });
+    const host = await started(dir, { watch: false });
+    const stopped = waitFor(host, (e) => e.name === 'greet' && e.state === 'stopped', 'the first stop');
+    await host.reload('greet');
+    assert.deepEqual((await stopped).leftovers, ['1 interval set outside ctx was still pending (cleared at unload)']);
+    for (let i = 0; i < 50; i++) await host.reload('greet');
+    const heap = () => {
+      gc();
+      return process.memoryUsage().heapUsed / 2 ** 20;
+    };
+    const before = heap();
+    for (let i = 0; i < SWAPS; i++) {
+      await host.reload('greet');
+      if (i % 100 === 0) assert.equal(await host.call('greet', 'hello', String(i)), `hello ${i}`);
+    }
+    const after = heap();
+    console.log(`# ${SWAPS} inline swaps: heap ${before.toFixed(1)} → ${after.toFixed(1)} MiB`);
+    assert.ok(after - before < 20, `heap grew ${(after - before).toFixed(1)} MiB over ${SWAPS} swaps (each version holds 0.8 MB)`);
+  });
+
   it('loads, swaps and unloads a worker plugin 1,000 times with bounded memory', async () => {
     const dir = pluginsDir();
     writePlugin(dir, 'greet', `const big = new Array(100_000).fill('x'); ${GREET}`);
     const host = await started(dir, { watch: false });
     const sample = () => ({ heap: process.memoryUsage().heapUsed / 2 ** 20, rss: process.memoryUsage().rss / 2 ** 20 });
     for (let i = 0; i < 50; i++) await host.reload('greet');
-    globalThis.gc?.();
+    gc();
     const before = sample();
     for (let i = 0; i < SWAPS; i++) {
       await host.reload('greet');
       if (i % 100 === 0) assert.equal(await host.call('greet', 'hello', String(i)), `hello ${i}`);
     }
-    globalThis.gc?.();
+    gc();
     const afterSwaps = sample();
     console.log(`# ${SWAPS} swaps: heap ${before.heap.toFixed(1)} → ${afterSwaps.heap.toFixed(1)} MiB, rss ${before.rss.toFixed(0)} → ${afterSwaps.rss.toFixed(0)} MiB`);
     assert.equal(host.plugins()[0]?.generation, 51 + SWAPS);

@@ -1,7 +1,9 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { InlineModules } from './inline-loader.js';
 import type { Manifest } from './manifest.js';
+import { runPlugin, type PluginData } from './plugin-side.js';
 
 /**
  * The plugin side's scripts, always the built JavaScript: a worker thread does not inherit
@@ -16,8 +18,44 @@ interface Channel {
   kill(): Promise<void>;
 }
 
-/** Starts one version's thread or process; `events` hears its messages and its end. */
-function open(isolation: Manifest['isolation'], data: Record<string, unknown>, limits: ResourceLimits, events: { message(m: Message): void; end(why: string): void }): Channel {
+type Events = { message(m: Message): void; end(why: string): void };
+
+/**
+ * inline: the plugin side in the host's own thread, its modules in a registry of their
+ * own (InlineModules) that is dropped at unload, messages passed on the microtask queue
+ * (by reference: nothing is cloned). A throw in one of its timers ends this version only;
+ * an endless loop would stop the host too: inline is for trusted code.
+ */
+function openInline(dir: string, data: PluginData, events: Events): Channel {
+  let deliver: ((message: unknown) => void) | undefined;
+  let ended = false;
+  const modules = new InlineModules(dir, (error) => {
+    if (ended) return;
+    ended = true;
+    deliver = undefined;
+    modules.release();
+    events.end(`a timer callback threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+  });
+  const loader = { load: async (main: string) => modules.load(fileURLToPath(main)) as Record<string, unknown>, timers: modules.timers, leftovers: () => modules.pending() };
+  const port = {
+    post: (message: unknown) => queueMicrotask(() => (ended ? undefined : events.message(message as Message))),
+    onMessage: (handler: (message: unknown) => void) => (deliver = handler),
+  };
+  // A load that fails is posted as 'loaded' with its error; nothing else is left to catch.
+  runPlugin(port, data, loader).catch(() => undefined);
+  return {
+    post: (message) => queueMicrotask(() => deliver?.(message)),
+    kill: async () => {
+      ended = true;
+      deliver = undefined;
+      modules.release();
+    },
+  };
+}
+
+/** Starts one version's thread or process (or inline registry); `events` hears its messages and its end. */
+function open(isolation: Manifest['isolation'], dir: string, data: PluginData, limits: ResourceLimits, events: Events): Channel {
+  if (isolation === 'inline') return openInline(dir, data, events);
   if (isolation === 'process') {
     const child = fork(fileURLToPath(entry('process-entry.js')), [], {
       env: { ...process.env, AIRLOCK_PLUGIN_DATA: JSON.stringify(data) },
@@ -101,13 +139,13 @@ export class PluginInstance {
     return new Promise((resolve, reject) => {
       let instance: PluginInstance | undefined;
       let ended = false;
-      const channel = open(manifest.isolation, data, limits, {
+      const channel = open(manifest.isolation, dir, data, limits, {
         message: (message) => {
           if (message.kind === 'log') return onLog(message.level, message.line);
           if (message.kind === 'loaded') {
             clearTimeout(timer);
             if (message.error !== undefined) return reject(new Error(`loading ${manifest.main}: ${message.error}`));
-            instance = new PluginInstance(channel, new Map((message.exports ?? []).map((e) => [e.name, e.type])), manifest.isolation);
+            instance = new PluginInstance(channel, new Map((message.exports ?? []).map((e) => [e.name, e.type])), manifest.isolation === 'inline' ? 'inline version' : manifest.isolation);
             return resolve(instance);
           }
           if (instance !== undefined) instance.#settle(message);

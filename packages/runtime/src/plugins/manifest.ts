@@ -2,8 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { checkRange, parseVersion, satisfies } from './semver.js';
 
-/** How a plugin runs: a worker thread (default; real unload, memory limits, a crash stays inside), or a child process (for code that must not share the host's process at all). */
-export type Isolation = 'worker' | 'process';
+/**
+ * How a plugin runs: a worker thread (default; real unload, memory limits, a crash stays
+ * inside), a child process (for code that must not share the host's process at all), or
+ * inline (the host's thread, for trusted CommonJS code: the fastest calls, through a
+ * module registry per version that is dropped at unload).
+ */
+export type Isolation = 'worker' | 'process' | 'inline';
 
 /** plugin.json, checked before any plugin code runs. */
 export interface Manifest {
@@ -69,7 +74,7 @@ export function readManifest(dir: string, hostVersion: string): Manifest {
   if (bad) throw new ManifestError(file, `"host": ${bad}`);
   if (!satisfies(hostVersion, host)) throw new ManifestError(file, `"host" ${JSON.stringify(host)} does not accept this host's plugin API ${hostVersion}: the plugin needs another host version`);
   const isolation = m.isolation ?? 'worker';
-  if (isolation !== 'worker' && isolation !== 'process') throw new ManifestError(file, `"isolation" ${JSON.stringify(isolation)}: expected "worker" (default) or "process"`);
+  if (isolation !== 'worker' && isolation !== 'process' && isolation !== 'inline') throw new ManifestError(file, `"isolation" ${JSON.stringify(isolation)}: expected "worker" (default), "process" or "inline"`);
   const config = m.config ?? {};
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new ManifestError(file, '"config" must be an object');
   return { name, version, main, host, isolation, config: config as Record<string, unknown> };

@@ -1,11 +1,11 @@
 import { inspect } from 'node:util';
 
 /**
- * The plugin's side of one loaded version, inside its worker thread or child process:
- * loads its module, hands init(ctx) a context whose resources are cleaned up in reverse
- * order at stop, and answers the host's requests over `transport`. A fresh thread or
- * process per version: ending it frees the module, its closures and its timers for good
- * (no module cache to leak into).
+ * The plugin's side of one loaded version, inside its worker thread or child process (or,
+ * inline, in the host's thread): loads its module, hands init(ctx) a context whose
+ * resources are cleaned up in reverse order at stop, and answers the host's requests over
+ * `transport`. A fresh thread, process or module registry per version: ending it frees
+ * the module, its closures and its timers for good (no module cache to leak into).
  */
 interface Request {
   readonly id: number;
@@ -29,13 +29,21 @@ export interface PluginData {
   readonly config: Record<string, unknown>;
 }
 
-export async function runPlugin(port: Transport, { main, name, version, config }: PluginData): Promise<void> {
+/** How a version's module is loaded, and the timers its context hands out. */
+export interface PluginLoader {
+  load(main: string): Promise<Record<string, unknown>>;
+  readonly timers: { setTimeout: typeof setTimeout; setInterval: typeof setInterval; clearTimeout: typeof clearTimeout; clearInterval: typeof clearInterval };
+  /** What the plugin still runs outside its context once stopped, for the stopped event's leftovers. */
+  leftovers(): string[];
+}
 
-  type Cleanup = { readonly what: string; readonly run: () => unknown };
-  const cleanups: Cleanup[] = [];
-
-  // Timers made outside the context still die with the worker; counting them lets stop()
-  // say what the plugin left behind.
+/**
+ * The loader of a thread or process of its own (worker, process isolation): import(),
+ * since ending the thread or process frees the module anyway. Intervals made outside the
+ * context die with it too; counting them (the global setInterval is the plugin's own
+ * here) lets stop() say what the plugin left behind.
+ */
+export function ownThreadLoader(): PluginLoader {
   const strayTimers = new Set<ReturnType<typeof setInterval>>();
   const realSetInterval = globalThis.setInterval;
   const realClearInterval = globalThis.clearInterval;
@@ -48,6 +56,17 @@ export async function runPlugin(port: Transport, { main, name, version, config }
     if (handle !== undefined) strayTimers.delete(handle);
     realClearInterval(handle);
   }) as typeof clearInterval;
+  return {
+    load: async (main) => (await import(main)) as Record<string, unknown>,
+    timers: { setTimeout, setInterval: realSetInterval, clearTimeout, clearInterval: realClearInterval },
+    leftovers: () => (strayTimers.size > 0 ? [`${strayTimers.size} interval(s) set outside ctx.setInterval were still running (cleared with the worker)`] : []),
+  };
+}
+
+export async function runPlugin(port: Transport, { main, name, version, config }: PluginData, loader: PluginLoader): Promise<void> {
+  type Cleanup = { readonly what: string; readonly run: () => unknown };
+  const cleanups: Cleanup[] = [];
+  const timers = loader.timers;
 
   const log = (level: string, parts: unknown[]) => port.post({ kind: 'log', level, line: parts.map((p) => (typeof p === 'string' ? p : inspect(p))).join(' ') });
 
@@ -58,13 +77,13 @@ export async function runPlugin(port: Transport, { main, name, version, config }
     config,
     log: { info: (...parts: unknown[]) => log('info', parts), warn: (...parts: unknown[]) => log('warn', parts), error: (...parts: unknown[]) => log('error', parts) },
     setTimeout(fn: () => void, ms: number) {
-      const handle = setTimeout(fn, ms);
-      cleanups.push({ what: 'timeout', run: () => clearTimeout(handle) });
+      const handle = timers.setTimeout(fn, ms);
+      cleanups.push({ what: 'timeout', run: () => timers.clearTimeout(handle) });
       return handle;
     },
     setInterval(fn: () => void, ms: number) {
-      const handle = realSetInterval(fn, ms);
-      cleanups.push({ what: 'interval', run: () => realClearInterval(handle) });
+      const handle = timers.setInterval(fn, ms);
+      cleanups.push({ what: 'interval', run: () => timers.clearInterval(handle) });
       return handle;
     },
     /** emitter.on(event, listener), removed at stop. */
@@ -80,7 +99,7 @@ export async function runPlugin(port: Transport, { main, name, version, config }
 
   let plugin: Record<string, unknown>;
   try {
-    plugin = (await import(main)) as Record<string, unknown>;
+    plugin = await loader.load(main);
   } catch (error) {
     port.post({ kind: 'loaded', error: describe(error) });
     throw error;
@@ -108,7 +127,7 @@ export async function runPlugin(port: Transport, { main, name, version, config }
         problems.push(`releasing a ${cleanup.what} threw ${describe(error)}`);
       }
     }
-    if (strayTimers.size > 0) problems.push(`${strayTimers.size} interval(s) set outside ctx.setInterval were still running (cleared with the worker)`);
+    problems.push(...loader.leftovers());
     return problems;
   }
 
