@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AirlockRun, cleanupAfter, freePort, getOnce, getUntil, removeProject, tempProject } from './helpers.ts';
@@ -50,6 +50,19 @@ describe('examples/node-plugins: plugins swapped inside the running service', ()
     assert.ok(run.events.some((e) => e.type === 'process.output' && String(e.line) === 'plugin changes: told by airlock'), run.output());
     const notices = run.events.slice(since).filter((e) => e.type === 'plugin.changed').map((e) => [e.plugin, e.paths]);
     assert.deepEqual(notices, [['greet', ['plugins/greet/index.js']], ['counter', ['plugins/counter/plugin.json']]]);
+
+    // A new plugin made the way a file manager or a checkout makes it: the directory first,
+    // its files later. The empty directory is news but nothing to load; then it loads.
+    const later = run.events.length;
+    const shout = join(dir, 'plugins', 'shout');
+    mkdirSync(shout);
+    await run.waitForMatch((e) => e.type === 'plugin.changed' && e.plugin === 'shout', 30_000, later);
+    save(join(shout, 'index.js'), 'export function loud(text) { return String(text).toUpperCase(); }\n');
+    save(join(shout, 'plugin.json'), JSON.stringify({ name: 'shout', version: '1.0.0', main: 'index.js', host: '^1' }));
+    await getUntil(port, '/call/shout/loud?arg=hey', (body) => body === JSON.stringify({ result: 'HEY' }), 'the new plugin');
+    rmSync(shout, { recursive: true });
+    await getUntil(port, '/plugins', (body) => !body.includes('"shout"'), 'the removed plugin unloaded');
+    assert.ok(!run.events.slice(later).some((e) => e.type === 'process.output' && /shout.*failed/.test(String(e.line))), 'the empty directory was no failure');
     assert.equal(run.events.filter((e) => e.type === 'process.exited').length, 0);
     assert.equal(ready.pid, run.events.find((e) => e.type === 'process.started')?.pid);
     assert.equal((await run.interrupt()).code, 0);
