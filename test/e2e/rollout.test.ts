@@ -21,7 +21,7 @@ function yaml(port: number, steps: string): string {
   return `services:
   web:
     build: { cmd: "cp behaviour.json {artifact}" }
-    run: { cmd: "node app.mjs {artifact}" }
+    run: { cmd: "node app.mjs {artifact}", envFile: .env }
     watch: { include: [behaviour.json] }
     listen: 127.0.0.1:${port}
     health: { http: { path: /healthz } }
@@ -75,6 +75,7 @@ describe('gray release (rollout.strategy: canary)', () => {
     cleanup(() => removeProject(dir));
     copyFileSync(APP, join(dir, 'app.mjs'));
     behave(dir, { version: 'v1' });
+    writeFileSync(join(dir, '.env'), 'MODE=one\n');
     const port = await freePort();
     writeFileSync(join(dir, 'airlock.yaml'), yaml(port, steps));
     const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
@@ -197,8 +198,14 @@ describe('gray release (rollout.strategy: canary)', () => {
     const replaced = await run.waitForEvent('rollout.step', { canary: 4, stable: 2 }, 60_000, since);
     assert.match(String(replaced.reason), /a new rollout against g2 \(replaces g3's at 10 %\)/);
     await run.waitForEvent('process.exited', { generation: 3, expected: true }, 30_000, since);
+    // A restart of the same build mid-rollout (an env file changed) restarts the canary's
+    // build as the next canary: the stable one keeps serving its users unchanged.
+    writeFileSync(join(dir, '.env'), 'MODE=two\n');
+    await run.waitForEvent('rollout.step', { canary: 5, stable: 2 }, 60_000, since);
+    assert.match((await getWith(port, { 'x-airlock-canary': 'always' })).body, /^v4 g5 /, 'the canary restarted from its own build');
+    assert.match((await getWith(port, { 'x-airlock-canary': 'never' })).body, /^v2 g2 /);
     assert.equal(cli(dir, 'rollout', 'abort', 'web').status, 0);
-    await run.waitForEvent('rollout.aborted', { canary: 4, reason: 'aborted by hand' }, 10_000, since);
+    await run.waitForEvent('rollout.aborted', { canary: 5, reason: 'aborted by hand' }, 10_000, since);
     assert.equal((await getWith(port, { 'x-airlock-canary': 'always' })).generation, '2', 'no canary after an abort');
 
     const none = cli(dir, 'rollout', 'abort', 'web');

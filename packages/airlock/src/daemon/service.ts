@@ -275,7 +275,8 @@ export class ServiceRunner {
     if (cancelled?.aborted) onCancel();
     cancelled?.addEventListener('abort', onCancel, { once: true });
     const inUse = [this.#current?.artifact, this.#previousArtifact, this.#release.canary?.artifact].filter((path): path is string => path !== undefined);
-    const same = this.#current?.artifact ?? this.#lastArtifact ?? this.#builds.lastBuilt;
+    // Mid-rollout the newest build is the canary's: a restart of "the same build" restarts that one.
+    const same = this.#release.canary?.artifact ?? this.#current?.artifact ?? this.#lastArtifact ?? this.#builds.lastBuilt;
     try {
       return await source.obtain({ n, signal: controller.signal, fileEnv: this.#fileEnv, inUse, same, keeps: this.#recovery.keeps('running') });
     } finally {
