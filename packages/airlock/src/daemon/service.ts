@@ -16,8 +16,7 @@ import { trafficPolicy, type TrafficPolicy } from '../swap/traffic-policy.js';
 import { Builds, mergeSources, reuse, type ArtifactSource } from './artifact-source.js';
 import { CanaryRelease, type RolloutAction } from './canary-release.js';
 import { confirmation } from './provisional.js';
-import { GoPluginBuilds } from './go-plugins.js';
-import { PluginNotices } from './plugin-notices.js';
+import { ServicePlugins } from './service-plugins.js';
 import { fullCode } from '../errors.js';
 import { CANCEL_CHANGE, CANCEL_STOP } from './build-step.js';
 import { Recovery } from './recovery.js';
@@ -64,10 +63,8 @@ export class ServiceRunner {
   readonly #scheduler: ReloadScheduler<ArtifactSource>;
   readonly #recovery: Recovery;
   readonly #release: CanaryRelease;
-  /** Go plugins airlock builds for this service (plugins.go), beside its own builds. */
-  readonly #goPlugins: GoPluginBuilds;
-  /** The app's plugin directory (plugins.dir), watched for its plugin host. */
-  readonly #pluginNotices: PluginNotices;
+  /** Go plugins airlock builds for this service (plugins.go), and its plugin directory watched for the app (plugins.dir). */
+  readonly #plugins: ServicePlugins;
   /** Builds from sources so far: the identity of a build that has no artifact file. */
   #sourceBuilds = 0;
   #liveness: LivenessMonitor | undefined;
@@ -108,8 +105,7 @@ export class ServiceRunner {
       debugHeaders: () => this.#plan.rollout.debugHeaders,
     });
     this.#builds = new Builds(() => this.#plan, bus, options.slots);
-    this.#goPlugins = new GoPluginBuilds(() => this.#plan, bus, options.slots, () => [this.#current, this.#release.canary].filter((g) => g !== undefined));
-    this.#pluginNotices = new PluginNotices(() => this.#plan, bus);
+    this.#plugins = new ServicePlugins(() => this.#plan, bus, options.slots, () => [this.#current, this.#release.canary].filter((g) => g !== undefined));
     this.#generations = new Generations(() => this.#plan, bus, (generation) => this.#exited(generation));
     this.#policy = trafficPolicy(this.#handoff, {
       stop: (generation) => this.#generations.stop(generation),
@@ -188,8 +184,7 @@ export class ServiceRunner {
     if (this.#stopping.signal.aborted) return;
     await this.#handoff.open();
     this.#started = true;
-    await this.#goPlugins.start(this.watchPlugins);
-    await this.#pluginNotices.start(this.watchPlugins, this.controlSocket);
+    await this.#plugins.start(this.watchPlugins, this.controlSocket);
     if (this.plan.listen === undefined) {
       const message = 'no listen address: each reload stops the old process before the new one starts, so a server is down for the gap; for zero downtime set listen (--listen 8080, or listen: in airlock.yaml) and serve on $PORT';
       this.bus.emit({ type: 'notice', service: this.plan.name, message });
@@ -262,8 +257,7 @@ export class ServiceRunner {
     const totalMs = performance.now() - reload.detectStartedAt;
     const { next, probed } = swapped;
     const detectParts = partsOf(reload.timing, queuedMs, confirmMs);
-    // A new host: plugins built against the old one may not fit it.
-    this.#goPlugins.rebuildAll(`g${n} is the new host`);
+    this.#plugins.newHost(n);
     this.bus.emit({ type: 'reload.ready', service, generation: n, pid: next.child.pid, totalMs, phases, reason: [...reload.reasons], probed, ...(detectParts ? { detectParts } : {}) });
   }
 
@@ -296,7 +290,7 @@ export class ServiceRunner {
     const old = this.#current;
     if (this.#handoff.stopsFirst && old) this.#liveness?.stop();
     if (await this.#policy.beforeStart(old)) lap('stop');
-    const next = this.#generations.start(n, artifact, { ...launch, env: { ...this.#pluginNotices.env(), ...launch.env } }, this.#fileEnv, this.#traceparent);
+    const next = this.#generations.start(n, artifact, { ...launch, env: { ...this.#plugins.env(), ...launch.env } }, this.#fileEnv, this.#traceparent);
     lap('start');
     const { probe, settleMs } = await launch.readiness(next.child);
     const verdict = await healthGate({ plan: this.plan, child: next.child, probe, settleMs, signal: this.#stopping.signal });
@@ -362,8 +356,7 @@ export class ServiceRunner {
     this.#stopping.abort();
     this.#liveness?.stop();
     this.#release.stop();
-    await this.#goPlugins.stop();
-    await this.#pluginNotices.stop();
+    await this.#plugins.stop();
     this.#build?.abort(CANCEL_STOP);
     await this.#scheduler.stop();
     // Also after a crash: descendants the leader left behind still go.
