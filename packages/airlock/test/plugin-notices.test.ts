@@ -27,11 +27,13 @@ describe('plugin changes announced by airlock to the app\'s plugin host', () => 
   };
   const greet = (word: string) => save(join(plugins, 'greet', 'index.mjs'), `export function hello(name) { return '${word} ' + name; }\n`);
 
+  /** What the bus and the host said, for a timeout's message. */
+  const story: string[] = [];
   const next = <T>(subscribe: (listener: (value: T) => void) => () => void, test: (value: T) => boolean, what: string): Promise<T> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         unsubscribe();
-        reject(new Error(`timed out waiting for ${what}`));
+        reject(new Error(`timed out waiting for ${what}; so far:\n${story.join('\n')}`));
       }, 20_000);
       const unsubscribe = subscribe((value) => {
         if (!test(value)) return;
@@ -49,7 +51,10 @@ describe('plugin changes announced by airlock to the app\'s plugin host', () => 
     const [plan] = (await planServices(parseConfigText(yaml, join(dir, 'airlock.yaml')).config, dir)) as [ServicePlan];
     const bus = new EventBus();
     const events: AirlockEvent[] = [];
-    bus.subscribe((event) => events.push(event));
+    bus.subscribe((event) => {
+      events.push(event);
+      story.push(`bus: ${JSON.stringify(event)}`);
+    });
     const socket = join(dir, 'control.sock');
     const control = await startControl(socket, { status: () => [{ name: 'app' }], configRejected: undefined, reload: () => undefined, rollout: () => undefined }, bus);
     let controlOpen = true;
@@ -67,6 +72,8 @@ describe('plugin changes announced by airlock to the app\'s plugin host', () => 
     assert.equal(noticesFromEnv(join(dir, 'elsewhere'), { ...env, AIRLOCK_SERVICE: 'app' }), undefined, 'another directory is the host\'s own to watch');
     const host = new PluginHost({ dir: plugins, airlock });
     after(() => host.close());
+    host.on('event', (e) => story.push(`host: ${JSON.stringify(e)}`));
+    host.on('log', (l) => story.push(`host log: ${l.line}`));
     const hostEvents = (listener: (e: PluginEvent) => void) => {
       host.on('event', listener);
       return () => void host.off('event', listener);
@@ -78,6 +85,7 @@ describe('plugin changes announced by airlock to the app\'s plugin host', () => 
     // Another service's notice is not this host's.
     bus.emit({ type: 'plugin.changed', service: 'other', plugin: 'greet', paths: [] });
     const swapped = next(hostEvents, (e) => e.state === 'active' && e.generation === 2, 'the swap airlock announced');
+    swapped.catch(() => undefined); // awaited below, after the notice it follows
     greet('hi');
     const changed = await next<AirlockEvent>((l) => bus.subscribe(l), (e) => e.type === 'plugin.changed', 'plugin.changed');
     assert.deepEqual(changed, { type: 'plugin.changed', service: 'app', plugin: 'greet', paths: ['plugins/greet/index.mjs'] });

@@ -55,7 +55,8 @@ export function subscribePluginChanges(notices: AirlockNotices, onPlugin: (name:
     let live = false;
     let closed = false;
     const path = `/events?service=${encodeURIComponent(notices.service)}&type=plugin.changed`;
-    const req = request({ socketPath: notices.socket, path, method: 'GET', host: 'airlock', timeout: SUBSCRIBE_TIMEOUT_MS });
+    // A connection of its own (agent: false): a stream without end is no pooled socket.
+    const req = request({ socketPath: notices.socket, path, method: 'GET', host: 'airlock', agent: false, timeout: SUBSCRIBE_TIMEOUT_MS });
     const gone = (why: string) => {
       if (closed) return;
       closed = true;
