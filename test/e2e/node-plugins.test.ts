@@ -60,9 +60,11 @@ describe('examples/node-plugins: plugins swapped inside the running service', ()
     save(join(shout, 'index.js'), 'export function loud(text) { return String(text).toUpperCase(); }\n');
     save(join(shout, 'plugin.json'), JSON.stringify({ name: 'shout', version: '1.0.0', main: 'index.js', host: '^1' }));
     await getUntil(port, '/call/shout/loud?arg=hey', (body) => body === JSON.stringify({ result: 'HEY' }), 'the new plugin');
+    const failures = run.events.slice(later).filter((e) => e.type === 'process.output' && /shout.*failed/.test(String(e.line)));
+    assert.deepEqual(failures, [], 'the empty directory was no failure');
+    // (A removal seen half done, plugin.json gone but not the directory, may say "failed" once before it unloads.)
     rmSync(shout, { recursive: true });
     await getUntil(port, '/plugins', (body) => !body.includes('"shout"'), 'the removed plugin unloaded');
-    assert.ok(!run.events.slice(later).some((e) => e.type === 'process.output' && /shout.*failed/.test(String(e.line))), 'the empty directory was no failure');
     assert.equal(run.events.filter((e) => e.type === 'process.exited').length, 0);
     assert.equal(ready.pid, run.events.find((e) => e.type === 'process.started')?.pid);
     assert.equal((await run.interrupt()).code, 0);

@@ -187,13 +187,16 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
   #watch(): void {
     if (this.#closed) return;
     this.#watching = 'self';
-    try {
-      this.#watcher = watch(this.options.dir, (_type, file) => {
-        if (file !== null) this.#touched(String(file));
-      });
-      this.#watcher.on('error', () => undefined);
-    } catch {
-      // The directory may not exist yet: start() already said nothing is loaded.
+    // Called again when airlock's stream ended while start() was still loading: one watcher, every plugin's directories.
+    if (this.#watcher === undefined) {
+      try {
+        this.#watcher = watch(this.options.dir, (_type, file) => {
+          if (file !== null) this.#touched(String(file));
+        });
+        this.#watcher.on('error', () => undefined);
+      } catch {
+        // The directory may not exist yet: start() already said nothing is loaded.
+      }
     }
     for (const name of this.#slots.keys()) this.#watchPlugin(name);
   }
