@@ -67,6 +67,16 @@ describe('examples/node-plugins: plugins swapped inside the running service', ()
     await getUntil(port, '/plugins', (body) => !body.includes('"shout"'), 'the removed plugin unloaded');
     assert.equal(run.events.filter((e) => e.type === 'process.exited').length, 0);
     assert.equal(ready.pid, run.events.find((e) => e.type === 'process.started')?.pid);
+
+    // airlock.yaml names another plugin directory: a new generation of the same build,
+    // told where airlock watches now (not the host's ./plugins: so it watches that itself).
+    const edited = run.events.length;
+    mkdirSync(join(dir, 'more'));
+    writeFileSync(yamlPath, readFileSync(yamlPath, 'utf8').replace('plugins: { dir: plugins }', 'plugins: { dir: more }'));
+    const next = await run.waitForEvent('reload.ready', {}, 60_000, edited);
+    const env = readFileSync(`/proc/${next.pid as number}/environ`, 'utf8').split('\0');
+    assert.ok(env.includes(`AIRLOCK_PLUGINS_WATCHED=${join(dir, 'more')}`), env.filter((v) => v.startsWith('AIRLOCK_')).join(' '));
+    await run.waitForMatch((e) => e.type === 'process.output' && e.generation === next.generation && e.line === 'plugin changes: watched by this host', 30_000, edited);
     assert.equal((await run.interrupt()).code, 0);
   });
 });

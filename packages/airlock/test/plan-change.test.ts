@@ -40,6 +40,8 @@ describe('what an airlock.yaml edit asks of a running service', () => {
     assert.equal(classifyChange(running, await plan({ health: '{ http: { path: /ready } }' })), 'restart');
     assert.equal(classifyChange(running, await plan({ watch: '{ include: ["lib/**"] }' })), 'update');
     assert.equal(classifyChange(running, await plan({ stop: '{ timeout: 9s }' })), 'update');
+    // The app's plugin host learns where airlock watches when its generation starts.
+    assert.equal(classifyChange(running, await plan({ plugins: '{ dir: plugins }' } as Partial<typeof BASE>)), 'restart');
   });
 
   it('takes the most disruptive change when several fields changed', async () => {

@@ -210,7 +210,7 @@ export class Daemon {
       starting.push(runner);
     }
     for (const { service } of changed.filter((c) => c.change !== 'replace')) {
-      (this.#services.get(service) as Running).runner.update(next.get(service) as ServicePlan);
+      await (this.#services.get(service) as Running).runner.update(next.get(service) as ServicePlan);
     }
     await this.#syncDetectors();
     const touched = [...added, ...changed.map((c) => c.service)];

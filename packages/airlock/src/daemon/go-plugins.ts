@@ -46,6 +46,7 @@ export class GoPluginBuilds {
   readonly #running = new Map<string, AbortController>();
   readonly #watchers: WatchHandle[] = [];
   #stopped = false;
+  #startedBefore = false;
 
   constructor(
     private readonly plan: () => ServicePlan,
@@ -60,11 +61,15 @@ export class GoPluginBuilds {
     return (plan.plugins?.go ?? []).map((pkg) => join(plan.dir, pkg));
   }
 
-  /** Builds every plugin once, and (watch) again whenever one's files change. */
+  /** Watches every plugin package (airlock dev); builds come with each new host (rebuildAll) and each change. Again after stop(), for new settings. */
   async start(watch: boolean): Promise<void> {
-    // Builds of an earlier run were made for an earlier host process: never the newest now.
+    // Builds of an earlier airlock run were made for an earlier host process: never the
+    // newest now. Within one run they stay (the app may have one open), and the build
+    // numbers go on: a plugin path the app has loaded must never come again.
     const out = goPluginsDir(this.plan());
-    if (out !== undefined) rmSync(out, { recursive: true, force: true });
+    if (out !== undefined && !this.#startedBefore) rmSync(out, { recursive: true, force: true });
+    this.#startedBefore = true;
+    this.#stopped = false;
     for (const dir of this.#packages()) {
       if (watch) {
         const debouncer = new Debouncer<string>(this.plan().watch.debounceMs, () => this.#build(dir, 'changed'));
@@ -191,6 +196,6 @@ export class GoPluginBuilds {
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const controller of this.#running.values()) controller.abort();
-    await Promise.all(this.#watchers.map((w) => w.close()));
+    await Promise.all(this.#watchers.splice(0).map((w) => w.close()));
   }
 }

@@ -34,7 +34,8 @@ const EFFECT: Readonly<Record<keyof ServicePlan, Exclude<PlanChange, 'same'>>> =
   stop: 'update',
   // A rollout in progress keeps the settings it began with; the next one uses the new ones.
   rollout: 'update',
-  plugins: 'update',
+  // The app's plugin host is told where airlock watches when its generation starts.
+  plugins: 'restart',
 };
 
 /**

@@ -34,6 +34,7 @@ export class PluginNotices {
 
   /** Watches the plugin directory when airlock watches (dev) and apps can reach it (a control socket). */
   async start(watch: boolean, controlSocket: string | undefined): Promise<void> {
+    this.#env = {};
     const dir = this.plan().plugins?.dir;
     // A directory that is not there yet is the host's to wait for: it watches on its own then.
     if (!watch || controlSocket === undefined || dir === undefined || !existsSync(dir)) return;
@@ -71,5 +72,6 @@ export class PluginNotices {
 
   async stop(): Promise<void> {
     await this.#handle?.close();
+    this.#handle = undefined;
   }
 }

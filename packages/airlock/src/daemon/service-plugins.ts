@@ -31,6 +31,12 @@ export class ServicePlugins {
     await this.#notices.start(watch, controlSocket);
   }
 
+  /** airlock.yaml changed `plugins:`: the old watching stops, the new settings are watched. */
+  async restart(watch: boolean, controlSocket: string | undefined): Promise<void> {
+    await this.stop();
+    await this.start(watch, controlSocket);
+  }
+
   /** What each generation's environment gets from here. */
   env(): Readonly<Record<string, string>> {
     return this.#notices.env();

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import type { BuildSlots } from '../build/slots.js';
 import { generationEnv } from '../config/environment.js';
@@ -158,8 +159,11 @@ export class ServiceRunner {
   }
 
   /** An edit of airlock.yaml changed this service (same address and handoff); whether a generation starts now is the caller's decision. */
-  update(plan: ServicePlan): void {
+  async update(plan: ServicePlan): Promise<void> {
+    const plugins = !isDeepStrictEqual(this.#plan.plugins, plan.plugins);
     this.#plan = plan;
+    // Watch what the new settings name before a generation is told about it.
+    if (plugins && this.#started) await this.#plugins.restart(this.watchPlugins, this.controlSocket);
   }
 
   get current(): Generation | undefined {
