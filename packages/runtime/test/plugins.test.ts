@@ -188,6 +188,17 @@ describe('plugin host', () => {
     assert.deepEqual(host.plugins(), []);
   });
 
+  it('waits for a plugin directory that does not exist yet, and loads what lands in it', async () => {
+    const dir = join(pluginsDir(), 'later');
+    const host = await started(dir, { debounceMs: 20 });
+    assert.deepEqual(host.plugins(), []);
+    const active = waitFor(host, (e) => e.name === 'greet' && e.state === 'active', 'the plugin in the new directory');
+    mkdirSync(dir);
+    writePlugin(dir, 'greet', GREET);
+    await active;
+    assert.equal(await host.call('greet', 'hello', 'ada'), 'hello ada');
+  });
+
   it('releases what init took through ctx at stop, in reverse order, and reports what was left outside it', async () => {
     const dir = pluginsDir();
     writePlugin(

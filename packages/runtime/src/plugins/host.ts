@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { ResourceLimits } from 'node:worker_threads';
 import { noticesFromEnv, subscribePluginChanges, type AirlockNotices } from './airlock-notices.js';
 import { checkExports, ContractError, validate, type Contract } from './contract.js';
@@ -95,6 +95,8 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
   readonly #slots = new Map<string, Slot>();
   readonly #timeouts: typeof DEFAULT_TIMEOUTS;
   #watcher: FSWatcher | undefined;
+  /** Watches the parent while the plugin directory does not exist. */
+  #parentWatcher: FSWatcher | undefined;
   /** Per plugin, a watcher for each of its directories (non-recursive: Node 20's recursive watch on Linux loses a file replaced by rename). */
   readonly #dirWatchers = new Map<string, Map<string, FSWatcher>>();
   readonly #pending = new Map<string, NodeJS.Timeout>();
@@ -195,10 +197,31 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
         });
         this.#watcher.on('error', () => undefined);
       } catch {
-        // The directory may not exist yet: start() already said nothing is loaded.
+        // Not there yet: start() found nothing to load; wait for it to appear.
+        this.#awaitDir();
       }
     }
     for (const name of this.#slots.keys()) this.#watchPlugin(name);
+  }
+
+  /** Watches the parent of a plugin directory that does not exist yet; once it does, watches it and loads what lands in it. */
+  #awaitDir(): void {
+    if (this.#parentWatcher !== undefined) return;
+    const dir = this.options.dir;
+    try {
+      const watcher = watch(dirname(dir), (_type, file) => {
+        if (file === null || String(file) !== basename(dir) || !this.#isDir(dir) || this.#closed) return;
+        watcher.close();
+        this.#parentWatcher = undefined;
+        this.#watch();
+        // Debounced like any change: a copied-in tree may still be landing.
+        for (const name of readdirSync(dir)) if (this.#isDir(join(dir, name))) this.#touched(name);
+      });
+      watcher.on('error', () => undefined);
+      this.#parentWatcher = watcher;
+    } catch {
+      // Its parent is missing too: nothing this host can watch.
+    }
   }
 
   /** Something in a plugin's directory changed (or the directory itself came or went). */
@@ -397,6 +420,7 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
   async close(): Promise<void> {
     this.#closed = true;
     this.#watcher?.close();
+    this.#parentWatcher?.close();
     this.#notices?.close();
     for (const watchers of this.#dirWatchers.values()) for (const watcher of watchers.values()) watcher.close();
     this.#dirWatchers.clear();
