@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -59,5 +59,25 @@ describe('goPackageHashes and pluginMismatch on real Go builds', { skip: canBuil
     assert.match(refusal ?? '', /host binary carries no package hashes: .*imports "plugin"/);
     await assert.rejects(goPackageHashes(join(dir, 'go.mod')), (error: unknown) => error instanceof ElfError && /go\.mod is not an ELF file/.test(error.message));
     await assert.rejects(goPackageHashes(join(dir, 'missing.so')), /missing\.so cannot be read: ENOENT/);
+  });
+
+  it('refuses a cut-short or corrupted plugin with an ElfError, never reading past the file or allocating what its fields claim', async () => {
+    const real = readFileSync(join(dir, 'fits.so'));
+    const cut = join(dir, 'cut.so');
+    writeFileSync(cut, real.subarray(0, 4096));
+    await assert.rejects(goPackageHashes(cut), (error: unknown) => error instanceof ElfError && /cut\.so is corrupt or cut short/.test(error.message));
+    // Random damage after the header, many times: an ElfError or a result, never another throw.
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const damaged = join(dir, 'damaged.so');
+    // The ELF header, and the section headers at the end of the file (where .dynsym and its strings are found).
+    const shoff = Number(real.readBigUInt64LE(0x28));
+    const spot = () => (random() < 0.5 ? 16 + Math.floor(random() * 48) : shoff + Math.floor(random() * (real.length - shoff)));
+    for (let round = 0; round < 300; round++) {
+      const copy = Buffer.from(real);
+      for (let i = 0; i < 8; i++) copy[spot()] = Math.floor(random() * 256);
+      writeFileSync(damaged, copy);
+      await goPackageHashes(damaged).catch((error: unknown) => assert.ok(error instanceof ElfError, String(error)));
+    }
   });
 });

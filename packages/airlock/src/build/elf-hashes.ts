@@ -39,7 +39,11 @@ class Fields {
   }
 }
 
-async function readAt(file: FileHandle, position: bigint, length: number, path: string): Promise<Buffer> {
+async function readAt(file: FileHandle, position: bigint, length: number, path: string, size: number): Promise<Buffer> {
+  // Offsets and sizes come from the file itself: a corrupt one must not make airlock allocate gigabytes.
+  if (position < 0n || length < 0 || !Number.isSafeInteger(length) || Number(position) + length > size) {
+    throw new ElfError(`${path} is corrupt or cut short (${length} bytes at ${position} of ${size})`);
+  }
   const buf = Buffer.alloc(length);
   const { bytesRead } = await file.read(buf, 0, length, Number(position));
   if (bytesRead !== length) throw new ElfError(`${path} is cut short (wanted ${length} bytes at ${position})`);
@@ -63,6 +67,8 @@ export async function goPackageHashes(path: string): Promise<Map<string, string>
     throw new ElfError(`${path} cannot be read: ${error.code ?? error.message}`);
   });
   try {
+    const { size: fileSize } = await file.stat();
+    const read = (position: bigint, length: number) => readAt(file, position, length, path, fileSize);
     const ident = Buffer.alloc(64);
     const { bytesRead } = await file.read(ident, 0, 64, 0);
     if (bytesRead < 64 || ident.readUInt32BE(0) !== 0x7f454c46) throw new ElfError(`${path} is not an ELF file`);
@@ -71,7 +77,8 @@ export async function goPackageHashes(path: string): Promise<Map<string, string>
     const shoff = f.word(is64 ? 0x28 : 0x20, is64);
     const shentsize = f.u16(is64 ? 0x3a : 0x2e);
     const shnum = f.u16(is64 ? 0x3c : 0x30);
-    const table = new Fields(await readAt(file, shoff, shentsize * shnum, path), ident[5] === 1);
+    if (shnum > 0 && shentsize < (is64 ? 0x40 : 0x28)) throw new ElfError(`${path} is corrupt: section headers of ${shentsize} bytes`);
+    const table = new Fields(await read(shoff, shentsize * shnum), ident[5] === 1);
     const sections: Section[] = [];
     for (let i = 0; i < shnum; i++) {
       const at = i * shentsize;
@@ -88,8 +95,8 @@ export async function goPackageHashes(path: string): Promise<Map<string, string>
     if (dynsym === undefined) return hashes;
     const strtab = sections[dynsym.link];
     if (strtab === undefined) throw new ElfError(`${path}: its dynamic symbols name no string table`);
-    const names = await readAt(file, strtab.offset, Number(strtab.size), path);
-    const symbols = new Fields(await readAt(file, dynsym.offset, Number(dynsym.size), path), ident[5] === 1);
+    const names = await read(strtab.offset, Number(strtab.size));
+    const symbols = new Fields(await read(dynsym.offset, Number(dynsym.size)), ident[5] === 1);
     const entry = is64 ? 24 : 16;
     for (let at = 0; at + entry <= Number(dynsym.size); at += entry) {
       const nameAt = symbols.u32(at);
@@ -101,10 +108,14 @@ export async function goPackageHashes(path: string): Promise<Map<string, string>
       const shndx = symbols.u16(at + (is64 ? 6 : 14));
       const section = sections[shndx];
       if (shndx === SHN_UNDEF || shndx >= SHN_LORESERVE || section === undefined) continue;
-      const data = await readAt(file, section.offset + (value - section.addr), Number(size), path);
+      const data = await read(section.offset + (value - section.addr), Number(size));
       hashes.set(name.slice(HASH_PREFIX.length), data.toString('hex'));
     }
     return hashes;
+  } catch (error) {
+    // A field pointing past what was read: the file is not what its header says.
+    if (error instanceof RangeError) throw new ElfError(`${path} is corrupt: ${error.message}`);
+    throw error;
   } finally {
     await file.close();
   }
