@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AirlockRun, cleanupAfter, freePort, getUntil, removeProject, tempProject } from './helpers.ts';
+import { AirlockRun, cleanupAfter, exampleOnFreePort, getUntil } from './helpers.ts';
 
 /**
  * examples/go-plugins under airlock dev: airlock builds the plugin to a new path per
@@ -16,11 +16,7 @@ describe('examples/go-plugins: Go plugins built by airlock, opened by the host a
   const until = (port: number, test: (body: string) => boolean, what: string) => getUntil(port, '/greet?name=ada', test, what, 120_000);
 
   it('serves the plugin, swaps in a new build of it without a restart, and rebuilds it for a new host', async () => {
-    const dir = tempProject('go-plugins');
-    cleanup(() => removeProject(dir));
-    const port = await freePort();
-    const yamlPath = join(dir, 'airlock.yaml');
-    writeFileSync(yamlPath, readFileSync(yamlPath, 'utf8').replace('127.0.0.1:8083', `127.0.0.1:${port}`));
+    const { dir, port } = await exampleOnFreePort('go-plugins', '127.0.0.1:8083', cleanup);
     const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
     cleanup(() => run.kill());
     const ready = await run.waitForEvent('reload.ready', { generation: 1 }, 180_000, 0);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { copyExample } from '../../scripts/copy-example.ts';
 import { listeningInodes } from '../../packages/airlock/src/supervise/port-owner.ts';
 import { getOnce } from '../../scripts/http-load.ts';
@@ -13,7 +13,8 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const CLI = join(ROOT, 'packages', 'airlock', 'dist', 'cli', 'main.js');
 
 /** A port nobody listens on right now (the one airlock uses for private ports). */
-export { freePort } from '../../packages/airlock/src/swap/proxy-handoff.ts';
+import { freePort } from '../../packages/airlock/src/swap/proxy-handoff.ts';
+export { freePort };
 
 /** A copy of an example (or an empty dir) in a fresh temp directory. */
 export function tempProject(example?: string): string {
@@ -24,6 +25,19 @@ export function tempProject(example?: string): string {
 
 export function removeProject(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * A copy of examples/<name> whose airlock.yaml listens on a free loopback port instead of
+ * `address` (the example's own), removed after the test.
+ */
+export async function exampleOnFreePort(name: string, address: string, cleanup: (...steps: (() => unknown)[]) => void): Promise<{ dir: string; port: number; yamlPath: string }> {
+  const dir = tempProject(name);
+  cleanup(() => removeProject(dir));
+  const port = await freePort();
+  const yamlPath = join(dir, 'airlock.yaml');
+  writeFileSync(yamlPath, readFileSync(yamlPath, 'utf8').replace(address, `127.0.0.1:${port}`));
+  return { dir, port, yamlPath };
 }
 
 export interface JsonEvent {

@@ -3,17 +3,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Load } from '../../scripts/http-load.ts';
-import { AirlockRun, cleanupAfter, freePort, removeProject, tempProject } from './helpers.ts';
+import { AirlockRun, cleanupAfter, exampleOnFreePort } from './helpers.ts';
 
 describe('examples/node-config: app config by signal, env file by restart', () => {
   const cleanup = cleanupAfter();
 
   it('serves valid config edits from the same process, refuses an invalid one, restarts for .env, and never for a config or schema save', async () => {
-    const dir = tempProject('node-config');
-    cleanup(() => removeProject(dir));
-    const port = await freePort();
-    const yaml = join(dir, 'airlock.yaml');
-    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace('127.0.0.1:3001', `127.0.0.1:${port}`));
+    const { dir, port } = await exampleOnFreePort('node-config', '127.0.0.1:3001', cleanup);
     const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
     cleanup(() => run.kill());
     await run.waitForEvent('reload.ready', { generation: 1 }, 30_000, 0);

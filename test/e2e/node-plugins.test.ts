@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AirlockRun, cleanupAfter, freePort, getOnce, getUntil, removeProject, tempProject } from './helpers.ts';
+import { AirlockRun, cleanupAfter, exampleOnFreePort, getOnce, getUntil } from './helpers.ts';
 
 /**
  * examples/node-plugins under airlock dev: a plugin edit is announced by airlock
@@ -19,11 +19,7 @@ describe('examples/node-plugins: plugins swapped inside the running service', ()
   };
 
   it('answers /call and /plugins, swaps an edited plugin without a restart, and keeps the counter across the swap', async () => {
-    const dir = tempProject('node-plugins');
-    cleanup(() => removeProject(dir));
-    const port = await freePort();
-    const yamlPath = join(dir, 'airlock.yaml');
-    writeFileSync(yamlPath, readFileSync(yamlPath, 'utf8').replace('127.0.0.1:3002', `127.0.0.1:${port}`));
+    const { dir, port, yamlPath } = await exampleOnFreePort('node-plugins', '127.0.0.1:3002', cleanup);
     const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
     cleanup(() => run.kill());
     const ready = await run.waitForEvent('reload.ready', { generation: 1 }, 60_000, 0);
