@@ -113,5 +113,8 @@ describe('the airlock.yaml schema', () => {
     assert.deepEqual(problems('services:\n  api:\n    go: { main: ./cmd/nope }\n'), [
       'airlock.yaml:3:17: services.api.go.main: package directory "./cmd/nope" does not exist',
     ]);
+    assert.deepEqual(problems('services:\n  api:\n    go: { main: . }\n    plugins: { go: [., ./plugins/nope] }\n'), [
+      `airlock.yaml:4:24: services.api.plugins.go: plugin package directory "./plugins/nope" does not exist (relative to ${dir})`,
+    ]);
   });
 });

@@ -57,6 +57,12 @@ function missingFiles(raw: unknown, baseDir: string): IssueTarget[] {
     if (typeof main === 'string' && !isDirectory(resolve(dir, main))) {
       targets.push({ path: at('go', 'main'), message: `services.${name}.go.main: package directory "${main}" does not exist` });
     }
+    const goPlugins = record(service.plugins).go;
+    (Array.isArray(goPlugins) ? goPlugins : []).forEach((pkg, index) => {
+      if (typeof pkg === 'string' && !isDirectory(resolve(dir, pkg))) {
+        targets.push({ path: at('plugins', 'go', index), message: `services.${name}.plugins.go: plugin package directory "${pkg}" does not exist (relative to ${dir})` });
+      }
+    });
   }
   return targets;
 }

@@ -18,7 +18,7 @@ import { Builds, mergeSources, reuse, type ArtifactSource } from './artifact-sou
 import { CanaryRelease, type RolloutAction } from './canary-release.js';
 import { confirmation } from './provisional.js';
 import { ServicePlugins } from './service-plugins.js';
-import { fullCode } from '../errors.js';
+import { AirlockError, fullCode } from '../errors.js';
 import { CANCEL_CHANGE, CANCEL_STOP } from './build-step.js';
 import { Recovery } from './recovery.js';
 import { Generations } from './generations.js';
@@ -163,7 +163,12 @@ export class ServiceRunner {
     const plugins = !isDeepStrictEqual(this.#plan.plugins, plan.plugins);
     this.#plan = plan;
     // Watch what the new settings name before a generation is told about it.
-    if (plugins && this.#started) await this.#plugins.restart(this.watchPlugins, this.controlSocket);
+    if (plugins && this.#started) {
+      // A package removed since validation, say: reported; the service and the edit go on.
+      await this.#plugins.restart(this.watchPlugins, this.controlSocket).catch((error: unknown) =>
+        this.bus.emit({ type: 'error', service: plan.name, code: fullCode(error instanceof AirlockError ? error.code : 'INTERNAL'), message: `plugins: ${(error as Error).message}` }),
+      );
+    }
   }
 
   get current(): Generation | undefined {
