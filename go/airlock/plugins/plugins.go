@@ -102,9 +102,13 @@ func (l *Loader) Plugin(name string) (*plugin.Plugin, int, error) {
 		}
 		p, err := plugin.Open(b.path)
 		if err != nil {
-			// Predicted to open, yet it did not: say so; nothing else will be tried from it.
+			// Predicted to open, yet it did not: remembered (Refused says why), and nothing
+			// newer is tried after it; the build already open, if any, keeps serving.
 			l.refused[b.path] = fmt.Errorf("%s: %w", filepath.Base(b.path), err)
-			return nil, 0, l.refused[b.path]
+			if current == nil {
+				return nil, 0, l.refused[b.path]
+			}
+			break
 		}
 		l.paths[pluginPath] = true
 		current = &opened{build: b.n, path: b.path, p: p}
