@@ -270,6 +270,24 @@ describe('plugin host', () => {
     assert.equal(await host.call('greet', 'hello', 'still here'), 'hello still here');
   });
 
+  it('carries an inline plugin\'s state over as a copy, and refuses state that cannot be copied (it would keep the old version alive)', async () => {
+    const dir = pluginsDir();
+    const m = { isolation: 'inline' };
+    writePlugin(dir, 'keeper', `let state = { seen: [] }; exports.snapshot = () => state; exports.restore = (s) => { state = s; }; exports.add = (x) => { state.seen.push(x); return state; };`, m);
+    const host = await started(dir, { watch: false });
+    const before = (await host.call('keeper', 'add', 'a')) as { seen: string[] };
+    await host.reload('keeper');
+    const after = (await host.call('keeper', 'add', 'b')) as { seen: string[] };
+    assert.deepEqual(after.seen, ['a', 'b']);
+    assert.notEqual(after, before, 'the new version holds a copy, not the old version\'s object');
+    writePlugin(dir, 'keeper', `exports.snapshot = () => ({ f: () => 1 }); exports.restore = () => {}; exports.add = (x) => x;`, { ...m, version: '2.0.0' });
+    await host.reload('keeper');
+    writePlugin(dir, 'keeper', `exports.snapshot = () => ({}); exports.restore = () => {}; exports.add = (x) => x;`, { ...m, version: '3.0.0' });
+    await host.reload('keeper');
+    assert.match(host.plugins()[0]?.error ?? '', /keeper 3\.0\.0: carrying state over: .*could not be cloned/);
+    assert.equal(host.plugins()[0]?.version, '2.0.0', 'the old version stays active');
+  });
+
   it('releases an inline version for good: 1,000 swaps of a plugin that leaves an interval holding its memory stay bounded', async () => {
     const dir = pluginsDir();
     // Each version keeps 800 KB alive through an interval it never clears: kept versions would add up to ~800 MB.

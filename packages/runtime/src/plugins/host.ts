@@ -335,7 +335,9 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
       slot.hold = new Promise((resolve) => (release = resolve));
       try {
         await old.idle();
-        const state = await old.request('snapshot', {}, this.#timeouts.call);
+        // A copy, whatever the isolation: inline, the old version's objects (and through
+        // them its closures) would otherwise outlive it in the new one.
+        const state = structuredClone(await old.request('snapshot', {}, this.#timeouts.call));
         await next.request('restore', { state }, this.#timeouts.call);
       } catch (error) {
         slot.hold = undefined;
