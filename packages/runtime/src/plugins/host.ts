@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import type { ResourceLimits } from 'node:worker_threads';
 import { noticesFromEnv, subscribePluginChanges, type AirlockNotices } from './airlock-notices.js';
 import { checkExports, ContractError, validate, type Contract } from './contract.js';
-import { readManifest, type Manifest } from './manifest.js';
+import { ManifestError, readManifest, type Manifest } from './manifest.js';
 import { PluginInstance, PluginTimeout } from './instance.js';
 
 /** The plugin API version of this host; a plugin's manifest `host` range must accept it. */
@@ -296,7 +296,8 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
       manifest = readManifest(slot.dir, PLUGIN_API_VERSION);
     } catch (error) {
       // A directory made before its files land: nothing to say until a plugin.json is there.
-      if (!existsSync(join(slot.dir, 'plugin.json')) && slot.active === undefined && slot.generation === 0) return;
+      // (The error says so, not a second look: the file may have landed since, and its own event follows.)
+      if (error instanceof ManifestError && error.missing && slot.active === undefined && slot.generation === 0) return;
       return this.#failed(slot, (error as Error).message);
     }
     const generation = slot.generation + 1;

@@ -28,6 +28,8 @@ export class ManifestError extends Error {
   constructor(
     readonly file: string,
     message: string,
+    /** There is no plugin.json at all (yet: a directory is often made before its files). */
+    readonly missing = false,
   ) {
     super(`${file}: ${message}`);
     this.name = 'ManifestError';
@@ -35,6 +37,7 @@ export class ManifestError extends Error {
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
+const NO_MANIFEST = 'no plugin.json: a plugin directory needs one with name, version, main and host';
 const KNOWN = new Set(['name', 'version', 'main', 'host', 'isolation', 'config', 'description']);
 
 /**
@@ -47,11 +50,13 @@ const KNOWN = new Set(['name', 'version', 'main', 'host', 'isolation', 'config',
  */
 export function readManifest(dir: string, hostVersion: string): Manifest {
   const file = join(dir, 'plugin.json');
-  if (!existsSync(file)) throw new ManifestError(file, 'no plugin.json: a plugin directory needs one with name, version, main and host');
+  if (!existsSync(file)) throw new ManifestError(file, NO_MANIFEST, true);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
+    // Gone between the two looks (a rename under way): as missing as before.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ManifestError(file, NO_MANIFEST, true);
     throw new ManifestError(file, `not valid JSON: ${(error as Error).message}`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ManifestError(file, 'expected a JSON object');
