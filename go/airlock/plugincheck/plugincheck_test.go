@@ -4,10 +4,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/airlock-dev/airlock/go/airlock/internal/gomodule"
 	"github.com/airlock-dev/airlock/go/airlock/plugincheck"
 )
 
@@ -15,23 +15,9 @@ import (
 // prints what Check predicts and then what plugin.Open did. They must agree. Each run is
 // its own process: a failed plugin.Open poisons the process that tried it.
 func TestCheckPredictsPluginOpen(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("-buildmode=plugin needs cgo and a C compiler (gcc): not on this machine")
-	}
-	_, self, _, _ := runtime.Caller(0)
-	helper := filepath.Dir(filepath.Dir(self))
-	dir := t.TempDir()
-	write := func(name, text string) {
-		t.Helper()
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("go.mod", "module example.com/host\n\ngo 1.19\n\nrequire github.com/airlock-dev/airlock/go/airlock v0.0.0\n\nreplace github.com/airlock-dev/airlock/go/airlock => "+helper+"\n")
+	m := gomodule.New(t, "example.com/host")
+	dir := m.Dir
+	write, goCmd := m.Write, m.Go
 	write("shared/shared.go", "package shared\n\nvar Greeting = \"hello\"\n")
 	write("greet/main.go", "package main\n\nimport \"example.com/host/shared\"\n\nfunc Hello(name string) string { return shared.Greeting + \" \" + name }\n")
 	write("host/main.go", `package main
@@ -52,15 +38,6 @@ func main() {
 	fmt.Println("opened:", err == nil, err)
 }
 `)
-	goCmd := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command("go", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
 	goCmd("build", "-o", "host.bin", "./host")
 	builds := []struct {
 		name  string

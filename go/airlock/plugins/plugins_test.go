@@ -8,9 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/airlock-dev/airlock/go/airlock/internal/gomodule"
 )
 
 // A real host process that keeps one Loader while builds land in its directory the way
@@ -18,32 +19,9 @@ import (
 // opens the newest build that fits, skips one built against a changed shared API, and
 // refuses one whose plugin path it has loaded already; the build it has keeps serving.
 func TestLoaderOpensTheNewestBuildThatFits(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("-buildmode=plugin needs cgo and a C compiler (gcc): not on this machine")
-	}
-	_, self, _, _ := runtime.Caller(0)
-	helper := filepath.Dir(filepath.Dir(self))
-	dir := t.TempDir()
-	write := func(name, text string) {
-		t.Helper()
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	goCmd := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command("go", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	write("go.mod", "module example.com/loader\n\ngo 1.19\n\nrequire github.com/airlock-dev/airlock/go/airlock v0.0.0\n\nreplace github.com/airlock-dev/airlock/go/airlock => "+helper+"\n")
+	m := gomodule.New(t, "example.com/loader")
+	dir := m.Dir
+	write, goCmd := m.Write, m.Go
 	write("shared/shared.go", "package shared\n\nconst Prefix = \"hello\"\n")
 	write("host/main.go", `package main
 
