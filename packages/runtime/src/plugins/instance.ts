@@ -29,11 +29,15 @@ type Events = { message(m: Message): void; end(why: string): void };
 function openInline(dir: string, data: PluginData, events: Events): Channel {
   let deliver: ((message: unknown) => void) | undefined;
   let ended = false;
-  const modules = new InlineModules(dir, (error) => {
-    if (ended) return;
+  /** This version is over (unloaded, or one of its timers threw): no more messages either way, and its modules go. */
+  const end = () => {
     ended = true;
     deliver = undefined;
     modules.release();
+  };
+  const modules = new InlineModules(dir, (error) => {
+    if (ended) return;
+    end();
     events.end(`a timer callback threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
   });
   const loader = { load: async (main: string) => modules.load(fileURLToPath(main)) as Record<string, unknown>, timers: modules.timers, leftovers: () => modules.pending() };
@@ -45,11 +49,7 @@ function openInline(dir: string, data: PluginData, events: Events): Channel {
   runPlugin(port, data, loader).catch(() => undefined);
   return {
     post: (message) => queueMicrotask(() => deliver?.(message)),
-    kill: async () => {
-      ended = true;
-      deliver = undefined;
-      modules.release();
-    },
+    kill: async () => end(),
   };
 }
 
