@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ChangeDetector, type DetectTiming } from '../src/daemon/changes.ts';
+import { ChangeDetector, type DetectTiming } from '../src/detect/changes.ts';
 import { EventBus, type AirlockEvent } from '../src/events.ts';
 import { closeAllWatchers } from '../src/watch/watcher.ts';
 import { FakeClock } from './support/fake-clock.ts';

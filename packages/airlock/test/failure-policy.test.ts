@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { afterFailedStart, afterServingFailure, CRASH_LOOP_STARTS } from '../src/daemon/failure-policy.ts';
+import { afterFailedStart, afterServingFailure, CRASH_LOOP_STARTS } from '../src/pipeline/failure-policy.ts';
 
 describe('failure policy', () => {
   it('rolls back to the previous artifact within the rollback window, else restarts', () => {

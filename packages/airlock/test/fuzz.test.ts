@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { parseConfigText } from '../src/config/load.ts';
 import { readEnvFiles } from '../src/config/plan.ts';
 import { startControl, type ControlTarget } from '../src/control/server.ts';
-import { checkAppConfig } from '../src/daemon/app-config.ts';
+import { checkAppConfig } from '../src/live-config/app-config.ts';
 import { AirlockError } from '../src/errors.ts';
 import { EventBus } from '../src/events.ts';
 
@@ -116,7 +116,7 @@ describe('fuzz: app config and env files', () => {
 describe('fuzz: the control API', () => {
   const socketPath = join(dir, 'control.sock');
   let control: { close(): Promise<void> };
-  const daemon: ControlTarget = { status: () => [], configRejected: undefined, reload: () => undefined, rollout: () => ({ status: 409, error: 'no rollout' }) };
+  const daemon: ControlTarget = { status: () => [], configRejected: undefined, reload: () => undefined, rollout: async () => ({ status: 409, error: 'no rollout' }) };
 
   before(async () => {
     control = await startControl(socketPath, daemon, new EventBus());

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseConfigText } from '../src/config/load.ts';
 import { planServices, type ServicePlan } from '../src/config/plan.ts';
-import { classifyChange } from '../src/daemon/plan-change.ts';
+import { classifyChange } from '../src/live-config/plan-change.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'airlock-plan-change-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { parseConfigText } from '../src/config/load.ts';
 import { planServices, type ServicePlan } from '../src/config/plan.ts';
 import { startControl } from '../src/control/server.ts';
-import { PluginNotices } from '../src/daemon/plugin-notices.ts';
+import { PluginNotices } from '../src/plugin-support/plugin-notices.ts';
 import { EventBus, type AirlockEvent } from '../src/events.ts';
 import { noticesFromEnv, PluginHost, type PluginEvent } from '../../runtime/src/plugins/index.ts';
 
@@ -56,7 +56,7 @@ describe('plugin changes announced by airlock to the app\'s plugin host', () => 
       story.push(`bus: ${JSON.stringify(event)}`);
     });
     const socket = join(dir, 'control.sock');
-    const control = await startControl(socket, { status: () => [{ name: 'app' }], configRejected: undefined, reload: () => undefined, rollout: () => undefined }, bus);
+    const control = await startControl(socket, { status: () => [{ name: 'app' }], configRejected: undefined, reload: () => undefined, rollout: async () => undefined }, bus);
     let controlOpen = true;
     after(async () => {
       if (controlOpen) await control.close();

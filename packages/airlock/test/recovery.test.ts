@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ServicePlan } from '../src/config/plan.ts';
-import { Builds, reuse, type ArtifactSource } from '../src/daemon/artifact-source.ts';
-import { Recovery } from '../src/daemon/recovery.ts';
-import { ReloadScheduler, type Reload } from '../src/daemon/reload-scheduler.ts';
+import { Builds, reuse, type ArtifactSource } from '../src/pipeline/artifact-source.ts';
+import { Recovery } from '../src/pipeline/recovery.ts';
+import { ReloadScheduler, type Reload } from '../src/pipeline/reload-scheduler.ts';
 import { EventBus, type AirlockEvent } from '../src/events.ts';
 import type { Generation } from '../src/swap/generation.ts';
 import { FakeClock } from './support/fake-clock.ts';

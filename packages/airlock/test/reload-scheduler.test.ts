@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ReloadScheduler, type Reload } from '../src/daemon/reload-scheduler.ts';
+import { ReloadScheduler, type Reload } from '../src/pipeline/reload-scheduler.ts';
 import { FakeClock } from './support/fake-clock.ts';
 
 type Source = 'build' | 'reuse';

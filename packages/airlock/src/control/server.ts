@@ -13,7 +13,7 @@ export interface ControlTarget {
   readonly configRejected: string | undefined;
   reload(names: readonly string[]): void;
   /** A rollout in progress steered by hand; an error (404: no such service, 409: no rollout) otherwise. */
-  rollout(name: string, action: (typeof ROLLOUT_ACTIONS)[number]): { status: 404 | 409; error: string } | undefined;
+  rollout(name: string, action: (typeof ROLLOUT_ACTIONS)[number]): Promise<{ status: 404 | 409; error: string } | undefined>;
 }
 
 /** What POST /rollout?service=NAME&action=… may ask. */
@@ -100,9 +100,15 @@ export async function startControl(path: string, daemon: ControlTarget, bus: Eve
       const name = url.searchParams.get('service') ?? '';
       const action = url.searchParams.get('action') as (typeof ROLLOUT_ACTIONS)[number];
       if (!ROLLOUT_ACTIONS.includes(action)) return json(res, 400, { error: `action must be one of ${ROLLOUT_ACTIONS.join(', ')}, got ${JSON.stringify(action)}` });
-      const refused = daemon.rollout(name, action);
-      if (refused) return json(res, refused.status, { error: refused.error });
-      return json(res, 200, { service: name, rollout: (daemon.status().find((s) => s.name === name) as { rollout?: unknown } | undefined)?.rollout });
+      // Handled in the service's command order: answered once the rollout acted.
+      void daemon.rollout(name, action).then(
+        (refused) => {
+          if (refused) return json(res, refused.status, { error: refused.error });
+          json(res, 200, { service: name, rollout: (daemon.status().find((s) => s.name === name) as { rollout?: unknown } | undefined)?.rollout });
+        },
+        (error: unknown) => json(res, 500, { error: `rollout ${action} of ${name} failed: ${String(error)}` }),
+      );
+      return;
     }
     if (req.method === 'GET' && url.pathname === '/events') {
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });

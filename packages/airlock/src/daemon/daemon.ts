@@ -1,15 +1,15 @@
-import type { RolloutAction } from './canary-release.js';
 import { availableParallelism } from 'node:os';
 import { BuildSlots } from '../build/slots.js';
 import type { ServicePlan } from '../config/plan.js';
 import { internalError, type EventBus } from '../events.js';
 import type { Clock } from '../clock.js';
-import { AppConfigGate } from './app-config-gate.js';
-import { Detectors } from './detectors.js';
-import type { DetectTiming } from './changes.js';
-import { classifyChange, type PlanChange } from './plan-change.js';
-import { SavedFileWatcher } from './saved-files.js';
-import { ServiceRunner, type ServiceStatus } from './service.js';
+import { AppConfigGate } from '../live-config/app-config-gate.js';
+import { Detectors } from '../detect/detectors.js';
+import type { DetectTiming } from '../detect/changes.js';
+import { classifyChange, type Applied, type PlanChange } from '../live-config/plan-change.js';
+import type { RolloutAction } from '../pipeline/canary-release.js';
+import { SavedFileWatcher } from '../detect/saved-files.js';
+import { ServiceRunner, type ServiceStatus } from '../pipeline/runner.js';
 
 export interface DaemonOptions {
   /** Watch files and reload on change (`airlock dev`); false for `airlock run`. */
@@ -27,12 +27,7 @@ export interface DaemonOptions {
   readonly controlSocket?: string;
 }
 
-/** What `apply` did to each service an edit of airlock.yaml touched. */
-export interface Applied {
-  readonly added: readonly string[];
-  readonly removed: readonly string[];
-  readonly changed: readonly { readonly service: string; readonly change: Exclude<PlanChange, 'same'> }[];
-}
+export type { Applied };
 
 /** A service's app config files and schema: what its config watcher reads. */
 function appConfigInputs(plan: ServicePlan): string[] {
@@ -67,8 +62,6 @@ export class Daemon {
   readonly #lastFailure = new Map<string, string>();
   #watching = false;
   #stopped = false;
-  /** The last edit of airlock.yaml refused (file:line: message), until a valid one arrives. */
-  configRejected: string | undefined;
 
   constructor(
     plans: readonly ServicePlan[],
@@ -105,10 +98,8 @@ export class Daemon {
   }
 
   #runner(plan: ServicePlan): ServiceRunner {
-    const runner = new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext: this.options.traceContext });
-    runner.watchPlugins = this.options.watch;
-    runner.controlSocket = this.options.controlSocket;
-    return runner;
+    const { traceContext, watch, controlSocket } = this.options;
+    return new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext, watchPlugins: watch, controlSocket });
   }
 
   /** Starts watching, then every service once the services it depends on are ready. */
@@ -236,7 +227,8 @@ export class Daemon {
   status(): ServiceStatus[] {
     return this.services.map((service) => {
       const lastFailure = this.#lastFailure.get(service.plan.name);
-      return lastFailure === undefined ? service.status() : { ...service.status(), lastFailure };
+      const configRejected = this.#appConfig.rejected(service);
+      return { ...service.status(), ...(configRejected === undefined ? {} : { configRejected }), ...(lastFailure === undefined ? {} : { lastFailure }) };
     });
   }
 
@@ -248,10 +240,10 @@ export class Daemon {
   }
 
   /** Steers a service's rollout in progress; an error text (no such service, no rollout) otherwise. */
-  rollout(name: string, action: RolloutAction): { status: 404 | 409; error: string } | undefined {
+  async rollout(name: string, action: RolloutAction): Promise<{ status: 404 | 409; error: string } | undefined> {
     const service = this.services.find((s) => s.plan.name === name);
     if (service === undefined) return { status: 404, error: `no service named ${name}; defined: ${this.services.map((s) => s.plan.name).join(', ')}` };
-    const error = service.rollout(action);
+    const error = await service.rollout(action);
     return error === undefined ? undefined : { status: 409, error };
   }
 

@@ -1,6 +1,6 @@
 import { controlRequest } from '../../control/client.js';
 import { controlSocketPath } from '../../control/server.js';
-import type { ServiceStatus } from '../../daemon/service.js';
+import type { ServiceStatus } from '../../pipeline/runner.js';
 import { AirlockError } from '../../errors.js';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

@@ -1,9 +1,10 @@
 import { constants } from 'node:os';
 import { discoverConfig, type ServiceFlags } from '../../config/discover.js';
 import { planServices } from '../../config/plan.js';
-import { ConfigFileReloader } from '../../daemon/config-file.js';
+import { ConfigFileReloader } from '../../live-config/config-file.js';
 import { startReaper } from '../../supervise/reaper.js';
 import { Daemon } from '../../daemon/daemon.js';
+import type { RolloutAction } from '../../pipeline/canary-release.js';
 import { EventBus } from '../../events.js';
 import { subscribeJson } from '../../observe/json.js';
 import { subscribePretty } from '../../observe/pretty.js';
@@ -49,7 +50,16 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
   const reloader = loaded.file ? new ConfigFileReloader(loaded.file, loaded.baseDir, loaded.config, names, daemon, bus) : undefined;
   const metrics = loaded.config.metrics ? (await import('../../observe/metrics.js')).subscribeMetrics(bus) : undefined;
   if (loaded.config.metrics) await metrics?.listen(loaded.config.metrics.listen.host, loaded.config.metrics.listen.port);
-  const control = await startControl(socket, daemon, bus);
+  // What the control socket steers: the services, and airlock.yaml's last refused edit.
+  const target = {
+    status: () => daemon.status(),
+    reload: (names: readonly string[]) => daemon.reload(names),
+    rollout: (name: string, action: RolloutAction) => daemon.rollout(name, action),
+    get configRejected() {
+      return reloader?.rejected;
+    },
+  };
+  const control = await startControl(socket, target, bus);
   const closeAround = async () => {
     await control.close();
     await metrics?.close();

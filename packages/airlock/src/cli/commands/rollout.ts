@@ -1,5 +1,5 @@
 import { controlRequest } from '../../control/client.js';
-import type { ServiceStatus } from '../../daemon/service.js';
+import type { ServiceStatus } from '../../pipeline/runner.js';
 import { AirlockError } from '../../errors.js';
 import type { RolloutFigures } from '../../events.js';
 import type { RolloutStatus } from '../../rollout/canary.js';

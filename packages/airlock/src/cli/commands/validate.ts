@@ -2,7 +2,7 @@ import { relative } from 'node:path';
 import { discoverConfig } from '../../config/discover.js';
 import { planServices, type ServicePlan } from '../../config/plan.js';
 import { GoGraph } from '../../build/go-graph.js';
-import { checkAppConfig, describeRejection } from '../../daemon/app-config.js';
+import { checkAppConfig, describeRejection } from '../../live-config/app-config.js';
 import { AirlockError } from '../../errors.js';
 import type { GlobalOptions } from '../output.js';
 

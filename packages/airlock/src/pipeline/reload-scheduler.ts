@@ -1,6 +1,6 @@
 import { realClock, type Clock } from '../clock.js';
 import { Backoff } from '../supervise/backoff.js';
-import type { DetectTiming } from './changes.js';
+import type { DetectTiming } from '../detect/changes.js';
 
 /** One reload to run: why, since when (for the detect phase), and where its artifact comes from. */
 export interface Reload<S> {

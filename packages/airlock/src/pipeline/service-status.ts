@@ -15,8 +15,8 @@ export interface ServiceStatus {
   readonly uptimeMs: number | undefined;
   readonly starting: readonly { generation: number; pid: number }[];
   readonly draining: readonly { generation: number; pid: number }[];
-  /** The last app config change refused (file:line: message), until a valid one arrives. */
-  readonly configRejected: string | undefined;
+  /** The last app config change refused (file:line: message), until a valid one arrives (the daemon adds it). */
+  readonly configRejected?: string;
   /** The last reload that failed (its message and code), until a generation is ready again. */
   readonly lastFailure?: string;
   /** The rollout in progress, or the last one (rollout.strategy: canary). */
@@ -27,14 +27,13 @@ export interface ServiceStatus {
  * What `airlock status` shows for one service, from its state and generations.
  *
  * @example
- *   serviceStatus(plan, 'ready', current, generations.others(current), undefined);
+ *   serviceStatus(plan, 'ready', current, generations.others(current));
  */
 export function serviceStatus(
   plan: ServicePlan,
   state: ServiceStatus['state'],
   current: Generation | undefined,
   others: { readonly starting: readonly Generation[]; readonly draining: readonly Generation[] },
-  configRejected: string | undefined,
 ): ServiceStatus {
   const running = current !== undefined && current.child.end === undefined;
   const brief = (g: Generation) => ({ generation: g.n, pid: g.child.pid });
@@ -48,6 +47,5 @@ export function serviceStatus(
     uptimeMs: running && current.promotedAt !== undefined ? Math.round(performance.now() - current.promotedAt) : undefined,
     starting: others.starting.map(brief),
     draining: others.draining.map(brief),
-    configRejected,
   };
 }

@@ -12,6 +12,13 @@ import type { ServicePlan } from '../config/plan.js';
  */
 export type PlanChange = 'replace' | 'rebuild' | 'restart' | 'update' | 'same';
 
+/** What applying an edit of airlock.yaml did to each service it touched. */
+export interface Applied {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly changed: readonly { readonly service: string; readonly change: Exclude<PlanChange, 'same'> }[];
+}
+
 const ORDER: readonly PlanChange[] = ['replace', 'rebuild', 'restart', 'update'];
 
 /** Every field of a plan and what a change to it needs; a new field fails to compile until listed. */

@@ -5,9 +5,16 @@ import { chooseServices, planService, type ServicePlan } from '../config/plan.js
 import type { Config, ServiceConfig } from '../config/schema.js';
 import { asAirlockError, fullCode } from '../errors.js';
 import type { EventBus } from '../events.js';
-import type { Applied, Daemon } from './daemon.js';
-import { SavedFileWatcher } from './saved-files.js';
+import type { Applied } from './plan-change.js';
+import { SavedFileWatcher } from '../detect/saved-files.js';
 import { readSettled } from './settled-read.js';
+
+/** What an edit of airlock.yaml is applied to: the running services, seen from here. */
+export interface ConfigTarget {
+  readonly services: readonly { readonly plan: ServicePlan }[];
+  /** Applies the plans of the edited file (Daemon.apply). */
+  apply(plans: readonly ServicePlan[], buildConcurrency?: number): Promise<Applied>;
+}
 
 /** The name events about airlock.yaml carry in their `service` field (no service can be called that). */
 export const CONFIG_FILE_SOURCE = 'airlock.yaml';
@@ -27,6 +34,7 @@ export class ConfigFileReloader {
   readonly #watcher: SavedFileWatcher;
   #config: Config;
   #queue: Promise<void> = Promise.resolve();
+  #rejected: string | undefined;
 
   constructor(
     private readonly file: string,
@@ -34,11 +42,16 @@ export class ConfigFileReloader {
     config: Config,
     /** The services named on the command line (empty: all of them). */
     private readonly only: readonly string[],
-    private readonly daemon: Daemon,
+    private readonly daemon: ConfigTarget,
     private readonly bus: EventBus,
   ) {
     this.#config = config;
     this.#watcher = new SavedFileWatcher([file], () => void this.reloadNow());
+  }
+
+  /** The last edit refused (its problems joined), until a valid one is applied. */
+  get rejected(): string | undefined {
+    return this.#rejected;
   }
 
   start(): Promise<void> {
@@ -79,7 +92,7 @@ export class ConfigFileReloader {
     }
     const notApplied = isDeepStrictEqual(read.metrics, this.#config.metrics) ? [] : ['metrics.listen'];
     this.#config = read;
-    this.daemon.configRejected = undefined;
+    this.#rejected = undefined;
     this.bus.emit({ type: 'airlock-yaml.applied', service: CONFIG_FILE_SOURCE, ...applied, notApplied });
     return applied;
   }
@@ -116,7 +129,7 @@ export class ConfigFileReloader {
   #reject(error: unknown, consequence = 'nothing was changed, every service keeps running as before'): undefined {
     const failure = asAirlockError(error);
     const details = failure.details.length > 0 ? failure.details : [failure.message];
-    this.daemon.configRejected = details.join('; ');
+    this.#rejected = details.join('; ');
     this.bus.emit({
       type: 'airlock-yaml.rejected',
       service: CONFIG_FILE_SOURCE,
