@@ -1,49 +1,19 @@
 import { stat } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
 import type { GoGraph } from '../build/go-graph.js';
-import type { ServicePlan } from '../config/plan.js';
 import { fullCode } from '../errors.js';
 import { internalError, type AirlockEvent, type EventBus } from '../events.js';
-import { ContentTracker, expandDirectories, mtime } from '../watch/content.js';
+import { ContentTracker, expandDirectories } from '../watch/content.js';
 import { realClock, type Clock } from '../clock.js';
-import { BurstRules, quietPeriod } from '../watch/burst.js';
+import { BurstRules } from '../watch/burst.js';
 import { Debouncer } from '../watch/debounce.js';
 import { createFilter, type PathFilter } from '../watch/filter.js';
 import { watchTree, type WatchEvent, type WatchHandle } from '../watch/watcher.js';
-import { Provisional } from './provisional.js';
+import { EarlyChanges } from './early.js';
+import type { Provisional } from './provisional.js';
+import type { WatchScope } from './scope.js';
+import { newestWriteAgo, withDirectories } from './tree-look.js';
 
-/** Files statted at once when checking whether a burst is still being written. */
-const STAT_BATCH = 64;
-
-/** Milliseconds since the most recent write to any of the paths (Infinity if none exist). */
-async function newestWriteAgo(paths: Iterable<string>, lookedAt: number): Promise<number> {
-  // Measured from when the look began (`lookedAt`, wall time): statting thousands of
-  // files takes long enough that "ago" taken afterwards would call a busy tree quiet.
-  let newest = -Infinity;
-  const list = [...paths];
-  for (let i = 0; i < list.length; i += STAT_BATCH) {
-    // A deleted file (undefined) will not be written to any more.
-    const times = await Promise.all(list.slice(i, i + STAT_BATCH).map(mtime));
-    for (const time of times) newest = Math.max(newest, time ?? -Infinity);
-  }
-  const ago = lookedAt - newest;
-  // A timestamp from the future (copied with its times kept) says nothing about now.
-  return ago < -1_000 ? Infinity : Math.max(0, ago);
-}
-
-/**
- * The paths and the directories that hold them, up to the root: creating a file (or a
- * directory, or renaming a save into place) writes its directory, so a burst of new files
- * that the watcher has not reported yet still shows in their directories' mtimes.
- */
-function withDirectories(paths: Iterable<string>, root: string): Set<string> {
-  const all = new Set<string>([root]);
-  for (const path of paths) {
-    all.add(path);
-    for (let dir = dirname(path); dir.length > root.length && !all.has(dir); dir = dirname(dir)) all.add(dir);
-  }
-  return all;
-}
 
 /** How long each step of detecting a change took (ms), and when it was handed on (clock time). */
 export interface DetectTiming {
@@ -83,28 +53,6 @@ export interface HandOver {
   readonly firstAt: number;
 }
 
-/** What one detector watches, and for which services. */
-export interface WatchScope {
-  readonly services: readonly string[];
-  readonly watch: ServicePlan['watch'];
-}
-
-/** The services of one Go module watch as one: the union of their inputs, their shortest debounce. */
-export function moduleScope(plans: readonly ServicePlan[]): WatchScope {
-  const first = plans[0] as ServicePlan;
-  const everyone = (glob: string) => plans.every((plan) => plan.watch.exclude.includes(glob));
-  return {
-    services: plans.map((plan) => plan.name),
-    watch: {
-      root: first.watch.root,
-      include: [...new Set(plans.flatMap((plan) => plan.watch.include))],
-      exclude: first.watch.exclude.filter(everyone),
-      debounceMs: Math.min(...plans.map((plan) => plan.watch.debounceMs)),
-      gitignore: plans.every((plan) => plan.watch.gitignore),
-    },
-  };
-}
-
 /**
  * The watch end of the pipeline: file events → filter → debounce (until the files stopped
  * changing) → content check → Go graph (which services does it reach?) → onChange once
@@ -133,9 +81,8 @@ export class ChangeDetector {
   #holding = false;
   /** Adopted from a predecessor: already known to have changed. */
   readonly #forced = new Set<string>();
-  /** The change handed on early whose confirmation is still open (one at a time). */
-  #provisional: Provisional | undefined;
-  #confirmTimer: unknown;
+  /** Changes handed on early, until the burst rules confirm them. */
+  readonly #early: EarlyChanges;
   /** Quiet periods being handled now: confirmation waits for them. */
   #handling = 0;
 
@@ -172,6 +119,14 @@ export class ChangeDetector {
       this.#clock,
       () => this.#clock.now(),
     );
+    this.#early = new EarlyChanges({
+      clock: this.#clock,
+      burst: this.#burst,
+      debounceMs: scope.watch.debounceMs,
+      waiting: () => this.#handling > 0 || this.#debouncer.pending,
+      look: (paths) => this.#look(paths, this.#clock.wall(), true),
+      failed: this.#reportFailure,
+    });
   }
 
   /** An unexpected failure handling a change: said once per service, never dropped in silence nor thrown at airlock. */
@@ -226,9 +181,7 @@ export class ChangeDetector {
     this.#stopped = true;
     this.#debouncer.cancel();
     // A reload waiting for its confirmation ends (airlock stops; nothing would confirm it).
-    const provisional = this.#provisional;
-    this.#endProvisional();
-    provisional?.drop();
+    this.#early.drop();
     await this.#watcher?.close();
   }
 
@@ -248,8 +201,7 @@ export class ChangeDetector {
   async retire(): Promise<HandOver> {
     this.#stopped = true;
     // Handed on already: its reload goes on; nothing confirms it now, so it counts as settled.
-    this.#provisional?.confirm();
-    this.#endProvisional();
+    this.#early.confirmNow();
     await this.#watcher?.close();
     await this.#quiet;
     const waiting = this.#debouncer.take();
@@ -335,45 +287,6 @@ export class ChangeDetector {
     };
   }
 
-  #startProvisional(changed: readonly string[], firstAt: number): Provisional {
-    const provisional = new Provisional(changed, firstAt);
-    this.#provisional = provisional;
-    this.#scheduleConfirm(provisional, Math.max(0, firstAt + quietPeriod(this.scope.watch.debounceMs) - this.#clock.now()));
-    return provisional;
-  }
-
-  #scheduleConfirm(provisional: Provisional, ms: number): void {
-    this.#confirmTimer = this.#clock.setTimeout(() => {
-      this.#confirmTimer = undefined;
-      this.#checkConfirm(provisional).catch(this.#reportFailure);
-    }, ms);
-  }
-
-  /**
-   * The burst rules' verdict on an early change, at the end of their quiet period: settled
-   * with nothing more to handle confirms it; events still waiting or being handled, or a
-   * busy tree, look again after another quiet period (a content change among them
-   * cancels it in #onQuiet).
-   */
-  async #checkConfirm(provisional: Provisional): Promise<void> {
-    if (this.#provisional !== provisional) return;
-    const look = await this.#look(provisional.changed, this.#clock.wall(), true);
-    if (this.#provisional !== provisional) return;
-    const waiting = this.#handling > 0 || this.#debouncer.pending;
-    if (!waiting && this.#burst.judge(provisional.firstAt, look) !== 'wait') {
-      this.#endProvisional();
-      provisional.confirm();
-      return;
-    }
-    this.#scheduleConfirm(provisional, Math.max(this.#burst.quietMs, 10));
-  }
-
-  #endProvisional(): void {
-    if (this.#confirmTimer !== undefined) this.#clock.clearTimeout(this.#confirmTimer);
-    this.#confirmTimer = undefined;
-    this.#provisional = undefined;
-  }
-
   async #onQuiet(paths: Set<string>, firstAt: number): Promise<void> {
     // Timers run before I/O callbacks in an event loop turn: let a watcher batch that is
     // already waiting be noted before deciding the tree is quiet.
@@ -402,9 +315,7 @@ export class ChangeDetector {
     }
     // A real change before the early one was confirmed: that one is cancelled, and its
     // paths go on with this one (its services must still rebuild).
-    const cancelled = this.#provisional;
-    if (cancelled !== undefined) this.#endProvisional();
-    cancelled?.cancel();
+    const cancelled: Provisional | undefined = this.#early.cancel();
     const changed = [...new Set([...(cancelled?.changed ?? []), ...fresh])];
     if (cancelled !== undefined) firstAt = Math.min(firstAt, cancelled.firstAt);
     const reached = await this.#reached(changed);
@@ -414,7 +325,7 @@ export class ChangeDetector {
     const newestWrite = lookedAt - look.newestWriteAgoMs;
     const firstEventWall = lookedAt - (settledAt - firstAt);
     const watcherMs = Number.isFinite(newestWrite) && firstEventWall >= newestWrite ? firstEventWall - newestWrite : undefined;
-    const provisional = early && cancelled === undefined ? this.#startProvisional(changed, firstAt) : undefined;
+    const provisional = early && cancelled === undefined ? this.#early.open(changed, firstAt) : undefined;
     const timing: DetectTiming = { settleMs: settledAt - firstAt, hashMs: hashedAt - settledAt, graphMs: handedAt - hashedAt, handedAt, watcherMs, ...(provisional ? { provisional } : {}) };
     for (const service of this.scope.services) {
       const reaching = reached ? reached.get(service) : changed;

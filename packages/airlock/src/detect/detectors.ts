@@ -2,7 +2,8 @@ import type { Clock } from '../clock.js';
 import { GoGraph } from '../build/go-graph.js';
 import type { ServicePlan } from '../config/plan.js';
 import type { EventBus } from '../events.js';
-import { ChangeDetector, moduleScope, type DetectTiming, type WatchScope } from './changes.js';
+import { ChangeDetector, type DetectTiming } from './changes.js';
+import { moduleScope, type WatchScope } from './scope.js';
 
 /** One change detector's job: a scope, and for a Go module the mains its graph maps. */
 interface DetectorSpec {

@@ -1,76 +1,17 @@
 import { EventEmitter } from 'node:events';
-import { existsSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import type { ResourceLimits } from 'node:worker_threads';
-import { noticesFromEnv, subscribePluginChanges, type AirlockNotices } from './airlock-notices.js';
-import { checkExports, ContractError, validate, type Contract } from './contract.js';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { noticesFromEnv, subscribePluginChanges } from './airlock-notices.js';
+import { checkExports, ContractError, validate } from './contract.js';
+import { isDir, PluginDirWatcher } from './dir-watch.js';
 import { ManifestError, readManifest, type Manifest } from './manifest.js';
 import { PluginInstance, PluginTimeout } from './instance.js';
+import { PLUGIN_API_VERSION, type PluginEvent, type PluginHostOptions, type PluginInfo, type PluginState, type Slot } from './types.js';
+import { endVersion, switchVersions } from './versions.js';
 
-/** The plugin API version of this host; a plugin's manifest `host` range must accept it. */
-export const PLUGIN_API_VERSION = '1.0.0';
-
-export type PluginState = 'resolved' | 'loaded' | 'initialised' | 'active' | 'stopping' | 'stopped' | 'unloaded' | 'failed';
-
-/** One plugin as `host.plugins()` lists it. */
-export interface PluginInfo {
-  readonly name: string;
-  readonly version: string | undefined;
-  readonly state: PluginState;
-  /** 1 for the first version loaded, +1 for every swap (and every replacement of a stuck worker). */
-  readonly generation: number;
-  readonly error: string | undefined;
-}
-
-/** Every lifecycle step, as the host emits it on 'event'. */
-export interface PluginEvent {
-  readonly name: string;
-  readonly version: string | undefined;
-  readonly generation: number;
-  readonly state: PluginState;
-  readonly error?: string;
-  /** How long the step took (ms), where it is one. */
-  readonly ms?: number;
-  /** What a stopped version left behind (stop() threw, resources outside ctx). */
-  readonly leftovers?: readonly string[];
-}
-
-export interface PluginHostOptions {
-  /** The directory whose subdirectories are plugins (each with a plugin.json). */
-  readonly dir: string;
-  /** Contracts by plugin name. */
-  readonly contracts?: Readonly<Record<string, Contract>>;
-  /** Watch `dir` and swap a plugin when its files change (default true). */
-  readonly watch?: boolean;
-  /**
-   * Hear of changes from airlock instead of watching `dir` (when watching): by default
-   * from the environment airlock gives a service whose `plugins: { dir }` names this
-   * directory under `airlock dev`; false: always watch on our own.
-   */
-  readonly airlock?: AirlockNotices | false;
-  /** Per-step timeouts (ms): load, init, health, a call, stop. */
-  readonly timeouts?: Partial<Record<'load' | 'init' | 'health' | 'call' | 'stop', number>>;
-  /** The worker's limits (default: 64 MB of old generation). */
-  readonly resourceLimits?: ResourceLimits;
-  /** Quiet time after the last file event of a plugin before it is swapped (default 100 ms). */
-  readonly debounceMs?: number;
-}
+export { PLUGIN_API_VERSION, type PluginEvent, type PluginHostOptions, type PluginInfo, type PluginState };
 
 const DEFAULT_TIMEOUTS = { load: 10_000, init: 5_000, health: 5_000, call: 5_000, stop: 5_000 };
-
-interface Slot {
-  readonly name: string;
-  readonly dir: string;
-  active: PluginInstance | undefined;
-  manifest: Manifest | undefined;
-  state: PluginState;
-  generation: number;
-  error: string | undefined;
-  /** Calls wait on this while state moves from one version to the next (snapshot → restore). */
-  hold: Promise<void> | undefined;
-  /** One swap at a time per plugin; a change meanwhile runs after it. */
-  swapping: Promise<void>;
-}
 
 /**
  * Plugins inside a running Node service, swapped without restarting it (docs/plugins.md).
@@ -94,12 +35,8 @@ interface Slot {
 export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ name: string; level: string; line: string }] }> {
   readonly #slots = new Map<string, Slot>();
   readonly #timeouts: typeof DEFAULT_TIMEOUTS;
-  #watcher: FSWatcher | undefined;
-  /** Watches the parent while the plugin directory does not exist. */
-  #parentWatcher: FSWatcher | undefined;
-  /** Per plugin, a watcher for each of its directories (non-recursive: Node 20's recursive watch on Linux loses a file replaced by rename). */
-  readonly #dirWatchers = new Map<string, Map<string, FSWatcher>>();
-  readonly #pending = new Map<string, NodeJS.Timeout>();
+  /** The host's own watching, when airlock does not tell it of changes. */
+  #watcher: PluginDirWatcher | undefined;
   #closed = false;
   #watching: 'airlock' | 'self' | 'off' = 'off';
   #notices: { close(): void } | undefined;
@@ -129,7 +66,7 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
       );
       if (this.#notices !== undefined) this.#watching = 'airlock';
     }
-    const names = existsSync(this.options.dir) ? readdirSync(this.options.dir).filter((name) => this.#isDir(join(this.options.dir, name))) : [];
+    const names = existsSync(this.options.dir) ? readdirSync(this.options.dir).filter((name) => isDir(join(this.options.dir, name))) : [];
     await Promise.all(names.map((name) => this.#changed(name)));
     if (this.options.watch !== false && this.#notices === undefined) this.#watch();
   }
@@ -137,14 +74,6 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
   /** Who tells this host of plugin changes: airlock (its control socket), the host's own watching, or nobody (watch: false). */
   get watching(): 'airlock' | 'self' | 'off' {
     return this.#watching;
-  }
-
-  #isDir(path: string): boolean {
-    try {
-      return statSync(path).isDirectory();
-    } catch {
-      return false;
-    }
   }
 
   /** Loads a plugin's directory again now, as a change of its files would (a swap), or unloads it when it is gone. */
@@ -187,90 +116,11 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
   }
 
   #watch(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.options.watch === false) return;
     this.#watching = 'self';
     // Called again when airlock's stream ended while start() was still loading: one watcher, every plugin's directories.
-    if (this.#watcher === undefined) {
-      try {
-        this.#watcher = watch(this.options.dir, (_type, file) => {
-          if (file !== null) this.#touched(String(file));
-        });
-        this.#watcher.on('error', () => undefined);
-      } catch {
-        // Not there yet: start() found nothing to load; wait for it to appear.
-        this.#awaitDir();
-      }
-    }
-    for (const name of this.#slots.keys()) this.#watchPlugin(name);
-  }
-
-  /** Watches the parent of a plugin directory that does not exist yet; once it does, watches it and loads what lands in it. */
-  #awaitDir(): void {
-    if (this.#parentWatcher !== undefined) return;
-    const dir = this.options.dir;
-    try {
-      const watcher = watch(dirname(dir), (_type, file) => {
-        if (file === null || String(file) !== basename(dir) || !this.#isDir(dir) || this.#closed) return;
-        watcher.close();
-        this.#parentWatcher = undefined;
-        this.#watch();
-        // Debounced like any change: a copied-in tree may still be landing.
-        for (const name of readdirSync(dir)) if (this.#isDir(join(dir, name))) this.#touched(name);
-      });
-      watcher.on('error', () => undefined);
-      this.#parentWatcher = watcher;
-    } catch {
-      // Its parent is missing too: nothing this host can watch.
-    }
-  }
-
-  /** Something in a plugin's directory changed (or the directory itself came or went). */
-  #touched(name: string): void {
-    if (this.#closed) return;
-    this.#watchPlugin(name);
-    const previous = this.#pending.get(name);
-    if (previous) clearTimeout(previous);
-    // Editors save in steps (a temp file renamed over, a directory before its files): act once they stopped.
-    this.#pending.set(
-      name,
-      setTimeout(() => {
-        this.#pending.delete(name);
-        void this.#changed(name);
-      }, this.options.debounceMs ?? 100),
-    );
-  }
-
-  /** Watches every directory of a plugin (new ones too, on each change); drops the watchers of a removed one. */
-  #watchPlugin(name: string): void {
-    if (this.options.watch === false || this.#closed) return;
-    const watchers = this.#dirWatchers.get(name) ?? new Map<string, FSWatcher>();
-    this.#dirWatchers.set(name, watchers);
-    const dirs: string[] = [];
-    const walk = (dir: string) => {
-      if (!this.#isDir(dir)) return;
-      dirs.push(dir);
-      for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory() && entry.name !== 'node_modules') walk(join(dir, entry.name));
-    };
-    try {
-      walk(join(this.options.dir, name));
-    } catch {
-      // removed while walking: the watchers below go
-    }
-    for (const [dir, watcher] of watchers) {
-      if (dirs.includes(dir)) continue;
-      watcher.close();
-      watchers.delete(dir);
-    }
-    for (const dir of dirs) {
-      if (watchers.has(dir)) continue;
-      try {
-        const watcher = watch(dir, () => this.#touched(name));
-        watcher.on('error', () => undefined);
-        watchers.set(dir, watcher);
-      } catch {
-        // gone again
-      }
-    }
+    this.#watcher ??= new PluginDirWatcher(this.options.dir, this.options.debounceMs ?? 100, (name) => void this.#changed(name));
+    this.#watcher.start(this.#slots.keys());
   }
 
   /** A plugin's directory appeared, changed or went away. */
@@ -278,11 +128,11 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
     const dir = join(this.options.dir, name);
     let slot = this.#slots.get(name);
     if (slot === undefined) {
-      if (!this.#isDir(dir)) return Promise.resolve();
+      if (!isDir(dir)) return Promise.resolve();
       slot = { name, dir, active: undefined, manifest: undefined, state: 'resolved', generation: 0, error: undefined, hold: undefined, swapping: Promise.resolve() };
       this.#slots.set(name, slot);
     }
-    const run = slot.swapping.then(() => (this.#isDir(dir) ? this.#load(slot) : this.#unload(slot)));
+    const run = slot.swapping.then(() => (isDir(dir) ? this.#load(slot) : this.#unload(slot)));
     slot.swapping = run.catch(() => undefined);
     return slot.swapping;
   }
@@ -330,27 +180,10 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
       return this.#failed(slot, `${manifest.name} ${manifest.version}: ${(error as Error).message}`);
     }
     const old = slot.active;
-    if (old !== undefined && old.ended === undefined && typeof next.exports.get('restore') === 'string' && old.exports.get('snapshot') === 'function') {
-      // Calls wait while the state moves: none lands on the old version after its snapshot.
-      let release: () => void = () => undefined;
-      slot.hold = new Promise((resolve) => (release = resolve));
-      try {
-        await old.idle();
-        // A copy, whatever the isolation: inline, the old version's objects (and through
-        // them its closures) would otherwise outlive it in the new one.
-        const state = structuredClone(await old.request('snapshot', {}, this.#timeouts.call));
-        await next.request('restore', { state }, this.#timeouts.call);
-      } catch (error) {
-        slot.hold = undefined;
-        release();
-        await next.terminate();
-        return this.#failed(slot, `${manifest.name} ${manifest.version}: carrying state over: ${(error as Error).message}`);
-      }
-      this.#activate(slot, next, manifest, generation, started);
-      slot.hold = undefined;
-      release();
-    } else {
-      this.#activate(slot, next, manifest, generation, started);
+    const carryFailed = await switchVersions(slot, old, next, this.#timeouts.call, () => this.#activate(slot, next as PluginInstance, manifest, generation, started));
+    if (carryFailed !== undefined) {
+      await next.terminate();
+      return this.#failed(slot, `${manifest.name} ${manifest.version}: ${carryFailed}`);
     }
     if (old !== undefined) await this.#retire(slot, old);
   }
@@ -367,15 +200,9 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
   async #retire(slot: Slot, old: PluginInstance): Promise<void> {
     const event = { name: slot.name, version: slot.manifest?.version, generation: slot.generation };
     this.emit('event', { ...event, state: 'stopping' });
-    await old.idle();
-    let leftovers: string[] = [];
-    try {
-      leftovers = ((await old.request('stop', {}, this.#timeouts.stop)) as string[] | undefined) ?? [];
-    } catch (error) {
-      leftovers = [`stop: ${(error as Error).message}`];
-    }
-    await old.terminate();
-    this.emit('event', { ...event, state: 'stopped', ...(leftovers.length > 0 ? { leftovers } : {}) });
+    const { leftovers, stopError } = await endVersion(old, this.#timeouts.stop);
+    const left = stopError === undefined ? leftovers : [stopError];
+    this.emit('event', { ...event, state: 'stopped', ...(left.length > 0 ? { leftovers: left } : {}) });
   }
 
   async #unload(slot: Slot): Promise<void> {
@@ -383,9 +210,8 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
     slot.active = undefined;
     if (active !== undefined) {
       this.#emit(slot, 'stopping');
-      await active.idle();
-      const leftovers = ((await active.request('stop', {}, this.#timeouts.stop).catch(() => [])) as string[] | undefined) ?? [];
-      await active.terminate();
+      // A removed plugin's failing stop() is not reported: its files are gone.
+      const { leftovers } = await endVersion(active, this.#timeouts.stop);
       this.#emit(slot, 'stopped', leftovers.length > 0 ? { leftovers } : {});
     }
     this.#emit(slot, 'unloaded');
@@ -423,11 +249,7 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
   async close(): Promise<void> {
     this.#closed = true;
     this.#watcher?.close();
-    this.#parentWatcher?.close();
     this.#notices?.close();
-    for (const watchers of this.#dirWatchers.values()) for (const watcher of watchers.values()) watcher.close();
-    this.#dirWatchers.clear();
-    for (const timer of this.#pending.values()) clearTimeout(timer);
     await Promise.all(
       [...this.#slots.values()].map(async (slot) => {
         await slot.swapping;

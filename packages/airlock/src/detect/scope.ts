@@ -1,0 +1,28 @@
+import type { ServicePlan } from '../config/plan.js';
+
+/** What one detector watches, and for which services. */
+export interface WatchScope {
+  readonly services: readonly string[];
+  readonly watch: ServicePlan['watch'];
+}
+
+/**
+ * The services of one Go module watch as one: the union of their inputs, their shortest debounce.
+ *
+ * @example
+ *   moduleScope([api, worker]); // { services: ['api', 'worker'], watch: { include: [...both], ... } }
+ */
+export function moduleScope(plans: readonly ServicePlan[]): WatchScope {
+  const first = plans[0] as ServicePlan;
+  const everyone = (glob: string) => plans.every((plan) => plan.watch.exclude.includes(glob));
+  return {
+    services: plans.map((plan) => plan.name),
+    watch: {
+      root: first.watch.root,
+      include: [...new Set(plans.flatMap((plan) => plan.watch.include))],
+      exclude: first.watch.exclude.filter(everyone),
+      debounceMs: Math.min(...plans.map((plan) => plan.watch.debounceMs)),
+      gitignore: plans.every((plan) => plan.watch.gitignore),
+    },
+  };
+}
