@@ -6,8 +6,7 @@ import { CommandQueue } from '../src/pipeline/command-queue.ts';
 function recorder() {
   const seen: string[] = [];
   const gates = new Map<string, Promise<void>>();
-  let queue!: CommandQueue<string, string>;
-  queue = new CommandQueue<string, string>((command) => {
+  const queue: CommandQueue<string, string> = new CommandQueue<string, string>((command) => {
     seen.push(`start ${command}`);
     if (command === 'boom') throw new Error('boom failed');
     if (command.startsWith('nested:')) void queue.send(command.slice('nested:'.length));

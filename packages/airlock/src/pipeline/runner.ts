@@ -2,7 +2,6 @@ import { isDeepStrictEqual } from 'node:util';
 import type { BuildSlots } from '../build/slots.js';
 import type { ServicePlan } from '../config/plan.js';
 import type { DetectTiming } from '../detect/changes.js';
-import { AirlockError, fullCode } from '../errors.js';
 import { internalError, type EventBus } from '../events.js';
 import { createHandoff } from '../swap/create.js';
 import type { Generation } from '../swap/generation.js';
@@ -195,7 +194,7 @@ export class ServiceRunner {
         if (this.#started) this.#scheduler.request([command.reason], reuse(this.#builds));
         break;
       case 'signal':
-        this.#signal(command.signal);
+        this.#serving.signal(command.signal);
         break;
       case 'stop-first':
         this.#serving.stopFirst();
@@ -230,23 +229,8 @@ export class ServiceRunner {
     const plugins = !isDeepStrictEqual(this.#plan.plugins, plan.plugins);
     this.#plan = plan;
     // Watch what the new settings name before a generation is told about it.
-    if (plugins && this.#started) {
-      // A package removed since validation, say: reported; the service and the edit go on.
-      await this.#plugins.restart(this.options.watchPlugins ?? true, this.options.controlSocket).catch((error: unknown) =>
-        this.bus.emit({ type: 'error', service: plan.name, code: fullCode(error instanceof AirlockError ? error.code : 'INTERNAL'), message: `plugins: ${(error as Error).message}` }),
-      );
-    }
+    if (plugins && this.#started) await this.#plugins.restart(this.options.watchPlugins ?? true, this.options.controlSocket);
     return undefined;
-  }
-
-  #signal(signal: NodeJS.Signals): void {
-    const current = this.#serving.current;
-    if (current === undefined || !this.#serving.somethingRuns()) return;
-    try {
-      process.kill(current.child.pid, signal);
-    } catch {
-      // it just ended: the next generation reads the new snapshot at start
-    }
   }
 
   /** A failure nothing expected, in this service only: reported once with its stack; airlock and the other services go on. */

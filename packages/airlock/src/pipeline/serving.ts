@@ -113,6 +113,17 @@ export class Serving {
     this.#servingFailed(generation, detail);
   }
 
+  /** deliver: signal — the generation that takes traffic re-reads its config snapshot. */
+  signal(signal: NodeJS.Signals): void {
+    const current = this.#current;
+    if (current === undefined || !this.somethingRuns()) return;
+    try {
+      process.kill(current.child.pid, signal);
+    } catch {
+      // it just ended: the next generation reads the new snapshot at start
+    }
+  }
+
   /** airlock stops: nothing is watched any more. */
   stop(): void {
     this.#liveness?.stop();

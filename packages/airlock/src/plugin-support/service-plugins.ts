@@ -1,5 +1,6 @@
 import type { BuildSlots } from '../build/slots.js';
 import type { ServicePlan } from '../config/plan.js';
+import { AirlockError, fullCode } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { GoPluginBuilds, type PluginHostBinary } from './go-plugins.js';
 import { PluginNotices } from './plugin-notices.js';
@@ -20,7 +21,12 @@ export class ServicePlugins {
   readonly #go: GoPluginBuilds;
   readonly #notices: PluginNotices;
 
-  constructor(plan: () => ServicePlan, bus: EventBus, slots: BuildSlots | undefined, hosts: () => readonly PluginHostBinary[]) {
+  constructor(
+    private readonly plan: () => ServicePlan,
+    private readonly bus: EventBus,
+    slots: BuildSlots | undefined,
+    hosts: () => readonly PluginHostBinary[],
+  ) {
     this.#go = new GoPluginBuilds(plan, bus, slots, hosts);
     this.#notices = new PluginNotices(plan, bus);
   }
@@ -31,10 +37,16 @@ export class ServicePlugins {
     await this.#notices.start(watch, controlSocket);
   }
 
-  /** airlock.yaml changed `plugins:`: the old watching stops, the new settings are watched. */
+  /**
+   * airlock.yaml changed `plugins:`: the old watching stops, the new settings are watched.
+   * A failure (a package removed since validation, say) is reported; the service and the edit go on.
+   */
   async restart(watch: boolean, controlSocket: string | undefined): Promise<void> {
-    await this.stop();
-    await this.start(watch, controlSocket);
+    await this.stop()
+      .then(() => this.start(watch, controlSocket))
+      .catch((error: unknown) =>
+      this.bus.emit({ type: 'error', service: this.plan().name, code: fullCode(error instanceof AirlockError ? error.code : 'INTERNAL'), message: `plugins: ${(error as Error).message}` }),
+    );
   }
 
   /** What each generation's environment gets from here. */
