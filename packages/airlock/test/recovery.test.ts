@@ -31,7 +31,7 @@ function harness(current: () => Generation | undefined) {
     plan: () => plan,
     scheduler,
     handoff: { unavailable: (reason) => unavailable.push(reason) },
-    builds: new Builds(() => plan, bus, undefined),
+    source: new Builds(() => plan, bus, undefined),
     current,
     stopped: () => false,
   });

@@ -7,6 +7,7 @@ import { AppConfigGate } from '../live-config/app-config-gate.js';
 import { Detectors } from '../detect/detectors.js';
 import type { DetectTiming } from '../detect/changes.js';
 import { classifyChange, type Applied, type PlanChange } from '../live-config/plan-change.js';
+import type { SourceFactory } from '../pipeline/artifact-source.js';
 import type { RolloutAction } from '../pipeline/canary-release.js';
 import { SavedFileWatcher } from '../detect/saved-files.js';
 import { ServiceRunner, type ServiceStatus } from '../pipeline/runner.js';
@@ -25,6 +26,8 @@ export interface DaemonOptions {
   readonly ownOutput?: readonly string[];
   /** The control socket (an app's plugin host subscribes to plugin.changed there). */
   readonly controlSocket?: string;
+  /** Where each service's new artifacts come from (default: its builds, in the shared build slots). */
+  readonly source?: SourceFactory;
 }
 
 export type { Applied };
@@ -98,8 +101,8 @@ export class Daemon {
   }
 
   #runner(plan: ServicePlan): ServiceRunner {
-    const { traceContext, watch, controlSocket } = this.options;
-    return new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext, watchPlugins: watch, controlSocket });
+    const { traceContext, watch, controlSocket, source } = this.options;
+    return new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext, watchPlugins: watch, controlSocket, source });
   }
 
   /** Starts watching, then every service once the services it depends on are ready. */

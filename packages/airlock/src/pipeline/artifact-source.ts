@@ -24,16 +24,38 @@ export interface ObtainContext {
 export type Obtained = { readonly ok: true; readonly artifact: string | undefined; readonly buildMs?: number } | { readonly ok: false };
 
 /**
- * Where a generation's artifact comes from: a build (watch → build → artifact store) or a
- * reuse of one that exists (a restart with new settings, a crash restart, a rollback). A
- * release pulled by an agent is a third kind. Failures are reported as events by the
+ * Where a generation's artifact comes from: something new (a build: watch → build →
+ * artifact store; later a verified release) or a reuse of one that exists (a restart with
+ * new settings, a crash restart, a rollback). Failures are reported as events by the
  * source; `ok: false` only says there is nothing to run.
  */
 export interface ArtifactSource {
-  /** build makes a new artifact, and wins when requests coalesce; reuse runs one that exists. */
-  readonly kind: 'build' | 'reuse';
+  /** new makes (or fetches) a new artifact, and wins when requests coalesce; reuse runs one that exists. */
+  readonly kind: 'new' | 'reuse';
   obtain(context: ObtainContext): Promise<Obtained>;
 }
+
+/**
+ * A service's own source of new artifacts, given to its runner: `Builds` under `airlock
+ * dev` and `airlock run`; a release source under `airlock agent`. The runner, its
+ * recovery and its rollbacks never ask which one they have.
+ */
+export interface NewArtifacts extends ArtifactSource {
+  readonly kind: 'new';
+  /** The newest artifact obtained, which may never have become ready (a crash loop since start). */
+  readonly lastObtained: string | undefined;
+  /** The service runs an obtained artifact ({artifact} in its commands), so without one it cannot start. */
+  readonly needsArtifact: boolean;
+}
+
+/**
+ * Makes a service's source for the plan in force (read on each use: an edit of
+ * airlock.yaml may move the artifact).
+ *
+ * @example
+ *   const source: SourceFactory = (plan, bus) => new Builds(plan, bus, slots);
+ */
+export type SourceFactory = (plan: () => ServicePlan, bus: EventBus) => NewArtifacts;
 
 /**
  * A service's builds: runs the build (in a build slot, cancellable), moves a good one
@@ -43,8 +65,8 @@ export interface ArtifactSource {
  *   const builds = new Builds(() => runner.plan, bus, slots);
  *   const obtained = await builds.obtain({ n: 4, signal, fileEnv, inUse: [], same: undefined, keeps: '' });
  */
-export class Builds implements ArtifactSource {
-  readonly kind = 'build';
+export class Builds implements NewArtifacts {
+  readonly kind = 'new';
   #store: ArtifactStore | undefined;
   #storeFor: string | undefined;
   /** The newest good build, which may never have become ready (a crash loop since start). */
@@ -56,11 +78,10 @@ export class Builds implements ArtifactSource {
     private readonly slots: BuildSlots | undefined,
   ) {}
 
-  get lastBuilt(): string | undefined {
+  get lastObtained(): string | undefined {
     return this.#lastBuilt;
   }
 
-  /** The service runs a built artifact ({artifact} in its commands), so without one it cannot start. */
   get needsArtifact(): boolean {
     return this.plan().artifact !== undefined;
   }
@@ -95,25 +116,25 @@ export class Builds implements ArtifactSource {
 }
 
 /**
- * Runs an artifact that exists: `artifact` (a rollback), or the same build as now. A
- * service that has nothing built to run yet (its first build failed, or never became
- * ready and was never kept) builds instead, whatever asked.
+ * Runs an artifact that exists: `artifact` (a rollback), or the same one as now. A
+ * service that has nothing to run yet (its first build failed, or never became ready and
+ * was never kept) obtains a new one from its source instead, whatever asked.
  *
  * @example
  *   scheduler.request(['rollback from g4'], reuse(builds, 'bin/api.g3'));
  */
-export function reuse(builds: Builds, artifact?: string): ArtifactSource {
+export function reuse(source: NewArtifacts, artifact?: string): ArtifactSource {
   return {
     kind: 'reuse',
     obtain: async (context) => {
       const chosen = artifact ?? context.same;
-      if (chosen === undefined && builds.needsArtifact) return builds.obtain(context);
+      if (chosen === undefined && source.needsArtifact) return source.obtain(context);
       return { ok: true, artifact: chosen };
     },
   };
 }
 
-/** When requests coalesce, a build wins over a reuse; a later reuse replaces an earlier one. */
+/** When requests coalesce, a new artifact wins over a reuse; a later reuse replaces an earlier one. */
 export function mergeSources(pending: ArtifactSource, incoming: ArtifactSource): ArtifactSource {
-  return pending.kind === 'build' && incoming.kind !== 'build' ? pending : incoming;
+  return pending.kind === 'new' && incoming.kind !== 'new' ? pending : incoming;
 }

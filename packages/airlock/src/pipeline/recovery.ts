@@ -3,7 +3,7 @@ import { fullCode, type ErrorCode } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { Generation } from '../swap/generation.js';
 import type { Handoff } from '../swap/handoff.js';
-import { reuse, type ArtifactSource, type Builds } from './artifact-source.js';
+import { reuse, type ArtifactSource, type NewArtifacts } from './artifact-source.js';
 import { afterFailedStart, afterServingFailure } from './failure-policy.js';
 import type { ReloadScheduler } from './reload-scheduler.js';
 
@@ -12,7 +12,8 @@ export interface RecoveryContext {
   readonly plan: () => ServicePlan;
   readonly scheduler: ReloadScheduler<ArtifactSource>;
   readonly handoff: Pick<Handoff, 'unavailable'>;
-  readonly builds: Builds;
+  /** The service's own source: what a restart or rollback falls back on when nothing exists to reuse. */
+  readonly source: NewArtifacts;
   /** The generation that last took traffic, running or not. */
   readonly current: () => Generation | undefined;
   readonly stopped: () => boolean;
@@ -68,17 +69,17 @@ export class Recovery {
    * the same artifact restarts with backoff.
    */
   servingFailed(failed: Generation, why: string, previous: string | undefined, nextN: number): boolean {
-    const { bus, plan, scheduler, builds } = this.context;
+    const { bus, plan, scheduler, source } = this.context;
     const sinceSwapMs = performance.now() - (failed.promotedAt ?? failed.startedAt);
     const next = afterServingFailure({ sinceSwapMs, rollbackWindowMs: plan().health.rollbackWindowMs, previous, failed: failed.artifact });
     if (next.kind === 'rollback') {
       const message = `g${failed.n} failed ${Math.round(sinceSwapMs)} ms after it took traffic (${why}); rolling back to the previous build`;
       bus.emit({ type: 'rollback', service: plan().name, generation: nextN, failed: failed.n, code: fullCode('ROLLED_BACK'), message });
-      scheduler.request([`rollback from g${failed.n}`], reuse(builds, next.artifact));
+      scheduler.request([`rollback from g${failed.n}`], reuse(source, next.artifact));
       return true;
     }
     // A reload done meanwhile brought its own new generation.
-    this.#retry(failed.n, performance.now() - failed.startedAt, `restart after g${failed.n} ${why}`, reuse(builds), () => this.context.current() !== failed);
+    this.#retry(failed.n, performance.now() - failed.startedAt, `restart after g${failed.n} ${why}`, reuse(source), () => this.context.current() !== failed);
     return false;
   }
 

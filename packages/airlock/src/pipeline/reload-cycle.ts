@@ -12,7 +12,7 @@ import type { Generation } from '../swap/generation.js';
 import type { Handoff } from '../swap/handoff.js';
 import type { TrafficPolicy } from '../swap/traffic-policy.js';
 import type { ServicePlugins } from '../plugin-support/service-plugins.js';
-import { reuse, type ArtifactSource, type Builds } from './artifact-source.js';
+import { reuse, type ArtifactSource, type NewArtifacts } from './artifact-source.js';
 import { CANCEL_CHANGE } from './build-step.js';
 import type { CanaryRelease } from './canary-release.js';
 import type { ServiceCommand } from './commands.js';
@@ -36,7 +36,7 @@ export interface CycleContext {
   readonly handoff: Handoff;
   readonly policy: TrafficPolicy;
   readonly generations: Generations;
-  readonly builds: Builds;
+  readonly source: NewArtifacts;
   readonly release: CanaryRelease;
   readonly recovery: Recovery;
   readonly scheduler: ReloadScheduler<ArtifactSource>;
@@ -63,7 +63,7 @@ export interface CycleContext {
  */
 export class ReloadCycle {
   #n = 0;
-  /** Builds from sources so far: the identity of a build that has no artifact file. */
+  /** New artifacts used so far: the identity of a build that has no artifact file. */
   #sourceBuilds = 0;
   #traceparent: string | undefined;
   /** The env files as read when the current reload began: its build, probes and process share them. */
@@ -128,7 +128,7 @@ export class ReloadCycle {
     }
     if (obtained.buildMs !== undefined) phases.build = obtained.buildMs;
     scheduler.cancelRetry();
-    if (reload.source.kind === 'build') {
+    if (reload.source.kind === 'new') {
       scheduler.resetBackoff();
       this.#sourceBuilds += 1;
     }
@@ -145,7 +145,7 @@ export class ReloadCycle {
   }
 
   async #obtain(n: number, source: ArtifactSource, cancelled: AbortSignal | undefined) {
-    const { serving, release, builds, recovery } = this.context;
+    const { serving, release, source: own, recovery } = this.context;
     const controller = new AbortController();
     this.#build = controller;
     // An early change that more changes cancelled: its build is killed at once.
@@ -154,7 +154,7 @@ export class ReloadCycle {
     cancelled?.addEventListener('abort', onCancel, { once: true });
     const inUse = [serving.current?.artifact, serving.previousArtifact, release.canary?.artifact].filter((path): path is string => path !== undefined);
     // Mid-rollout the newest build is the canary's: a restart of "the same build" restarts that one.
-    const same = release.canary?.artifact ?? serving.current?.artifact ?? serving.lastArtifact ?? builds.lastBuilt;
+    const same = release.canary?.artifact ?? serving.current?.artifact ?? serving.lastArtifact ?? own.lastObtained;
     try {
       return await source.obtain({ n, signal: controller.signal, fileEnv: this.#fileEnv, inUse, same, keeps: recovery.keeps('running') });
     } finally {
@@ -183,7 +183,7 @@ export class ReloadCycle {
     if (!verdict.ready) {
       await generations.stop(next);
       // Cut short because airlock stops: nothing failed.
-      if (!stopping.aborted) this.context.recovery.failedStart(n, verdict.code, verdict.detail, next.child.tail(), performance.now() - next.startedAt, reuse(this.context.builds, artifact));
+      if (!stopping.aborted) this.context.recovery.failedStart(n, verdict.code, verdict.detail, next.child.tail(), performance.now() - next.startedAt, reuse(this.context.source, artifact));
       return undefined;
     }
     await this.context.settle({ kind: 'ready', ready: { next, launch, old, probe, artifact, identity } });

@@ -8,7 +8,7 @@ import type { Generation } from '../swap/generation.js';
 import type { Handoff } from '../swap/handoff.js';
 import { trafficPolicy, type TrafficPolicy } from '../swap/traffic-policy.js';
 import { ServicePlugins } from '../plugin-support/service-plugins.js';
-import { Builds, mergeSources, reuse, type ArtifactSource } from './artifact-source.js';
+import { Builds, mergeSources, reuse, type ArtifactSource, type NewArtifacts, type SourceFactory } from './artifact-source.js';
 import { CANCEL_CHANGE, CANCEL_STOP } from './build-step.js';
 import { CanaryRelease, type RolloutAction } from './canary-release.js';
 import { CommandQueue } from './command-queue.js';
@@ -31,6 +31,8 @@ export interface ServiceOptions {
   readonly watchPlugins?: boolean;
   /** The control socket, for the app's plugin host to hear of plugin changes on. */
   readonly controlSocket?: string;
+  /** Where new artifacts come from (default: the service's builds, in `slots`). */
+  readonly source?: SourceFactory;
 }
 
 /**
@@ -54,7 +56,8 @@ export class ServiceRunner {
   #started = false;
   readonly #handoff: Handoff;
   readonly #policy: TrafficPolicy;
-  readonly #builds: Builds;
+  /** Where new artifacts come from: builds, or releases; the runner never asks which. */
+  readonly #source: NewArtifacts;
   readonly #generations: Generations;
   readonly #scheduler: ReloadScheduler<ArtifactSource>;
   readonly #recovery: Recovery;
@@ -85,7 +88,7 @@ export class ServiceRunner {
       onProxyError: (message) => bus.emit({ type: 'proxy.error', service, message }),
       debugHeaders: () => this.#plan.rollout.debugHeaders,
     });
-    this.#builds = new Builds(() => this.#plan, bus, options.slots);
+    this.#source = (options.source ?? ((p, b) => new Builds(p, b, options.slots)))(() => this.#plan, bus);
     this.#plugins = new ServicePlugins(() => this.#plan, bus, options.slots, () => [current(), this.#release.canary].filter((g) => g !== undefined));
     this.#generations = new Generations(() => this.#plan, bus, (generation) => send({ kind: 'exited', generation }));
     this.#policy = trafficPolicy(this.#handoff, {
@@ -102,14 +105,14 @@ export class ServiceRunner {
       merge: mergeSources,
       failed: (error) => this.#internal('reload', error),
     });
-    this.#recovery = new Recovery({ bus, plan: () => this.#plan, scheduler: this.#scheduler, handoff: this.#handoff, builds: this.#builds, current, stopped });
+    this.#recovery = new Recovery({ bus, plan: () => this.#plan, scheduler: this.#scheduler, handoff: this.#handoff, source: this.#source, current, stopped });
     const shared = { ...pieces, release: this.#release, recovery: this.#recovery };
     this.#serving = new Serving({ ...shared, stopped, nextN: () => this.#cycle.n + 1, unhealthy: (generation, detail) => send({ kind: 'unhealthy', generation, detail }) });
     this.#cycle = new ReloadCycle({
       ...shared,
       traceContext: options.traceContext ?? false,
       generations: this.#generations,
-      builds: this.#builds,
+      source: this.#source,
       scheduler: this.#scheduler,
       plugins: this.#plugins,
       serving: this.#serving,
@@ -188,10 +191,10 @@ export class ServiceRunner {
       case 'rollout':
         return this.#release.act(command.action);
       case 'reload':
-        if (this.#started) this.#scheduler.request(command.reasons, this.#builds, command.detectStartedAt, command.timing);
+        if (this.#started) this.#scheduler.request(command.reasons, this.#source, command.detectStartedAt, command.timing);
         break;
       case 'restart':
-        if (this.#started) this.#scheduler.request([command.reason], reuse(this.#builds));
+        if (this.#started) this.#scheduler.request([command.reason], reuse(this.#source));
         break;
       case 'signal':
         this.#serving.signal(command.signal);
@@ -221,7 +224,7 @@ export class ServiceRunner {
       const message = 'no listen address: each reload stops the old process before the new one starts, so a server is down for the gap; for zero downtime set listen (--listen 8080, or listen: in airlock.yaml) and serve on $PORT';
       this.bus.emit({ type: 'notice', service: this.plan.name, message });
     }
-    this.#scheduler.request(['start'], this.#builds);
+    this.#scheduler.request(['start'], this.#source);
     return undefined;
   }
 
