@@ -31,7 +31,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   // One service's pipeline and its artifact sources.
   pipeline: ['config', 'detect', 'plugin-support', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout'],
   // The composition root: wires, holds no stage logic.
-  daemon: ['config', 'build', 'detect', 'live-config', 'pipeline'],
+  daemon: ['config', 'supervise', 'build', 'detect', 'live-config', 'pipeline', 'observe', 'control'],
   cli: ['config', 'watch', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout', 'observe', 'control', 'detect', 'live-config', 'pipeline', 'daemon'],
   'errors.ts': [],
   'clock.ts': [],
