@@ -141,6 +141,36 @@ export const catalog = {
     when: '`airlock rollout promote|abort|pause|resume` named a service with no rollout in progress.',
     howTo: 'A rollout starts when a new generation of a service with `rollout.strategy: canary` becomes ready; `airlock rollout status` shows where each one stands.',
   },
+  RELEASE_KEYS: {
+    exit: 1,
+    when: 'A release command found no key for a role (neither `AIRLOCK_RELEASE_KEY_<ROLE>` nor the file in `--keys`), a key file that is not a PEM private key, or would overwrite an existing key.',
+    howTo: 'Pass --keys with the directory `airlock release init` wrote (or set the variable the message names); keys are never overwritten: move an old one away first.',
+  },
+  RELEASE_REPO: {
+    exit: 1,
+    when: 'A release repository directory is missing, not one `airlock release init` wrote, or its metadata cannot be read or signed with the given keys.',
+    howTo: 'Run `airlock release init DIR --keys KEYDIR` once, then publish into that DIR with the same keys.',
+  },
+  RELEASE_VERSION: {
+    exit: 1,
+    when: 'A release version is not above the highest one of its service and channel: `release publish` refuses it, and an agent refuses a channel whose newest version is below the highest it has seen (a replay).',
+    howTo: 'Publish with a higher --version; an agent keeps serving what it runs meanwhile.',
+  },
+  RELEASE_REFUSED: {
+    exit: 1,
+    when: 'The TUF client (tuf-js) refused the channel: a bad or missing signature, below threshold, expired metadata, an older timestamp, snapshot or targets than already seen, a length or hash mismatch, or a download past its cap.',
+    howTo: 'Nothing was applied and the running release keeps serving. Re-sign (`airlock release expire`) if the channel expired; otherwise treat it as tampering and republish from CI.',
+  },
+  RELEASE_NONE: {
+    exit: 1,
+    when: 'The channel has no release for this service, or only ones marked bad (they failed their health gate before).',
+    howTo: 'Publish a release for this service and channel (`airlock release publish … --service S --channel C`), with a version above the bad ones.',
+  },
+  RELEASE_BAD: {
+    exit: 1,
+    when: 'A release failed its health gate (or was rolled back) on this machine; it is marked bad on disk and never applied again.',
+    howTo: 'Fix the release and publish a higher version; the previous release keeps serving.',
+  },
   START_FAILED: {
     exit: 1,
     when: 'The run command could not be started (not found, not executable).',

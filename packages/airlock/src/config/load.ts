@@ -50,6 +50,10 @@ function missingFiles(raw: unknown, baseDir: string): IssueTarget[] {
         targets.push({ path: at('config', 'files', index), message: `services.${name}.config.files: file "${file}" does not exist (relative to ${dir})` });
       }
     });
+    const release = record(service.release);
+    if (typeof release.trust === 'string' && !existsSync(resolve(dir, release.trust))) {
+      targets.push({ path: at('release', 'trust'), message: `services.${name}.release.trust: file "${release.trust}" does not exist (relative to ${dir}); it is KEYDIR/1.root.json from \`airlock release init\`` });
+    }
     if (typeof appConfig.schema === 'string' && !existsSync(resolve(dir, appConfig.schema))) {
       targets.push({ path: at('config', 'schema'), message: `services.${name}.config.schema: file "${appConfig.schema}" does not exist (relative to ${dir})` });
     }

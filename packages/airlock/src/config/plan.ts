@@ -49,10 +49,19 @@ export interface ServicePlan {
   readonly rollout: RolloutPlan;
   /** `dir`: the app's plugin directory (absolute), left out of the watch (its host swaps plugins itself); `go`: Go plugin packages airlock builds. */
   readonly plugins: { readonly dir: string | undefined; readonly go: readonly string[] } | undefined;
+  /** Versions come from a signed release channel (`airlock agent`): where (an absolute directory or a URL), which channel, the trusted root, the poll period. */
+  readonly release: ReleasePlan | undefined;
   readonly stop: { readonly signal: NodeJS.Signals; readonly timeoutMs: number; readonly drainMs: number };
 }
 
 export type Handoff = NonNullable<ServiceConfig['handoff']>;
+
+export interface ReleasePlan {
+  readonly from: string;
+  readonly channel: string;
+  readonly trust: string;
+  readonly pollMs: number;
+}
 
 /** What identifies a user for a rollout; `random`: an id airlock sets in the cookie airlock_uid. */
 export type RolloutKey = { readonly kind: 'header' | 'cookie'; readonly name: string } | { readonly kind: 'ip' } | { readonly kind: 'random' };
@@ -232,6 +241,14 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     rollout: rolloutPlan(service),
     plugins: service.plugins ? { dir: service.plugins.dir === undefined ? undefined : resolve(dir, service.plugins.dir), go: service.plugins.go } : undefined,
     stop: { signal: service.stop.signal, timeoutMs: service.stop.timeout, drainMs: service.stop.drain },
+    release: service.release
+      ? {
+          from: /^https?:\/\//.test(service.release.from) ? service.release.from : resolve(dir, service.release.from),
+          channel: service.release.channel,
+          trust: resolve(dir, service.release.trust),
+          pollMs: service.release.poll,
+        }
+      : undefined,
   });
 }
 

@@ -210,6 +210,18 @@ export const serviceSchema = z
       })
       .optional()
       .describe('Plugins the app hosts itself (@airlock/runtime/plugins, docs/plugins.md).'),
+    release: z
+      .strictObject({
+        from: z.string().min(1).describe('The release channel: a directory `airlock release init` wrote (relative to dir), or the http(s) URL of `airlock release serve`.'),
+        channel: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a channel name: letters, digits, ".", "_" or "-", e.g. stable')
+          .describe('The channel to follow, e.g. stable.'),
+        trust: z.string().min(1).describe('The root metadata trusted first (KEYDIR/1.root.json from `airlock release init`), relative to dir.'),
+        poll: duration('5s', { minMs: 100 }).describe('How often the channel is checked for a newer release; at least 100ms.'),
+      })
+      .optional()
+      .describe('Take new versions from a signed release channel (`airlock agent`, docs/releases.md) instead of building them.'),
     rollout: rolloutSchema.prefault({}),
     stop: z
       .strictObject({
@@ -226,6 +238,9 @@ export const serviceSchema = z
         path: ['run'],
         message: 'a service needs run.cmd, or a preset (go: { main: ./cmd/x } or node: {})',
       });
+    }
+    if (service.release !== undefined && (service.build !== undefined || service.go !== undefined || service.node !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['release'], message: 'a service takes its versions from a build (build, go, node) or from releases, not both; remove one' });
     }
     const probes = (['http', 'tcp', 'grpc', 'exec', 'log'] as const).filter((key) => service.health[key] !== undefined && service.health[key] !== false);
     if (probes.length > 1) {

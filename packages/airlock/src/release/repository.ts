@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { Metadata, MetaFile, MetadataKind, Root, Snapshot, TargetFile, Targets, Timestamp } from '@tufjs/models';
+import { AirlockError } from '../errors.js';
+import { writeAtomic } from './atomic.js';
+import { generateKey, loadKey, ROLES, type Role, type SigningKey } from './keys.js';
+
+const DAY_MS = 86_400_000;
+const SPEC_VERSION = '1.0.31';
+/** How long each role's metadata stays valid when (re)signed, unless told otherwise. */
+export const DEFAULT_EXPIRY_MS: Readonly<Record<Role, number>> = { root: 365 * DAY_MS, targets: 365 * DAY_MS, snapshot: 365 * DAY_MS, timestamp: DAY_MS };
+/** Service and channel names become path segments of a target: nothing that could climb out. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** What every target of airlock carries in its `custom` field. */
+export interface ReleaseCustom {
+  readonly service: string;
+  readonly channel: string;
+  readonly version: number;
+}
+
+/** Reads a release's custom fields from a target; undefined for a target airlock did not publish. */
+export function releaseOf(target: TargetFile): ReleaseCustom | undefined {
+  const { service, channel, version } = target.custom as Partial<ReleaseCustom>;
+  if (typeof service !== 'string' || typeof channel !== 'string' || typeof version !== 'number' || !Number.isSafeInteger(version)) return undefined;
+  return { service, channel, version };
+}
+
+function expires(now: Date, ms: number): string {
+  // TUF wants whole seconds, UTC, with a Z.
+  return new Date(Math.floor((now.getTime() + ms) / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+function metadataDir(dir: string): string {
+  return join(dir, 'metadata');
+}
+
+function write(dir: string, name: string, metadata: Metadata<Root | Targets | Snapshot | Timestamp>): void {
+  writeAtomic(join(metadataDir(dir), name), `${JSON.stringify(metadata.toJSON(), null, 1)}\n`);
+}
+
+function read<T extends MetadataKind>(dir: string, kind: T, name: string) {
+  const file = join(metadataDir(dir), name);
+  try {
+    return Metadata.fromJSON(kind as MetadataKind.Root, JSON.parse(readFileSync(file, 'utf8')));
+  } catch (error) {
+    throw new AirlockError('RELEASE_REPO', `cannot read ${file}: ${(error as Error).message}; is ${dir} a repository \`airlock release init\` wrote?`);
+  }
+}
+
+/** The newest metadata of each role, as they are in the repository now. */
+function current(dir: string) {
+  const timestamp = read(dir, MetadataKind.Timestamp, 'timestamp.json') as unknown as Metadata<Timestamp>;
+  const snapshotVersion = timestamp.signed.snapshotMeta.version;
+  const snapshot = read(dir, MetadataKind.Snapshot, `${snapshotVersion}.snapshot.json`) as unknown as Metadata<Snapshot>;
+  const targetsVersion = snapshot.signed.meta['targets.json']?.version ?? 1;
+  const targets = read(dir, MetadataKind.Targets, `${targetsVersion}.targets.json`) as unknown as Metadata<Targets>;
+  return { timestamp, snapshot, targets };
+}
+
+/** The signing keys of a role that root trusts, loaded from `keys` (or their variables). */
+function roleKeys(keysDir: string | undefined, role: Exclude<Role, 'root'>): SigningKey {
+  return loadKey(keysDir, role);
+}
+
+/** Signs and writes a new snapshot (naming `targetsVersion`) and a new timestamp naming it. */
+function resign(dir: string, keysDir: string | undefined, snapshotVersion: number, targetsVersion: number, now: Date, timestampMs: number, timestampVersion: number): void {
+  const snapshot = new Metadata(new Snapshot({ version: snapshotVersion, specVersion: SPEC_VERSION, expires: expires(now, DEFAULT_EXPIRY_MS.snapshot), meta: { 'targets.json': new MetaFile({ version: targetsVersion }) } }));
+  snapshot.sign(roleKeys(keysDir, 'snapshot').sign, false);
+  write(dir, `${snapshotVersion}.snapshot.json`, snapshot);
+  const timestamp = new Metadata(new Timestamp({ version: timestampVersion, specVersion: SPEC_VERSION, expires: expires(now, timestampMs), snapshotMeta: new MetaFile({ version: snapshotVersion }) }));
+  timestamp.sign(roleKeys(keysDir, 'timestamp').sign, false);
+  // Last: the timestamp is where every client starts, so until it lands nothing new is seen.
+  write(dir, 'timestamp.json', timestamp);
+}
+
+/**
+ * Creates a release repository in `dir` and its keys in `keysDir`: root (threshold keys),
+ * targets, snapshot, timestamp, all Ed25519; consistent snapshots; no targets yet. The
+ * first root is also written to `keysDir/1.root.json`: the file agents are given as `trust`.
+ *
+ * @example
+ *   initRepository('channel', 'keys', { rootThreshold: 1 }); // channel/metadata/1.root.json …
+ */
+export function initRepository(dir: string, keysDir: string, options: { rootThreshold?: number; now?: Date } = {}): { trust: string } {
+  const threshold = options.rootThreshold ?? 1;
+  if (!Number.isInteger(threshold) || threshold < 1 || threshold > 9) throw new AirlockError('USAGE_FLAG', `--root-threshold must be a whole number from 1 to 9, got ${threshold}`);
+  if (existsSync(join(metadataDir(dir), '1.root.json'))) throw new AirlockError('RELEASE_REPO', `${dir} already holds a repository (metadata/1.root.json exists); publish into it, or choose an empty directory`);
+  const now = options.now ?? new Date();
+  const rootKeys = Array.from({ length: threshold }, (_, i) => generateKey(keysDir, 'root', i + 1));
+  const others = Object.fromEntries(ROLES.filter((role) => role !== 'root').map((role) => [role, generateKey(keysDir, role)])) as Record<Exclude<Role, 'root'>, SigningKey>;
+  const draft = new Root({ version: 1, specVersion: SPEC_VERSION, expires: expires(now, DEFAULT_EXPIRY_MS.root), consistentSnapshot: true });
+  for (const key of rootKeys) draft.addKey(key.key, 'root');
+  for (const role of ['targets', 'snapshot', 'timestamp'] as const) draft.addKey(others[role].key, role);
+  // Role is not exported by @tufjs/models: the root role's threshold is set through its JSON form.
+  const json = draft.toJSON() as { roles: Record<string, { keyids: string[]; threshold: number }> };
+  const root = Root.fromJSON({ ...json, roles: { ...json.roles, root: { keyids: rootKeys.map((k) => k.key.keyID), threshold } } });
+  const rootMetadata = new Metadata(root);
+  for (const key of rootKeys) rootMetadata.sign(key.sign);
+  mkdirSync(metadataDir(dir), { recursive: true });
+  mkdirSync(join(dir, 'targets'), { recursive: true });
+  write(dir, '1.root.json', rootMetadata);
+  write(dir, 'root.json', rootMetadata);
+  const targets = new Metadata(new Targets({ version: 1, specVersion: SPEC_VERSION, expires: expires(now, DEFAULT_EXPIRY_MS.targets) }));
+  targets.sign(others.targets.sign, false);
+  write(dir, '1.targets.json', targets);
+  resign(dir, keysDir, 1, 1, now, DEFAULT_EXPIRY_MS.timestamp, 1);
+  const trust = join(keysDir, '1.root.json');
+  copyFileSync(join(metadataDir(dir), '1.root.json'), trust);
+  return { trust };
+}
+
+export interface PublishOptions {
+  readonly service: string;
+  readonly channel: string;
+  readonly version: number;
+  /** How long the new timestamp is valid (default 1 day). */
+  readonly timestampMs?: number;
+  readonly now?: Date;
+}
+
+/**
+ * Adds `file` as the release `version` of `service` on `channel`: the file goes under
+ * targets/ by its sha256 (a consistent snapshot), then targets, snapshot and timestamp
+ * are re-signed. A version not above the channel's highest is refused.
+ *
+ * @example
+ *   publish('channel', 'keys', 'bin/api', { service: 'api', channel: 'stable', version: 7 });
+ */
+export function publish(dir: string, keysDir: string | undefined, file: string, options: PublishOptions): { target: string; sha256: string } {
+  const { service, channel, version } = options;
+  for (const [flag, value] of [['--service', service], ['--channel', channel]] as const) {
+    if (!NAME.test(value)) throw new AirlockError('USAGE_FLAG', `${flag} must be letters, digits, '.', '_' or '-' (at most 64, not starting with a sign), got ${JSON.stringify(value)}`);
+  }
+  if (!Number.isSafeInteger(version) || version < 1) throw new AirlockError('USAGE_FLAG', `--version must be a whole number of at least 1, got ${version}`);
+  if (!existsSync(file) || !statSync(file).isFile()) throw new AirlockError('USAGE_FLAG', `the release file ${file} does not exist or is not a file`);
+  const now = options.now ?? new Date();
+  const { timestamp, snapshot, targets } = current(dir);
+  const highest = Math.max(0, ...Object.values(targets.signed.targets).map(releaseOf).filter((r) => r?.service === service && r.channel === channel).map((r) => (r as ReleaseCustom).version));
+  if (version <= highest) throw new AirlockError('RELEASE_VERSION', `version ${version} of ${service} on ${channel} is not above ${highest}, the highest published; publish with --version ${highest + 1} or more`);
+  const bytes = readFileSync(file);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const path = `${service}/${channel}/${version}/${basename(file)}`;
+  const stored = join(dir, 'targets', service, channel, String(version), `${sha256}.${basename(file)}`);
+  mkdirSync(join(stored, '..'), { recursive: true });
+  writeAtomic(stored, bytes);
+  const target = new TargetFile({ path, length: bytes.length, hashes: { sha256 }, unrecognizedFields: { custom: { service, channel, version } } });
+  const next = new Targets({ version: targets.signed.version + 1, specVersion: SPEC_VERSION, expires: expires(now, DEFAULT_EXPIRY_MS.targets), targets: { ...targets.signed.targets, [path]: target } });
+  const signed = new Metadata(next);
+  signed.sign(roleKeys(keysDir, 'targets').sign, false);
+  write(dir, `${next.version}.targets.json`, signed);
+  resign(dir, keysDir, snapshot.signed.version + 1, next.version, now, options.timestampMs ?? DEFAULT_EXPIRY_MS.timestamp, timestamp.signed.version + 1);
+  return { target: path, sha256 };
+}
+
+/**
+ * Re-signs the timestamp (the cron job that keeps a channel fresh): a new version valid
+ * for `validMs` from now, naming the same snapshot.
+ *
+ * @example
+ *   expire('channel', 'keys', 86_400_000);
+ */
+export function expire(dir: string, keysDir: string | undefined, validMs: number, now = new Date()): { expires: string } {
+  const { timestamp } = current(dir);
+  const next = new Metadata(new Timestamp({ version: timestamp.signed.version + 1, specVersion: SPEC_VERSION, expires: expires(now, validMs), snapshotMeta: timestamp.signed.snapshotMeta }));
+  next.sign(roleKeys(keysDir, 'timestamp').sign, false);
+  write(dir, 'timestamp.json', next);
+  return { expires: next.signed.expires };
+}
