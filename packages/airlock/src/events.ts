@@ -179,6 +179,14 @@ export type AirlockEvent =
   | (Base & { readonly type: 'plugin.build.started'; readonly plugin: string; readonly build: number; readonly reason: string; readonly cmd: string })
   | (Base & { readonly type: 'plugin.built'; readonly plugin: string; readonly build: number; readonly path: string; readonly ms: number; /** The serving generations it was checked against and fits (g3, …); empty when none was serving. */ readonly fits: readonly string[] })
   | (Base & { readonly type: 'plugin.build.failed'; readonly plugin: string; readonly build: number; readonly code: string; readonly message: string })
+  /** A release channel was checked (agent): the newest release there, the one running. */
+  | (Base & { readonly type: 'release.checked'; readonly channel: string; readonly newest: number | undefined; readonly running: number | undefined })
+  /** A release channel or a release was refused (TUF, replay, bad mark, no release): nothing of it runs; what runs keeps serving. */
+  | (Base & { readonly type: 'release.refused'; readonly channel: string; readonly version: number | undefined; readonly code: string; readonly message: string })
+  /** A verified release takes traffic as `generation`. */
+  | (Base & { readonly type: 'release.applied'; readonly channel: string; readonly version: number; readonly generation: number; readonly sha256: string })
+  /** A release failed its health gate or was rolled back: it is marked bad on disk and never applied again. */
+  | (Base & { readonly type: 'release.rolled_back'; readonly channel: string; readonly version: number; readonly generation: number; readonly code: string; readonly reason: string })
   | (Base & { readonly type: 'error'; readonly code: string; readonly message: string })
   /** Something the user should know once (no listen address: reloads have a gap). */
   | (Base & { readonly type: 'notice'; readonly message: string });

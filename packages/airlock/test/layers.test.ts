@@ -31,8 +31,10 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   // One service's pipeline and its artifact sources.
   pipeline: ['config', 'detect', 'plugin-support', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout'],
   // The composition root: wires, holds no stage logic.
-  daemon: ['config', 'supervise', 'build', 'detect', 'live-config', 'pipeline', 'observe', 'control'],
-  cli: ['config', 'watch', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout', 'observe', 'control', 'detect', 'live-config', 'pipeline', 'daemon'],
+  // Signed releases: the TUF repository, the agent's artifact source.
+  release: ['config', 'pipeline'],
+  daemon: ['config', 'supervise', 'build', 'detect', 'live-config', 'pipeline', 'release', 'observe', 'control'],
+  cli: ['config', 'watch', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout', 'observe', 'control', 'detect', 'live-config', 'pipeline', 'release', 'daemon'],
   'errors.ts': [],
   'clock.ts': [],
   // Events name how a process ended (supervise/process-end.ts), the bottom stage.

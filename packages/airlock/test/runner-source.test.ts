@@ -30,6 +30,9 @@ class FakeSource implements NewArtifacts {
   constructor(files: readonly string[]) {
     this.#files = [...files];
   }
+  reusable(): boolean {
+    return true;
+  }
   async obtain(context: ObtainContext): Promise<Obtained> {
     this.asked.push(context);
     const artifact = this.#files.shift();

@@ -10,6 +10,7 @@ import { reloadCommand, statusCommand } from './commands/control.js';
 import { runDaemon } from './commands/daemon.js';
 import { paletteFor, printError, type GlobalOptions } from './output.js';
 import { validateCommand } from './commands/validate.js';
+import { registerRelease } from './commands/release.js';
 import { closeAllWatchers } from '../watch/watcher.js';
 
 interface ServiceFlagOptions {
@@ -44,7 +45,8 @@ function globals(command: Command): GlobalOptions {
 
 const program = new Command('airlock')
   .description('Change a running service instantly and safely: rebuild what changed, start it beside the old, swap when ready.')
-  .version('0.1.0')
+  // Not commander's .version(): a program-wide --version would swallow `release publish --version N`.
+  .addHelpText('after', '\nairlock -V | airlock --version prints the version.')
   .option('-c, --config <file>', 'config file (default: ./airlock.yaml, else flags or the project preset)')
   .addOption(new Option('--log-format <format>', 'output format').choices(['pretty', 'json']).default('pretty'))
   .option('-q, --quiet', "only errors and the services' own output")
@@ -68,10 +70,10 @@ function commandTypo(names: readonly string[], error: unknown): AirlockError | u
   return undefined;
 }
 
-async function daemonAction(watch: boolean, names: string[], options: ServiceFlagOptions, command: Command): Promise<void> {
+async function daemonAction(mode: 'dev' | 'run' | 'agent', names: string[], options: ServiceFlagOptions, command: Command): Promise<void> {
   let code: number;
   try {
-    code = await runDaemon(names, options, globals(command), watch);
+    code = await runDaemon(names, options, globals(command), mode);
   } catch (error) {
     throw commandTypo(names, error) ?? error;
   }
@@ -85,14 +87,22 @@ serviceFlags(
     .command('dev', { isDefault: true })
     .description('watch, build, run, and swap on every change (the default command)')
     .argument('[services...]', 'services to run (default: all)'),
-).action((names: string[], options: ServiceFlagOptions, command: Command) => daemonAction(true, names, options, command));
+).action((names: string[], options: ServiceFlagOptions, command: Command) => daemonAction('dev', names, options, command));
 
 serviceFlags(
   program
     .command('run')
     .description('build and run without watching; rebuild and swap on SIGHUP')
     .argument('[services...]', 'services to run (default: all)'),
-).action((names: string[], options: ServiceFlagOptions, command: Command) => daemonAction(false, names, options, command));
+).action((names: string[], options: ServiceFlagOptions, command: Command) => daemonAction('run', names, options, command));
+
+program
+  .command('agent')
+  .description('run the services that take their versions from a signed release channel (release: in airlock.yaml); swap to each new verified release')
+  .argument('[services...]', 'services to run (default: all; at least one needs release:)')
+  .action((names: string[], _options: unknown, command: Command) => daemonAction('agent', names, {}, command));
+
+registerRelease(program);
 
 program
   .command('init')
@@ -169,6 +179,12 @@ program
   .action(() => {
     process.stdout.write(`${JSON.stringify(jsonSchema(), null, 2)}\n`);
   });
+
+const VERSION = '0.1.0';
+if (process.argv.length === 3 && (process.argv[2] === '--version' || process.argv[2] === '-V')) {
+  process.stdout.write(`${VERSION}\n`);
+  process.exit(0);
+}
 
 try {
   await program.parseAsync(process.argv);

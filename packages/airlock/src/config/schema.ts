@@ -38,7 +38,7 @@ function isHost(host: string): boolean {
   return host.length <= 253 && labels.every((label) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(label));
 }
 
-const listen = z
+export const listenAddress = z
   .union([z.string(), z.number()])
   .describe('Address airlock makes the service reachable on: "127.0.0.1:8080", ":8080" or 8080 (loopback by default).')
   .transform((value, ctx) => {
@@ -166,7 +166,7 @@ export const serviceSchema = z
         gitignore: z.boolean().default(true),
       })
       .prefault({}),
-    listen: listen.optional(),
+    listen: listenAddress.optional(),
     handoff: z.enum(HANDOFFS).optional().describe('How traffic moves to a new version; default proxy with listen, restart without.'),
     health: z
       .strictObject({
@@ -310,7 +310,7 @@ function checkDependencies(services: Record<string, { dependsOn: string[]; resta
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   metrics: z
-    .strictObject({ listen: listen.describe('Where GET /metrics (Prometheus text) is served, e.g. 127.0.0.1:9464.') })
+    .strictObject({ listen: listenAddress.describe('Where GET /metrics (Prometheus text) is served, e.g. 127.0.0.1:9464.') })
     .optional(),
   /** How many builds may run at once across services (default: the number of cores). */
   builds: z.strictObject({ concurrency: z.number().int().min(1).optional() }).optional(),

@@ -11,6 +11,7 @@ import type { SourceFactory } from '../pipeline/artifact-source.js';
 import type { RolloutAction } from '../pipeline/canary-release.js';
 import { SavedFileWatcher } from '../detect/saved-files.js';
 import { ServiceRunner, type ServiceStatus } from '../pipeline/runner.js';
+import { sourceFor } from './sources.js';
 
 export interface DaemonOptions {
   /** Watch files and reload on change (`airlock dev`); false for `airlock run`. */
@@ -26,7 +27,7 @@ export interface DaemonOptions {
   readonly ownOutput?: readonly string[];
   /** The control socket (an app's plugin host subscribes to plugin.changed there). */
   readonly controlSocket?: string;
-  /** Where each service's new artifacts come from (default: its builds, in the shared build slots). */
+  /** Where each service's new artifacts come from (default: its release channel when it has `release:`, else its builds in the shared build slots). */
   readonly source?: SourceFactory;
 }
 
@@ -101,7 +102,8 @@ export class Daemon {
   }
 
   #runner(plan: ServicePlan): ServiceRunner {
-    const { traceContext, watch, controlSocket, source } = this.options;
+    const { traceContext, watch, controlSocket } = this.options;
+    const source = this.options.source ?? sourceFor(this.#slots);
     return new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext, watchPlugins: watch, controlSocket, source });
   }
 

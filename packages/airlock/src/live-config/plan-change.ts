@@ -43,8 +43,8 @@ const EFFECT: Readonly<Record<keyof ServicePlan, Exclude<PlanChange, 'same'>>> =
   rollout: 'update',
   // The app's plugin host is told where airlock watches when its generation starts.
   plugins: 'restart',
-  // Another channel or repository: its newest release is fetched and swapped in.
-  release: 'rebuild',
+  // Builds or releases: the runner is given its source when it is made, so it is made anew.
+  release: 'replace',
 };
 
 /**

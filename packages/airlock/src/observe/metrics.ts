@@ -46,6 +46,12 @@ export function subscribeMetrics(bus: EventBus) {
     labelNames: ['service'],
     registers: [registry],
   });
+  const releaseVersion = new Gauge({
+    name: 'airlock_release_version',
+    help: 'The release version that takes traffic (airlock agent), by service and channel.',
+    labelNames: ['service', 'channel'],
+    registers: [registry],
+  });
   const requests = new Counter({
     name: 'airlock_proxy_requests_total',
     help: 'Requests answered through the proxy, by generation and status code.',
@@ -108,6 +114,8 @@ export function subscribeMetrics(bus: EventBus) {
         setState(service, event.canary, 'draining');
         reloads.inc({ service, result: 'rollout_aborted' });
         return share.set({ service }, 0);
+      case 'release.applied':
+        return releaseVersion.set({ service, channel: event.channel }, event.version);
     }
   });
   // The generation label would add series for ever: only the newest few generations keep theirs.

@@ -156,6 +156,14 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
         return info(s, `plugin ${event.plugin} build ${event.build} ready in ${Math.round(event.ms)} ms${event.fits.length ? `, fits ${event.fits.join(', ')}` : ''}: ${event.path}`);
       case 'plugin.build.failed':
         return fail(s, event.code, event.message);
+      case 'release.checked':
+        return verbose(s, `channel ${event.channel}: newest ${event.newest ?? 'none'}, running ${event.running ?? 'none'}`);
+      case 'release.refused':
+        return fail(s, event.code, `${event.message}; what runs keeps serving`);
+      case 'release.applied':
+        return say(s, palette.green(`release ${event.version} (${event.channel}) serves as g${event.generation}, sha256 ${event.sha256.slice(0, 12)}`));
+      case 'release.rolled_back':
+        return fail(s, event.code, `release ${event.version} (${event.channel}) marked bad: ${event.reason}`);
       case 'error':
         return fail(s, event.code, event.message);
     }

@@ -46,6 +46,14 @@ export interface NewArtifacts extends ArtifactSource {
   readonly lastObtained: string | undefined;
   /** The service runs an obtained artifact ({artifact} in its commands), so without one it cannot start. */
   readonly needsArtifact: boolean;
+  /** Whether an artifact it gave may run again (a restart, a rollback): false for one it has since refused. */
+  reusable(artifact: string): boolean;
+  /**
+   * Calls `onNew` when the source has something new to offer on its own (a release
+   * published), as a file change does for builds; returns how to stop. Builds have no
+   * such thing: the change detectors ask for their reloads.
+   */
+  watch?(onNew: (reason: string) => void): () => void;
 }
 
 /**
@@ -84,6 +92,11 @@ export class Builds implements NewArtifacts {
 
   get needsArtifact(): boolean {
     return this.plan().artifact !== undefined;
+  }
+
+  /** A build that ran once may run again. */
+  reusable(): boolean {
+    return true;
   }
 
   /** The store for the plan in force (an edit of airlock.yaml may move the artifact). */
@@ -128,7 +141,8 @@ export function reuse(source: NewArtifacts, artifact?: string): ArtifactSource {
     kind: 'reuse',
     obtain: async (context) => {
       const chosen = artifact ?? context.same;
-      if (chosen === undefined && source.needsArtifact) return source.obtain(context);
+      // Nothing to run again, or what there is was refused since (a bad release): something new instead.
+      if ((chosen === undefined && source.needsArtifact) || (chosen !== undefined && !source.reusable(chosen))) return source.obtain(context);
       return { ok: true, artifact: chosen };
     },
   };

@@ -68,6 +68,8 @@ export class ServiceRunner {
   readonly #cycle: ReloadCycle;
   readonly #queue: CommandQueue<ServiceCommand, string | undefined>;
   readonly #stopping = new AbortController();
+  /** Stops the source's own watching (a release channel's poll), when it has one. */
+  #unwatch: () => void = () => undefined;
   #markReady: () => void = () => undefined;
   /** Resolves when the service's first generation is ready (dependsOn waits on it). */
   readonly firstReady = new Promise<void>((resolve) => (this.#markReady = resolve));
@@ -146,6 +148,7 @@ export class ServiceRunner {
     await this.#handoff.open();
     await this.#plugins.start(this.options.watchPlugins ?? true, this.options.controlSocket);
     await this.#queue.send({ kind: 'start' });
+    if (!this.#stopping.signal.aborted) this.#unwatch = this.#source.watch?.((reason) => this.reload([reason])) ?? this.#unwatch;
   }
 
   /** Rebuild and swap now (a change, SIGHUP, `airlock reload`); cancels a build in progress. Before start, nothing to do. */
@@ -245,6 +248,7 @@ export class ServiceRunner {
   async stop(): Promise<void> {
     this.#stopping.abort();
     this.#queue.close();
+    this.#unwatch();
     this.#serving.stop();
     this.#release.stop();
     await this.#plugins.stop();
@@ -260,6 +264,7 @@ export class ServiceRunner {
   killNow(): void {
     this.#stopping.abort();
     this.#queue.close();
+    this.#unwatch();
     this.#cycle.abortBuild(CANCEL_STOP);
     this.#generations.killAll(this.current);
     this.#handoff.destroy();

@@ -1,0 +1,122 @@
+import type { Command } from 'commander';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseDuration } from '../../config/duration.js';
+import { listenAddress } from '../../config/schema.js';
+import { AirlockError } from '../../errors.js';
+import { ReleaseChannel } from '../../release/channel.js';
+import { DEFAULT_EXPIRY_MS, expire, initRepository, publish } from '../../release/repository.js';
+import { serveRepository } from '../../release/serve.js';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+/** A duration flag, or a USAGE_FLAG error naming it. */
+function durationFlag(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const ms = parseDuration(value);
+  if (ms === undefined || ms <= 0) throw new AirlockError('USAGE_FLAG', `${flag} expects a duration with units such as 12h or 7d… got ${JSON.stringify(value)}; e.g. ${flag} 24h`);
+  return ms;
+}
+
+function versionFlag(value: string): number {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) < 1) throw new AirlockError('USAGE_FLAG', `--version expects a whole number of at least 1 (versions only grow), got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+/** `airlock release init DIR --keys KEYDIR [--root-threshold N]` */
+export function releaseInit(dir: string, options: { keys: string; rootThreshold?: string }): void {
+  const threshold = options.rootThreshold === undefined ? 1 : Number(options.rootThreshold);
+  const { trust } = initRepository(dir, options.keys, { rootThreshold: threshold });
+  out(`created release repository ${dir} (TUF 1.0: root, targets, snapshot, timestamp; Ed25519)`);
+  out(`private keys in ${options.keys} (mode 0600; keep them out of version control)`);
+  out(`give agents ${trust} as release.trust`);
+}
+
+/** `airlock release publish DIR --keys KEYDIR --service S --channel C --version N FILE [--expires D]` */
+export function releasePublish(dir: string, file: string, options: { keys?: string; service: string; channel: string; version: string; expires?: string }): void {
+  const version = versionFlag(options.version);
+  const timestampMs = durationFlag('--expires', options.expires, DEFAULT_EXPIRY_MS.timestamp);
+  const { target, sha256 } = publish(dir, options.keys, file, { service: options.service, channel: options.channel, version, timestampMs });
+  out(`published ${options.service} ${version} on ${options.channel}: ${target} (sha256 ${sha256})`);
+}
+
+/** `airlock release expire DIR --keys KEYDIR [--in D]`: the cron job. */
+export function releaseExpire(dir: string, options: { keys?: string; in?: string }): void {
+  const { expires } = expire(dir, options.keys, durationFlag('--in', options.in, DEFAULT_EXPIRY_MS.timestamp));
+  out(`re-signed the timestamp of ${dir}: valid until ${expires}`);
+}
+
+/** `airlock release verify DIR|URL --trust ROOT.json --service S --channel C`: what an agent would accept; exit 1 if nothing. */
+export async function releaseVerify(from: string, options: { trust: string; service: string; channel: string }): Promise<void> {
+  const cacheDir = mkdtempSync(join(tmpdir(), 'airlock-verify-'));
+  try {
+    const channel = new ReleaseChannel({ from, trust: options.trust, cacheDir });
+    const [newest] = await channel.releases(options.service, options.channel);
+    if (newest === undefined) throw new AirlockError('RELEASE_NONE', `${from} has no release of ${options.service} on channel ${options.channel}`);
+    await channel.download(newest, join(cacheDir, 'target'));
+    out(`${options.service} ${newest.version} on ${options.channel}: ${newest.target.path}, ${newest.target.length} bytes, sha256 ${newest.sha256}: verified (an agent that has not applied a higher version would accept it)`);
+  } finally {
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
+}
+
+/** `airlock release serve DIR --listen ADDR`: until SIGINT/SIGTERM. */
+export async function releaseServe(dir: string, options: { listen: string }): Promise<void> {
+  const parsed = listenAddress.safeParse(options.listen);
+  if (!parsed.success) throw new AirlockError('USAGE_FLAG', `--listen: ${parsed.error.issues[0]?.message ?? 'not an address'}`);
+  const { host, port } = parsed.data;
+  const server = await serveRepository(dir, host, port).catch((error: NodeJS.ErrnoException) => {
+    throw new AirlockError('USAGE_FLAG', `--listen ${options.listen}: ${error.code === 'EADDRINUSE' ? 'the address is in use' : error.message}`);
+  });
+  out(`serving ${dir} on http://${host}:${port}/ (agents: release.from: http://${host}:${port}/)`);
+  await new Promise<void>((done) => {
+    const stop = () => server.close(() => done());
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+/** The `airlock release …` commands. */
+export function registerRelease(program: Command): void {
+  const release = program.command('release').description('signed release channels (TUF): create, publish, keep fresh, verify, serve (docs/releases.md)');
+  release
+    .command('init')
+    .description('create a release repository and its keys (root, targets, snapshot, timestamp; Ed25519)')
+    .argument('<dir>', 'the repository directory (metadata/ and targets/)')
+    .requiredOption('--keys <dir>', 'where the private keys are written (mode 0600) with 1.root.json, the trust file for agents')
+    .option('--root-threshold <n>', 'root keys needed to sign a new root (default 1)')
+    .action((dir: string, options: { keys: string; rootThreshold?: string }) => releaseInit(dir, options));
+  release
+    .command('publish')
+    .description('add FILE as a release of a service on a channel, and re-sign targets, snapshot and timestamp')
+    .argument('<dir>', 'the repository directory')
+    .argument('<file>', 'the release: a binary')
+    .option('--keys <dir>', 'the key directory (or AIRLOCK_RELEASE_KEY_TARGETS, _SNAPSHOT, _TIMESTAMP)')
+    .requiredOption('--service <name>', 'the service it is for')
+    .requiredOption('--channel <name>', 'the channel, e.g. stable')
+    .requiredOption('--version <n>', 'a whole number above every earlier version of this service and channel')
+    .option('--expires <duration>', 'how long the new timestamp is valid (default 1d)')
+    .action((dir: string, file: string, options: { keys?: string; service: string; channel: string; version: string; expires?: string }) => releasePublish(dir, file, options));
+  release
+    .command('expire')
+    .description('re-sign the timestamp so the channel stays fresh (run it from cron)')
+    .argument('<dir>', 'the repository directory')
+    .option('--keys <dir>', 'the key directory (or AIRLOCK_RELEASE_KEY_TIMESTAMP)')
+    .option('--in <duration>', 'how long the new timestamp is valid (default 1d)')
+    .action((dir: string, options: { keys?: string; in?: string }) => releaseExpire(dir, options));
+  release
+    .command('verify')
+    .description('what an agent would accept from a channel, verified by tuf-js; exit 1 and why if nothing')
+    .argument('<from>', 'a repository directory or an http(s) URL')
+    .requiredOption('--trust <file>', 'the trusted root (KEYDIR/1.root.json)')
+    .requiredOption('--service <name>', 'the service')
+    .requiredOption('--channel <name>', 'the channel')
+    .action((from: string, options: { trust: string; service: string; channel: string }) => releaseVerify(from, options));
+  release
+    .command('serve')
+    .description('serve a repository over HTTP (the embedded channel); clients verify everything themselves')
+    .argument('<dir>', 'the repository directory')
+    .requiredOption('--listen <addr>', 'host:port, :port or port (loopback by default)')
+    .action((dir: string, options: { listen: string }) => releaseServe(dir, options));
+}

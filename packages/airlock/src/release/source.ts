@@ -1,0 +1,198 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, createReadStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ServicePlan } from '../config/plan.js';
+import { AirlockError, fullCode, type ErrorCode } from '../errors.js';
+import type { AirlockEvent, EventBus } from '../events.js';
+import type { NewArtifacts, ObtainContext, Obtained } from '../pipeline/artifact-source.js';
+import { syncDir } from './atomic.js';
+import { AgentStateFile } from './agent-state.js';
+import { ReleaseChannel, type Release } from './channel.js';
+
+/** Failures of a new generation that make its release bad (not an env file, not a refusal before it started). */
+const GATE_FAILURES = new Set(['HEALTH_FAILED', 'START_TIMEOUT', 'PROCESS_CRASHED', 'START_FAILED', 'MEMORY_GROWTH', 'PORT_CONFLICT'].map((code) => fullCode(code as ErrorCode)));
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * A service's artifacts from a signed release channel (`release:` in airlock.yaml): the
+ * artifact source `airlock agent` gives the runner instead of builds. Each obtain
+ * refreshes the channel through tuf-js, picks the newest release not below the highest
+ * this machine applied and not marked bad, streams it to a temp file (tuf-js checks length
+ * and hash), renames it into the content-addressed store (.airlock/store/sha256/<hex>),
+ * and hands it to the same gate and swap as a build. Whether it took traffic or failed is
+ * read from the service's events and written to disk before anything else acts on it.
+ *
+ * @example
+ *   const source = new ReleaseSource(() => plan, bus);
+ *   const runner = new ServiceRunner(plan, bus, { source: () => source });
+ */
+export class ReleaseSource implements NewArtifacts {
+  readonly kind = 'new';
+  readonly needsArtifact = true;
+  #lastObtained: string | undefined;
+  readonly #channel: ReleaseChannel;
+  readonly #state: AgentStateFile;
+  /** Generation → the release it runs. */
+  readonly #handed = new Map<number, Release>();
+  /** Store path → its release. */
+  readonly #byPath = new Map<string, Release>();
+  /** A release handed to a reload that has not ended yet: the poll does not ask for it again. */
+  #inFlight: number | undefined;
+  /** The last refusal said (the poll says one only when it changes). */
+  #lastRefusal: string | undefined;
+  #lastNewest: number | undefined;
+  readonly #unsubscribe: () => void;
+
+  constructor(
+    private readonly plan: () => ServicePlan,
+    private readonly bus: EventBus,
+  ) {
+    const { dir, name } = plan();
+    const settings = this.#settings();
+    const cacheDir = join(dir, '.airlock', 'release', name);
+    this.#channel = new ReleaseChannel({ from: settings.from, trust: settings.trust, cacheDir });
+    this.#state = new AgentStateFile(join(cacheDir, 'state.json'));
+    this.#unsubscribe = bus.subscribe((event) => this.#heard(event));
+  }
+
+  #settings(): NonNullable<ServicePlan['release']> {
+    const release = this.plan().release;
+    if (release === undefined) throw new AirlockError('RELEASE_REPO', `service ${this.plan().name} has no release: settings`);
+    return release;
+  }
+
+  get lastObtained(): string | undefined {
+    return this.#lastObtained;
+  }
+
+  reusable(artifact: string): boolean {
+    const release = this.#byPath.get(artifact);
+    return release === undefined || this.#state.state.bad[release.version] === undefined;
+  }
+
+  async obtain(context: ObtainContext): Promise<Obtained> {
+    let chosen: Release;
+    try {
+      chosen = await this.#choose(true);
+    } catch (error) {
+      this.#refuse(error);
+      return { ok: false };
+    }
+    const path = await this.#store(chosen).catch((error: unknown) => error as Error);
+    if (path instanceof Error) {
+      this.#refuse(path, chosen.version);
+      return { ok: false };
+    }
+    if (context.signal.aborted) return { ok: false };
+    this.#handed.set(context.n, chosen);
+    this.#byPath.set(path, chosen);
+    this.#inFlight = chosen.version;
+    this.#lastObtained = path;
+    this.#lastRefusal = undefined;
+    return { ok: true, artifact: path };
+  }
+
+  /** The release to run now: the newest at or above the highest applied that is not bad. */
+  async #choose(announce: boolean): Promise<Release> {
+    const { name } = this.plan();
+    const { from, channel } = this.#settings();
+    const releases = await this.#channel.releases(name, channel);
+    const { highest, applied, bad } = this.#state.state;
+    const newest = releases[0];
+    if (announce || newest?.version !== this.#lastNewest) this.bus.emit({ type: 'release.checked', service: name, channel, newest: newest?.version, running: applied?.version });
+    this.#lastNewest = newest?.version;
+    if (newest === undefined) throw new AirlockError('RELEASE_NONE', `${from} has no release of ${name} on channel ${channel}`);
+    if (newest.version < highest) {
+      throw new AirlockError('RELEASE_VERSION', `the newest release of ${name} on ${channel} is ${newest.version}, below ${highest}, the highest this machine applied: an old channel put back (a replay), refused`);
+    }
+    const chosen = releases.find((release) => release.version >= highest && bad[release.version] === undefined);
+    if (chosen === undefined) {
+      const marks = releases.filter((release) => bad[release.version] !== undefined).map((release) => `${release.version} (${bad[release.version]})`);
+      throw new AirlockError('RELEASE_NONE', `every release of ${name} on ${channel} from ${highest} up is marked bad: ${marks.join(', ')}; publish a higher version`);
+    }
+    return chosen;
+  }
+
+  /** The release's file in the content-addressed store, downloaded and verified first if it is not there (or not intact). */
+  async #store(release: Release): Promise<string> {
+    const store = join(this.plan().dir, '.airlock', 'store', 'sha256');
+    const path = join(store, release.sha256);
+    if (existsSync(path) && (await sha256Of(path)) === release.sha256) return path;
+    mkdirSync(store, { recursive: true });
+    const temp = join(store, `.${release.sha256}.${process.pid}.download`);
+    rmSync(temp, { force: true });
+    try {
+      await this.#channel.download(release, temp);
+      chmodSync(temp, 0o755);
+      renameSync(temp, path);
+      syncDir(store);
+    } finally {
+      rmSync(temp, { force: true });
+    }
+    return path;
+  }
+
+  #refuse(error: unknown, version?: number): void {
+    const failure = error instanceof AirlockError ? error : new AirlockError('RELEASE_REFUSED', String((error as Error)?.message ?? error));
+    const key = `${failure.code}:${failure.message}`;
+    // The poll meets the same refusal every few seconds: said once until it changes.
+    if (key === this.#lastRefusal) return;
+    this.#lastRefusal = key;
+    const { name } = this.plan();
+    this.bus.emit({ type: 'release.refused', service: name, channel: this.#settings().channel, version, code: fullCode(failure.code), message: failure.message });
+  }
+
+  /** What became of a generation this source gave a release to. */
+  #heard(event: AirlockEvent): void {
+    if (event.service !== this.plan().name) return;
+    if (event.type === 'reload.ready') return this.#applied(event.generation);
+    if (event.type === 'reload.failed' && GATE_FAILURES.has(event.code)) return this.#bad(event.generation, event.code, event.message);
+    if (event.type === 'rollback') return this.#bad(event.failed, event.code, event.message);
+    if (event.type === 'rollout.aborted') return this.#bad(event.canary, event.code, event.reason);
+  }
+
+  #applied(generation: number): void {
+    const release = this.#handed.get(generation);
+    if (release === undefined) return;
+    if (this.#inFlight === release.version) this.#inFlight = undefined;
+    this.#state.update((state) => ({ ...state, highest: Math.max(state.highest, release.version), applied: { version: release.version, sha256: release.sha256 } }));
+    this.bus.emit({ type: 'release.applied', service: this.plan().name, channel: release.channel, version: release.version, generation, sha256: release.sha256 });
+  }
+
+  #bad(generation: number, code: string, reason: string): void {
+    const release = this.#handed.get(generation);
+    if (release === undefined) return;
+    if (this.#inFlight === release.version) this.#inFlight = undefined;
+    // On disk before anything retries: a restart never applies it again.
+    this.#state.update((state) => ({ ...state, bad: { ...state.bad, [release.version]: `g${generation}: ${reason}` } }));
+    this.bus.emit({ type: 'release.rolled_back', service: this.plan().name, channel: release.channel, version: release.version, generation, code: fullCode('RELEASE_BAD'), reason: `${reason} [${code}]` });
+  }
+
+  /** Polls the channel; a release newer than the one applied (and not already on its way) asks for a reload. */
+  watch(onNew: (reason: string) => void): () => void {
+    let checking = false;
+    const poll = async () => {
+      if (checking) return;
+      checking = true;
+      try {
+        const chosen = await this.#choose(false);
+        const running = this.#state.state.applied?.version;
+        if (chosen.version !== running && chosen.version !== this.#inFlight) onNew(`release ${chosen.version} on ${chosen.channel}`);
+      } catch (error) {
+        this.#refuse(error);
+      } finally {
+        checking = false;
+      }
+    };
+    const timer = setInterval(() => void poll(), this.#settings().pollMs);
+    return () => {
+      clearInterval(timer);
+      this.#unsubscribe();
+    };
+  }
+}

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Load } from '../../scripts/http-load.ts';
+import { AirlockRun, CLI, cleanupAfter, freePort, getOnce, removeProject, tempProject } from './helpers.ts';
+
+/**
+ * Signed releases end to end with the built CLI: `airlock release init|publish`, and
+ * `airlock agent` following the channel, applying each verified release through the proxy
+ * and its health gate. The app is a plain Node script carried as the release file (no
+ * airlock helper), answering its version on $PORT.
+ */
+function app(version: string, crash = false): string {
+  return `${crash ? 'process.exit(3);\n' : ''}const server = require('node:http').createServer((req, res) => res.end('${version}'));
+server.listen(Number(process.env.PORT), '127.0.0.1');
+process.on('SIGTERM', () => { server.close(); setTimeout(() => process.exit(0), 200); });
+`;
+}
+
+function cli(dir: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8' });
+}
+
+describe('airlock agent: signed releases through the same swap', () => {
+  const cleanup = cleanupAfter();
+
+  it('applies each new release with 0 failed requests, keeps the good one when a release fails its gate, and remembers the bad mark across a restart', async () => {
+    const dir = tempProject();
+    cleanup(() => removeProject(dir));
+    const port = await freePort();
+    assert.equal(cli(dir, 'release', 'init', 'channel', '--keys', 'keys').status, 0);
+    const publishApp = (version: number, crash = false) => {
+      writeFileSync(join(dir, 'app.cjs'), app(`v${version}`, crash));
+      const published = cli(dir, 'release', 'publish', 'channel', 'app.cjs', '--keys', 'keys', '--service', 'web', '--channel', 'stable', '--version', String(version));
+      assert.equal(published.status, 0, published.stderr);
+    };
+    publishApp(1);
+    writeFileSync(
+      join(dir, 'airlock.yaml'),
+      `services:\n  web:\n    run: { cmd: "node {artifact}" }\n    listen: 127.0.0.1:${port}\n    health: { http: { path: / } }\n    stop: { drain: 2s }\n    release: { from: channel, channel: stable, trust: keys/1.root.json, poll: 200ms }\n`,
+    );
+    let run = new AirlockRun(['agent', '--log-format', 'json'], dir);
+    cleanup(() => run.kill());
+    await run.waitForEvent('release.applied', { version: 1 });
+    assert.equal(await getOnce(port), 'v1');
+
+    // A client that does not retry, across the swap to v2.
+    const load = new Load(port, 4);
+    publishApp(2);
+    await run.waitForEvent('release.applied', { version: 2 });
+    await load.until('v2');
+    await load.stop();
+    assert.deepEqual(load.failures, []);
+    assert.ok(load.ok > 0);
+
+    publishApp(3, true);
+    const rolledBack = await run.waitForEvent('release.rolled_back', { version: 3 });
+    assert.match(String(rolledBack.reason), /exited|crashed|before it was ready/i);
+    assert.equal(await getOnce(port), 'v2');
+    const state = JSON.parse(readFileSync(join(dir, '.airlock', 'release', 'web', 'state.json'), 'utf8')) as { highest: number; bad: Record<string, string> };
+    assert.equal(state.highest, 2);
+    assert.ok(state.bad['3'], 'the bad mark is on disk');
+
+    assert.equal((await run.interrupt()).code, 0);
+    run = new AirlockRun(['agent', '--log-format', 'json'], dir);
+    cleanup(() => run.kill());
+    // After a restart it serves v2 again, never v3.
+    await run.waitForEvent('release.applied', { version: 2 });
+    assert.equal(await getOnce(port), 'v2');
+    assert.equal(run.events.filter((e) => e.type === 'release.applied' && e.version === 3).length, 0);
+    assert.equal((await run.interrupt()).code, 0);
+  });
+
+  it('refuses a tampered release and keeps serving; verify says why and exits 1', async () => {
+    const dir = tempProject();
+    cleanup(() => removeProject(dir));
+    assert.equal(cli(dir, 'release', 'init', 'channel', '--keys', 'keys').status, 0);
+    writeFileSync(join(dir, 'app.cjs'), app('v1'));
+    assert.equal(cli(dir, 'release', 'publish', 'channel', 'app.cjs', '--keys', 'keys', '--service', 'web', '--channel', 'stable', '--version', '1').status, 0);
+    const ok = cli(dir, 'release', 'verify', 'channel', '--trust', 'keys/1.root.json', '--service', 'web', '--channel', 'stable');
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /^web 1 on stable: web\/stable\/1\/app\.cjs, \d+ bytes, sha256 [0-9a-f]{64}: verified/);
+    // Someone with write access to the channel, but not the keys, changes the metadata.
+    const targets = join(dir, 'channel', 'metadata', '2.targets.json');
+    writeFileSync(targets, readFileSync(targets, 'utf8').replace('"version": 1', '"version": 7'));
+    const refused = cli(dir, 'release', 'verify', 'channel', '--trust', 'keys/1.root.json', '--service', 'web', '--channel', 'stable');
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /AIRLOCK_ERR_RELEASE_REFUSED/);
+    const again = cli(dir, 'release', 'publish', 'channel', 'app.cjs', '--keys', 'keys', '--service', 'web', '--channel', 'stable', '--version', '0');
+    assert.equal(again.status, 1);
+    assert.match(again.stderr, /--version expects a whole number of at least 1/);
+  });
+});
