@@ -3,6 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { mkdirSync, copyFileSync } from 'node:fs';
+import { Updater } from 'tuf-js';
 import { Load } from '../../scripts/http-load.ts';
 import { AirlockRun, CLI, cleanupAfter, freePort, getOnce, removeProject, tempProject } from './helpers.ts';
 
@@ -91,5 +93,32 @@ describe('airlock agent: signed releases through the same swap', () => {
     const again = cli(dir, 'release', 'publish', 'channel', 'app.cjs', '--keys', 'keys', '--service', 'web', '--channel', 'stable', '--version', '0');
     assert.equal(again.status, 1);
     assert.match(again.stderr, /--version expects a whole number of at least 1/);
+  });
+
+  it('serves a repository any TUF client reads: a fresh tuf-js Updater given only the root, over `airlock release serve`', async () => {
+    const dir = tempProject();
+    cleanup(() => removeProject(dir));
+    assert.equal(cli(dir, 'release', 'init', 'channel', '--keys', 'keys').status, 0);
+    writeFileSync(join(dir, 'app.cjs'), app('v1'));
+    assert.equal(cli(dir, 'release', 'publish', 'channel', 'app.cjs', '--keys', 'keys', '--service', 'web', '--channel', 'stable', '--version', '1').status, 0);
+    assert.equal(cli(dir, 'release', 'rotate-root', 'channel', '--keys', 'keys', '--also', 'timestamp').status, 0);
+    const port = await freePort();
+    const serve = new AirlockRun(['release', 'serve', 'channel', '--listen', String(port)], dir);
+    cleanup(() => serve.kill());
+    await serve.waitForLine(/^serving channel on http:\/\/127\.0\.0\.1:\d+\//);
+    const metadataDir = join(dir, 'client');
+    mkdirSync(metadataDir);
+    copyFileSync(join(dir, 'keys', '1.root.json'), join(metadataDir, 'root.json'));
+    const base = `http://127.0.0.1:${port}`;
+    const updater = new Updater({ metadataDir, metadataBaseUrl: `${base}/metadata/`, targetBaseUrl: `${base}/targets/`, targetDir: join(dir, 'client') });
+    await updater.refresh();
+    const info = await updater.getTargetInfo('web/stable/1/app.cjs');
+    assert.deepEqual(info?.custom, { service: 'web', channel: 'stable', version: 1 });
+    const file = await updater.downloadTarget(info!, join(metadataDir, 'app.cjs'));
+    assert.equal(readFileSync(file, 'utf8'), app('v1'));
+    // Nothing outside the repository is served, whatever the path says.
+    const escape = await fetch(`${base}/%2e%2e/keys/root.key`);
+    assert.equal(escape.status, 404);
+    assert.equal((await serve.interrupt()).code, 0);
   });
 });

@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ReleaseChannel } from '../src/release/channel.ts';
+import { Metadata, Root } from '@tufjs/models';
+import { loadKey } from '../src/release/keys.ts';
 import { expire, initRepository, publish } from '../src/release/repository.ts';
+import { rotateRoot } from '../src/release/rotate.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'airlock-release-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -123,5 +126,44 @@ describe('release repository (TUF, written with @tufjs/models, read with tuf-js)
     rmSync(r.dir, { recursive: true });
     cpSync(other.dir, r.dir, { recursive: true });
     await assert.rejects(channel.releases('api', 'stable'), { code: 'RELEASE_REFUSED' });
+  });
+
+  it('walks root rotations: a client three roots behind catches up, and a rotated targets key signs from then on', async () => {
+    const r = repo();
+    publish(r.dir, r.keys, r.file('app', 'v1'), { service: 'api', channel: 'stable', version: 1 });
+    const behind = r.channel();
+    assert.equal((await behind.releases('api', 'stable'))[0]?.version, 1);
+    rotateRoot(r.dir, r.keys);
+    rotateRoot(r.dir, r.keys, { rootThreshold: 2 });
+    assert.deepEqual(rotateRoot(r.dir, r.keys, { also: ['targets'] }), { version: 4 });
+    publish(r.dir, r.keys, r.file('app', 'v2'), { service: 'api', channel: 'stable', version: 2 });
+    assert.equal((await behind.releases('api', 'stable'))[0]?.version, 2, 'from root 1 through 2, 3 and 4');
+    assert.equal((await r.channel().releases('api', 'stable'))[0]?.version, 2, 'a fresh client given only root 1');
+    assert.ok(readdirSync(join(r.keys, 'retired')).includes('v3-targets.key'));
+  });
+
+  it('refuses a new root signed by the new keys only (not a threshold of the old)', async () => {
+    const r = repo();
+    const client = r.channel();
+    await client.releases('api', 'stable');
+    const other = repo();
+    // Root 2 that names other's keys and is signed only by them: what an attacker who has only new keys could make.
+    const own = Metadata.fromJSON('root' as never, JSON.parse(readFileSync(join(r.dir, 'metadata', '1.root.json'), 'utf8'))) as unknown as Metadata<Root>;
+    const theirs = Metadata.fromJSON('root' as never, JSON.parse(readFileSync(join(other.dir, 'metadata', '1.root.json'), 'utf8'))) as unknown as Metadata<Root>;
+    const forged = new Metadata(Root.fromJSON({ ...(theirs.signed.toJSON() as object), version: 2, expires: own.signed.expires }));
+    forged.sign(loadKey(other.keys, 'root').sign);
+    writeFileSync(join(r.dir, 'metadata', '2.root.json'), JSON.stringify(forged.toJSON()));
+    await assert.rejects(client.releases('api', 'stable'), { code: 'RELEASE_REFUSED', message: /root/i });
+  });
+
+  it('cuts an endless artifact and an endless metadata file at their caps', async () => {
+    const r = repo();
+    const { sha256 } = publish(r.dir, r.keys, r.file('app', 'short'), { service: 'api', channel: 'stable', version: 1 });
+    writeFileSync(join(r.dir, 'targets', 'api', 'stable', '1', `${sha256}.app`), Buffer.alloc(4 * 1024 * 1024, 1));
+    const channel = r.channel();
+    const [release] = await channel.releases('api', 'stable');
+    await assert.rejects(channel.download(release!, join(r.base, 'out')), { code: 'RELEASE_REFUSED', message: /length|max/i });
+    writeFileSync(join(r.dir, 'metadata', 'timestamp.json'), `{"signed": "${'x'.repeat(1024 * 1024)}"}`);
+    await assert.rejects(r.channel().releases('api', 'stable'), { code: 'RELEASE_REFUSED', message: /length|max/i });
   });
 });

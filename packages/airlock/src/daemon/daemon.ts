@@ -84,6 +84,8 @@ export class Daemon {
       // What status shows beside the generation that keeps serving.
       if (event.type === 'build.failed') this.#lastFailure.set(event.service, `g${event.generation} ${event.message} [${event.code}]`);
       if (event.type === 'reload.failed') this.#lastFailure.set(event.service, `${event.message} [${event.code}]`);
+      if (event.type === 'release.refused' || event.type === 'release.rolled_back') this.#lastFailure.set(event.service, `${event.type === 'release.refused' ? event.message : `release ${event.version}: ${event.reason}`} [${event.code}]`);
+      if (event.type === 'release.applied') this.#lastFailure.delete(event.service);
     });
   }
 

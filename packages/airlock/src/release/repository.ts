@@ -1,63 +1,16 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Metadata, MetaFile, MetadataKind, Root, Snapshot, TargetFile, Targets, Timestamp } from '@tufjs/models';
+import { Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp } from '@tufjs/models';
 import { AirlockError } from '../errors.js';
 import { writeAtomic } from './atomic.js';
 import { generateKey, loadKey, ROLES, type Role, type SigningKey } from './keys.js';
+import { current, DEFAULT_EXPIRY_MS, expires, metadataDir, releaseOf, SPEC_VERSION, write, type ReleaseCustom } from './metadata-io.js';
 
-const DAY_MS = 86_400_000;
-const SPEC_VERSION = '1.0.31';
-/** How long each role's metadata stays valid when (re)signed, unless told otherwise. */
-export const DEFAULT_EXPIRY_MS: Readonly<Record<Role, number>> = { root: 365 * DAY_MS, targets: 365 * DAY_MS, snapshot: 365 * DAY_MS, timestamp: DAY_MS };
+export { DEFAULT_EXPIRY_MS, releaseOf, type ReleaseCustom };
+
 /** Service and channel names become path segments of a target: nothing that could climb out. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
-/** What every target of airlock carries in its `custom` field. */
-export interface ReleaseCustom {
-  readonly service: string;
-  readonly channel: string;
-  readonly version: number;
-}
-
-/** Reads a release's custom fields from a target; undefined for a target airlock did not publish. */
-export function releaseOf(target: TargetFile): ReleaseCustom | undefined {
-  const { service, channel, version } = target.custom as Partial<ReleaseCustom>;
-  if (typeof service !== 'string' || typeof channel !== 'string' || typeof version !== 'number' || !Number.isSafeInteger(version)) return undefined;
-  return { service, channel, version };
-}
-
-function expires(now: Date, ms: number): string {
-  // TUF wants whole seconds, UTC, with a Z.
-  return new Date(Math.floor((now.getTime() + ms) / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
-
-function metadataDir(dir: string): string {
-  return join(dir, 'metadata');
-}
-
-function write(dir: string, name: string, metadata: Metadata<Root | Targets | Snapshot | Timestamp>): void {
-  writeAtomic(join(metadataDir(dir), name), `${JSON.stringify(metadata.toJSON(), null, 1)}\n`);
-}
-
-function read<T extends MetadataKind>(dir: string, kind: T, name: string) {
-  const file = join(metadataDir(dir), name);
-  try {
-    return Metadata.fromJSON(kind as MetadataKind.Root, JSON.parse(readFileSync(file, 'utf8')));
-  } catch (error) {
-    throw new AirlockError('RELEASE_REPO', `cannot read ${file}: ${(error as Error).message}; is ${dir} a repository \`airlock release init\` wrote?`);
-  }
-}
-
-/** The newest metadata of each role, as they are in the repository now. */
-function current(dir: string) {
-  const timestamp = read(dir, MetadataKind.Timestamp, 'timestamp.json') as unknown as Metadata<Timestamp>;
-  const snapshotVersion = timestamp.signed.snapshotMeta.version;
-  const snapshot = read(dir, MetadataKind.Snapshot, `${snapshotVersion}.snapshot.json`) as unknown as Metadata<Snapshot>;
-  const targetsVersion = snapshot.signed.meta['targets.json']?.version ?? 1;
-  const targets = read(dir, MetadataKind.Targets, `${targetsVersion}.targets.json`) as unknown as Metadata<Targets>;
-  return { timestamp, snapshot, targets };
-}
 
 /** The signing keys of a role that root trusts, loaded from `keys` (or their variables). */
 function roleKeys(keysDir: string | undefined, role: Exclude<Role, 'root'>): SigningKey {
@@ -65,7 +18,7 @@ function roleKeys(keysDir: string | undefined, role: Exclude<Role, 'root'>): Sig
 }
 
 /** Signs and writes a new snapshot (naming `targetsVersion`) and a new timestamp naming it. */
-function resign(dir: string, keysDir: string | undefined, snapshotVersion: number, targetsVersion: number, now: Date, timestampMs: number, timestampVersion: number): void {
+export function resign(dir: string, keysDir: string | undefined, snapshotVersion: number, targetsVersion: number, now: Date, timestampMs: number, timestampVersion: number): void {
   const snapshot = new Metadata(new Snapshot({ version: snapshotVersion, specVersion: SPEC_VERSION, expires: expires(now, DEFAULT_EXPIRY_MS.snapshot), meta: { 'targets.json': new MetaFile({ version: targetsVersion }) } }));
   snapshot.sign(roleKeys(keysDir, 'snapshot').sign, false);
   write(dir, `${snapshotVersion}.snapshot.json`, snapshot);

@@ -7,6 +7,7 @@ import { listenAddress } from '../../config/schema.js';
 import { AirlockError } from '../../errors.js';
 import { ReleaseChannel } from '../../release/channel.js';
 import { DEFAULT_EXPIRY_MS, expire, initRepository, publish } from '../../release/repository.js';
+import { rotateRoot } from '../../release/rotate.js';
 import { serveRepository } from '../../release/serve.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -45,6 +46,18 @@ export function releasePublish(dir: string, file: string, options: { keys?: stri
 export function releaseExpire(dir: string, options: { keys?: string; in?: string }): void {
   const { expires } = expire(dir, options.keys, durationFlag('--in', options.in, DEFAULT_EXPIRY_MS.timestamp));
   out(`re-signed the timestamp of ${dir}: valid until ${expires}`);
+}
+
+/** `airlock release rotate-root DIR --keys KEYDIR [--root-threshold N] [--also targets,snapshot,timestamp]` */
+export function releaseRotateRoot(dir: string, options: { keys: string; rootThreshold?: string; also?: string }): void {
+  const roles = ['targets', 'snapshot', 'timestamp'] as const;
+  const also = (options.also ?? '').split(',').filter((role) => role !== '');
+  const unknown = also.filter((role) => !(roles as readonly string[]).includes(role));
+  if (unknown.length > 0) throw new AirlockError('USAGE_FLAG', `--also takes a comma-separated list of ${roles.join(', ')}; got ${unknown.join(', ')}`);
+  const threshold = options.rootThreshold === undefined ? undefined : Number(options.rootThreshold);
+  const { version } = rotateRoot(dir, options.keys, { rootThreshold: threshold, also: also as (typeof roles)[number][] });
+  out(`wrote root ${version} of ${dir}, signed by the old and the new root keys; old key files are in ${options.keys}/retired/`);
+  out('agents walk from the root they trust to this one on their next check; new agents can still be given 1.root.json');
 }
 
 /** `airlock release verify DIR|URL --trust ROOT.json --service S --channel C`: what an agent would accept; exit 1 if nothing. */
@@ -105,6 +118,14 @@ export function registerRelease(program: Command): void {
     .option('--keys <dir>', 'the key directory (or AIRLOCK_RELEASE_KEY_TIMESTAMP)')
     .option('--in <duration>', 'how long the new timestamp is valid (default 1d)')
     .action((dir: string, options: { keys?: string; in?: string }) => releaseExpire(dir, options));
+  release
+    .command('rotate-root')
+    .description('new root keys (and optionally new keys for other roles): root N+1 signed by the old and the new keys')
+    .argument('<dir>', 'the repository directory')
+    .requiredOption('--keys <dir>', 'the key directory: old keys move to retired/, new ones take their names')
+    .option('--root-threshold <n>', 'root keys the new root needs (default: as now)')
+    .option('--also <roles>', 'also replace these keys: a comma-separated list of targets, snapshot, timestamp')
+    .action((dir: string, options: { keys: string; rootThreshold?: string; also?: string }) => releaseRotateRoot(dir, options));
   release
     .command('verify')
     .description('what an agent would accept from a channel, verified by tuf-js; exit 1 and why if nothing')
