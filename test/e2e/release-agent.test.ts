@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { mkdirSync, copyFileSync } from 'node:fs';
@@ -14,8 +14,8 @@ import { AirlockRun, CLI, cleanupAfter, freePort, getOnce, removeProject, tempPr
  * and its health gate. The app is a plain Node script carried as the release file (no
  * airlock helper), answering its version on $PORT.
  */
-function app(version: string, crash = false): string {
-  return `${crash ? 'process.exit(3);\n' : ''}const server = require('node:http').createServer((req, res) => res.end('${version}'));
+function app(version: string, crash = false, startDelayMs = 0): string {
+  return `${crash ? 'process.exit(3);\n' : ''}${startDelayMs ? `const until = Date.now() + ${startDelayMs}; while (Date.now() < until);\n` : ''}const server = require('node:http').createServer((req, res) => res.end('${version}'));
 server.listen(Number(process.env.PORT), '127.0.0.1');
 process.on('SIGTERM', () => { server.close(); setTimeout(() => process.exit(0), 200); });
 `;
@@ -121,4 +121,59 @@ describe('airlock agent: signed releases through the same swap', () => {
     assert.equal(escape.status, 404);
     assert.equal((await serve.interrupt()).code, 0);
   });
+
+  it('converges after a SIGKILL while a download was half done and while the new release was starting', async () => {
+    const dir = tempProject();
+    cleanup(() => removeProject(dir));
+    const port = await freePort();
+    assert.equal(cli(dir, 'release', 'init', 'channel', '--keys', 'keys').status, 0);
+    const publishApp = (version: number, startDelayMs = 0) => {
+      writeFileSync(join(dir, 'app.cjs'), app(`v${version}`, false, startDelayMs));
+      assert.equal(cli(dir, 'release', 'publish', 'channel', 'app.cjs', '--keys', 'keys', '--service', 'web', '--channel', 'stable', '--version', String(version)).status, 0);
+    };
+    publishApp(1);
+    writeFileSync(
+      join(dir, 'airlock.yaml'),
+      `services:\n  web:\n    run: { cmd: "node {artifact}" }\n    listen: 127.0.0.1:${port}\n    health: { http: { path: / }, startTimeout: 60s }\n    release: { from: channel, channel: stable, trust: keys/1.root.json, poll: 200ms }\n`,
+    );
+    let run = new AirlockRun(['agent', '--log-format', 'json'], dir);
+    cleanup(() => run.kill());
+    await run.waitForEvent('release.applied', { version: 1 });
+
+    // v2 takes 3 s to start: the agent is SIGKILLed while it starts.
+    publishApp(2, 3_000);
+    const started = await run.waitForMatch((e) => e.type === 'process.started' && e.generation === 2);
+    // What a download cut short leaves behind: a temp file in the store.
+    writeFileSync(join(dir, '.airlock', 'store', 'sha256', '.deadbeef.1.download'), 'partial');
+    run.child.kill('SIGKILL');
+    await run.exited;
+    // Its reaper ends what it started: g2 goes even though airlock could not stop it.
+    const pid = started.pid as number;
+    await waitGone(pid);
+
+    run = new AirlockRun(['agent', '--log-format', 'json'], dir);
+    cleanup(() => run.kill());
+    const applied = await run.waitForEvent('release.applied');
+    assert.equal(applied.version, 2, 'neither marked bad nor skipped: v2 is applied once it starts');
+    assert.equal(await getOnce(port), 'v2');
+    const state = JSON.parse(readFileSync(join(dir, '.airlock', 'release', 'web', 'state.json'), 'utf8')) as { highest: number; applied: { version: number }; bad: Record<string, string> };
+    assert.deepEqual([state.highest, state.applied.version, state.bad], [2, 2, {}]);
+    assert.deepEqual(readdirSync(join(dir, '.airlock', 'store', 'sha256')).filter((name) => name.startsWith('.')), [], 'no temp file left');
+    assert.equal((await run.interrupt()).code, 0);
+  });
 });
+
+/** Resolves once the process is gone (a zombie counts as gone). */
+async function waitGone(pid: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    let state: string | undefined;
+    try {
+      state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+    } catch {
+      return;
+    }
+    if (state === 'Z') return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`process ${pid} still runs 10 s after airlock was killed`);
+}

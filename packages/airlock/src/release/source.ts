@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, createReadStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServicePlan } from '../config/plan.js';
 import { AirlockError, fullCode, type ErrorCode } from '../errors.js';
@@ -122,10 +122,11 @@ export class ReleaseSource implements NewArtifacts {
   async #store(release: Release): Promise<string> {
     const store = join(this.plan().dir, '.airlock', 'store', 'sha256');
     const path = join(store, release.sha256);
-    if (existsSync(path) && (await sha256Of(path)) === release.sha256) return path;
     mkdirSync(store, { recursive: true });
+    // A download cut short by a kill left its temp file: never used, removed now.
+    for (const name of readdirSync(store)) if (name.startsWith('.') && name.endsWith('.download')) rmSync(join(store, name), { force: true });
+    if (existsSync(path) && (await sha256Of(path)) === release.sha256) return path;
     const temp = join(store, `.${release.sha256}.${process.pid}.download`);
-    rmSync(temp, { force: true });
     try {
       await this.#channel.download(release, temp);
       chmodSync(temp, 0o755);
