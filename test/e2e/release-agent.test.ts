@@ -4,6 +4,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { mkdirSync, copyFileSync } from 'node:fs';
+import { create } from 'tar';
 import { Updater } from 'tuf-js';
 import { Load } from '../../scripts/http-load.ts';
 import { AirlockRun, CLI, cleanupAfter, freePort, getOnce, removeProject, tempProject } from './helpers.ts';
@@ -159,6 +160,31 @@ describe('airlock agent: signed releases through the same swap', () => {
     const state = JSON.parse(readFileSync(join(dir, '.airlock', 'release', 'web', 'state.json'), 'utf8')) as { highest: number; applied: { version: number }; bad: Record<string, string> };
     assert.deepEqual([state.highest, state.applied.version, state.bad], [2, 2, {}]);
     assert.deepEqual(readdirSync(join(dir, '.airlock', 'store', 'sha256')).filter((name) => name.startsWith('.')), [], 'no temp file left');
+    assert.equal((await run.interrupt()).code, 0);
+  });
+});
+
+describe('airlock agent: a Node app released as a .tar.gz', () => {
+  const cleanup = cleanupAfter();
+
+  it('unpacks the verified archive and runs the app from it ({artifact} is its root)', async () => {
+    const dir = tempProject();
+    cleanup(() => removeProject(dir));
+    const port = await freePort();
+    assert.equal(cli(dir, 'release', 'init', 'channel', '--keys', 'keys').status, 0);
+    mkdirSync(join(dir, 'build', 'lib'), { recursive: true });
+    writeFileSync(join(dir, 'build', 'lib', 'version.js'), "module.exports = 'from the tarball';\n");
+    writeFileSync(join(dir, 'build', 'server.js'), app('x').replace("res.end('x')", "res.end(require('./lib/version.js'))"));
+    await create({ file: join(dir, 'app.tar.gz'), gzip: true, cwd: join(dir, 'build'), portable: true }, ['server.js', 'lib']);
+    assert.equal(cli(dir, 'release', 'publish', 'channel', 'app.tar.gz', '--keys', 'keys', '--service', 'web', '--channel', 'stable', '--version', '1').status, 0);
+    writeFileSync(
+      join(dir, 'airlock.yaml'),
+      `services:\n  web:\n    run: { cmd: "node {artifact}/server.js" }\n    listen: 127.0.0.1:${port}\n    health: { http: { path: / } }\n    release: { from: channel, channel: stable, trust: keys/1.root.json }\n`,
+    );
+    const run = new AirlockRun(['agent', '--log-format', 'json'], dir);
+    cleanup(() => run.kill());
+    await run.waitForEvent('release.applied', { version: 1 });
+    assert.equal(await getOnce(port), 'from the tarball');
     assert.equal((await run.interrupt()).code, 0);
   });
 });

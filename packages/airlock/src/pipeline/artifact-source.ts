@@ -21,7 +21,14 @@ export interface ObtainContext {
   readonly keeps: string;
 }
 
-export type Obtained = { readonly ok: true; readonly artifact: string | undefined; readonly buildMs?: number } | { readonly ok: false };
+/** What an artifact is, when its source knows it without reading the file again: its digest, and for a release its version and channel. */
+export interface ArtifactIdentity {
+  /** `sha256:<hex>` of the file. */
+  readonly digest: string;
+  readonly release?: { readonly version: number; readonly channel: string };
+}
+
+export type Obtained = { readonly ok: true; readonly artifact: string | undefined; readonly buildMs?: number; readonly identity?: ArtifactIdentity } | { readonly ok: false };
 
 /**
  * Where a generation's artifact comes from: something new (a build: watch → build →

@@ -67,13 +67,15 @@ export class CanaryRelease {
   }
 
   /**
-   * Before generation n of `artifact` starts against `stable`: its build identity when it
+   * Before generation n of `artifact` starts against `stable` (`known`: the identity its
+   * source gave, if any): its build identity when it
    * is to roll out as a canary (undefined: it takes over at once), or the refusal when its
    * build was rolled back before.
    */
-  async screen(n: number, artifact: string | undefined, sourceBuild: number, stable: Generation | undefined): Promise<{ identity?: string; refused?: string }> {
+  async screen(n: number, artifact: string | undefined, sourceBuild: number, stable: Generation | undefined, known?: string): Promise<{ identity?: string; refused?: string }> {
     if (!this.wants(stable)) return {};
-    const identity = await buildIdentity(artifact, sourceBuild);
+    // A release knows its digest from its verified metadata: the file is not read again.
+    const identity = known ?? (await buildIdentity(artifact, sourceBuild));
     const bad = this.#bad.get(identity);
     if (bad === undefined) return { identity };
     return { refused: `g${n}: not rolled out: it is the same build as ${bad}; change the code to roll out a new one; g${stable.n} (pid ${stable.child.pid}) keeps serving` };

@@ -132,7 +132,7 @@ export class ReloadCycle {
       scheduler.resetBackoff();
       this.#sourceBuilds += 1;
     }
-    const { identity, refused } = await release.screen(n, obtained.artifact, this.#sourceBuilds, this.context.serving.current);
+    const { identity, refused } = await release.screen(n, obtained.artifact, this.#sourceBuilds, this.context.serving.current, obtained.identity?.digest);
     if (refused !== undefined) return bus.emit({ type: 'reload.failed', service, generation: n, code: fullCode('ROLLOUT_BAD_BUILD'), message: refused, tail: [] });
     const swapped = await this.#swap(n, obtained.artifact, phases, identity);
     if (swapped === undefined) return;

@@ -6,6 +6,7 @@ import { AirlockError, fullCode, type ErrorCode } from '../errors.js';
 import type { AirlockEvent, EventBus } from '../events.js';
 import type { NewArtifacts, ObtainContext, Obtained } from '../pipeline/artifact-source.js';
 import { syncDir } from './atomic.js';
+import { isArchive, unpackRelease } from './unpack.js';
 import { AgentStateFile } from './agent-state.js';
 import { ReleaseChannel, type Release } from './channel.js';
 
@@ -94,7 +95,7 @@ export class ReleaseSource implements NewArtifacts {
     this.#inFlight = chosen.version;
     this.#lastObtained = path;
     this.#lastRefusal = undefined;
-    return { ok: true, artifact: path };
+    return { ok: true, artifact: path, identity: { digest: `sha256:${chosen.sha256}`, release: { version: chosen.version, channel: chosen.channel } } };
   }
 
   /** The release to run now: the newest at or above the highest applied that is not bad. */
@@ -118,8 +119,18 @@ export class ReleaseSource implements NewArtifacts {
     return chosen;
   }
 
-  /** The release's file in the content-addressed store, downloaded and verified first if it is not there (or not intact). */
+  /** What a generation runs: the release's file in the store, or for a .tar.gz the directory it unpacks to ({artifact}). */
   async #store(release: Release): Promise<string> {
+    const file = await this.#fetch(release);
+    if (!isArchive(release.target.path)) return file;
+    const unpacked = join(this.plan().dir, '.airlock', 'store', 'unpacked', release.sha256);
+    // Renamed into place only when complete: if it is there, it is whole.
+    if (!existsSync(unpacked)) await unpackRelease(file, unpacked);
+    return unpacked;
+  }
+
+  /** The release's file in the content-addressed store, downloaded and verified first if it is not there (or not intact). */
+  async #fetch(release: Release): Promise<string> {
     const store = join(this.plan().dir, '.airlock', 'store', 'sha256');
     const path = join(store, release.sha256);
     mkdirSync(store, { recursive: true });
