@@ -5,6 +5,7 @@ import { machine } from './lib.ts';
 import { plainApps, plainAppsTable } from './plain-apps.ts';
 import { goPluginSwaps, goPluginTable } from './go-plugins.ts';
 import { pluginCosts, pluginTable } from './plugins.ts';
+import { releaseTable, releaseTimes } from './releases.ts';
 import { rolloutCost, rolloutTable } from './rollout.ts';
 import { burstBuilds, generateModule, graphTiming, monorepoTable } from './monorepo.ts';
 import { burstShapes, burstTable } from './bursts.ts';
@@ -12,7 +13,7 @@ import { airlockWatcher, generateTree, nodemonWatcher, watcherTable } from './wa
 
 /**
  * `npm run bench`: runs every benchmark and prints markdown for docs/BENCHMARKS.md.
- * `npm run bench -- change|dropped|plain|throughput|rollout|plugins|monorepo|bursts|watcher|config` runs one.
+ * `npm run bench -- change|dropped|plain|throughput|rollout|plugins|monorepo|bursts|watcher|config|releases` runs one.
  */
 const only = process.argv[2];
 const out: string[] = [`## ${new Date().toISOString().slice(0, 10)} · ${machine()}`, ''];
@@ -59,5 +60,8 @@ if (!only || only === 'watcher') {
 }
 if (!only || only === 'config') {
   out.push(configReloadTable(await configReload(18_960)), '');
+}
+if (!only || only === 'releases') {
+  out.push(releaseTable(await releaseTimes(18_990)), '');
 }
 console.log(out.join('\n'));

@@ -49,30 +49,32 @@ describe('airlock agent: signed releases through the same swap', () => {
     await run.waitForEvent('release.applied', { version: 1 });
     assert.equal(await getOnce(port), 'v1');
 
-    // A client that does not retry, across the swap to v2.
+    // A client that does not retry, across three releases applied in a row.
     const load = new Load(port, 4);
-    publishApp(2);
-    await run.waitForEvent('release.applied', { version: 2 });
-    await load.until('v2');
+    for (const version of [2, 3, 4]) {
+      publishApp(version);
+      await run.waitForEvent('release.applied', { version });
+      await load.until(`v${version}`);
+    }
     await load.stop();
     assert.deepEqual(load.failures, []);
     assert.ok(load.ok > 0);
 
-    publishApp(3, true);
-    const rolledBack = await run.waitForEvent('release.rolled_back', { version: 3 });
+    publishApp(5, true);
+    const rolledBack = await run.waitForEvent('release.rolled_back', { version: 5 });
     assert.match(String(rolledBack.reason), /exited|crashed|before it was ready/i);
-    assert.equal(await getOnce(port), 'v2');
+    assert.equal(await getOnce(port), 'v4');
     const state = JSON.parse(readFileSync(join(dir, '.airlock', 'release', 'web', 'state.json'), 'utf8')) as { highest: number; bad: Record<string, string> };
-    assert.equal(state.highest, 2);
-    assert.ok(state.bad['3'], 'the bad mark is on disk');
+    assert.equal(state.highest, 4);
+    assert.ok(state.bad['5'], 'the bad mark is on disk');
 
     assert.equal((await run.interrupt()).code, 0);
     run = new AirlockRun(['agent', '--log-format', 'json'], dir);
     cleanup(() => run.kill());
-    // After a restart it serves v2 again, never v3.
-    await run.waitForEvent('release.applied', { version: 2 });
-    assert.equal(await getOnce(port), 'v2');
-    assert.equal(run.events.filter((e) => e.type === 'release.applied' && e.version === 3).length, 0);
+    // After a restart it serves v4 again, never v5.
+    await run.waitForEvent('release.applied', { version: 4 });
+    assert.equal(await getOnce(port), 'v4');
+    assert.equal(run.events.filter((e) => e.type === 'release.applied' && e.version === 5).length, 0);
     assert.equal((await run.interrupt()).code, 0);
   });
 

@@ -166,4 +166,16 @@ describe('release repository (TUF, written with @tufjs/models, read with tuf-js)
     writeFileSync(join(r.dir, 'metadata', 'timestamp.json'), `{"signed": "${'x'.repeat(1024 * 1024)}"}`);
     await assert.rejects(r.channel().releases('api', 'stable'), { code: 'RELEASE_REFUSED', message: /length|max/i });
   });
+
+  it('refuses a root below its threshold: two root keys required, one signed', async () => {
+    const r = repo();
+    rotateRoot(r.dir, r.keys, { rootThreshold: 2 });
+    const client = r.channel();
+    await client.releases('api', 'stable');
+    const two = JSON.parse(readFileSync(join(r.dir, 'metadata', '2.root.json'), 'utf8'));
+    const next = new Metadata(Root.fromJSON({ ...two.signed, version: 3 }));
+    next.sign(loadKey(r.keys, 'root', 1).sign);
+    writeFileSync(join(r.dir, 'metadata', '3.root.json'), JSON.stringify(next.toJSON()));
+    await assert.rejects(client.releases('api', 'stable'), { code: 'RELEASE_REFUSED', message: /threshold|root/i });
+  });
 });
