@@ -7,13 +7,14 @@ import { goPluginSwaps, goPluginTable } from './go-plugins.ts';
 import { pluginCosts, pluginTable } from './plugins.ts';
 import { releaseTable, releaseTimes } from './releases.ts';
 import { rolloutCost, rolloutTable } from './rollout.ts';
+import { rolloutSoak, soakTable } from './rollout-soak.ts';
 import { burstBuilds, generateModule, graphTiming, monorepoTable } from './monorepo.ts';
 import { burstShapes, burstTable } from './bursts.ts';
 import { airlockWatcher, generateTree, nodemonWatcher, watcherTable } from './watcher-startup.ts';
 
 /**
  * `npm run bench`: runs every benchmark and prints markdown for docs/BENCHMARKS.md.
- * `npm run bench -- change|dropped|plain|throughput|rollout|plugins|monorepo|bursts|watcher|config|releases` runs one.
+ * `npm run bench -- change|dropped|plain|throughput|rollout|plugins|monorepo|bursts|watcher|config|releases|soak` runs one.
  */
 const only = process.argv[2];
 const out: string[] = [`## ${new Date().toISOString().slice(0, 10)} · ${machine()}`, ''];
@@ -60,6 +61,9 @@ if (!only || only === 'watcher') {
 }
 if (!only || only === 'config') {
   out.push(configReloadTable(await configReload(18_960)), '');
+}
+if (!only || only === 'soak') {
+  out.push(soakTable(await rolloutSoak(18_995)), '');
 }
 if (!only || only === 'releases') {
   out.push(releaseTable(await releaseTimes(18_990)), '');

@@ -37,6 +37,14 @@ export interface RolloutFigures {
   /** undefined without requests. */
   readonly p50Ms: number | undefined;
   readonly p99Ms: number | undefined;
+  /** Answers to forced requests (rollout.force), not judged. */
+  readonly forced?: number;
+  /** Clients that went away before their answer (not the generation's failure), not judged. */
+  readonly disconnects?: number;
+  /** Requests still open past the latency bound when the window closed: counted as errors. */
+  readonly hanging?: number;
+  /** Requests counted as hanging (in this window or before) that are still open now. */
+  readonly stillHanging?: number;
 }
 
 /** What a rollout decision was made from: both sides over the same window. */

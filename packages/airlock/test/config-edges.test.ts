@@ -121,7 +121,7 @@ describe('rollout settings', () => {
     const rollout = config.config.services.api?.rollout;
     assert.deepEqual(rollout?.steps, [1, 10, 50, 100]);
     assert.equal(rollout?.interval, 30_000);
-    assert.deepEqual(rollout?.analysis, { maxErrorRate: 0.01, maxP99IncreaseMs: 50, minRequests: 100, failureLimit: 0 });
+    assert.deepEqual(rollout?.analysis, { maxErrorRate: 0.01, maxP99IncreaseMs: 50, minRequests: 100, failureLimit: 0, confidence: 0.999 });
   });
 
   it('refuses steps that do not grow, do not end at 100, or are finer than 0.01', () => {

@@ -7,8 +7,8 @@ import { describe, it } from 'node:test';
 /**
  * Dependencies point one way (docs/architecture.md): a stage imports only the stages
  * below it. Each folder of src/ may import the folders listed for it (and itself).
- * The files at the top of src/ are nodes too: errors.ts, events.ts and clock.ts are the
- * shared vocabulary every stage may use, and each of them may import only what is listed
+ * The files at the top of src/ are nodes too: errors.ts, events.ts, clock.ts and
+ * atomic-file.ts are the shared vocabulary every stage may use, and each of them may import only what is listed
  * for it; index.ts (the package's entry) may import anything.
  */
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
@@ -29,7 +29,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   // Live configuration: airlock.yaml edits and app config, validated before they apply.
   'live-config': ['config', 'detect'],
   // One service's pipeline and its artifact sources.
-  pipeline: ['config', 'detect', 'plugin-support', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout'],
+  pipeline: ['config', 'watch', 'detect', 'plugin-support', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout'],
   // The composition root: wires, holds no stage logic.
   // Signed releases: the TUF repository, the agent's artifact source.
   release: ['config', 'pipeline'],
@@ -37,10 +37,11 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   cli: ['config', 'watch', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout', 'observe', 'control', 'detect', 'live-config', 'pipeline', 'release', 'daemon'],
   'errors.ts': [],
   'clock.ts': [],
+  'atomic-file.ts': [],
   // Events name how a process ended (supervise/process-end.ts), the bottom stage.
   'events.ts': ['supervise'],
 };
-const SHARED = new Set(['errors.ts', 'events.ts', 'clock.ts']);
+const SHARED = new Set(['errors.ts', 'events.ts', 'clock.ts', 'atomic-file.ts']);
 const ENTRY = 'index.ts';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src');

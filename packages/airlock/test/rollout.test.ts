@@ -173,7 +173,7 @@ describe('bucket split', () => {
   const canary = { generation: 5, host: '127.0.0.1', port: 1 };
 
   it('sends a key to the canary by its bucket, and a forced side wins', () => {
-    const split = new BucketSplit({ key: { kind: 'header', name: 'x-user-id' }, bucketing: 'airlock' }, 'api', canary);
+    const split = new BucketSplit({ key: { kind: 'header', name: 'x-user-id' }, bucketing: 'airlock' }, 'api', canary, { mode: 'header' });
     split.share = 10;
     const keys = Array.from({ length: 2000 }, (_, i) => `u${i}`);
     for (const key of keys) assert.equal(split.choose(request({ 'x-user-id': key })).canary, bucketOf(key, 'api') <= 1000, key);

@@ -77,7 +77,11 @@ export interface RolloutPlan {
   /** The salt of the buckets; undefined: a fresh one per rollout. */
   readonly group: string | undefined;
   readonly debugHeaders: boolean;
-  readonly analysis: { readonly maxErrorRate: number; readonly maxP99IncreaseMs: number; readonly minRequests: number; readonly failureLimit: number };
+  readonly analysis: { readonly maxErrorRate: number; readonly maxP99IncreaseMs: number; readonly minRequests: number; readonly failureLimit: number; readonly confidence?: number };
+  /** Who may force a side (x-airlock-canary); undefined: header under airlock dev, off otherwise. */
+  readonly force?: 'off' | 'header' | 'token';
+  /** force: token — the secret a forcing request must carry. */
+  readonly forceToken?: string;
 }
 
 function rolloutKey(key: string | undefined): RolloutKey {
@@ -88,9 +92,14 @@ function rolloutKey(key: string | undefined): RolloutKey {
   return { kind, name: kind === 'header' ? name.toLowerCase() : name };
 }
 
-function rolloutPlan(service: ServiceConfig): RolloutPlan {
+function rolloutPlan(name: string, service: ServiceConfig): RolloutPlan {
   const r = service.rollout;
-  return { strategy: r.strategy, steps: r.steps, intervalMs: r.interval, key: rolloutKey(r.key), bucketing: r.bucketing, group: r.group, debugHeaders: r.debugHeaders, analysis: r.analysis };
+  const forceToken = r.forceToken ?? process.env.AIRLOCK_ROLLOUT_TOKEN;
+  if (r.force === 'token' && (forceToken === undefined || forceToken.length < 16)) {
+    throw new AirlockError('CONFIG_INVALID', `services.${name}.rollout.force is token, but no token of at least 16 characters is set; set rollout.forceToken or AIRLOCK_ROLLOUT_TOKEN, or use force: off`);
+  }
+  const force = r.force === 'token' ? { force: r.force, forceToken } : r.force === undefined ? {} : { force: r.force };
+  return { strategy: r.strategy, steps: r.steps, intervalMs: r.interval, key: rolloutKey(r.key), bucketing: r.bucketing, group: r.group, debugHeaders: r.debugHeaders, analysis: r.analysis, ...force };
 }
 
 /** How readiness and health are checked; at most one readiness probe. */
@@ -238,7 +247,7 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     handoff: service.handoff ?? (service.listen ? 'proxy' : 'restart'),
     health: healthPlan(service),
     proxy: { holdMs: service.proxy.hold },
-    rollout: rolloutPlan(service),
+    rollout: rolloutPlan(name, service),
     plugins: service.plugins ? { dir: service.plugins.dir === undefined ? undefined : resolve(dir, service.plugins.dir), go: service.plugins.go } : undefined,
     stop: { signal: service.stop.signal, timeoutMs: service.stop.timeout, drainMs: service.stop.drain },
     release: service.release

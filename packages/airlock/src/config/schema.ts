@@ -90,12 +90,23 @@ const rolloutSchema = z
     bucketing: z.enum(['airlock', 'unleash']).default('airlock').describe("airlock: 10,000 buckets; unleash: Unleash's flexibleRollout (100 buckets)."),
     group: z.string().min(1).optional().describe('The salt of the buckets (Unleash groupId); default: a fresh id per rollout.'),
     debugHeaders: z.boolean().default(false).describe('Answer every response with x-airlock-generation.'),
+    force: z
+      .enum(['off', 'header', 'token'])
+      .optional()
+      .describe('Who may force a side with x-airlock-canary: always|never: nobody (off; the default of run and agent), any client (header; the default of dev), or one with x-airlock-canary-token (token). Forced answers are never judged.'),
+    forceToken: z.string().min(16).optional().describe('force: token — the secret (at least 16 characters); or set AIRLOCK_ROLLOUT_TOKEN instead of writing it here.'),
     analysis: z
       .strictObject({
         maxErrorRate: z.number().min(0).max(1).default(0.01).describe('Canary 5xx and connection failures per request in a window, at most.'),
         maxP99IncreaseMs: z.number().min(0).default(50).describe('Canary p99 minus stable p99 in the same window, at most (ms).'),
         minRequests: z.number().int().min(1).default(100).describe('Fewer canary requests in a window: inconclusive, the step holds.'),
         failureLimit: z.number().int().min(0).default(0).describe('Failed windows allowed before the rollout rolls back.'),
+        confidence: z
+          .number()
+          .gt(0.5)
+          .lt(1)
+          .default(0.999)
+          .describe("How sure a window must be that the canary's error rate is above the stable one's (one-sided two-proportion z-test) to fail it."),
       })
       .prefault({}),
   })

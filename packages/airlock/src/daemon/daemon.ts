@@ -106,7 +106,7 @@ export class Daemon {
   #runner(plan: ServicePlan): ServiceRunner {
     const { traceContext, watch, controlSocket } = this.options;
     const source = this.options.source ?? sourceFor(this.#slots);
-    return new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext, watchPlugins: watch, controlSocket, source });
+    return new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext, dev: watch, controlSocket, source });
   }
 
   /** Starts watching, then every service once the services it depends on are ready. */

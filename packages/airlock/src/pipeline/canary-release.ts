@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { BadBuilds } from './bad-builds.js';
 import { buildIdentity } from './build-identity.js';
 import { realClock, type Clock } from '../clock.js';
 import type { ServicePlan } from '../config/plan.js';
@@ -18,6 +20,8 @@ export interface CanaryReleaseContext {
   readonly handoff: Handoff;
   readonly policy: TrafficPolicy;
   readonly clock?: Clock;
+  /** Who may force a side when rollout.force is unset: any client under airlock dev, nobody otherwise. */
+  readonly forceDefault: 'header' | 'off';
   /** The canary took every user: the runner makes it current (the stable one is retired here). */
   readonly promoted: (canary: Generation, probe: Probe | undefined, stable: Generation) => void;
 }
@@ -50,10 +54,13 @@ export class CanaryRelease {
   #active: Active | undefined;
   /** The last rollout (over or replaced), for status. */
   #last: CanaryRollout | undefined;
-  /** Build identity → why its rollout was aborted. */
-  readonly #bad = new Map<string, string>();
+  /** Builds whose rollout was aborted, kept on disk: a restart never serves what was rolled back. */
+  readonly #bad: BadBuilds;
 
-  constructor(private readonly context: CanaryReleaseContext) {}
+  constructor(private readonly context: CanaryReleaseContext) {
+    const plan = context.plan();
+    this.#bad = new BadBuilds(join(plan.dir, '.airlock', 'rollout', `${plan.name}.json`), (message) => context.bus.emit({ type: 'notice', service: context.plan().name, message }));
+  }
 
   /** Whether a new generation rolls out as a canary against `stable` instead of taking over at once. */
   wants(stable: Generation | undefined): stable is Generation {
@@ -72,13 +79,21 @@ export class CanaryRelease {
    * is to roll out as a canary (undefined: it takes over at once), or the refusal when its
    * build was rolled back before.
    */
-  async screen(n: number, artifact: string | undefined, sourceBuild: number, stable: Generation | undefined, known?: string): Promise<{ identity?: string; refused?: string }> {
-    if (!this.wants(stable)) return {};
+  async screen(n: number, artifact: string | undefined, sourceBuild: number, stable: Generation | undefined, known?: string): Promise<{ identity?: string; refused?: string; instead?: string }> {
+    const canary = this.wants(stable);
+    // Marks outlive the rollout that made them (and airlock): also a first generation is screened.
+    if (!canary && this.#bad.size === 0) return {};
     // A release knows its digest from its verified metadata: the file is not read again.
     const identity = known ?? (await buildIdentity(artifact, sourceBuild));
     const bad = this.#bad.get(identity);
-    if (bad === undefined) return { identity };
-    return { refused: `g${n}: not rolled out: it is the same build as ${bad}; change the code to roll out a new one; g${stable.n} (pid ${stable.child.pid}) keeps serving` };
+    if (bad === undefined) return canary ? { identity } : {};
+    const refused = `g${n}: not ${canary ? 'rolled out' : 'served'}: it is the same build as ${bad}; change the code to roll out a new one`;
+    if (stable !== undefined && stable.child.end === undefined) return { refused: `${refused}; g${stable.n} (pid ${stable.child.pid}) keeps serving` };
+    // Nothing serves (airlock started again after the abort): the build the rollout went back to serves instead.
+    const lastGood = this.#bad.lastGood;
+    const lastGoodIdentity = lastGood === undefined ? undefined : await buildIdentity(lastGood, sourceBuild);
+    if (lastGood !== undefined && lastGoodIdentity !== undefined && this.#bad.get(lastGoodIdentity) === undefined) return { refused: `${refused}; the build the rollout went back to (${lastGood}) serves instead`, instead: lastGood };
+    return { refused: `${refused}; nothing serves until a different build is ready` };
   }
 
   begin(next: Generation, launch: Launch, stable: Generation, probe: Probe | undefined, identity: string): void {
@@ -92,8 +107,11 @@ export class CanaryRelease {
     const service = plan().name;
     const settings = plan().rollout;
     const group = settings.group ?? `rollout-${randomBytes(6).toString('hex')}`;
-    const split = new BucketSplit(settings, group, { generation: next.n, host: '127.0.0.1', port: launch.backendPort as number, alive: launch.alive });
-    const stats = new RolloutStats(service, stable.n, next.n);
+    const force = { mode: settings.force ?? this.context.forceDefault, token: settings.forceToken };
+    const split = new BucketSplit(settings, group, { generation: next.n, host: '127.0.0.1', port: launch.backendPort as number, alive: launch.alive }, force);
+    // A request open longer than the latency bound (stable p99 + the allowed increase, or a whole interval before any p99 is known) counts against its side.
+    const { maxP99IncreaseMs } = settings.analysis;
+    const stats = new RolloutStats(service, stable.n, next.n, (stableP99) => (stableP99 === undefined ? settings.intervalMs : stableP99 + maxP99IncreaseMs));
     const liveness = new LivenessMonitor(probe, next.child, plan().health);
     const rollout: CanaryRollout = new CanaryRollout({
       service,
@@ -185,7 +203,8 @@ export class CanaryRelease {
 
   #aborted(active: Active, reason: string): void {
     this.#end(active);
-    this.#bad.set(active.identity, `g${active.canary.n}'s rollout was aborted: ${reason}`);
+    // On disk (temp, fsync, rename) before the canary is retired: a restart from here on refuses it.
+    this.#bad.mark(active.identity, `g${active.canary.n}'s rollout was aborted: ${reason}`, active.stable.artifact);
     this.context.policy.retire(active.canary);
   }
 }

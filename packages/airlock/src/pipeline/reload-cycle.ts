@@ -132,9 +132,10 @@ export class ReloadCycle {
       scheduler.resetBackoff();
       this.#sourceBuilds += 1;
     }
-    const { identity, refused } = await release.screen(n, obtained.artifact, this.#sourceBuilds, this.context.serving.current, obtained.identity?.digest);
-    if (refused !== undefined) return bus.emit({ type: 'reload.failed', service, generation: n, code: fullCode('ROLLOUT_BAD_BUILD'), message: refused, tail: [] });
-    const swapped = await this.#swap(n, obtained.artifact, phases, identity);
+    const { identity, refused, instead } = await release.screen(n, obtained.artifact, this.#sourceBuilds, this.context.serving.current, obtained.identity?.digest);
+    if (refused !== undefined) bus.emit({ type: 'reload.failed', service, generation: n, code: fullCode('ROLLOUT_BAD_BUILD'), message: refused, tail: [] });
+    if (refused !== undefined && instead === undefined) return;
+    const swapped = await this.#swap(n, instead ?? obtained.artifact, phases, identity);
     if (swapped === undefined) return;
     this.context.markReady();
     const totalMs = performance.now() - reload.detectStartedAt;

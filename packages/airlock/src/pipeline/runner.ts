@@ -1,5 +1,4 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { BuildSlots } from '../build/slots.js';
 import type { ServicePlan } from '../config/plan.js';
 import type { DetectTiming } from '../detect/changes.js';
 import { internalError, type EventBus } from '../events.js';
@@ -8,7 +7,7 @@ import type { Generation } from '../swap/generation.js';
 import type { Handoff } from '../swap/handoff.js';
 import { trafficPolicy, type TrafficPolicy } from '../swap/traffic-policy.js';
 import { ServicePlugins } from '../plugin-support/service-plugins.js';
-import { Builds, mergeSources, reuse, type ArtifactSource, type NewArtifacts, type SourceFactory } from './artifact-source.js';
+import { Builds, mergeSources, reuse, type ArtifactSource, type NewArtifacts } from './artifact-source.js';
 import { CANCEL_CHANGE, CANCEL_STOP } from './build-step.js';
 import { CanaryRelease, type RolloutAction } from './canary-release.js';
 import { CommandQueue } from './command-queue.js';
@@ -19,21 +18,10 @@ import { ReloadCycle } from './reload-cycle.js';
 import { ReloadScheduler } from './reload-scheduler.js';
 import { Serving } from './serving.js';
 import { serviceStatus, type ServiceStatus } from './service-status.js';
+import type { ServiceOptions } from './service-options.js';
 
 export type { ServiceStatus };
-
-export interface ServiceOptions {
-  /** Shared across services: how many builds may run at once. */
-  readonly slots?: BuildSlots;
-  /** Give each reload a W3C trace context (reload.started) and each generation its TRACEPARENT. */
-  readonly traceContext?: boolean;
-  /** Whether Go plugin packages are watched (airlock dev, the default) or only built with each generation (airlock run). */
-  readonly watchPlugins?: boolean;
-  /** The control socket, for the app's plugin host to hear of plugin changes on. */
-  readonly controlSocket?: string;
-  /** Where new artifacts come from (default: the service's builds, in `slots`). */
-  readonly source?: SourceFactory;
-}
+export type { ServiceOptions };
 
 /**
  * One service's pipeline, wired from its seams (docs/architecture.md): the reload
@@ -100,7 +88,9 @@ export class ServiceRunner {
       onError: (error) => this.#internal('draining', error),
     });
     const pieces = { bus, plan: () => this.#plan, handoff: this.#handoff, policy: this.#policy };
-    this.#release = new CanaryRelease({ ...pieces, promoted: (canary, probe, stable) => send({ kind: 'promoted', canary, probe, stable }) });
+    // Forcing a side is a developer's tool: on by default only where files are watched (airlock dev).
+    const forceDefault = (options.dev ?? true) ? 'header' : 'off';
+    this.#release = new CanaryRelease({ ...pieces, forceDefault, promoted: (canary, probe, stable) => send({ kind: 'promoted', canary, probe, stable }) });
     this.#scheduler = new ReloadScheduler<ArtifactSource>({
       run: (reload) => this.#cycle.run(reload),
       supersede: () => this.#cycle.abortBuild(CANCEL_CHANGE),
@@ -146,7 +136,7 @@ export class ServiceRunner {
   async start(): Promise<void> {
     if (this.#stopping.signal.aborted) return;
     await this.#handoff.open();
-    await this.#plugins.start(this.options.watchPlugins ?? true, this.options.controlSocket);
+    await this.#plugins.start(this.options.dev ?? true, this.options.controlSocket);
     await this.#queue.send({ kind: 'start' });
     if (!this.#stopping.signal.aborted) this.#unwatch = this.#source.watch?.((reason) => this.reload([reason])) ?? this.#unwatch;
   }
@@ -199,24 +189,8 @@ export class ServiceRunner {
       case 'restart':
         if (this.#started) this.#scheduler.request([command.reason], reuse(this.#source));
         break;
-      case 'signal':
-        this.#serving.signal(command.signal);
-        break;
-      case 'stop-first':
-        this.#serving.stopFirst();
-        break;
-      case 'ready':
-        this.#serving.ready(command.ready);
-        break;
-      case 'promoted':
-        this.#serving.promoted(command.canary, command.probe, command.stable);
-        break;
-      case 'exited':
-        this.#serving.exited(command.generation);
-        break;
-      case 'unhealthy':
-        this.#serving.unhealthy(command.generation, command.detail);
-        break;
+      default:
+        this.#serving.handle(command);
     }
     return undefined;
   }
@@ -235,7 +209,7 @@ export class ServiceRunner {
     const plugins = !isDeepStrictEqual(this.#plan.plugins, plan.plugins);
     this.#plan = plan;
     // Watch what the new settings name before a generation is told about it.
-    if (plugins && this.#started) await this.#plugins.restart(this.options.watchPlugins ?? true, this.options.controlSocket);
+    if (plugins && this.#started) await this.#plugins.restart(this.options.dev ?? true, this.options.controlSocket);
     return undefined;
   }
 

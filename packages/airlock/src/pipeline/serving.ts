@@ -7,7 +7,7 @@ import type { Generation } from '../swap/generation.js';
 import type { Handoff } from '../swap/handoff.js';
 import type { TrafficPolicy } from '../swap/traffic-policy.js';
 import type { CanaryRelease } from './canary-release.js';
-import type { ReadyGeneration } from './commands.js';
+import type { ReadyGeneration, ServiceCommand } from './commands.js';
 import type { Recovery } from './recovery.js';
 
 export interface ServingContext {
@@ -54,6 +54,24 @@ export class Serving {
 
   get lastArtifact(): string | undefined {
     return this.#lastArtifact;
+  }
+
+  /** The commands about traffic and failures, as the runner's queue hands them over. */
+  handle(command: Extract<ServiceCommand, { kind: 'signal' | 'stop-first' | 'ready' | 'promoted' | 'exited' | 'unhealthy' }>): void {
+    switch (command.kind) {
+      case 'signal':
+        return this.signal(command.signal);
+      case 'stop-first':
+        return this.stopFirst();
+      case 'ready':
+        return this.ready(command.ready);
+      case 'promoted':
+        return this.promoted(command.canary, command.probe, command.stable);
+      case 'exited':
+        return this.exited(command.generation);
+      case 'unhealthy':
+        return this.unhealthy(command.generation, command.detail);
+    }
   }
 
   somethingRuns(): boolean {

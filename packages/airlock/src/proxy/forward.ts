@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { FORCE_HEADER } from './split.js';
+import { FORCE_HEADER, FORCE_TOKEN_HEADER } from './split.js';
 
 /** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
@@ -17,8 +17,8 @@ export function forwardHeaders(req: IncomingMessage): string[] {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const lower = name.toLowerCase();
-    // The rollout's force header is for airlock alone: the app never sees it.
-    if (HOP_BY_HOP.has(lower) || lower === FORCE_HEADER || (connection !== undefined && connection.includes(lower))) continue;
+    // The rollout's force headers are for airlock alone: the app never sees them.
+    if (HOP_BY_HOP.has(lower) || lower === FORCE_HEADER || lower === FORCE_TOKEN_HEADER || (connection !== undefined && connection.includes(lower))) continue;
     if (lower === 'x-forwarded-for') {
       forwardedFor = raw[i + 1];
       continue;

@@ -8,7 +8,7 @@ import { Tunnels } from './tunnels.js';
 import { shouldRetry, wasSent } from './retry-policy.js';
 import { errorCode, forwardHeaders, forwardOnce } from './forward.js';
 import { loadUndici, UpstreamPools } from './pools.js';
-import { FORCE_HEADER, type TrafficSplit } from './split.js';
+import { FORCE_HEADER, FORCE_TOKEN_HEADER, type TrafficSplit } from './split.js';
 
 /** Published once per answered request, for metrics (node:diagnostics_channel; free without subscribers). */
 export const PROXY_RESPONSE_CHANNEL = 'airlock:proxy:response';
@@ -17,8 +17,26 @@ export interface ProxyResponse {
   readonly generation: number;
   readonly status: number;
   readonly ms: number;
+  /** A rollout side forced by the request (operator-enabled): not a real user's answer. */
+  readonly forced?: boolean;
+  /** The client went away before its answer was complete (Envoy's DC): not the generation's failure. */
+  readonly clientAborted?: boolean;
+  /** The id of its ProxyRequest (undefined when none was published). */
+  readonly id?: number;
 }
 const responses = channel(PROXY_RESPONSE_CHANNEL);
+
+/** Published when a request is sent to a generation (each attempt), so a judge can see requests that never finish. */
+export const PROXY_REQUEST_CHANNEL = 'airlock:proxy:request';
+export interface ProxyRequest {
+  readonly service: string;
+  readonly generation: number;
+  /** The same id comes back in the request's ProxyResponse; a retry publishes it again (the generation may differ). */
+  readonly id: number;
+  readonly forced: boolean;
+}
+const requests = channel(PROXY_REQUEST_CHANNEL);
+let nextRequestId = 0;
 
 export interface HttpProxyOptions {
   readonly service: string;
@@ -87,11 +105,12 @@ export class HttpProxy {
   }
 
   /** The backend for one request now: the split's choice while one is set, else the active one; undefined: wait for one (acquire). */
-  #pick(req: IncomingMessage, extra: string[]): Backend | undefined {
+  #pick(req: IncomingMessage, extra: string[], mark: { forced: boolean }): Backend | undefined {
     const split = this.#split;
     if (split !== undefined) {
       const choice = split.choose(req);
       if (choice.setCookie !== undefined) extra.push('set-cookie', choice.setCookie);
+      mark.forced = choice.forced === true;
       if (choice.canary) return split.canary;
     }
     return this.#switch.active;
@@ -104,9 +123,10 @@ export class HttpProxy {
     const headers = forwardHeaders(req);
     let sentFailures = 0;
     let unsentFailures = 0;
+    const mark = { forced: false, id: undefined as number | undefined };
     for (;;) {
       const extraHeaders: string[] = [];
-      const backend = this.#pick(req, extraHeaders) ?? (await this.#switch.acquire());
+      const backend = this.#pick(req, extraHeaders, mark) ?? (await this.#switch.acquire());
       if (backend === undefined) {
         const down = this.#switch.unavailable;
         if (down !== undefined) this.#reply(res, 503, `${down}\n`);
@@ -115,13 +135,18 @@ export class HttpProxy {
       }
       if (this.options.debugHeaders?.()) extraHeaders.push('x-airlock-generation', String(backend.generation));
       this.#inFlight.add(backend.generation);
+      if (requests.hasSubscribers) {
+        // One id per request: a retry publishes it again with the generation it goes to now.
+        mark.id ??= ++nextRequestId;
+        requests.publish({ service: this.options.service, generation: backend.generation, id: mark.id, forced: mark.forced } satisfies ProxyRequest);
+      }
       const outcome = await forwardOnce(this.#pools.get(backend), req, res, { method, headers, hasBody, extraHeaders });
       this.#inFlight.done(backend.generation);
       if (outcome === 'done') {
-        this.#answered(backend.generation, res.statusCode, started);
+        this.#answered(backend.generation, res.statusCode, started, mark);
         return;
       }
-      if (outcome === 'aborted') return;
+      if (outcome === 'aborted') return this.#answered(backend.generation, 499, started, mark, true);
       const code = errorCode(outcome);
       const sent = wasSent(code);
       const failed = {
@@ -144,15 +169,20 @@ export class HttpProxy {
       }
       this.options.onError(`${method} ${req.url} → g${backend.generation}: ${code} ${outcome.message}${retry ? ' (retrying)' : ''}`);
       if (retry) continue;
+      // The client left first: its connection's end is not the generation's failure.
+      const clientLeft = res.destroyed;
       if (res.headersSent || res.destroyed) res.destroy();
       else this.#reply(res, 502, `upstream g${backend.generation} failed: ${code}\n`);
-      this.#answered(backend.generation, 502, started);
+      this.#answered(backend.generation, clientLeft ? 499 : 502, started, mark, clientLeft);
       return;
     }
   }
 
-  #answered(generation: number, status: number, started: number): void {
-    if (responses.hasSubscribers) responses.publish({ service: this.options.service, generation, status, ms: performance.now() - started } satisfies ProxyResponse);
+  #answered(generation: number, status: number, started: number, mark: { forced: boolean; id: number | undefined }, clientAborted = false): void {
+    if (!responses.hasSubscribers) return;
+    const { forced, id } = mark;
+    const response: ProxyResponse = { service: this.options.service, generation, status, ms: performance.now() - started, ...(forced ? { forced } : {}), ...(clientAborted ? { clientAborted } : {}), ...(id === undefined ? {} : { id }) };
+    responses.publish(response);
   }
 
   #reply(res: ServerResponse, status: number, text: string): void {
@@ -165,7 +195,7 @@ export class HttpProxy {
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     // The client may reset while it waits for a backend (up to proxy.hold).
     socket.on('error', () => socket.destroy());
-    const backend = this.#pick(req, []) ?? (await this.#switch.acquire());
+    const backend = this.#pick(req, [], { forced: false }) ?? (await this.#switch.acquire());
     if (backend === undefined || socket.destroyed) {
       socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
@@ -175,7 +205,8 @@ export class HttpProxy {
       onConnect: () => {
         const lines = [`${req.method} ${req.url} HTTP/1.1`];
         for (let i = 0; i < req.rawHeaders.length; i += 2) {
-          if ((req.rawHeaders[i] as string).toLowerCase() !== FORCE_HEADER) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+          const lower = (req.rawHeaders[i] as string).toLowerCase();
+          if (lower !== FORCE_HEADER && lower !== FORCE_TOKEN_HEADER) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
         }
         lines.push(`x-forwarded-for: ${req.socket.remoteAddress ?? ''}`, 'x-forwarded-proto: http');
         upstream.write(`${lines.join('\r\n')}\r\n\r\n`);

@@ -3,10 +3,14 @@ import type { Backend } from './backends.js';
 
 /** The header a tester sends to force a side of a rollout; never forwarded to the app. */
 export const FORCE_HEADER = 'x-airlock-canary';
+/** With rollout.force: token, the secret that allows forcing; never forwarded to the app. */
+export const FORCE_TOKEN_HEADER = 'x-airlock-canary-token';
 
 /** Where one request goes while a split is on, and what its response must carry (a cookie that keeps the user on one side). */
 export interface SplitChoice {
   readonly canary: boolean;
+  /** The side was forced (an operator's test request): its answer never counts toward a verdict. */
+  readonly forced?: boolean;
   /** Set-Cookie values to add to the response. */
   readonly setCookie?: string;
 }

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeAtomic } from './atomic.js';
+import { writeAtomic } from '../atomic-file.js';
 
 /** What an agent remembers of one service's channel, across restarts. */
 export interface AgentState {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Metadata, MetadataKind, type Root, type Snapshot, type TargetFile, type Targets, type Timestamp } from '@tufjs/models';
 import { AirlockError } from '../errors.js';
-import { writeAtomic } from './atomic.js';
+import { writeAtomic } from '../atomic-file.js';
 import type { Role } from './keys.js';
 
 export const DAY_MS = 86_400_000;

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'nod
 import { basename, join } from 'node:path';
 import { Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp } from '@tufjs/models';
 import { AirlockError } from '../errors.js';
-import { writeAtomic } from './atomic.js';
+import { writeAtomic } from '../atomic-file.js';
 import { generateKey, loadKey, ROLES, type Role, type SigningKey } from './keys.js';
 import { current, DEFAULT_EXPIRY_MS, expires, metadataDir, releaseOf, SPEC_VERSION, write, type ReleaseCustom } from './metadata-io.js';
 

@@ -5,7 +5,7 @@ import type { ServicePlan } from '../config/plan.js';
 import { AirlockError, fullCode, type ErrorCode } from '../errors.js';
 import type { AirlockEvent, EventBus } from '../events.js';
 import type { NewArtifacts, ObtainContext, Obtained } from '../pipeline/artifact-source.js';
-import { syncDir } from './atomic.js';
+import { syncDir } from '../atomic-file.js';
 import { isArchive, unpackRelease } from './unpack.js';
 import { AgentStateFile } from './agent-state.js';
 import { ReleaseChannel, type Release } from './channel.js';

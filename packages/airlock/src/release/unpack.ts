@@ -2,7 +2,7 @@ import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, isAbsolute, normalize, posix } from 'node:path';
 import { list, extract, type ReadEntry } from 'tar';
 import { AirlockError } from '../errors.js';
-import { syncDir } from './atomic.js';
+import { syncDir } from '../atomic-file.js';
 
 /** Entry types a release may hold: files, directories, and links that stay inside it. */
 const ALLOWED = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);

@@ -1,10 +1,20 @@
 import type { RolloutPlan } from '../config/plan.js';
+import { errorRateConfidence, score } from './compare.js';
 import type { WindowFigures } from './stats.js';
 
+/** How sure the window is that the canary's error rate is above the stable one's, and the window's score (0..100). */
+export interface Comparison {
+  readonly confidence: number;
+  readonly score: number;
+}
+
 export type Verdict =
-  | { readonly kind: 'pass'; readonly reason: string }
-  | { readonly kind: 'fail'; readonly reason: string }
+  | ({ readonly kind: 'pass'; readonly reason: string } & Partial<Comparison>)
+  | ({ readonly kind: 'fail'; readonly reason: string } & Partial<Comparison>)
   | { readonly kind: 'inconclusive'; readonly reason: string };
+
+/** The z-test speaks only from this many canary errors on (the normal approximation's rule of thumb); below, only the absolute guard does. */
+export const MIN_ERRORS_FOR_TEST = 5;
 
 const percent = (rate: number) => `${(rate * 100).toFixed(rate < 0.1 ? 2 : 1)} %`;
 const ms = (value: number) => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
@@ -12,9 +22,13 @@ const ms = (value: number) => `${value < 10 ? value.toFixed(1) : Math.round(valu
 /**
  * One analysis window's verdict, canary against stable over the same window. Too few
  * canary requests decide nothing (inconclusive: the step holds, it neither promotes nor
- * rolls back). Otherwise the canary fails on its error rate, or on its p99 exceeding the
- * stable one by more than allowed; `baselineP99Ms` stands in for the stable p99 when the
- * stable side had too few requests itself (at 100 % it gets none).
+ * rolls back). Otherwise the canary fails on its error rate above the absolute guard
+ * (maxErrorRate); on its error rate above the stable one's with `analysis.confidence` by a
+ * one-sided two-proportion z-test (once it has MIN_ERRORS_FOR_TEST errors and the stable
+ * side minRequests requests); or on its p99 exceeding the stable one by more than allowed.
+ * `baselineP99Ms` stands in for the stable p99 when the stable side had too few requests
+ * itself (at 100 % it gets none). Pass and statistical fail verdicts carry the confidence
+ * that the canary is worse and the window's score.
  *
  * @example
  *   judge(canary, stable, plan.analysis, undefined); // { kind: 'fail', reason: 'error rate 5.00 % > 1.00 % (12 of 240)' }
@@ -26,11 +40,17 @@ export function judge(canary: WindowFigures, stable: WindowFigures, analysis: Ro
   if (canary.errorRate > analysis.maxErrorRate) {
     return { kind: 'fail', reason: `error rate ${percent(canary.errorRate)} > ${percent(analysis.maxErrorRate)} (${canary.errors} of ${canary.requests})` };
   }
+  const compared = stable.requests >= analysis.minRequests;
+  const confidence = compared ? errorRateConfidence(canary, stable) : 0.5;
+  const comparison = { confidence, score: score(confidence) };
+  if (compared && canary.errors >= MIN_ERRORS_FOR_TEST && confidence >= (analysis.confidence ?? 0.999)) {
+    return { kind: 'fail', reason: `error rate ${percent(canary.errorRate)} (${canary.errors} of ${canary.requests}) vs stable ${percent(stable.errorRate)} (${stable.errors} of ${stable.requests}): higher with ${(confidence * 100).toFixed(2)} % confidence`, ...comparison };
+  }
   const stableP99 = stable.requests >= analysis.minRequests ? stable.p99Ms : baselineP99Ms;
   const canaryP99 = canary.p99Ms as number;
   if (stableP99 !== undefined && canaryP99 - stableP99 > analysis.maxP99IncreaseMs) {
-    return { kind: 'fail', reason: `p99 ${ms(canaryP99)} vs stable ${ms(stableP99)}: +${ms(canaryP99 - stableP99)} > ${analysis.maxP99IncreaseMs} ms` };
+    return { kind: 'fail', reason: `p99 ${ms(canaryP99)} vs stable ${ms(stableP99)}: +${ms(canaryP99 - stableP99)} > ${analysis.maxP99IncreaseMs} ms`, ...comparison };
   }
   const latency = stableP99 === undefined ? `p99 ${ms(canaryP99)} (no stable p99 to compare)` : `p99 ${ms(canaryP99)} vs stable ${ms(stableP99)}`;
-  return { kind: 'pass', reason: `error rate ${percent(canary.errorRate)} (${canary.errors} of ${canary.requests}), ${latency}` };
+  return { kind: 'pass', reason: `error rate ${percent(canary.errorRate)} (${canary.errors} of ${canary.requests}), ${latency}`, ...comparison };
 }

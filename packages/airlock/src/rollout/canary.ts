@@ -2,9 +2,12 @@ import type { Clock } from '../clock.js';
 import type { RolloutPlan } from '../config/plan.js';
 import { fullCode } from '../errors.js';
 import type { AirlockEvent, RolloutWindow } from '../events.js';
-import { judge } from './analysis.js';
+import { judge, type Comparison } from './analysis.js';
 
 export type RolloutEvent = Extract<AirlockEvent, { type: `rollout.${string}` }>;
+
+/** Windows in a row with canary requests hanging and too few answered: a canary that does not answer is aborted, not held. */
+export const STUCK_WINDOWS = 3;
 
 /** running: analysed each interval; paused: held by hand; promoted / aborted: over. */
 export type RolloutState = 'running' | 'paused' | 'promoted' | 'aborted';
@@ -25,6 +28,8 @@ export interface RolloutStatus {
   /** The window under way (running), or the one that decided the end. */
   readonly window: RolloutWindow;
   readonly lastDecision: { readonly type: RolloutEvent['type']; readonly reason: string; readonly at: string } | undefined;
+  /** The last judged window: the confidence that the canary's error rate is above the stable one's, and its score (0..100). */
+  readonly comparison?: Comparison;
 }
 
 export interface RolloutHooks {
@@ -74,6 +79,9 @@ export class CanaryRollout {
   #baselineP99: number | undefined;
   #lastWindow: RolloutWindow | undefined;
   #lastDecision: RolloutStatus['lastDecision'];
+  #comparison: Comparison | undefined;
+  /** Inconclusive windows in a row while canary requests hang. */
+  #stuck = 0;
 
   constructor(private readonly options: RolloutOptions) {}
 
@@ -148,6 +156,7 @@ export class CanaryRollout {
       failureLimit: plan.analysis.failureLimit,
       window: this.over && this.#lastWindow ? this.#lastWindow : this.options.windows.peek(),
       lastDecision: this.#lastDecision,
+      ...(this.#comparison ? { comparison: this.#comparison } : {}),
     };
   }
 
@@ -184,11 +193,16 @@ export class CanaryRollout {
     const { plan } = this.options;
     const window = this.options.windows.take();
     const verdict = judge(window.canary, window.stable, plan.analysis, this.#baselineP99);
+    if (verdict.kind !== 'inconclusive' && verdict.confidence !== undefined && verdict.score !== undefined) this.#comparison = { confidence: verdict.confidence, score: verdict.score };
     if (window.stable.requests >= plan.analysis.minRequests) this.#baselineP99 = window.stable.p99Ms;
     if (verdict.kind === 'inconclusive') {
-      this.#say({ type: 'rollout.held', reason: `${verdict.reason}: holding at ${this.share} %`, window });
+      const hanging = window.canary.stillHanging ?? 0;
+      this.#stuck = hanging > 0 ? this.#stuck + 1 : 0;
+      if (this.#stuck >= STUCK_WINDOWS) return this.abort(`${hanging} canary requests open past the latency bound and ${window.canary.requests - (window.canary.hanging ?? 0)} answered, ${this.#stuck} windows in a row: the canary does not answer`, window);
+      this.#say({ type: 'rollout.held', reason: `${verdict.reason}${hanging > 0 ? ` (${hanging} hanging)` : ''}: holding at ${this.share} %`, window });
       return this.#schedule();
     }
+    this.#stuck = 0;
     if (verdict.kind === 'fail') {
       this.#failed += 1;
       if (this.#failed > plan.analysis.failureLimit) return this.abort(`${verdict.reason}; failed window ${this.#failed}, failureLimit ${plan.analysis.failureLimit}`, window);

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { RolloutKey, RolloutPlan } from '../config/plan.js';
 import type { Backend } from '../proxy/backends.js';
-import { FORCE_HEADER, type SplitChoice, type TrafficSplit } from '../proxy/split.js';
+import { FORCE_HEADER, FORCE_TOKEN_HEADER, type SplitChoice, type TrafficSplit } from '../proxy/split.js';
 import { bucketOf, onCanary } from './bucket.js';
 
 /** The cookie that keeps a user without a key on one side. */
@@ -23,15 +23,27 @@ export function cookieValue(header: string | undefined, name: string): string | 
   return undefined;
 }
 
+/**
+ * A header value as the client sent it: Node gives header bytes as Latin-1 characters, so
+ * `müller` sent as UTF-8 arrives as `mÃ¼ller`; its bytes, read as UTF-8, are the key the
+ * user (and `airlock rollout bucket`, and Unleash) hash.
+ */
+function sentText(value: string): string {
+  return Buffer.from(value, 'latin1').toString('utf8');
+}
+
 /** The key of one request, or undefined when it has none (a header or cookie missing). */
 export function keyOf(req: IncomingMessage, key: RolloutKey): string | undefined {
   switch (key.kind) {
     case 'header': {
       const value = req.headers[key.name];
-      return Array.isArray(value) ? value[0] : value;
+      const first = Array.isArray(value) ? value[0] : value;
+      return first === undefined ? undefined : sentText(first);
     }
-    case 'cookie':
-      return cookieValue(req.headers.cookie, key.name);
+    case 'cookie': {
+      const value = cookieValue(req.headers.cookie, key.name);
+      return value === undefined ? undefined : sentText(value);
+    }
     case 'ip':
       return req.socket.remoteAddress;
     case 'random':
@@ -39,10 +51,21 @@ export function keyOf(req: IncomingMessage, key: RolloutKey): string | undefined
   }
 }
 
+/** Who may force a side: nobody, any client (airlock dev's default), or a client with the token. */
+export type ForceMode = 'off' | 'header' | 'token';
+
+/** Compares two secrets in constant time, whatever their lengths (both are hashed first). */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
 /**
  * The split of one rollout: a request goes to the canary when its key's bucket is at or
- * below the share, or when it says `x-airlock-canary: always` (`never` keeps it on the
- * stable side). A request without its key goes to the stable side; with `key` unset, a
+ * below the share. Where the operator allows it (`force`), `x-airlock-canary: always`
+ * sends a request to the canary and `never` to the stable side (with `force: token`, only
+ * with `x-airlock-canary-token` set to the secret); such answers are marked forced and
+ * never judged. A request without its key goes to the stable side; with `key` unset, a
  * user without the airlock_uid cookie gets one (a random id) and is bucketed by it.
  *
  * @example
@@ -58,12 +81,21 @@ export class BucketSplit implements TrafficSplit {
     private readonly plan: Pick<RolloutPlan, 'key' | 'bucketing'>,
     readonly group: string,
     readonly canary: Backend,
+    private readonly force: { readonly mode: ForceMode; readonly token?: string } = { mode: 'off' },
   ) {}
 
+  /** The side a request forces, when forcing is allowed for it. */
+  #forced(req: IncomingMessage): 'always' | 'never' | undefined {
+    const asked = req.headers[FORCE_HEADER];
+    if ((asked !== 'always' && asked !== 'never') || this.force.mode === 'off') return undefined;
+    if (this.force.mode === 'header') return asked;
+    const token = req.headers[FORCE_TOKEN_HEADER];
+    return typeof token === 'string' && this.force.token !== undefined && sameSecret(token, this.force.token) ? asked : undefined;
+  }
+
   choose(req: IncomingMessage): SplitChoice {
-    const forced = req.headers[FORCE_HEADER];
-    if (forced === 'always') return { canary: true };
-    if (forced === 'never') return { canary: false };
+    const forced = this.#forced(req);
+    if (forced !== undefined) return { canary: forced === 'always', forced: true };
     let key = keyOf(req, this.plan.key);
     let setCookie: string | undefined;
     if (key === undefined && this.plan.key.kind === 'random') {

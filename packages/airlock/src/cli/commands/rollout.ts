@@ -23,6 +23,9 @@ export function describeRollout(name: string, r: RolloutStatus): string {
   lines.push(`  failed windows ${r.failedWindows} of ${r.failureLimit} allowed`);
   const heading = r.state === 'running' || r.state === 'paused' ? 'window so far' : 'deciding window';
   lines.push(...columns([[heading, 'requests', 'errors', 'error rate', 'p50', 'p99'], figuresRow('canary', r.window.canary), figuresRow('stable', r.window.stable)]).map((line) => `  ${line}`));
+  const apart = (f: RolloutFigures) => `${f.forced ?? 0} forced, ${f.disconnects ?? 0} gave up, ${f.hanging ?? 0} hung (in errors)`;
+  lines.push(`  not judged: canary ${apart(r.window.canary)}; stable ${apart(r.window.stable)}`);
+  if (r.comparison) lines.push(`  last judged window: canary's error rate above stable's with ${(r.comparison.confidence * 100).toFixed(2)} % confidence · score ${r.comparison.score}/100`);
   if (r.lastDecision) lines.push(`  last decision: ${r.lastDecision.type} at ${r.lastDecision.at}: ${r.lastDecision.reason}`);
   return lines.join('\n');
 }
