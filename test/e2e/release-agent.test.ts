@@ -26,19 +26,28 @@ function cli(dir: string, ...args: string[]): { status: number | null; stdout: s
   return spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8' });
 }
 
+/** A temp project with a release channel (init done) and how to publish the app as version N. */
+function channelProject(cleanup: ReturnType<typeof cleanupAfter>) {
+  const dir = tempProject();
+  cleanup(() => removeProject(dir));
+  assert.equal(cli(dir, 'release', 'init', 'channel', '--keys', 'keys').status, 0);
+  const publish = (file: string, version: number) => {
+    const published = cli(dir, 'release', 'publish', 'channel', file, '--keys', 'keys', '--service', 'web', '--channel', 'stable', '--version', String(version));
+    assert.equal(published.status, 0, published.stderr);
+  };
+  const publishApp = (version: number, crash = false, startDelayMs = 0) => {
+    writeFileSync(join(dir, 'app.cjs'), app(`v${version}`, crash, startDelayMs));
+    publish('app.cjs', version);
+  };
+  return { dir, publish, publishApp };
+}
+
 describe('airlock agent: signed releases through the same swap', () => {
   const cleanup = cleanupAfter();
 
   it('applies each new release with 0 failed requests, keeps the good one when a release fails its gate, and remembers the bad mark across a restart', async () => {
-    const dir = tempProject();
-    cleanup(() => removeProject(dir));
+    const { dir, publishApp } = channelProject(cleanup);
     const port = await freePort();
-    assert.equal(cli(dir, 'release', 'init', 'channel', '--keys', 'keys').status, 0);
-    const publishApp = (version: number, crash = false) => {
-      writeFileSync(join(dir, 'app.cjs'), app(`v${version}`, crash));
-      const published = cli(dir, 'release', 'publish', 'channel', 'app.cjs', '--keys', 'keys', '--service', 'web', '--channel', 'stable', '--version', String(version));
-      assert.equal(published.status, 0, published.stderr);
-    };
     publishApp(1);
     writeFileSync(
       join(dir, 'airlock.yaml'),
@@ -79,11 +88,8 @@ describe('airlock agent: signed releases through the same swap', () => {
   });
 
   it('refuses a tampered release and keeps serving; verify says why and exits 1', async () => {
-    const dir = tempProject();
-    cleanup(() => removeProject(dir));
-    assert.equal(cli(dir, 'release', 'init', 'channel', '--keys', 'keys').status, 0);
-    writeFileSync(join(dir, 'app.cjs'), app('v1'));
-    assert.equal(cli(dir, 'release', 'publish', 'channel', 'app.cjs', '--keys', 'keys', '--service', 'web', '--channel', 'stable', '--version', '1').status, 0);
+    const { dir, publishApp } = channelProject(cleanup);
+    publishApp(1);
     const ok = cli(dir, 'release', 'verify', 'channel', '--trust', 'keys/1.root.json', '--service', 'web', '--channel', 'stable');
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /^web 1 on stable: web\/stable\/1\/app\.cjs, \d+ bytes, sha256 [0-9a-f]{64}: verified/);
@@ -99,11 +105,8 @@ describe('airlock agent: signed releases through the same swap', () => {
   });
 
   it('serves a repository any TUF client reads: a fresh tuf-js Updater given only the root, over `airlock release serve`', async () => {
-    const dir = tempProject();
-    cleanup(() => removeProject(dir));
-    assert.equal(cli(dir, 'release', 'init', 'channel', '--keys', 'keys').status, 0);
-    writeFileSync(join(dir, 'app.cjs'), app('v1'));
-    assert.equal(cli(dir, 'release', 'publish', 'channel', 'app.cjs', '--keys', 'keys', '--service', 'web', '--channel', 'stable', '--version', '1').status, 0);
+    const { dir, publishApp } = channelProject(cleanup);
+    publishApp(1);
     assert.equal(cli(dir, 'release', 'rotate-root', 'channel', '--keys', 'keys', '--also', 'timestamp').status, 0);
     const port = await freePort();
     const serve = new AirlockRun(['release', 'serve', 'channel', '--listen', String(port)], dir);
@@ -126,14 +129,8 @@ describe('airlock agent: signed releases through the same swap', () => {
   });
 
   it('converges after a SIGKILL while a download was half done and while the new release was starting', async () => {
-    const dir = tempProject();
-    cleanup(() => removeProject(dir));
+    const { dir, publishApp } = channelProject(cleanup);
     const port = await freePort();
-    assert.equal(cli(dir, 'release', 'init', 'channel', '--keys', 'keys').status, 0);
-    const publishApp = (version: number, startDelayMs = 0) => {
-      writeFileSync(join(dir, 'app.cjs'), app(`v${version}`, false, startDelayMs));
-      assert.equal(cli(dir, 'release', 'publish', 'channel', 'app.cjs', '--keys', 'keys', '--service', 'web', '--channel', 'stable', '--version', String(version)).status, 0);
-    };
     publishApp(1);
     writeFileSync(
       join(dir, 'airlock.yaml'),
@@ -144,7 +141,7 @@ describe('airlock agent: signed releases through the same swap', () => {
     await run.waitForEvent('release.applied', { version: 1 });
 
     // v2 takes 3 s to start: the agent is SIGKILLed while it starts.
-    publishApp(2, 3_000);
+    publishApp(2, false, 3_000);
     const started = await run.waitForMatch((e) => e.type === 'process.started' && e.generation === 2);
     // What a download cut short leaves behind: a temp file in the store.
     writeFileSync(join(dir, '.airlock', 'store', 'sha256', '.deadbeef.1.download'), 'partial');
@@ -170,15 +167,13 @@ describe('airlock agent: a Node app released as a .tar.gz', () => {
   const cleanup = cleanupAfter();
 
   it('unpacks the verified archive and runs the app from it ({artifact} is its root)', async () => {
-    const dir = tempProject();
-    cleanup(() => removeProject(dir));
+    const { dir, publish } = channelProject(cleanup);
     const port = await freePort();
-    assert.equal(cli(dir, 'release', 'init', 'channel', '--keys', 'keys').status, 0);
     mkdirSync(join(dir, 'build', 'lib'), { recursive: true });
     writeFileSync(join(dir, 'build', 'lib', 'version.js'), "module.exports = 'from the tarball';\n");
     writeFileSync(join(dir, 'build', 'server.js'), app('x').replace("res.end('x')", "res.end(require('./lib/version.js'))"));
     await create({ file: join(dir, 'app.tar.gz'), gzip: true, cwd: join(dir, 'build'), portable: true }, ['server.js', 'lib']);
-    assert.equal(cli(dir, 'release', 'publish', 'channel', 'app.tar.gz', '--keys', 'keys', '--service', 'web', '--channel', 'stable', '--version', '1').status, 0);
+    publish('app.tar.gz', 1);
     writeFileSync(
       join(dir, 'airlock.yaml'),
       `services:\n  web:\n    run: { cmd: "node {artifact}/server.js" }\n    listen: 127.0.0.1:${port}\n    health: { http: { path: / } }\n    release: { from: channel, channel: stable, trust: keys/1.root.json }\n`,
