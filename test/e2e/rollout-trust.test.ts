@@ -217,4 +217,26 @@ describe('rollouts nobody can game', () => {
     assert.equal(run.events.slice(since).filter((e) => e.type === 'rollout.step').length, 0);
     assert.equal((await run.interrupt()).code, 0);
   });
+
+  it('after a restart mid-rollout serves the stable build and says so; a reload rolls the new build out again', async () => {
+    const first = await start('dev');
+    const { dir, port } = first;
+    let since = first.run.events.length;
+    behave(dir, { version: 'v2' });
+    // No traffic: the rollout holds at its first step, under way when airlock stops.
+    await first.run.waitForEvent('rollout.held', { canary: 2 }, 60_000, since);
+    assert.equal((await first.run.interrupt('SIGTERM')).code, 0);
+
+    const again = new AirlockRun(['dev', '--log-format', 'json'], dir);
+    cleanup(() => again.kill());
+    const notice = await again.waitForMatch((e) => e.type === 'notice' && /was under way when airlock stopped/.test(String(e.message)), 60_000);
+    assert.match(String(notice.message), /its canary is gone: g1's build .* serves; `airlock reload` \(or the next change\) rolls this build out again/);
+    await again.waitForEvent('reload.ready', {}, 60_000);
+    for (let i = 0; i < 10; i++) assert.match((await getWith(port, { 'x-user-id': `u${i}` }))?.body ?? '', /^v1 /);
+    since = again.events.length;
+    assert.equal(cli(dir, 'reload', 'web').status, 0);
+    const step = await again.waitForEvent('rollout.step', { step: 1 }, 60_000, since);
+    assert.equal(step.share, 10);
+    assert.equal((await again.interrupt()).code, 0);
+  });
 });

@@ -7,6 +7,8 @@ interface Marks {
   readonly bad: Record<string, string>;
   /** A copy of the artifact of the stable generation the last aborted rollout went back to. */
   readonly lastGood?: string;
+  /** The rollout under way: its canary's build, and a copy of the stable generation's artifact. */
+  readonly inProgress?: { readonly canary: string; readonly stable: string; readonly stableN: number };
 }
 
 /**
@@ -22,6 +24,7 @@ interface Marks {
 export class BadBuilds {
   readonly #bad: Map<string, string>;
   #lastGood: string | undefined;
+  #inProgress: Marks['inProgress'];
 
   constructor(
     private readonly file: string,
@@ -30,6 +33,28 @@ export class BadBuilds {
     const marks = this.#read();
     this.#bad = new Map(Object.entries(marks.bad));
     this.#lastGood = marks.lastGood;
+    this.#inProgress = marks.inProgress;
+  }
+
+  /** The rollout that was under way when airlock stopped (its stable artifact still there), if any. */
+  get inProgress(): Marks['inProgress'] {
+    return this.#inProgress !== undefined && existsSync(this.#inProgress.stable) ? this.#inProgress : undefined;
+  }
+
+  /** A rollout began: kept on disk with a copy of the stable artifact, so a restart can go back to it. */
+  began(canary: string, stableArtifact: string | undefined, stableN: number): void {
+    if (stableArtifact === undefined || !existsSync(stableArtifact)) return this.ended();
+    const stable = `${this.file}.stable`;
+    this.#save(() => {
+      copyFileSync(stableArtifact, stable);
+      this.#inProgress = { canary, stable, stableN };
+    });
+  }
+
+  /** The rollout is over (promoted, or replaced by taking over at once): nothing to go back to after a restart. */
+  ended(): void {
+    if (this.#inProgress === undefined) return;
+    this.#save(() => (this.#inProgress = undefined));
   }
 
   get size(): number {
@@ -49,17 +74,26 @@ export class BadBuilds {
   /** Marks a build bad; `lastGood`, the artifact the rollout went back to, is copied beside the file (the store reuses generation numbers after a restart). */
   mark(identity: string, why: string, lastGood: string | undefined): void {
     this.#bad.set(identity, why);
-    try {
-      mkdirSync(dirname(this.file), { recursive: true });
+    this.#save(() => {
+      this.#inProgress = undefined;
       if (lastGood !== undefined && existsSync(lastGood)) {
         const kept = `${this.file}.last-good`;
         copyFileSync(lastGood, kept);
         this.#lastGood = kept;
       }
+    });
+  }
+
+  /** Applies a change and writes the file (temp, fsync, rename); a failure is said, and the change holds until airlock stops. */
+  #save(change: () => void): void {
+    try {
+      mkdirSync(dirname(this.file), { recursive: true });
+      change();
       const bad = Object.fromEntries([...this.#bad].filter(([id]) => id.startsWith('sha256:') || id.startsWith('sources:sha256:')));
-      writeAtomic(this.file, `${JSON.stringify({ bad, ...(this.#lastGood ? { lastGood: this.#lastGood } : {}) } satisfies Marks, null, 1)}\n`);
+      const marks: Marks = { bad, ...(this.#lastGood ? { lastGood: this.#lastGood } : {}), ...(this.#inProgress ? { inProgress: this.#inProgress } : {}) };
+      writeAtomic(this.file, `${JSON.stringify(marks, null, 1)}\n`);
     } catch (error) {
-      this.say(`could not record the bad build in ${this.file}: ${(error as Error).message}; it is refused until airlock stops`);
+      this.say(`could not record the rollout's state in ${this.file}: ${(error as Error).message}; it holds until airlock stops`);
     }
   }
 

@@ -36,6 +36,14 @@ interface Active {
   readonly identity: string;
 }
 
+/** What the screen of a new generation says: roll it out (identity), refuse it, or run another artifact instead (and why). */
+export interface Screened {
+  readonly identity?: string;
+  readonly refused?: string;
+  readonly instead?: string;
+  readonly notice?: string;
+}
+
 export type RolloutAction = 'promote' | 'promote-full' | 'abort' | 'pause' | 'resume';
 
 /**
@@ -55,11 +63,11 @@ export class CanaryRelease {
   /** The last rollout (over or replaced), for status. */
   #last: CanaryRollout | undefined;
   /** Builds whose rollout was aborted, kept on disk: a restart never serves what was rolled back. */
-  readonly #bad: BadBuilds;
+  readonly #memory: BadBuilds;
 
   constructor(private readonly context: CanaryReleaseContext) {
     const plan = context.plan();
-    this.#bad = new BadBuilds(join(plan.dir, '.airlock', 'rollout', `${plan.name}.json`), (message) => context.bus.emit({ type: 'notice', service: context.plan().name, message }));
+    this.#memory = new BadBuilds(join(plan.dir, '.airlock', 'rollout', `${plan.name}.json`), (message) => context.bus.emit({ type: 'notice', service: context.plan().name, message }));
   }
 
   /** Whether a new generation rolls out as a canary against `stable` instead of taking over at once. */
@@ -79,20 +87,28 @@ export class CanaryRelease {
    * is to roll out as a canary (undefined: it takes over at once), or the refusal when its
    * build was rolled back before.
    */
-  async screen(n: number, artifact: string | undefined, sourceBuild: number, stable: Generation | undefined, known?: string): Promise<{ identity?: string; refused?: string; instead?: string }> {
+  async screen(n: number, artifact: string | undefined, sourceBuild: number, stable: Generation | undefined, known?: string): Promise<Screened> {
     const canary = this.wants(stable);
+    const serving = stable !== undefined && stable.child.end === undefined;
+    const interrupted = serving ? undefined : this.#memory.inProgress;
     // Marks outlive the rollout that made them (and airlock): also a first generation is screened.
-    if (!canary && this.#bad.size === 0) return {};
+    if (!canary && this.#memory.size === 0 && interrupted === undefined) return {};
     // A release knows its digest from its verified metadata: the file is not read again.
     const identity = known ?? (await buildIdentity(artifact, sourceBuild));
-    const bad = this.#bad.get(identity);
-    if (bad === undefined) return canary ? { identity } : {};
+    const bad = this.#memory.get(identity);
+    if (bad === undefined) {
+      // airlock stopped mid-rollout: the canary went with it; its stable build serves again first.
+      if (interrupted?.canary === identity) {
+        return { instead: interrupted.stable, notice: `the rollout of this build against g${interrupted.stableN} was under way when airlock stopped, and its canary is gone: g${interrupted.stableN}'s build (${interrupted.stable}) serves; \`airlock reload\` (or the next change) rolls this build out again` };
+      }
+      return canary ? { identity } : {};
+    }
     const refused = `g${n}: not ${canary ? 'rolled out' : 'served'}: it is the same build as ${bad}; change the code to roll out a new one`;
-    if (stable !== undefined && stable.child.end === undefined) return { refused: `${refused}; g${stable.n} (pid ${stable.child.pid}) keeps serving` };
+    if (serving) return { refused: `${refused}; g${stable.n} (pid ${stable.child.pid}) keeps serving` };
     // Nothing serves (airlock started again after the abort): the build the rollout went back to serves instead.
-    const lastGood = this.#bad.lastGood;
+    const lastGood = this.#memory.lastGood;
     const lastGoodIdentity = lastGood === undefined ? undefined : await buildIdentity(lastGood, sourceBuild);
-    if (lastGood !== undefined && lastGoodIdentity !== undefined && this.#bad.get(lastGoodIdentity) === undefined) return { refused: `${refused}; the build the rollout went back to (${lastGood}) serves instead`, instead: lastGood };
+    if (lastGood !== undefined && lastGoodIdentity !== undefined && this.#memory.get(lastGoodIdentity) === undefined) return { refused: `${refused}; the build the rollout went back to (${lastGood}) serves instead`, instead: lastGood };
     return { refused: `${refused}; nothing serves until a different build is ready` };
   }
 
@@ -109,9 +125,10 @@ export class CanaryRelease {
     const group = settings.group ?? `rollout-${randomBytes(6).toString('hex')}`;
     const force = { mode: settings.force ?? this.context.forceDefault, token: settings.forceToken };
     const split = new BucketSplit(settings, group, { generation: next.n, host: '127.0.0.1', port: launch.backendPort as number, alive: launch.alive }, force);
-    // A request open longer than the latency bound (stable p99 + the allowed increase, or a whole interval before any p99 is known) counts against its side.
+    // A request still open after a whole interval (or the latency bound, stable p99 + the allowed increase, if that is longer)
+    // counts against its side as hanging; one that is merely slow is judged by its latency when it ends.
     const { maxP99IncreaseMs } = settings.analysis;
-    const stats = new RolloutStats(service, stable.n, next.n, (stableP99) => (stableP99 === undefined ? settings.intervalMs : stableP99 + maxP99IncreaseMs));
+    const stats = new RolloutStats(service, stable.n, next.n, (stableP99) => Math.max(settings.intervalMs, (stableP99 ?? 0) + maxP99IncreaseMs));
     const liveness = new LivenessMonitor(probe, next.child, plan().health);
     const rollout: CanaryRollout = new CanaryRollout({
       service,
@@ -129,6 +146,7 @@ export class CanaryRelease {
       },
     });
     const active: Active = { rollout, stats, canary: next, stable, probe, liveness, identity };
+    this.#memory.began(identity, stable.artifact, stable.n);
     this.#active = active;
     this.#last = rollout;
     handoff.split?.(split);
@@ -159,6 +177,7 @@ export class CanaryRelease {
   takeOverInstead(): void {
     const active = this.#active;
     if (active === undefined) return;
+    this.#memory.ended();
     this.#end(active);
     this.context.policy.retire(active.canary);
   }
@@ -194,6 +213,7 @@ export class CanaryRelease {
   }
 
   #promoted(active: Active): void {
+    this.#memory.ended();
     // Route first, then drop the split: every request has a backend at every moment.
     this.context.handoff.route(active.canary.n, active.canary.launch);
     this.#end(active);
@@ -204,7 +224,7 @@ export class CanaryRelease {
   #aborted(active: Active, reason: string): void {
     this.#end(active);
     // On disk (temp, fsync, rename) before the canary is retired: a restart from here on refuses it.
-    this.#bad.mark(active.identity, `g${active.canary.n}'s rollout was aborted: ${reason}`, active.stable.artifact);
+    this.#memory.mark(active.identity, `g${active.canary.n}'s rollout was aborted: ${reason}`, active.stable.artifact);
     this.context.policy.retire(active.canary);
   }
 }

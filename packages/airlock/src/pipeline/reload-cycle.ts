@@ -132,8 +132,9 @@ export class ReloadCycle {
       scheduler.resetBackoff();
       this.#sourceBuilds += 1;
     }
-    const { identity, refused, instead } = await release.screen(n, obtained.artifact, this.#sourceBuilds, this.context.serving.current, obtained.identity?.digest);
+    const { identity, refused, instead, notice } = await release.screen(n, obtained.artifact, this.#sourceBuilds, this.context.serving.current, obtained.identity?.digest);
     if (refused !== undefined) bus.emit({ type: 'reload.failed', service, generation: n, code: fullCode('ROLLOUT_BAD_BUILD'), message: refused, tail: [] });
+    if (notice !== undefined) bus.emit({ type: 'notice', service, message: notice });
     if (refused !== undefined && instead === undefined) return;
     const swapped = await this.#swap(n, instead ?? obtained.artifact, phases, identity);
     if (swapped === undefined) return;
