@@ -37,6 +37,9 @@ export interface RolloutFigures {
   /** undefined without requests. */
   readonly p50Ms: number | undefined;
   readonly p99Ms: number | undefined;
+  /** The p99's confidence interval at analysis.confidence (order statistics of the window): how much the window says about it. */
+  readonly p99LowMs?: number;
+  readonly p99HighMs?: number;
   /** Answers to forced requests (rollout.force), not judged. */
   readonly forced?: number;
   /** Clients that went away before their answer (not the generation's failure), not judged. */

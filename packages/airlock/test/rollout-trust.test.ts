@@ -5,7 +5,8 @@ import { describe, it } from 'node:test';
 import { PROXY_REQUEST_CHANNEL, PROXY_RESPONSE_CHANNEL } from '../src/proxy/http-proxy.ts';
 import { judge } from '../src/rollout/analysis.ts';
 import { bucketOf } from '../src/rollout/bucket.ts';
-import { errorRateConfidence, normalCdf } from '../src/rollout/compare.ts';
+import { errorRateConfidence, normalCdf, normalQuantile } from '../src/rollout/compare.ts';
+import { LatencyHistogram } from '../src/rollout/latency.ts';
 import { BucketSplit } from '../src/rollout/split.ts';
 import { RolloutStats } from '../src/rollout/stats.ts';
 import type { RolloutFigures } from '../src/events.ts';
@@ -98,5 +99,26 @@ describe('canary against stable with tests that know their sample size', () => {
       const good = judge(side(5, 1500, draw(1500, 0.002)), side(4, 1500, draw(1500, 0.002)), { ...analysis, maxErrorRate: 0.5 }, undefined);
       assert.equal(good.kind, 'pass', `run ${i}: ${good.reason}`);
     }
+  });
+
+  it('judges p99 on its confidence interval: a small window\'s tail aborts nothing, a large one\'s does', () => {
+    assert.ok(Math.abs(normalQuantile(0.999) - 3.0902) < 1e-3);
+    const window = (n: number, slow: number) => {
+      const h = new LatencyHistogram();
+      for (let i = 0; i < n; i++) h.record(i < slow ? 300 : 10);
+      return h;
+    };
+    // 2 of 100 slow: p99 is 300 ms, but its interval reaches down to the fast requests.
+    const small = window(100, 2).quantileBounds(0.99, 3.09);
+    assert.ok(small !== undefined && small.low < 11 && small.high > 290, JSON.stringify(small));
+    // 200 of 10,000 slow: the p99 is surely slow.
+    const large = window(10_000, 200).quantileBounds(0.99, 3.09);
+    assert.ok(large !== undefined && large.low > 290, JSON.stringify(large));
+    const stable = { ...side(4, 2000), p99LowMs: 10, p99HighMs: 11 };
+    const noisy = judge({ ...side(5, 100), p99Ms: 300, p99LowMs: small.low, p99HighMs: small.high }, stable, analysis, undefined);
+    assert.equal(noisy.kind, 'pass', noisy.reason);
+    const slow = judge({ ...side(5, 10_000), p99Ms: 300, p99LowMs: large.low, p99HighMs: large.high }, stable, analysis, undefined);
+    assert.equal(slow.kind, 'fail');
+    assert.match(slow.reason, /^p99 300 ms vs stable 10 ms: \+290 ms > 50 ms \(at 99\.9 %: canary p99 ≥ \d+ ms, stable p99 ≤ 11 ms\)$/);
   });
 });

@@ -9,6 +9,7 @@ import { LivenessMonitor } from '../health/monitor.js';
 import type { Probe } from '../health/probe.js';
 import { CanaryRollout, type RolloutStatus } from '../rollout/canary.js';
 import { BucketSplit } from '../rollout/split.js';
+import { normalQuantile } from '../rollout/compare.js';
 import { RolloutStats } from '../rollout/stats.js';
 import type { Generation } from '../swap/generation.js';
 import type { Handoff, Launch } from '../swap/handoff.js';
@@ -128,7 +129,7 @@ export class CanaryRelease {
     // A request still open after a whole interval (or the latency bound, stable p99 + the allowed increase, if that is longer)
     // counts against its side as hanging; one that is merely slow is judged by its latency when it ends.
     const { maxP99IncreaseMs } = settings.analysis;
-    const stats = new RolloutStats(service, stable.n, next.n, (stableP99) => Math.max(settings.intervalMs, (stableP99 ?? 0) + maxP99IncreaseMs));
+    const stats = new RolloutStats(service, stable.n, next.n, (stableP99) => Math.max(settings.intervalMs, (stableP99 ?? 0) + maxP99IncreaseMs), normalQuantile(settings.analysis.confidence ?? 0.999));
     const liveness = new LivenessMonitor(probe, next.child, plan().health);
     const rollout: CanaryRollout = new CanaryRollout({
       service,

@@ -25,7 +25,9 @@ const ms = (value: number) => `${value < 10 ? value.toFixed(1) : Math.round(valu
  * rolls back). Otherwise the canary fails on its error rate above the absolute guard
  * (maxErrorRate); on its error rate above the stable one's with `analysis.confidence` by a
  * one-sided two-proportion z-test (once it has MIN_ERRORS_FOR_TEST errors and the stable
- * side minRequests requests); or on its p99 exceeding the stable one by more than allowed.
+ * side minRequests requests); or on its p99 exceeding the stable one by more than allowed,
+ * judged on the p99s' confidence intervals when the window has them (the canary's lowest
+ * plausible p99 against the stable one's highest).
  * `baselineP99Ms` stands in for the stable p99 when the stable side had too few requests
  * itself (at 100 % it gets none). Pass and statistical fail verdicts carry the confidence
  * that the canary is worse and the window's score.
@@ -48,8 +50,13 @@ export function judge(canary: WindowFigures, stable: WindowFigures, analysis: Ro
   }
   const stableP99 = stable.requests >= analysis.minRequests ? stable.p99Ms : baselineP99Ms;
   const canaryP99 = canary.p99Ms as number;
-  if (stableP99 !== undefined && canaryP99 - stableP99 > analysis.maxP99IncreaseMs) {
-    return { kind: 'fail', reason: `p99 ${ms(canaryP99)} vs stable ${ms(stableP99)}: +${ms(canaryP99 - stableP99)} > ${analysis.maxP99IncreaseMs} ms`, ...comparison };
+  // With the p99s' confidence intervals (when the window has them): the canary's p99 at its
+  // lowest against the stable one's at its highest, so a small window's noise aborts nothing.
+  const canaryLow = canary.p99LowMs ?? canaryP99;
+  const stableHigh = compared ? (stable.p99HighMs ?? stableP99) : stableP99;
+  if (stableP99 !== undefined && stableHigh !== undefined && canaryLow - stableHigh > analysis.maxP99IncreaseMs) {
+    const sure = canary.p99LowMs === undefined ? '' : ` (at ${((analysis.confidence ?? 0.999) * 100).toFixed(1)} %: canary p99 ≥ ${ms(canaryLow)}, stable p99 ≤ ${ms(stableHigh)})`;
+    return { kind: 'fail', reason: `p99 ${ms(canaryP99)} vs stable ${ms(stableP99)}: +${ms(canaryP99 - stableP99)} > ${analysis.maxP99IncreaseMs} ms${sure}`, ...comparison };
   }
   const latency = stableP99 === undefined ? `p99 ${ms(canaryP99)} (no stable p99 to compare)` : `p99 ${ms(canaryP99)} vs stable ${ms(stableP99)}`;
   return { kind: 'pass', reason: `error rate ${percent(canary.errorRate)} (${canary.errors} of ${canary.requests}), ${latency}`, ...comparison };

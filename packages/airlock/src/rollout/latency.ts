@@ -31,7 +31,29 @@ export class LatencyHistogram {
   /** The upper bound of the bucket holding quantile q (0..1); undefined for an empty window. */
   quantile(q: number): number | undefined {
     if (this.#total === 0) return undefined;
-    const rank = Math.max(1, Math.ceil(q * this.#total));
+    return this.#atRank(Math.max(1, Math.ceil(q * this.#total)));
+  }
+
+  /**
+   * A distribution-free confidence interval for quantile q: the values at the ranks
+   * nq ∓ z·√(nq(1−q)) (the binomial count of samples below the true quantile, normally
+   * approximated), so a window of twenty requests says little about its p99 and one of
+   * two thousand says much. undefined for an empty window.
+   *
+   * @example
+   *   h.quantileBounds(0.99, 3.09); // { low: 212, high: 260 } for a window of 2,000
+   */
+  quantileBounds(q: number, z: number): { low: number; high: number } | undefined {
+    const n = this.#total;
+    if (n === 0) return undefined;
+    const spread = z * Math.sqrt(n * q * (1 - q));
+    const low = this.#atRank(Math.min(n, Math.max(1, Math.floor(n * q - spread))));
+    const high = this.#atRank(Math.min(n, Math.max(1, Math.ceil(n * q + spread))));
+    return low === undefined || high === undefined ? undefined : { low, high };
+  }
+
+  /** The value at a rank (1..count): the upper bound of its bucket. */
+  #atRank(rank: number): number | undefined {
     let seen = 0;
     for (let i = 0; i < SIZE; i += 1) {
       seen += this.#counts[i] ?? 0;

@@ -40,9 +40,11 @@ class Side {
     this.histogram.record(response.ms);
   }
 
-  figures(): WindowFigures {
+  figures(z: number): WindowFigures {
     const { generation, requests, errors, forced, disconnects, hanging } = this;
-    return { generation, requests, errors, errorRate: requests === 0 ? 0 : errors / requests, p50Ms: this.histogram.quantile(0.5), p99Ms: this.histogram.quantile(0.99), forced, disconnects, hanging };
+    const bounds = this.histogram.quantileBounds(0.99, z);
+    const p99Bounds = bounds === undefined ? {} : { p99LowMs: bounds.low, p99HighMs: bounds.high };
+    return { generation, requests, errors, errorRate: requests === 0 ? 0 : errors / requests, p50Ms: this.histogram.quantile(0.5), p99Ms: this.histogram.quantile(0.99), ...p99Bounds, forced, disconnects, hanging };
   }
 }
 
@@ -87,6 +89,8 @@ export class RolloutStats {
     canary: number,
     /** How long a request may stay open before it counts against its side (default: never). */
     private readonly latencyBound: (stableP99Ms: number | undefined) => number = () => Infinity,
+    /** The z of the p99 confidence intervals (analysis.confidence, one-sided). */
+    private readonly z = 3.09,
   ) {
     this.#stable = new Side(stable);
     this.#canary = new Side(canary);
@@ -113,8 +117,8 @@ export class RolloutStats {
     this.#countHanging();
     const stillHanging = (generation: number) => [...this.#hung.values()].filter((g) => g === generation).length;
     return {
-      stable: { ...this.#stable.figures(), stillHanging: stillHanging(this.#stable.generation) },
-      canary: { ...this.#canary.figures(), stillHanging: stillHanging(this.#canary.generation) },
+      stable: { ...this.#stable.figures(this.z), stillHanging: stillHanging(this.#stable.generation) },
+      canary: { ...this.#canary.figures(this.z), stillHanging: stillHanging(this.#canary.generation) },
     };
   }
 
