@@ -5,7 +5,6 @@ import type { BuildSlots } from '../build/slots.js';
 import type { ServicePlan } from '../config/plan.js';
 import type { EventBus } from '../events.js';
 import { buildGeneration } from './build-step.js';
-import { sourceIdentity } from './source-identity.js';
 
 /** What a reload knows when it asks its source for an artifact. */
 export interface ObtainContext {
@@ -24,7 +23,7 @@ export interface ObtainContext {
 
 /** What an artifact is, when its source knows it without reading the file again: its digest, and for a release its version and channel. */
 export interface ArtifactIdentity {
-  /** `sha256:<hex>` of the file, or `sources:sha256:<hex>` of the sources a service without an artifact runs. */
+  /** `sha256:<hex>` of the file (a release knows it from its verified metadata). */
   readonly digest: string;
   readonly release?: { readonly version: number; readonly channel: string };
 }
@@ -119,9 +118,7 @@ export class Builds implements NewArtifacts {
 
   async obtain(context: ObtainContext): Promise<Obtained> {
     const plan = this.plan();
-    // A service that runs its sources: its build is what its sources hold (rollouts mark builds by identity).
-    const sources = async () => (plan.rollout.strategy === 'canary' ? { identity: { digest: await sourceIdentity(plan) } } : {});
-    if (!plan.build) return { ok: true, artifact: context.same, ...(context.same === undefined ? await sources() : {}) };
+    if (!plan.build) return { ok: true, artifact: context.same };
     const started = performance.now();
     const store = this.#artifacts();
     const step = { plan, bus: this.bus, artifactPath: store?.buildPath ?? '', slots: this.slots, fileEnv: context.fileEnv, keeps: () => context.keeps };
@@ -134,7 +131,7 @@ export class Builds implements NewArtifacts {
     }
     const artifact = store?.commit(context.n, context.inUse);
     this.#lastBuilt = artifact;
-    return { ok: true, artifact, buildMs: performance.now() - started, ...(artifact === undefined ? await sources() : {}) };
+    return { ok: true, artifact, buildMs: performance.now() - started };
   }
 }
 

@@ -88,14 +88,14 @@ export class CanaryRelease {
    * is to roll out as a canary (undefined: it takes over at once), or the refusal when its
    * build was rolled back before.
    */
-  async screen(n: number, artifact: string | undefined, sourceBuild: number, stable: Generation | undefined, known?: string): Promise<Screened> {
+  async screen(n: number, artifact: string | undefined, stable: Generation | undefined, known?: string): Promise<Screened> {
     const canary = this.wants(stable);
     const serving = stable !== undefined && stable.child.end === undefined;
     const interrupted = serving ? undefined : this.#memory.inProgress;
     // Marks outlive the rollout that made them (and airlock): also a first generation is screened.
     if (!canary && this.#memory.size === 0 && interrupted === undefined) return {};
     // A release knows its digest from its verified metadata: the file is not read again.
-    const identity = known ?? (await buildIdentity(artifact, sourceBuild));
+    const identity = known ?? (await buildIdentity(artifact, this.context.plan()));
     const bad = this.#memory.get(identity);
     if (bad === undefined) {
       // airlock stopped mid-rollout: the canary went with it; its stable build serves again first.
@@ -108,7 +108,7 @@ export class CanaryRelease {
     if (serving) return { refused: `${refused}; g${stable.n} (pid ${stable.child.pid}) keeps serving` };
     // Nothing serves (airlock started again after the abort): the build the rollout went back to serves instead.
     const lastGood = this.#memory.lastGood;
-    const lastGoodIdentity = lastGood === undefined ? undefined : await buildIdentity(lastGood, sourceBuild);
+    const lastGoodIdentity = lastGood === undefined ? undefined : await buildIdentity(lastGood, this.context.plan());
     if (lastGood !== undefined && lastGoodIdentity !== undefined && this.#memory.get(lastGoodIdentity) === undefined) return { refused: `${refused}; the build the rollout went back to (${lastGood}) serves instead`, instead: lastGood };
     return { refused: `${refused}; nothing serves until a different build is ready` };
   }

@@ -63,8 +63,6 @@ export interface CycleContext {
  */
 export class ReloadCycle {
   #n = 0;
-  /** New artifacts used so far: the identity of a build that has no artifact file. */
-  #sourceBuilds = 0;
   #traceparent: string | undefined;
   /** The env files as read when the current reload began: its build, probes and process share them. */
   #fileEnv: Readonly<Record<string, string>> = {};
@@ -128,11 +126,8 @@ export class ReloadCycle {
     }
     if (obtained.buildMs !== undefined) phases.build = obtained.buildMs;
     scheduler.cancelRetry();
-    if (reload.source.kind === 'new') {
-      scheduler.resetBackoff();
-      this.#sourceBuilds += 1;
-    }
-    const { identity, refused, instead, notice } = await release.screen(n, obtained.artifact, this.#sourceBuilds, this.context.serving.current, obtained.identity?.digest);
+    if (reload.source.kind === 'new') scheduler.resetBackoff();
+    const { identity, refused, instead, notice } = await release.screen(n, obtained.artifact, this.context.serving.current, obtained.identity?.digest);
     if (refused !== undefined) bus.emit({ type: 'reload.failed', service, generation: n, code: fullCode('ROLLOUT_BAD_BUILD'), message: refused, tail: [] });
     if (notice !== undefined) bus.emit({ type: 'notice', service, message: notice });
     if (refused !== undefined && instead === undefined) return;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Metadata, MetadataKind, type Root, type Snapshot, type TargetFile, type Targets, type Timestamp } from '@tufjs/models';
 import { AirlockError } from '../errors.js';
@@ -59,13 +59,6 @@ export function current(dir: string) {
 /** The root metadata in force: the highest N.root.json. */
 export function currentRoot(dir: string): Metadata<Root> {
   let version = 1;
-  for (;;) {
-    try {
-      readFileSync(join(metadataDir(dir), `${version + 1}.root.json`));
-      version += 1;
-    } catch {
-      break;
-    }
-  }
+  while (existsSync(join(metadataDir(dir), `${version + 1}.root.json`))) version += 1;
   return read(dir, MetadataKind.Root, `${version}.root.json`);
 }

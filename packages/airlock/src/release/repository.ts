@@ -12,18 +12,18 @@ export { DEFAULT_EXPIRY_MS, releaseOf, type ReleaseCustom };
 /** Service and channel names become path segments of a target: nothing that could climb out. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-/** The signing keys of a role that root trusts, loaded from `keys` (or their variables). */
-function roleKeys(keysDir: string | undefined, role: Exclude<Role, 'root'>): SigningKey {
-  return loadKey(keysDir, role);
+/** Root keys needed to sign a new root: 1 to 9. */
+export function checkRootThreshold(threshold: number): void {
+  if (!Number.isInteger(threshold) || threshold < 1 || threshold > 9) throw new AirlockError('USAGE_FLAG', `--root-threshold must be a whole number from 1 to 9, got ${threshold}`);
 }
 
 /** Signs and writes a new snapshot (naming `targetsVersion`) and a new timestamp naming it. */
 export function resign(dir: string, keysDir: string | undefined, snapshotVersion: number, targetsVersion: number, now: Date, timestampMs: number, timestampVersion: number): void {
   const snapshot = new Metadata(new Snapshot({ version: snapshotVersion, specVersion: SPEC_VERSION, expires: expires(now, DEFAULT_EXPIRY_MS.snapshot), meta: { 'targets.json': new MetaFile({ version: targetsVersion }) } }));
-  snapshot.sign(roleKeys(keysDir, 'snapshot').sign, false);
+  snapshot.sign(loadKey(keysDir, 'snapshot').sign, false);
   write(dir, `${snapshotVersion}.snapshot.json`, snapshot);
   const timestamp = new Metadata(new Timestamp({ version: timestampVersion, specVersion: SPEC_VERSION, expires: expires(now, timestampMs), snapshotMeta: new MetaFile({ version: snapshotVersion }) }));
-  timestamp.sign(roleKeys(keysDir, 'timestamp').sign, false);
+  timestamp.sign(loadKey(keysDir, 'timestamp').sign, false);
   // Last: the timestamp is where every client starts, so until it lands nothing new is seen.
   write(dir, 'timestamp.json', timestamp);
 }
@@ -38,7 +38,7 @@ export function resign(dir: string, keysDir: string | undefined, snapshotVersion
  */
 export function initRepository(dir: string, keysDir: string, options: { rootThreshold?: number; now?: Date } = {}): { trust: string } {
   const threshold = options.rootThreshold ?? 1;
-  if (!Number.isInteger(threshold) || threshold < 1 || threshold > 9) throw new AirlockError('USAGE_FLAG', `--root-threshold must be a whole number from 1 to 9, got ${threshold}`);
+  checkRootThreshold(threshold);
   if (existsSync(join(metadataDir(dir), '1.root.json'))) throw new AirlockError('RELEASE_REPO', `${dir} already holds a repository (metadata/1.root.json exists); publish into it, or choose an empty directory`);
   const now = options.now ?? new Date();
   const rootKeys = Array.from({ length: threshold }, (_, i) => generateKey(keysDir, 'root', i + 1));
@@ -101,7 +101,7 @@ export function publish(dir: string, keysDir: string | undefined, file: string, 
   const target = new TargetFile({ path, length: bytes.length, hashes: { sha256 }, unrecognizedFields: { custom: { service, channel, version } } });
   const next = new Targets({ version: targets.signed.version + 1, specVersion: SPEC_VERSION, expires: expires(now, DEFAULT_EXPIRY_MS.targets), targets: { ...targets.signed.targets, [path]: target } });
   const signed = new Metadata(next);
-  signed.sign(roleKeys(keysDir, 'targets').sign, false);
+  signed.sign(loadKey(keysDir, 'targets').sign, false);
   write(dir, `${next.version}.targets.json`, signed);
   resign(dir, keysDir, snapshot.signed.version + 1, next.version, now, options.timestampMs ?? DEFAULT_EXPIRY_MS.timestamp, timestamp.signed.version + 1);
   return { target: path, sha256 };
@@ -117,7 +117,7 @@ export function publish(dir: string, keysDir: string | undefined, file: string, 
 export function expire(dir: string, keysDir: string | undefined, validMs: number, now = new Date()): { expires: string } {
   const { timestamp } = current(dir);
   const next = new Metadata(new Timestamp({ version: timestamp.signed.version + 1, specVersion: SPEC_VERSION, expires: expires(now, validMs), snapshotMeta: timestamp.signed.snapshotMeta }));
-  next.sign(roleKeys(keysDir, 'timestamp').sign, false);
+  next.sign(loadKey(keysDir, 'timestamp').sign, false);
   write(dir, 'timestamp.json', next);
   return { expires: next.signed.expires };
 }

@@ -1,10 +1,9 @@
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { Metadata, Root, Targets, type Key } from '@tufjs/models';
-import { AirlockError } from '../errors.js';
 import { generateKey, keyFileName, loadKey, type Role, type SigningKey } from './keys.js';
 import { current, currentRoot, DEFAULT_EXPIRY_MS, expires, SPEC_VERSION, write } from './metadata-io.js';
-import { resign } from './repository.js';
+import { checkRootThreshold, resign } from './repository.js';
 
 export interface RotateOptions {
   /** Root keys the new root needs (default: as many as now). */
@@ -39,7 +38,7 @@ export function rotateRoot(dir: string, keysDir: string, options: RotateOptions 
   const old = currentRoot(dir);
   const oldThreshold = old.signed.roles.root?.threshold ?? 1;
   const threshold = options.rootThreshold ?? oldThreshold;
-  if (!Number.isInteger(threshold) || threshold < 1 || threshold > 9) throw new AirlockError('USAGE_FLAG', `--root-threshold must be a whole number from 1 to 9, got ${threshold}`);
+  checkRootThreshold(threshold);
   // Loaded before anything moves: a missing old key stops the rotation with nothing changed.
   const oldRootKeys: SigningKey[] = Array.from({ length: oldThreshold }, (_, i) => loadKey(keysDir, 'root', i + 1));
   const also = [...new Set(options.also ?? [])];

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
-import { chmodSync, createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServicePlan } from '../config/plan.js';
 import { AirlockError, fullCode, type ErrorCode } from '../errors.js';
 import type { AirlockEvent, EventBus } from '../events.js';
 import type { NewArtifacts, ObtainContext, Obtained } from '../pipeline/artifact-source.js';
+import { sha256File } from '../pipeline/build-identity.js';
 import { syncDir } from '../atomic-file.js';
 import { isArchive, unpackRelease } from './unpack.js';
 import { AgentStateFile } from './agent-state.js';
@@ -12,12 +12,6 @@ import { ReleaseChannel, type Release } from './channel.js';
 
 /** Failures of a new generation that make its release bad (not an env file, not a refusal before it started). */
 const GATE_FAILURES = new Set(['HEALTH_FAILED', 'START_TIMEOUT', 'PROCESS_CRASHED', 'START_FAILED', 'MEMORY_GROWTH', 'PORT_CONFLICT'].map((code) => fullCode(code as ErrorCode)));
-
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 /**
  * A service's artifacts from a signed release channel (`release:` in airlock.yaml): the
@@ -136,7 +130,7 @@ export class ReleaseSource implements NewArtifacts {
     mkdirSync(store, { recursive: true });
     // A download cut short by a kill left its temp file: never used, removed now.
     for (const name of readdirSync(store)) if (name.startsWith('.') && name.endsWith('.download')) rmSync(join(store, name), { force: true });
-    if (existsSync(path) && (await sha256Of(path)) === release.sha256) return path;
+    if (existsSync(path) && (await sha256File(path)) === release.sha256) return path;
     const temp = join(store, `.${release.sha256}.${process.pid}.download`);
     try {
       await this.#channel.download(release, temp);
