@@ -15,7 +15,7 @@ describe('burst rules (fake clock)', () => {
   it('hands an isolated save on once the debounce passed without input or writes', () => {
     const clock = new FakeClock();
     const rules = new BurstRules(50, clock);
-    rules.input();
+    rules.input(['a']);
     const firstAt = clock.now();
     clock.advance(30);
     assert.equal(rules.judge(firstAt, still), 'wait', 'input 30 ms ago');
@@ -27,7 +27,7 @@ describe('burst rules (fake clock)', () => {
   it('lets an isolated save go early (at the debounce) but not a burst, nor with debounce 0 or ≥ 100 ms', () => {
     const clock = new FakeClock();
     const rules = new BurstRules(50, clock);
-    rules.input();
+    rules.input(['a']);
     const firstAt = clock.now();
     clock.advance(50);
     assert.equal(rules.judge(firstAt, still), 'settled', 'quiet for the debounce');
@@ -43,7 +43,7 @@ describe('burst rules (fake clock)', () => {
   it('takes a file written within the quiet period, with no new event, for a burst the watcher holds back', () => {
     const clock = new FakeClock();
     const rules = new BurstRules(50, clock);
-    rules.input();
+    rules.input(['a']);
     clock.advance(100);
     assert.equal(rules.judge(0, { newestWriteAgoMs: 20, writtenSinceLastEvent: false }), 'wait', 'a file written 20 ms ago');
     assert.equal(rules.inBurst, true);
@@ -55,9 +55,9 @@ describe('burst rules (fake clock)', () => {
   it('makes batches less than 200 ms apart a burst, which needs 150 ms of quiet', () => {
     const clock = new FakeClock();
     const rules = new BurstRules(50, clock);
-    rules.input();
+    rules.input(['a']);
     clock.advance(120);
-    rules.input();
+    rules.input(['b']);
     assert.equal(rules.inBurst, true);
     assert.equal(rules.quietMs, BURST_QUIET_MS);
     clock.advance(100);
@@ -70,7 +70,7 @@ describe('burst rules (fake clock)', () => {
   it('takes writes newer than the last event (the watcher holding a burst back) for a burst', () => {
     const clock = new FakeClock();
     const rules = new BurstRules(50, clock);
-    rules.input();
+    rules.input(['a']);
     clock.advance(120);
     assert.equal(rules.judge(0, { newestWriteAgoMs: Infinity, writtenSinceLastEvent: true }), 'wait');
     assert.equal(rules.inBurst, true);
@@ -85,7 +85,7 @@ describe('burst rules (fake clock)', () => {
   it('hands a change on after MAX_SETTLE_MS even while the tree keeps being written, and the rest is still a burst', () => {
     const clock = new FakeClock();
     const rules = new BurstRules(50, clock);
-    rules.input();
+    rules.input(['a']);
     const busy = { newestWriteAgoMs: 5, writtenSinceLastEvent: false };
     clock.advance(MAX_SETTLE_MS - 1);
     assert.equal(rules.judge(0, busy), 'wait');
@@ -97,16 +97,45 @@ describe('burst rules (fake clock)', () => {
   it('with debounce 0 ignores writes newer than the last event (no wait was asked for)', () => {
     const clock = new FakeClock();
     const rules = new BurstRules(0, clock);
-    rules.input();
+    rules.input(['a']);
     assert.equal(rules.judge(0, { newestWriteAgoMs: Infinity, writtenSinceLastEvent: true }), 'settled');
   });
 
   it('waits while new directories are still being listed (their files are not in the change set yet)', () => {
     const clock = new FakeClock();
     const rules = new BurstRules(50, clock);
-    rules.input();
+    rules.input(['a']);
     clock.advance(1_000);
     assert.equal(rules.judge(0, { ...still, listingNewDirectories: true }), 'wait');
     assert.equal(rules.judge(0, still), 'settled');
+  });
+
+  it('takes the events of one file for one save however the editor wrote it (truncate then write, temp file and rename)', () => {
+    const clock = new FakeClock();
+    const rules = new BurstRules(50, clock);
+    rules.input(['/app/v.go']);
+    clock.advance(40);
+    rules.input(['/app/v.go']);
+    assert.equal(rules.inBurst, false, 'the same file again: still one save');
+    assert.equal(rules.early(0), true);
+    rules.input(['/app/w.go']);
+    assert.equal(rules.inBurst, true, 'a second file within 200 ms: a burst');
+  });
+
+  it('starts counting a burst anew after a gap', () => {
+    const clock = new FakeClock();
+    const rules = new BurstRules(50, clock);
+    rules.input(['/app/v.go']);
+    clock.advance(300);
+    rules.input(['/app/w.go']);
+    assert.equal(rules.inBurst, false, 'another file, 300 ms later: another save');
+  });
+
+  it('does not take a timer that fires a fraction of a millisecond early for input within the quiet period', () => {
+    const clock = new FakeClock();
+    const rules = new BurstRules(50, clock);
+    rules.input(['a']);
+    clock.advance(49.7);
+    assert.equal(rules.judge(0, still), 'settled', 'setTimeout(50) may run 49.7 ms later by performance.now()');
   });
 });

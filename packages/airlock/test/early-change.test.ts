@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -124,4 +124,36 @@ describe('an isolated save goes early, a burst still builds once (real watcher, 
     assert.equal(await early.confirmed, true);
     assert.equal(handed.length, 1);
   });
+
+  /**
+   * Editors that save "safely" write a temp file and rename it over the target; a shell
+   * redirect truncates, then writes. Each is one file's new content: handed on early, like
+   * a single write. The pause between the two steps makes the watcher report them in two
+   * batches, as it does on a busy machine.
+   */
+  for (const [style, save] of [
+    ['a temp file renamed over it', (root: string) => writeFileSync(join(root, '.a.txt.tmp'), 'a-renamed')],
+    ['truncated, then written', (root: string) => writeFileSync(join(root, 'a.txt'), '')],
+  ] as const) {
+    it(`hands a save on early when the file was ${style}`, async () => {
+      const { root, clock, handed, events } = await detector(style.replaceAll(' ', '-'));
+      save(root);
+      // The watcher reports the first step at once; let it arrive before the second.
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      if (style.startsWith('a temp')) renameSync(join(root, '.a.txt.tmp'), join(root, 'a.txt'));
+      else writeFileSync(join(root, 'a.txt'), 'a-written');
+      // Both steps' events in before the fake clock moves: to the detector they came at once.
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      assert.equal(events.filter((e) => e.type === 'change.detected').length, 0);
+      for (let step = 0; step < 30 && handed.length === 0; step++) {
+        clock.advance(10);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const [first] = handed as [Handed];
+      assert.ok(first, 'handed on');
+      assert.deepEqual(first.paths, ['a.txt']);
+      assert.equal(first.timing.settleMs, 50, 'at the debounce');
+      assert.ok(first.timing.provisional, `handed on early, not after the burst rules' 150 ms (settle ${first.timing.settleMs} ms)`);
+    });
+  }
 });

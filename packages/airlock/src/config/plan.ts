@@ -5,7 +5,7 @@ import { AirlockError } from '../errors.js';
 import { deepFreeze } from './load.js';
 import { findGoModule } from './presets/go.js';
 import { NODE_BUILD_OUTPUTS, NODE_SOURCES, readPackageJson } from './presets/node.js';
-import type { Config, ServiceConfig } from './schema.js';
+import type { Config, OnBusy, ServiceConfig } from './schema.js';
 
 /**
  * Everything a service's pipeline needs, fully resolved: absolute paths, presets
@@ -41,6 +41,8 @@ export interface ServicePlan {
     readonly exclude: readonly string[];
     readonly debounceMs: number;
     readonly gitignore: boolean;
+    /** What a change does to a build under way (BusyPolicy). */
+    readonly onBusy: OnBusy;
   };
   readonly listen: { readonly host: string; readonly port: number } | undefined;
   readonly handoff: Handoff;
@@ -242,6 +244,7 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
       exclude,
       debounceMs: service.watch.debounce,
       gitignore: service.watch.gitignore,
+      onBusy: service.watch.onBusy,
     },
     listen: service.listen,
     handoff: service.handoff ?? (service.listen ? 'proxy' : 'restart'),

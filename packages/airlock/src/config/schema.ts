@@ -3,6 +3,15 @@ import { z } from 'zod';
 import { formatMs, parseDuration } from './duration.js';
 
 /**
+ * What a change does to a build under way (`watch.onBusy`, after watchexec's
+ * `--on-busy-update`): `restart` cancels it and builds the newest change (saves faster
+ * than the build then never ship), `queue` lets it finish and builds the newest change
+ * after it, `auto` (the default) cancels it only while that cannot starve.
+ */
+export const ON_BUSY = ['auto', 'restart', 'queue'] as const;
+export type OnBusy = (typeof ON_BUSY)[number];
+
+/**
  * The one schema of airlock.yaml (and of the flags that describe a service without a
  * file). Unknown keys are errors everywhere; defaults live here and nowhere else.
  */
@@ -175,6 +184,12 @@ export const serviceSchema = z
         exclude: stringList.default([]).describe('Globs to ignore; .gitignore is honoured as well.'),
         debounce: duration('50ms'),
         gitignore: z.boolean().default(true),
+        onBusy: z
+          .enum(ON_BUSY)
+          .default('auto')
+          .describe(
+            'What a change does to a build under way: auto (cancel it unless it has run half the usual build time or the build before it was cancelled: never starves), restart (always cancel), queue (let it finish, then build the newest change).',
+          ),
       })
       .prefault({}),
     listen: listenAddress.optional(),

@@ -230,8 +230,10 @@ export class ChangeDetector {
     const ignored = this.options.ignore;
     if (ignored) events = events.filter((event) => !ignored(event.path));
     const paths = events.map((event) => event.path);
-    // Noted at once, before any await: a quiet period ending now must see this batch.
-    if (events.some((event) => event.type === 'create' || this.#filter.matches(event.path))) this.#burst.input();
+    // Noted at once, before any await: a quiet period ending now must see this batch. A
+    // created path that is no input (an editor's temp file, or a directory: which, the
+    // stat below tells) is not noted here; the tree counts as busy while it is listed.
+    this.#burst.input(paths.filter((path) => this.#filter.matches(path)));
     this.#listing += 1;
     this.#withNewDirectories(events)
       .finally(() => (this.#listing -= 1))
@@ -239,15 +241,16 @@ export class ChangeDetector {
         const inputs = [...paths, ...found].filter((path) => this.#filter.matches(path));
         // A new directory, or many files in one batch: a checkout or an unpack is landing,
         // and a writer that pauses for a moment has not finished.
-        if (directories > 0 || new Set(inputs).size > 1) this.#burst.markBurst();
+        if (directories.length > 0) this.#burst.input(directories);
+        if (directories.length > 0 || new Set(inputs).size > 1) this.#burst.markBurst();
         if (inputs.length > 0 && !this.#stopped) this.#debouncer.add(inputs);
       }, this.#reportFailure);
   }
 
   /** Files inside directories that were just created, which get no event of their own. */
-  async #withNewDirectories(events: readonly WatchEvent[]): Promise<{ files: string[]; directories: number }> {
+  async #withNewDirectories(events: readonly WatchEvent[]): Promise<{ files: string[]; directories: string[] }> {
     const created = await this.#createdDirectories(events);
-    return { files: await this.#filesIn(created), directories: created.length };
+    return { files: await this.#filesIn(created), directories: created };
   }
 
   /** The created paths that are directories. */

@@ -3,7 +3,8 @@ import type { ServicePlan } from '../config/plan.js';
 /** What one detector watches, and for which services. */
 export interface WatchScope {
   readonly services: readonly string[];
-  readonly watch: ServicePlan['watch'];
+  /** What is watched; how a change then meets a build under way (onBusy) is each service's. */
+  readonly watch: Omit<ServicePlan['watch'], 'onBusy'>;
 }
 
 /**

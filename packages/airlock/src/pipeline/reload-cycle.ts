@@ -14,6 +14,7 @@ import type { TrafficPolicy } from '../swap/traffic-policy.js';
 import type { ServicePlugins } from '../plugin-support/service-plugins.js';
 import { reuse, type ArtifactSource, type NewArtifacts } from './artifact-source.js';
 import { CANCEL_CHANGE } from './build-step.js';
+import { BusyPolicy } from './busy-policy.js';
 import type { CanaryRelease } from './canary-release.js';
 import type { ServiceCommand } from './commands.js';
 import type { Generations } from './generations.js';
@@ -67,10 +68,13 @@ export class ReloadCycle {
   /** The env files as read when the current reload began: its build, probes and process share them. */
   #fileEnv: Readonly<Record<string, string>> = {};
   #build: AbortController | undefined;
+  /** Whether a newer change cancels the build under way, or lets it finish (watch.onBusy). */
+  readonly #busy: BusyPolicy;
   /** Resolves false once airlock stops: a wait for a confirmation ends with it. */
   readonly #stopped: Promise<false>;
 
   constructor(private readonly context: CycleContext) {
+    this.#busy = new BusyPolicy(() => context.plan().watch.onBusy);
     this.#stopped = new Promise<false>((resolve) => context.stopping.addEventListener('abort', () => resolve(false), { once: true }));
   }
 
@@ -83,9 +87,23 @@ export class ReloadCycle {
     return this.#build !== undefined;
   }
 
-  /** A newer change, or airlock stopping: the build under way is killed. */
+  /** airlock stopping: the build under way is killed. */
   abortBuild(reason: string): void {
     this.#build?.abort(reason);
+  }
+
+  /**
+   * A newer change arrived while a reload runs: the build under way is killed so the
+   * newest change builds at once, or finishes first when killing it could starve the
+   * service (BusyPolicy); the newer change then waits in the scheduler.
+   */
+  supersede(): void {
+    if (this.#build === undefined) return;
+    const verdict = this.#busy.newerChange();
+    if (verdict.cancel) return this.#build.abort(CANCEL_CHANGE);
+    if (verdict.why === undefined) return;
+    const message = `g${this.#n}'s build goes on (${verdict.why}); the newer change builds right after it`;
+    this.context.bus.emit({ type: 'notice', service: this.context.plan().name, message });
   }
 
   /** The probe of the generation being started (the newest), against its own address and environment. */
@@ -152,9 +170,15 @@ export class ReloadCycle {
     const inUse = [serving.current?.artifact, serving.previousArtifact, release.canary?.artifact].filter((path): path is string => path !== undefined);
     // Mid-rollout the newest build is the canary's: a restart of "the same build" restarts that one.
     const same = release.canary?.artifact ?? serving.current?.artifact ?? serving.lastArtifact ?? own.lastObtained;
+    const isNew = source.kind === 'new';
+    if (isNew) this.#busy.started();
+    let ok = false;
     try {
-      return await source.obtain({ n, signal: controller.signal, fileEnv: this.#fileEnv, inUse, same, keeps: recovery.keeps('running') });
+      const obtained = await source.obtain({ n, signal: controller.signal, fileEnv: this.#fileEnv, inUse, same, keeps: recovery.keeps('running') });
+      ok = obtained.ok;
+      return obtained;
     } finally {
+      if (isNew) this.#busy.ended(ok ? 'completed' : controller.signal.aborted ? 'cancelled' : 'failed');
       cancelled?.removeEventListener('abort', onCancel);
       if (this.#build === controller) this.#build = undefined;
     }

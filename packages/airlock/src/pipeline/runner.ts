@@ -8,7 +8,7 @@ import type { Handoff } from '../swap/handoff.js';
 import { trafficPolicy, type TrafficPolicy } from '../swap/traffic-policy.js';
 import { ServicePlugins } from '../plugin-support/service-plugins.js';
 import { Builds, mergeSources, reuse, type ArtifactSource, type NewArtifacts } from './artifact-source.js';
-import { CANCEL_CHANGE, CANCEL_STOP } from './build-step.js';
+import { CANCEL_STOP } from './build-step.js';
 import { CanaryRelease, type RolloutAction } from './canary-release.js';
 import { CommandQueue } from './command-queue.js';
 import type { ServiceCommand } from './commands.js';
@@ -93,7 +93,7 @@ export class ServiceRunner {
     this.#release = new CanaryRelease({ ...pieces, forceDefault, promoted: (canary, probe, stable) => send({ kind: 'promoted', canary, probe, stable }) });
     this.#scheduler = new ReloadScheduler<ArtifactSource>({
       run: (reload) => this.#cycle.run(reload),
-      supersede: () => this.#cycle.abortBuild(CANCEL_CHANGE),
+      supersede: () => this.#cycle.supersede(),
       merge: mergeSources,
       failed: (error) => this.#internal('reload', error),
     });

@@ -8,7 +8,12 @@ import type { Clock } from '../clock.js';
  * 0 stays 0: the user asked for no wait at all.
  */
 export const WATCHER_BATCH_MS = 100;
-/** Batches arriving less than this apart are one burst. */
+/**
+ * Node's timers count whole milliseconds: setTimeout(50) may run 49.7 ms later by
+ * performance.now(). Input that recent is not "within the quiet period".
+ */
+export const TIMER_SLACK_MS = 1;
+/** Inputs to two different files less than this apart are one burst. */
 export const BURST_GAP_MS = 200;
 /** Inside a burst, the tree counts as quiet only after this long without input or writes. */
 export const BURST_QUIET_MS = 150;
@@ -42,23 +47,31 @@ export type Verdict = 'wait' | 'settled' | 'forced';
  *
  * @example
  *   const rules = new BurstRules(50, clock);
- *   rules.input();                        // an event
+ *   rules.input(['/app/main.go']);        // an event
  *   rules.judge(firstAt, { newestWriteAgoMs: 400, writtenSinceLastEvent: false }); // 'settled' once quiet
  */
 export class BurstRules {
   #lastInputAt = -Infinity;
   #lastInputWall = -Infinity;
   #inBurst = false;
+  /** The input paths since the last gap: one file's events, however many, are one save. */
+  #spell = new Set<string>();
 
   constructor(
     private readonly debounceMs: number,
     private readonly clock: Clock,
   ) {}
 
-  /** An input event arrived: a second one within BURST_GAP_MS makes a burst. */
-  input(): void {
+  /**
+   * Input events arrived (a batch's input paths, or created directories). A second file
+   * within BURST_GAP_MS makes a burst; the same file again does not: an editor's atomic
+   * save (temp file renamed over it) or a shell's truncate-then-write is one save.
+   */
+  input(paths: Iterable<string>): void {
     const now = this.clock.now();
-    if (now - this.#lastInputAt < BURST_GAP_MS) this.#inBurst = true;
+    if (now - this.#lastInputAt >= BURST_GAP_MS) this.#spell.clear();
+    for (const path of paths) this.#spell.add(path);
+    if (this.#spell.size > 1) this.#inBurst = true;
     this.#lastInputAt = now;
     this.#lastInputWall = this.clock.wall();
   }
@@ -97,13 +110,13 @@ export class BurstRules {
     const quiet = this.quietMs;
     const busy =
       look.listingNewDirectories === true ||
-      now - this.#lastInputAt < quiet ||
+      now - this.#lastInputAt < quiet - TIMER_SLACK_MS ||
       look.newestWriteAgoMs < quiet ||
       // The watcher reports the first change of a burst at once, then holds the rest back
       // until writes pause (up to 500 ms); mtimes newer than the last event show the burst.
       (this.debounceMs > 0 && look.writtenSinceLastEvent);
     // Busy without new events: the watcher is holding a burst back.
-    if (busy && !this.#inBurst && now - this.#lastInputAt >= quiet) this.#inBurst = true;
+    if (busy && !this.#inBurst && now - this.#lastInputAt >= quiet - TIMER_SLACK_MS) this.#inBurst = true;
     if (busy && now - firstAt < MAX_SETTLE_MS) return 'wait';
     // Handed on because it settled too long, the burst may go on: its rest is still a burst.
     if (!busy) this.#inBurst = false;
