@@ -10,11 +10,13 @@ import { rolloutCost, rolloutTable } from './rollout.ts';
 import { rolloutSoak, soakTable } from './rollout-soak.ts';
 import { burstBuilds, generateModule, graphTiming, monorepoTable } from './monorepo.ts';
 import { burstShapes, burstTable } from './bursts.ts';
+import { busyBuilds, busyTable } from './busy.ts';
+import { saveStyles, saveStyleTable } from './save-styles.ts';
 import { airlockWatcher, generateTree, nodemonWatcher, watcherTable } from './watcher-startup.ts';
 
 /**
  * `npm run bench`: runs every benchmark and prints markdown for docs/BENCHMARKS.md.
- * `npm run bench -- change|dropped|plain|throughput|rollout|plugins|monorepo|bursts|watcher|config|releases|soak` runs one.
+ * `npm run bench -- change|dropped|plain|throughput|rollout|plugins|monorepo|bursts|watcher|config|releases|soak|busy|saves` runs one.
  */
 const only = process.argv[2];
 const out: string[] = [`## ${new Date().toISOString().slice(0, 10)} · ${machine()}`, ''];
@@ -67,5 +69,11 @@ if (!only || only === 'soak') {
 }
 if (!only || only === 'releases') {
   out.push(releaseTable(await releaseTimes(18_990)), '');
+}
+if (!only || only === 'saves') {
+  out.push(saveStyleTable(await saveStyles(18_997)), '');
+}
+if (!only || only === 'busy') {
+  out.push(busyTable(await busyBuilds(18_998)), '');
 }
 console.log(out.join('\n'));

@@ -138,4 +138,51 @@ describe('burst rules (fake clock)', () => {
     clock.advance(49.7);
     assert.equal(rules.judge(0, still), 'settled', 'setTimeout(50) may run 49.7 ms later by performance.now()');
   });
+
+  it('takes a file in hand written after its own event for the same save finishing: waits for its write to be quiet, no burst', () => {
+    const clock = new FakeClock();
+    const rules = new BurstRules(50, clock);
+    rules.input(['/app/v.go']);
+    clock.advance(50);
+    // A shell redirect: the truncate's event came first, the write 1 ms after it.
+    const look = { newestWriteAgoMs: 49, newestDirectoryWriteAgoMs: Infinity, writtenSinceLastEvent: false };
+    assert.equal(rules.judge(0, look), 'wait');
+    assert.equal(rules.inBurst, false, 'one file finishing its save is no burst');
+    assert.equal(rules.remainingMs(look), 1, 'looks again when its write is 50 ms old, not a whole debounce later');
+    clock.advance(1);
+    assert.equal(rules.judge(0, { ...look, newestWriteAgoMs: 50 }), 'settled');
+    assert.equal(rules.early(0), true);
+  });
+
+  it('still takes a directory written after the last event for a burst held back', () => {
+    const clock = new FakeClock();
+    const rules = new BurstRules(50, clock);
+    rules.input(['/app/v.go']);
+    clock.advance(60);
+    const look = { newestWriteAgoMs: 10, newestDirectoryWriteAgoMs: 10, writtenSinceLastEvent: false };
+    assert.equal(rules.judge(0, look), 'wait');
+    assert.equal(rules.inBurst, true);
+    assert.equal(rules.remainingMs(look), 150, 'a whole burst quiet period: the watcher holds writes back');
+  });
+
+  it('reports a batch that repeats the files in hand, and leaves the quiet period where it was', () => {
+    const clock = new FakeClock();
+    const rules = new BurstRules(50, clock);
+    assert.equal(rules.input(['/app/v.go']), false);
+    clock.advance(45);
+    assert.equal(rules.input(['/app/v.go']), true, 'the same file again: the watcher delivering the rest of one save');
+    clock.advance(5);
+    assert.equal(rules.judge(0, still), 'settled', "quiet counts from the first event; the file's own mtime guards a write still going on");
+    assert.equal(rules.input([]), false, 'a batch without inputs notes nothing');
+  });
+
+  it("takes a directory written as the event came for that event's own write (a save renamed into place)", () => {
+    const clock = new FakeClock();
+    const rules = new BurstRules(50, clock);
+    rules.input(['/app/v.go']);
+    clock.advance(50);
+    // Date.now() counts whole milliseconds: the rename's directory write looks 49.9 ms old.
+    assert.equal(rules.judge(0, { newestWriteAgoMs: 49.9, newestDirectoryWriteAgoMs: 49.9, writtenSinceLastEvent: false }), 'wait');
+    assert.equal(rules.inBurst, false);
+  });
 });

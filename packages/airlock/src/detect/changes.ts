@@ -5,7 +5,7 @@ import { fullCode } from '../errors.js';
 import { internalError, type AirlockEvent, type EventBus } from '../events.js';
 import { ContentTracker, expandDirectories } from '../watch/content.js';
 import { realClock, type Clock } from '../clock.js';
-import { BurstRules } from '../watch/burst.js';
+import { BurstRules, type TreeLook } from '../watch/burst.js';
 import { Debouncer } from '../watch/debounce.js';
 import { createFilter, type PathFilter } from '../watch/filter.js';
 import { watchTree, type WatchEvent, type WatchHandle } from '../watch/watcher.js';
@@ -233,7 +233,7 @@ export class ChangeDetector {
     // Noted at once, before any await: a quiet period ending now must see this batch. A
     // created path that is no input (an editor's temp file, or a directory: which, the
     // stat below tells) is not noted here; the tree counts as busy while it is listed.
-    this.#burst.input(paths.filter((path) => this.#filter.matches(path)));
+    const repeat = this.#burst.input(paths.filter((path) => this.#filter.matches(path)));
     this.#listing += 1;
     this.#withNewDirectories(events)
       .finally(() => (this.#listing -= 1))
@@ -243,7 +243,9 @@ export class ChangeDetector {
         // and a writer that pauses for a moment has not finished.
         if (directories.length > 0) this.#burst.input(directories);
         if (directories.length > 0 || new Set(inputs).size > 1) this.#burst.markBurst();
-        if (inputs.length > 0 && !this.#stopped) this.#debouncer.add(inputs);
+        // The same files again (the rest of one save, held back by the watcher) do not
+        // start the debounce over: their mtimes show whether they are still being written.
+        if (inputs.length > 0 && !this.#stopped) this.#debouncer.add(inputs, undefined, { keepTimer: repeat && directories.length === 0 });
       }, this.#reportFailure);
   }
 
@@ -282,9 +284,13 @@ export class ChangeDetector {
   }
 
   /** What the tree looks like now; `whole`: also whether any known input was written since the last event (stats every input). */
-  async #look(paths: Iterable<string>, lookedAt: number, whole: boolean) {
+  async #look(paths: Iterable<string>, lookedAt: number, whole: boolean): Promise<TreeLook> {
+    const files = new Set(paths);
+    const directories = [...withDirectories(files, this.scope.watch.root)].filter((path) => !files.has(path));
+    const [filesAgo, directoriesAgo] = await Promise.all([newestWriteAgo(files, lookedAt), newestWriteAgo(directories, lookedAt)]);
     return {
-      newestWriteAgoMs: await newestWriteAgo(withDirectories(paths, this.scope.watch.root), lookedAt),
+      newestWriteAgoMs: Math.min(filesAgo, directoriesAgo),
+      newestDirectoryWriteAgoMs: directoriesAgo,
       writtenSinceLastEvent: whole && this.scope.watch.debounceMs > 0 && (await this.#content.writtenSince(this.#burst.writesCountAfter)),
       listingNewDirectories: this.#listing > 0,
     };
@@ -304,7 +310,7 @@ export class ChangeDetector {
     const look = await this.#look(paths, lookedAt, !early);
     if (this.#stopped || this.#holding) return this.#leave(paths, firstAt, this.#leftover.paths);
     if (this.#burst.judge(firstAt, look) === 'wait') {
-      this.#debouncer.add(paths, firstAt);
+      this.#debouncer.add(paths, firstAt, { delayMs: this.#burst.remainingMs(look) });
       return;
     }
     const settledAt = this.#clock.now();

@@ -31,6 +31,12 @@ export function quietPeriod(debounceMs: number): number {
 export interface TreeLook {
   /** Milliseconds since the newest write to a changed file or a directory holding one. */
   readonly newestWriteAgoMs: number;
+  /**
+   * Of those, the directories alone (when looked at apart): a file created there writes
+   * its directory before the watcher reports it. A changed file written after its own
+   * event is the same save finishing (a truncate reported before the write), no burst.
+   */
+  readonly newestDirectoryWriteAgoMs?: number;
   /** A known input was written after the last event the watcher reported. */
   readonly writtenSinceLastEvent: boolean;
   /** New directories are still being listed: their files are not in the change set yet. */
@@ -66,14 +72,23 @@ export class BurstRules {
    * Input events arrived (a batch's input paths, or created directories). A second file
    * within BURST_GAP_MS makes a burst; the same file again does not: an editor's atomic
    * save (temp file renamed over it) or a shell's truncate-then-write is one save.
+   *
+   * Returns true for a repeat: a batch of files already in hand, which the watcher held
+   * back up to 50 ms. A repeat does not start the quiet period over (the files' own
+   * mtimes show a write still going on); it only moves "the last event" for the check
+   * of inputs written since.
    */
-  input(paths: Iterable<string>): void {
+  input(paths: readonly string[]): boolean {
+    if (paths.length === 0) return false;
     const now = this.clock.now();
-    if (now - this.#lastInputAt >= BURST_GAP_MS) this.#spell.clear();
+    this.#lastInputWall = this.clock.wall();
+    const gap = now - this.#lastInputAt >= BURST_GAP_MS;
+    if (!gap && paths.every((path) => this.#spell.has(path))) return true;
+    if (gap) this.#spell.clear();
     for (const path of paths) this.#spell.add(path);
     if (this.#spell.size > 1) this.#inBurst = true;
     this.#lastInputAt = now;
-    this.#lastInputWall = this.clock.wall();
+    return false;
   }
 
   /** A new directory, or many files in one batch: a checkout or an unpack is landing. */
@@ -108,18 +123,43 @@ export class BurstRules {
   judge(firstAt: number, look: TreeLook): Verdict {
     const now = this.clock.now();
     const quiet = this.quietMs;
-    const busy =
-      look.listingNewDirectories === true ||
-      now - this.#lastInputAt < quiet - TIMER_SLACK_MS ||
-      look.newestWriteAgoMs < quiet ||
-      // The watcher reports the first change of a burst at once, then holds the rest back
-      // until writes pause (up to 500 ms); mtimes newer than the last event show the burst.
-      (this.debounceMs > 0 && look.writtenSinceLastEvent);
+    const heldBack = this.#heldBack(look);
+    const busy = heldBack || now - this.#lastInputAt < quiet - TIMER_SLACK_MS || look.newestWriteAgoMs < quiet;
     // Busy without new events: the watcher is holding a burst back.
-    if (busy && !this.#inBurst && now - this.#lastInputAt >= quiet - TIMER_SLACK_MS) this.#inBurst = true;
+    if (heldBack && !this.#inBurst && now - this.#lastInputAt >= quiet - TIMER_SLACK_MS) this.#inBurst = true;
     if (busy && now - firstAt < MAX_SETTLE_MS) return 'wait';
     // Handed on because it settled too long, the burst may go on: its rest is still a burst.
     if (!busy) this.#inBurst = false;
     return busy ? 'forced' : 'settled';
+  }
+
+  /**
+   * After a 'wait': how long until the tree can have been quiet for the quiet period, so
+   * a save still being written is looked at again as soon as its write is old enough
+   * rather than a whole debounce later. Held back by the watcher: a whole quiet period.
+   */
+  remainingMs(look: TreeLook): number {
+    const quiet = this.quietMs;
+    if (this.#heldBack(look)) return quiet;
+    const sinceInput = this.clock.now() - this.#lastInputAt;
+    return Math.min(quiet, Math.max(1, quiet - sinceInput, quiet - look.newestWriteAgoMs));
+  }
+
+  /**
+   * Writes the watcher has not reported: new directories still listed, inputs written
+   * after the last event (the watcher reports the first change of a burst at once, then
+   * holds the rest back until writes pause, up to 500 ms), or a directory written within
+   * the quiet period (a new file there, not reported yet). A directory written as the
+   * event came (a save renamed into place writes it) is that event's own write: the look
+   * comes a quiet period after the event, so its age is the quiet period give or take the
+   * timestamps' coarseness (MTIME_SLACK_MS).
+   */
+  #heldBack(look: TreeLook): boolean {
+    const quiet = this.quietMs;
+    return (
+      look.listingNewDirectories === true ||
+      (this.debounceMs > 0 && look.writtenSinceLastEvent) ||
+      (look.newestDirectoryWriteAgoMs ?? look.newestWriteAgoMs) < quiet - MTIME_SLACK_MS
+    );
   }
 }

@@ -25,13 +25,20 @@ export class Debouncer<T> {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** Adds items and restarts the quiet period; `firstAt` carries a burst's start over a re-add. */
-  add(items: Iterable<T>, firstAt?: number): void {
+  /**
+   * Adds items and restarts the quiet period; `firstAt` carries a burst's start over a
+   * re-add. `delayMs` waits that long instead of the delay; `keepTimer` adds without
+   * restarting a quiet period under way (items that change nothing about when to look).
+   */
+  add(items: Iterable<T>, firstAt?: number, options: { readonly delayMs?: number; readonly keepTimer?: boolean } = {}): void {
     for (const item of items) this.#pending.add(item);
     if (this.#pending.size === 0) return;
     this.#firstAt = Math.min(this.#firstAt ?? Infinity, firstAt ?? this.now());
-    if (this.#timer !== undefined) this.clock.clearTimeout(this.#timer);
-    this.#timer = this.clock.setTimeout(() => this.#fire(), this.delayMs);
+    if (this.#timer !== undefined) {
+      if (options.keepTimer === true) return;
+      this.clock.clearTimeout(this.#timer);
+    }
+    this.#timer = this.clock.setTimeout(() => this.#fire(), options.delayMs ?? this.delayMs);
   }
 
   #fire(): void {
