@@ -59,7 +59,17 @@ export const catalog = {
   INIT_NO_PROJECT: {
     exit: 1,
     when: '`airlock init` found neither a Go main package nor a package.json.',
-    howTo: 'Run `airlock init` in a directory with go.mod and a main package, or with a package.json.',
+    howTo: 'Run `airlock init` in a directory with go.mod and a main package, or with a package.json that has a "start" script; or run any command with `airlock dev --run "<command>"`.',
+  },
+  NODEMON_PARSE: {
+    exit: 1,
+    when: '`airlock init --from nodemon.json` (or package.json) could not read nodemon settings from it.',
+    howTo: 'Fix the JSON at the reported line, or add a "nodemonConfig" object to package.json; or write airlock.yaml with plain `airlock init`.',
+  },
+  INIT_FROM: {
+    exit: 2,
+    when: '`airlock init --from` was given a file it cannot import.',
+    howTo: 'Pass an air config (.air.toml) or a nodemon config (nodemon.json, .nodemonrc, or package.json with "nodemonConfig").',
   },
   AIR_PARSE: {
     exit: 1,
@@ -83,8 +93,8 @@ export const catalog = {
   },
   BUILD_FAILED: {
     exit: 1,
-    when: 'The build command exited non-zero. The running generation keeps serving.',
-    howTo: 'Fix the reported compiler errors and save; the running version keeps serving meanwhile.',
+    when: 'The build command exited non-zero. A failed build never replaces or stops a running generation.',
+    howTo: 'Fix the reported compiler errors and save: airlock builds again. The message says which generation, if any, keeps serving.',
   },
   BUILD_NO_ARTIFACT: {
     exit: 1,
@@ -184,7 +194,7 @@ export const catalog = {
   PROCESS_CRASHED: {
     exit: 1,
     when: 'A new generation exited before it was ready.',
-    howTo: 'Read the last output lines shown above; airlock restarts it with backoff and rebuilds on the next change.',
+    howTo: 'Read the output above (the message names the place in your code the stack points at) and fix it: the next save builds and starts it again. While no generation serves, airlock also retries with backoff ("restarting in …").',
   },
   ENV_FILE: {
     exit: 1,

@@ -75,6 +75,12 @@ describe('the airlock.yaml schema', () => {
     ]);
   });
 
+  it('points a key one level too high at where it belongs (env beside run)', () => {
+    assert.deepEqual(problems('services:\n  api:\n    run: { cmd: x }\n    env: { A: b }\n'), [
+      'airlock.yaml:4:5: unknown key "env" in services.api; did you mean "run.env"? (env belongs under run)',
+    ]);
+  });
+
   it('reports wrong types and missing required values at their place', () => {
     assert.deepEqual(problems('services:\n  api:\n    run: { cmd: 5 }\n    watch: { include: nope }\n'), [
       'airlock.yaml:3:17: services.api.run.cmd: expected string, got number 5',

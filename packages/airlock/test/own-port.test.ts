@@ -33,6 +33,17 @@ describe('how an app picks its port (airlock init)', () => {
     assert.deepEqual(goOwnPort(literal, literal), { kind: 'literal', address: ':8081', port: 8081, where: 'main.go:3' });
   });
 
+  it('finds a fixed address held in a variable or a constant, or in an http.Server', () => {
+    const variable = project({ 'main.go': 'package main\nfunc main() {\n\taddr := ":8080"\n\tmux := http.NewServeMux()\n\thttp.ListenAndServe(addr, mux)\n}\n' });
+    assert.deepEqual(goOwnPort(variable, variable), { kind: 'literal', address: ':8080', port: 8080, where: 'main.go:5' });
+    const constant = project({ 'main.go': 'package main\nconst listenAddr = "127.0.0.1:9090"\nfunc main() { log.Fatal(http.ListenAndServe(listenAddr, nil)) }\n' });
+    assert.deepEqual(goOwnPort(constant, constant), { kind: 'literal', address: '127.0.0.1:9090', port: 9090, where: 'main.go:3' });
+    const server = project({ 'main.go': 'package main\nfunc main() {\n\tsrv := &http.Server{Addr: ":7070", Handler: mux}\n\tsrv.ListenAndServe()\n}\n' });
+    assert.deepEqual(goOwnPort(server, server), { kind: 'literal', address: ':7070', port: 7070, where: 'main.go:3' });
+    const unknown = project({ 'main.go': 'package main\nfunc main() { http.ListenAndServe(cfg.Addr, nil) }\n' });
+    assert.equal(goOwnPort(unknown, unknown), undefined, 'an address from elsewhere is not guessed');
+  });
+
   it('reads Node: process.env.PORT with a fallback, or app.listen(3000)', () => {
     assert.deepEqual(nodeOwnPort(project({ 'server.js': 'const port = process.env.PORT || 4000;\napp.listen(port);\n' })), { kind: 'env', port: 4000, where: 'server.js:1' });
     assert.deepEqual(nodeOwnPort(project({ 'index.js': "const app = express();\napp.listen(3000, () => console.log('up'));\n" })), { kind: 'literal', address: ':3000', port: 3000, where: 'index.js:2' });

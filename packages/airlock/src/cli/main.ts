@@ -107,7 +107,7 @@ registerRelease(program);
 program
   .command('init')
   .description('write airlock.yaml for the project here (Go or Node preset, or converted from air)')
-  .option('--from <file>', 'convert an air config, e.g. .air.toml')
+  .option('--from <file>', 'convert an air (.air.toml) or nodemon (nodemon.json, package.json nodemonConfig) config')
   .option('--force', 'overwrite an existing airlock.yaml')
   .action((options: { from?: string; force?: boolean }) => {
     const result = initConfig(process.cwd(), options);

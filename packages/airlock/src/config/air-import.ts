@@ -123,7 +123,7 @@ export function importAir(source: string, fileName = '.air.toml'): AirImport {
   service.watch = watch;
 
   const stop: Table = { signal: build.send_interrupt === true ? 'SIGINT' : 'SIGTERM' };
-  if (build.send_interrupt !== true) notes.push('build.send_interrupt = false: air sends SIGKILL; airlock sends SIGTERM, then SIGKILL after stop.timeout');
+  if (build.send_interrupt === false) notes.push('build.send_interrupt = false: air sends SIGKILL; airlock sends SIGTERM, then SIGKILL after stop.timeout');
   const killMs = kill(build.kill_delay);
   if (killMs !== undefined && killMs > 0) stop.timeout = formatMs(killMs);
   service.stop = stop;

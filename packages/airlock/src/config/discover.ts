@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { AirlockError } from '../errors.js';
 import { loadConfigFile, validateConfig, type LoadedConfig } from './load.js';
 import { formatProblem } from './problems.js';
@@ -45,15 +45,39 @@ export function serviceName(text: string): string {
 export function detectServices(dir: string): Record<string, NonNullable<ConfigInput['services']>[string]> {
   if (findGoModule(dir) === dir) {
     const mains = findMainPackages(dir);
-    if (mains.length > 0) {
-      return Object.fromEntries(
-        mains.map((main) => [serviceName(main === '.' ? goModuleName(dir) ?? basename(dir) : basename(main)), { go: { main } }]),
-      );
-    }
+    if (mains.length > 0) return Object.fromEntries(mainNames(dir, mains).map(([name, main]) => [name, { go: { main } }]));
   }
   const pkg = readPackageJson(dir);
   if (pkg?.scripts.start !== undefined) return { [serviceName(pkg.name ?? basename(dir))]: { node: {} } };
   return {};
+}
+
+/**
+ * A service name per main package: the module's name for the root (or a lone `./cmd`),
+ * else the directory's name, with its parent's in front where two would be the same.
+ */
+function mainNames(dir: string, mains: readonly string[]): [string, string][] {
+  const moduleName = goModuleName(dir) ?? basename(dir);
+  const short = (main: string) => (main === '.' || (main === './cmd' && !mains.includes('.')) ? moduleName : basename(main));
+  const counts = new Map<string, number>();
+  for (const main of mains) counts.set(short(main), (counts.get(short(main)) ?? 0) + 1);
+  return mains.map((main) => {
+    const name = short(main);
+    return [serviceName((counts.get(name) ?? 0) > 1 ? `${basename(dirname(main))}-${name}` : name), main];
+  });
+}
+
+/**
+ * A package.json without a "start" script is the common near miss: say how to run it anyway.
+ *
+ * @example
+ *   noStartScript('/app'); // ['package.json has no "start" script: add one, or run `airlock dev --run "node server.js"`']
+ */
+export function noStartScript(dir: string): string[] {
+  const pkg = readPackageJson(dir);
+  if (pkg === undefined || pkg.scripts.start !== undefined) return [];
+  const main = pkg.main ?? 'server.js';
+  return [`package.json has no "start" script: add one ("start": "node ${main}"), or run \`airlock dev --run "node ${main}"\``];
 }
 
 function hasFlags(flags: ServiceFlags): boolean {
@@ -105,7 +129,9 @@ export function discoverConfig(cwd: string, configFile: string | undefined, flag
   const names = Object.keys(services);
   if (flags.run !== undefined) services = { [serviceName(basename(cwd))]: applyFlags({}, flags) };
   else if (names.length === 0) {
-    throw new AirlockError('CONFIG_NO_SERVICE', `no airlock.yaml, no --run flag, and no Go main package or package.json start script in ${cwd}`);
+    throw new AirlockError('CONFIG_NO_SERVICE', `no airlock.yaml, no --run flag, and no Go main package or package.json start script in ${cwd}`, {
+      details: noStartScript(cwd),
+    });
   } else if (hasFlags(flags)) {
     if (names.length > 1) {
       throw new AirlockError('USAGE_FLAG', `flags describe one service, but ${cwd} has ${names.length}: ${names.join(', ')}`, {

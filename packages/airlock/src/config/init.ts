@@ -2,8 +2,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Document, isMap, isPair, isScalar, type Pair } from 'yaml';
 import { AirlockError } from '../errors.js';
-import { importAir } from './air-import.js';
-import { detectServices } from './discover.js';
+import { importAir, type AirImport } from './air-import.js';
+import { importNodemon } from './nodemon-import.js';
+import { detectServices, noStartScript } from './discover.js';
 import { parseConfigText } from './load.js';
 import { jsonSchema } from './schema.js';
 import { goOwnPort, nodeOwnPort } from './presets/own-port.js';
@@ -96,8 +97,16 @@ function takingItsPort(dir: string, preset: Record<string, unknown>): { settings
   }
 }
 
+/** Which tool's config a --from file is, by its name: air's TOML, or nodemon's JSON. */
+function importerFor(from: string): { tool: string; read: (source: string, fileName: string) => AirImport } {
+  const name = basename(from);
+  if (name.endsWith('.toml')) return { tool: 'air', read: importAir };
+  if (['package.json', 'nodemon.json', '.nodemonrc', '.nodemonrc.json'].includes(name)) return { tool: 'nodemon', read: importNodemon };
+  throw new AirlockError('INIT_FROM', `cannot import "${from}": airlock imports air (.air.toml) and nodemon (nodemon.json, .nodemonrc, package.json "nodemonConfig") configs`);
+}
+
 /**
- * `airlock init [--from .air.toml]`: writes airlock.yaml for the project in dir, after
+ * `airlock init [--from .air.toml | nodemon.json | package.json]`: writes airlock.yaml for the project in dir, after
  * checking that what it wrote validates.
  *
  * @example
@@ -114,22 +123,29 @@ export function initConfig(dir: string, options: { from?: string; force?: boolea
   const header: string[] = [];
   if (options.from !== undefined) {
     const from = join(dir, options.from);
+    const importer = importerFor(options.from);
     let source: string;
     try {
       source = readFileSync(from, 'utf8');
     } catch {
-      throw new AirlockError('CONFIG_NOT_FOUND', `air config "${options.from}" does not exist in ${dir}`);
+      throw new AirlockError('CONFIG_NOT_FOUND', `${importer.tool} config "${options.from}" does not exist in ${dir}`);
     }
-    const imported = importAir(source, basename(from));
-    const detected = Object.keys(detectServices(dir));
-    services = { [detected[0] ?? 'app']: { ...imported.service, handoff: 'restart' } };
-    ({ unmapped, notes } = imported);
+    const imported = importer.read(source, basename(from));
+    const [name, preset] = Object.entries(detectServices(dir))[0] ?? ['app', {}];
+    // How the app takes its port is read from its source as for a plain init: an app that
+    // reads $PORT gets zero downtime; a fixed address gets a note saying what to change.
+    const { settings, note } = takingItsPort(dir, preset as Record<string, unknown>);
+    const serving = settings.handoff === 'proxy' && !('run' in settings) ? { listen: settings.listen, handoff: 'proxy' } : { handoff: 'restart' };
+    services = { [name]: { ...imported.service, ...serving } };
+    unmapped = imported.unmapped;
+    notes = note === undefined ? imported.notes : [...imported.notes, note];
     header.push(` Converted from ${options.from}.`);
+    if (note !== undefined) header.push(` Note: ${note}`);
     if (unmapped.length > 0) header.push(' Not mapped:', ...unmapped.map((line) => `   ${line}`));
   } else {
     const detected = detectServices(dir);
     if (Object.keys(detected).length === 0) {
-      throw new AirlockError('INIT_NO_PROJECT', `no Go main package (go.mod + package main) or package.json start script in ${dir}`);
+      throw new AirlockError('INIT_NO_PROJECT', `no Go main package (go.mod + package main) or package.json start script in ${dir}`, { details: noStartScript(dir) });
     }
     const found: string[] = [];
     services = Object.fromEntries(

@@ -88,7 +88,9 @@ export function describeIssues(root: AnySchema, issues: readonly z.core.$ZodIssu
         const allowed = allowedKeys(root, path);
         for (const key of issue.keys) {
           const guess = closest(key, allowed);
-          const hint = guess ? `did you mean "${guess}"?` : `allowed keys: ${allowed.join(', ')}`;
+          // A key one level too high (`env:` beside `run:` instead of under it).
+          const home = guess === undefined ? allowed.find((parent) => allowedKeys(root, [...path, parent]).includes(key)) : undefined;
+          const hint = guess ? `did you mean "${guess}"?` : home ? `did you mean "${home}.${key}"? (${key} belongs under ${home})` : `allowed keys: ${allowed.join(', ')}`;
           targets.push({ path, key, message: `unknown key "${key}" in ${at}; ${hint}` });
         }
         break;

@@ -103,10 +103,11 @@ export class Daemon {
     return [...this.#services.values()].map((running) => running.runner);
   }
 
-  #runner(plan: ServicePlan): ServiceRunner {
+  /** A service's runner; `generationsFrom`: the newest generation of the one it replaces. */
+  #runner(plan: ServicePlan, generationsFrom?: number): ServiceRunner {
     const { traceContext, watch, controlSocket } = this.options;
     const source = this.options.source ?? sourceFor(this.#slots);
-    return new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext, dev: watch, controlSocket, source });
+    return new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext, dev: watch, controlSocket, source, generationsFrom });
   }
 
   /** Starts watching, then every service once the services it depends on are ready. */
@@ -202,8 +203,9 @@ export class Daemon {
     await Promise.all(leaving.map((running) => running.runner.stop()));
 
     const starting: ServiceRunner[] = [];
+    const numbered = new Map(leaving.map((running) => [running.runner.plan.name, running.runner.generation]));
     for (const name of [...added, ...replaced]) {
-      const runner = this.#runner(next.get(name) as ServicePlan);
+      const runner = this.#runner(next.get(name) as ServicePlan, numbered.get(name));
       this.#services.set(name, { runner, watchers: [] });
       starting.push(runner);
     }

@@ -1,7 +1,7 @@
 import type { HealthPlan, ServicePlan } from '../config/plan.js';
 import type { ErrorCode } from '../errors.js';
 import type { Supervised } from '../supervise/spawn.js';
-import { explainStartFailure } from './diagnose.js';
+import { crashLocation, explainStartFailure, sourceAddress } from './diagnose.js';
 import { waitUntilReady } from './monitor.js';
 import type { Probe } from './probe.js';
 
@@ -9,7 +9,7 @@ import type { Probe } from './probe.js';
 export type GateVerdict = { readonly ready: true; readonly detail: string } | { readonly ready: false; readonly code: ErrorCode; readonly detail: string };
 
 export interface GateOptions {
-  readonly plan: Pick<ServicePlan, 'listen' | 'handoff'> & { readonly health: HealthPlan };
+  readonly plan: Pick<ServicePlan, 'listen' | 'handoff' | 'dir' | 'go' | 'preset'> & { readonly health: HealthPlan };
   readonly child: Supervised;
   readonly probe: Probe | undefined;
   readonly settleMs: number;
@@ -41,9 +41,13 @@ export async function healthGate(options: GateOptions): Promise<GateVerdict> {
     case 'aborted':
       return { ready: false, code: 'START_FAILED', detail: verdict.detail };
     case 'exited': {
-      const why = explainStartFailure(plan, child.tail());
+      // The source is read only now, and only when the output says nothing of a bind.
+      const tail = child.tail();
+      const why = explainStartFailure(plan, tail, tail.some((line) => /EADDRINUSE|address already in use/i.test(line)) ? undefined : sourceAddress(plan));
       if (why !== undefined) return { ready: false, code: 'PORT_CONFLICT', detail: `${verdict.detail}: ${why}` };
-      return { ready: false, code: (await child.spawned) ? 'PROCESS_CRASHED' : 'START_FAILED', detail: verdict.detail };
+      // A crash at start names the place in the project its stack points at (the ✗ line, like a build error's).
+      const where = crashLocation(tail, plan.dir);
+      return { ready: false, code: (await child.spawned) ? 'PROCESS_CRASHED' : 'START_FAILED', detail: `${verdict.detail}${where ? ` at ${where}` : ''}` };
     }
   }
 }

@@ -49,6 +49,8 @@ export interface CycleContext {
   readonly settle: (command: ServiceCommand) => Promise<unknown>;
   /** The first generation of the service is ready (dependsOn waits on it). */
   readonly markReady: () => void;
+  /** Generation numbers go on from this one (a runner replaced by an airlock.yaml edit). */
+  readonly generationsFrom?: number;
 }
 
 /**
@@ -75,6 +77,7 @@ export class ReloadCycle {
 
   constructor(private readonly context: CycleContext) {
     this.#busy = new BusyPolicy(() => context.plan().watch.onBusy);
+    this.#n = context.generationsFrom ?? 0;
     this.#stopped = new Promise<false>((resolve) => context.stopping.addEventListener('abort', () => resolve(false), { once: true }));
   }
 

@@ -111,6 +111,7 @@ export class ServiceRunner {
       stopping: this.#stopping.signal,
       settle: (command) => this.#queue.send(command),
       markReady: () => this.#markReady(),
+      generationsFrom: options.generationsFrom,
     });
   }
 
@@ -121,6 +122,11 @@ export class ServiceRunner {
 
   get current(): Generation | undefined {
     return this.#serving.current;
+  }
+
+  /** The newest generation number given out. */
+  get generation(): number {
+    return this.#cycle.n;
   }
 
   status(): ServiceStatus {

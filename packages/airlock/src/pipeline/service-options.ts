@@ -17,4 +17,9 @@ export interface ServiceOptions {
   readonly controlSocket?: string;
   /** Where new artifacts come from (default: the service's builds, in `slots`). */
   readonly source?: SourceFactory;
+  /**
+   * The newest generation number a runner this one replaces gave out (an airlock.yaml edit
+   * of the address or handoff): numbers go on from it, so g15 is followed by g16, not g1.
+   */
+  readonly generationsFrom?: number;
 }

@@ -35,17 +35,33 @@ export function isMainPackage(dir: string): boolean {
     .some((name) => /^\s*package\s+main\b/m.test(readFileSync(join(dir, name), 'utf8')));
 }
 
+/** Directories walked looking for main packages: a bigger tree is cut short (its deeper mains are not offered). */
+const MAX_WALKED = 10_000;
+
 /**
- * The main packages of a module, as relative paths ("." and "./cmd/x"): the root, and
- * every directory under cmd/. This is what `airlock init` and zero-config dev offer.
+ * The main packages of a module, as relative paths ("." and "./cmd/x"), found as `go
+ * list ./...` finds packages: every directory of the module, except testdata, vendor,
+ * directories whose name starts with "." or "_", node_modules, and nested modules (a
+ * directory with its own go.mod). This is what `airlock init` and zero-config dev offer.
  */
 export function findMainPackages(moduleDir: string): string[] {
   const mains: string[] = [];
-  if (isMainPackage(moduleDir)) mains.push('.');
-  const cmd = join(moduleDir, 'cmd');
-  if (existsSync(cmd)) {
-    for (const entry of readdirSync(cmd, { withFileTypes: true })) {
-      if (entry.isDirectory() && isMainPackage(join(cmd, entry.name))) mains.push(`./cmd/${entry.name}`);
+  const stack = ['.'];
+  for (let walked = 0; stack.length > 0 && walked < MAX_WALKED; walked++) {
+    const rel = stack.shift() as string;
+    const dir = join(moduleDir, rel);
+    if (isMainPackage(dir)) mains.push(rel);
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      const name = entry.name;
+      if (!entry.isDirectory() || /^[._]/.test(name) || name === 'testdata' || name === 'vendor' || name === 'node_modules') continue;
+      if (existsSync(join(dir, name, 'go.mod'))) continue;
+      stack.push(rel === '.' ? `./${name}` : `${rel}/${name}`);
     }
   }
   return mains;

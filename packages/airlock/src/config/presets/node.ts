@@ -4,6 +4,8 @@ import { join } from 'node:path';
 export interface PackageScripts {
   readonly name: string | undefined;
   readonly scripts: Readonly<Record<string, string>>;
+  /** Its "main" entry, when it names one. */
+  readonly main?: string;
 }
 
 /** The name and scripts of dir/package.json, or undefined when there is none. */
@@ -15,9 +17,9 @@ export function readPackageJson(dir: string): PackageScripts | undefined {
     return undefined;
   }
   try {
-    const json = JSON.parse(text) as { name?: unknown; scripts?: unknown };
+    const json = JSON.parse(text) as { name?: unknown; scripts?: unknown; main?: unknown };
     const scripts = typeof json.scripts === 'object' && json.scripts !== null ? (json.scripts as Record<string, string>) : {};
-    return { name: typeof json.name === 'string' ? json.name : undefined, scripts };
+    return { name: typeof json.name === 'string' ? json.name : undefined, scripts, ...(typeof json.main === 'string' ? { main: json.main } : {}) };
   } catch {
     return undefined;
   }

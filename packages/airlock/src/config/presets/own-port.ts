@@ -21,6 +21,10 @@ export type OwnPort =
 const GO_FLAG = /flag\.(String|Int)(?:Var)?\(\s*(?:&\w+\s*,\s*)?"(http|addr|address|listen|port)"\s*,\s*("?)([^,")]*)\3/;
 const GO_ENV = /os\.(?:Getenv|LookupEnv)\(\s*"PORT"\s*\)/;
 const GO_LITERAL = /(?:ListenAndServe(?:TLS)?|net\.Listen)\(\s*(?:"tcp"\s*,\s*)?"([^"]*:(\d{1,5}))"/;
+/** `http.ListenAndServe(addr, mux)`: the address is in a variable or a constant, set from a literal elsewhere. */
+const GO_NAMED = /(?:ListenAndServe(?:TLS)?|net\.Listen)\(\s*(?:"tcp"\s*,\s*)?([A-Za-z_]\w*)\s*[,)]/;
+/** `&http.Server{Addr: ":8080", …}`, then `srv.ListenAndServe()`. */
+const GO_SERVER_ADDR = /\bAddr:\s*"([^"]*:(\d{1,5}))"/;
 const NODE_ENV = /process\.env\.PORT\s*(?:\|\||\?\?)\s*(\d{1,5})/;
 const NODE_LITERAL = /\.listen\(\s*(\d{1,5})\s*[,)]/;
 
@@ -68,9 +72,18 @@ export function goOwnPort(dir: string, base: string): OwnPort | undefined {
   }
   const env = find(files, GO_ENV, base);
   if (env) return { kind: 'env', port: 8080, where: env.where };
-  const literal = find(files, GO_LITERAL, base);
+  const literal = find(files, GO_LITERAL, base) ?? namedLiteral(files, base) ?? find(files, GO_SERVER_ADDR, base);
   if (literal) return { kind: 'literal', address: literal.match[1] as string, port: Number(literal.match[2]), where: literal.where };
   return undefined;
+}
+
+/** `addr := ":8080"` … `http.ListenAndServe(addr, mux)`: the literal the name is set to, found where it is used. */
+function namedLiteral(files: readonly string[], base: string): { match: RegExpExecArray; where: string } | undefined {
+  const call = find(files, GO_NAMED, base);
+  const name = call?.match[1];
+  if (call === undefined || name === undefined) return undefined;
+  const set = find(files, new RegExp(`\\b${name}\\s*(?::=|=)\\s*"([^"]*:(\\d{1,5}))"`), base);
+  return set === undefined ? undefined : { match: set.match, where: call.where };
 }
 
 /** The same for a Node project: `process.env.PORT || 3000`, or `app.listen(3000)`. */
