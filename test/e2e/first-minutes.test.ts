@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { AirlockRun, CLI, cleanupAfter, freePort, removeProject, tempProject } from './helpers.ts';
+import { AirlockRun, CLI, ROOT, cleanupAfter, freePort, removeProject, tempProject } from './helpers.ts';
 
 /**
  * The first ten minutes on code nobody here wrote: projects laid out as people lay them
@@ -120,5 +120,17 @@ describe('the first ten minutes', () => {
     assert.deepEqual(applied.changed, [{ service: 'app', change: 'replace' }]);
     const ready = await run.waitForEvent('reload.ready', {}, 60_000, run.events.indexOf(applied));
     assert.equal(ready.generation, 2);
+  });
+});
+
+describe('airlock on PATH from a clone', () => {
+  it('is the package @airlock/cli (not the unrelated "airlock" on the registry), runs through npx in the clone, and its bin is executable after the build', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'packages', 'airlock', 'package.json'), 'utf8')) as { name: string; version: string; bin: Record<string, string> };
+    assert.equal(pkg.name, '@airlock/cli');
+    assert.deepEqual(pkg.bin, { airlock: 'dist/cli/main.js' });
+    assert.ok((statSync(CLI).mode & 0o111) !== 0, 'dist/cli/main.js is executable (npm link, node_modules/.bin)');
+    const npx = spawnSync('npx', ['--no-install', 'airlock', '--version'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(npx.status, 0, npx.stderr);
+    assert.equal(npx.stdout.trim(), pkg.version);
   });
 });

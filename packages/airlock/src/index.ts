@@ -3,7 +3,7 @@
  * engine as the CLI.
  *
  * @example
- *   import { discoverConfig, planServices, Daemon, EventBus } from 'airlock';
+ *   import { discoverConfig, planServices, Daemon, EventBus } from '@airlock/cli';
  *   const { config, baseDir } = discoverConfig(process.cwd(), undefined, {});
  *   const daemon = new Daemon(await planServices(config, baseDir), new EventBus(), { watch: true });
  *   await daemon.start();

@@ -16,7 +16,7 @@ const ABOUT = ' Written by `airlock init`. Every key: docs/config.md; check it w
  * installed, else a copy written to .airlock/schema.json (a Go project has no node_modules).
  */
 function schemaPath(dir: string): string {
-  if (existsSync(join(dir, 'node_modules', 'airlock', 'schema.json'))) return './node_modules/airlock/schema.json';
+  if (existsSync(join(dir, 'node_modules', '@airlock', 'cli', 'schema.json'))) return './node_modules/@airlock/cli/schema.json';
   mkdirSync(join(dir, '.airlock'), { recursive: true });
   writeFileSync(join(dir, '.airlock', 'schema.json'), `${JSON.stringify(jsonSchema(), null, 2)}\n`);
   return './.airlock/schema.json';
@@ -51,7 +51,7 @@ export interface InitResult {
 }
 
 /** Renders a commented airlock.yaml for the given services. */
-export function renderConfig(services: Record<string, Record<string, unknown>>, extraHeader: readonly string[] = [], schema = './node_modules/airlock/schema.json'): string {
+export function renderConfig(services: Record<string, Record<string, unknown>>, extraHeader: readonly string[] = [], schema = './node_modules/@airlock/cli/schema.json'): string {
   const doc = new Document({ services });
   doc.commentBefore = [` yaml-language-server: $schema=${schema}`, ABOUT, ...extraHeader].join('\n');
   const servicesNode = doc.get('services', true);
