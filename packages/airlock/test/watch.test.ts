@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -139,6 +139,36 @@ describe('watcher errors', () => {
     const instances = watchError('/src', new Error('inotify_init1 failed: Too many open files'));
     assert.match(instances.message, /fs\.inotify\.max_user_instances/);
     assert.equal(watchError('/src', new Error('boom')).code, 'WATCH_FAILED');
+  });
+});
+
+/** This process's children that are zombies (state Z in /proc), by command name. */
+function zombieChildren(): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (state === 'Z' && Number(ppid) === process.pid) found.push(stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+describe('the watcher leaves no process behind', () => {
+  it('starts no helper that stays a zombie for as long as airlock runs (@parcel/watcher looking for watchman)', async () => {
+    const { watchTree } = await import('../src/watch/watcher.ts');
+    const root = mkdtempSync(join(tmpdir(), 'airlock-zombie-'));
+    const handle = await watchTree(root, () => undefined, () => undefined);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(zombieChildren(), []);
+    } finally {
+      await handle.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

@@ -21,6 +21,14 @@ export interface WatchHandle {
 }
 
 const MAX_EXTRA_SUBSCRIPTIONS = 1_000;
+
+/**
+ * The platform's native backend, named: left to choose, @parcel/watcher first looks for
+ * watchman through `sh`, a child it never waits for, so one `sh <defunct>` stayed for as
+ * long as airlock ran. airlock watches with native events only (docs/watching.md).
+ */
+const NATIVE_BACKEND: { backend?: watcher.BackendType } =
+  process.platform === 'linux' ? { backend: 'inotify' } : process.platform === 'darwin' ? { backend: 'fs-events' } : process.platform === 'win32' ? { backend: 'windows' } : {};
 /** How often a removed watch root is looked for. */
 const ROOT_POLL_MS = 200;
 
@@ -121,7 +129,7 @@ export async function watchTree(
           if (dir === root && events.some((event) => event.path === root && event.type === 'delete')) void rootGone();
         }
       },
-      { ignore: ignoredDirs(dir) },
+      { ignore: ignoredDirs(dir), ...NATIVE_BACKEND },
     );
     live.add(sub);
     return sub;
