@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -92,6 +92,28 @@ describe('plugin host', () => {
     assert.match(byName.typo?.error ?? '', /plugin\.json: unknown key "mian"; allowed: name, version, main/);
     assert.match(byName.nohello?.error ?? '', /nohello 1\.0\.0: does not fit its contract: export "hello" is a string, the contract needs a function/);
     assert.equal(existsSync(`${marker}2`), false, 'init never ran for a contract mismatch');
+  });
+
+  it('refuses a main that a symlink leads out of the plugin directory, and a plugin directory that is a symlink to elsewhere (worker and inline)', async () => {
+    const dir = pluginsDir();
+    const outside = mkdtempSync(join(root, 'outside-'));
+    const marker = join(outside, 'ran');
+    writeFileSync(join(outside, 'evil.mjs'), `import { writeFileSync } from 'node:fs'; writeFileSync(${JSON.stringify(marker)}, 'x'); export const hello = () => 'evil';`);
+    writeFileSync(join(outside, 'evil.cjs'), `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'x'); exports.hello = () => 'evil';`);
+    for (const [name, isolation, file] of [['linked', 'worker', 'evil.mjs'], ['linkedinline', 'inline', 'evil.cjs']] as const) {
+      mkdirSync(join(dir, name));
+      symlinkSync(join(outside, file), join(dir, name, 'index.js'));
+      writeFileSync(join(dir, name, 'plugin.json'), JSON.stringify({ name, version: '1.0.0', main: 'index.js', host: '^1', isolation }));
+    }
+    writePlugin(outside, 'elsewhere', `import { writeFileSync } from 'node:fs'; writeFileSync(${JSON.stringify(`${marker}2`)}, 'x'); export const hello = () => 'evil';`);
+    symlinkSync(join(outside, 'elsewhere'), join(dir, 'elsewhere'));
+    const host = await started(dir, { watch: false });
+    const byName = Object.fromEntries(host.plugins().map((p) => [p.name, p]));
+    assert.match(byName.linked?.error ?? '', /"main" "index\.js" leads outside the plugin directory \(to .*evil\.mjs\)/);
+    assert.match(byName.linkedinline?.error ?? '', /"main" "index\.js" leads outside the plugin directory/);
+    assert.match(byName.elsewhere?.error ?? '', /the plugin directory is a link to .*elsewhere, outside .*: copy the plugin in instead/);
+    assert.equal(existsSync(marker), false, 'no code outside ran');
+    assert.equal(existsSync(`${marker}2`), false, 'no code of a linked-in directory ran');
   });
 
   for (const isolation of ['worker', 'process'] as const) {

@@ -143,7 +143,7 @@ export class PluginHost extends EventEmitter<{ event: [PluginEvent]; log: [{ nam
     const started = performance.now();
     let manifest: Manifest;
     try {
-      manifest = readManifest(slot.dir, PLUGIN_API_VERSION);
+      manifest = readManifest(slot.dir, PLUGIN_API_VERSION, this.options.dir);
     } catch (error) {
       // A directory made before its files land: nothing to say until a plugin.json is there.
       // (The error says so, not a second look: the file may have landed since, and its own event follows.)

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { checkRange, parseVersion, satisfies } from './semver.js';
 
 /**
@@ -42,13 +42,14 @@ const KNOWN = new Set(['name', 'version', 'main', 'host', 'isolation', 'config',
 
 /**
  * Reads and checks `<dir>/plugin.json` against the host's plugin API version. Unknown
- * keys are errors, like everywhere in airlock; `main` must stay inside the directory.
+ * keys are errors, like everywhere in airlock; `main` must stay inside the directory, and
+ * the directory inside `root` (the plugins directory), both checked on real paths.
  *
  * @example
  *   const manifest = readManifest('plugins/greet', '1.0.0');
  *   // { name: 'greet', version: '1.2.0', main: 'index.js', host: '^1', isolation: 'worker', config: {} }
  */
-export function readManifest(dir: string, hostVersion: string): Manifest {
+export function readManifest(dir: string, hostVersion: string, root?: string): Manifest {
   const file = join(dir, 'plugin.json');
   if (!existsSync(file)) throw new ManifestError(file, NO_MANIFEST, true);
   let raw: unknown;
@@ -73,7 +74,15 @@ export function readManifest(dir: string, hostVersion: string): Manifest {
   if (parseVersion(version) === undefined) throw new ManifestError(file, `"version" ${JSON.stringify(version)} is not MAJOR.MINOR.PATCH`);
   const main = text('main');
   const mainPath = resolve(dir, main);
-  if (relative(resolve(dir), mainPath).split(sep)[0] === '..') throw new ManifestError(file, `"main" ${JSON.stringify(main)} points outside the plugin directory`);
+  if (!inside(resolve(dir), mainPath)) throw new ManifestError(file, `"main" ${JSON.stringify(main)} points outside the plugin directory`);
+  // Checked on real paths: a link must not lead out of the directory (or the directory out of the plugins directory).
+  const realDir = realpathSync(dir);
+  if (root !== undefined && !inside(realpathSync(root), realDir)) {
+    throw new ManifestError(file, `the plugin directory is a link to ${realDir}, outside ${root}: copy the plugin in instead`);
+  }
+  if (existsSync(mainPath) && !inside(realDir, realpathSync(mainPath))) {
+    throw new ManifestError(file, `"main" ${JSON.stringify(main)} leads outside the plugin directory (to ${realpathSync(mainPath)}): a link may not take code from elsewhere`);
+  }
   const host = text('host');
   const bad = checkRange(host);
   if (bad) throw new ManifestError(file, `"host": ${bad}`);
@@ -83,4 +92,10 @@ export function readManifest(dir: string, hostVersion: string): Manifest {
   const config = m.config ?? {};
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new ManifestError(file, '"config" must be an object');
   return { name, version, main, host, isolation, config: config as Record<string, unknown> };
+}
+
+/** Whether `path` is `dir` or below it. */
+function inside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (rel.split(sep)[0] !== '..' && !isAbsolute(rel));
 }
