@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -290,6 +292,20 @@ describe('plugin host', () => {
     await assert.rejects(host.call('waiter', 'never'), /never did not return within 300 ms/);
     assert.equal((await waitFor(host, (e) => e.name === 'waiter' && e.state === 'active', 'the replacement')).generation, 2);
     assert.equal(await host.call('greet', 'hello', 'still here'), 'hello still here');
+  });
+
+  it('fails an inline plugin alone for any throw its code makes outside a call (rejection, callback, nextTick, microtask, error event, socket), and the host lives', () => {
+    const dir = pluginsDir();
+    const run = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fixtures/inline-throws.ts', import.meta.url)), dir], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(run.status, 0, `the host process ended: ${run.stderr}`);
+    const [states, answer] = run.stdout.trim().split('\n');
+    const byName = Object.fromEntries((JSON.parse(states as string) as { name: string; state: string; error?: string }[]).map((p) => [p.name, p]));
+    assert.equal(answer, 'hello still here');
+    assert.equal(byName.greet?.state, 'active');
+    for (const [name, said] of Object.entries({ rejects: 'rejected in init', readfile: 'thrown in a readFile callback', nexttick: 'thrown in nextTick', microtask: 'thrown in a microtask', emitter: 'unhandled error event', socket: 'ECONNREFUSED', later: 'rejected in a call, later' })) {
+      assert.equal(byName[name]?.state, 'failed', `${name}: ${JSON.stringify(byName[name])}`);
+      assert.match(byName[name]?.error ?? '', new RegExp(said), name);
+    }
   });
 
   it('carries an inline plugin\'s state over as a copy, and refuses state that cannot be copied (it would keep the old version alive)', async () => {

@@ -1,6 +1,8 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { resolve } from 'node:path';
+import { enlist, runAs } from './containment.js';
 import { InlineModules } from './inline-loader.js';
 import type { Manifest } from './manifest.js';
 import { runPlugin, type PluginData } from './plugin-side.js';
@@ -23,32 +25,39 @@ type Events = { message(m: Message): void; end(why: string): void };
 /**
  * inline: the plugin side in the host's own thread, its modules in a registry of their
  * own (InlineModules) that is dropped at unload, messages passed on the microtask queue
- * (by reference: nothing is cloned). A throw in one of its timers ends this version only;
- * an endless loop would stop the host too: inline is for trusted code.
+ * (by reference: nothing is cloned). A throw of its code that nobody catches (in a timer,
+ * an I/O callback, a promise, an 'error' event, a socket it opened) ends this version
+ * only; an endless loop, or memory it holds, would stop the host too: inline is for
+ * trusted code.
  */
 function openInline(dir: string, data: PluginData, events: Events): Channel {
   let deliver: ((message: unknown) => void) | undefined;
   let ended = false;
-  /** This version is over (unloaded, or one of its timers threw): no more messages either way, and its modules go. */
+  /** This version is over (unloaded, or a throw of its code escaped): no more messages either way, and its modules go. */
   const end = () => {
     ended = true;
     deliver = undefined;
+    leave();
     modules.release();
   };
-  const modules = new InlineModules(dir, (error) => {
+  const failed = (error: unknown, how: string) => {
     if (ended) return;
     end();
-    events.end(`a timer callback threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
-  });
+    events.end(`${how} ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+  };
+  // Any throw of its code that nobody catches ends this version only (containment.ts).
+  const owner = { root: resolve(dir), fail: failed };
+  const leave = enlist(owner);
+  const modules = new InlineModules(dir, (error) => failed(error, 'a timer callback threw'));
   const loader = { load: async (main: string) => modules.load(fileURLToPath(main)) as Record<string, unknown>, timers: modules.timers, leftovers: () => modules.pending() };
   const port = {
     post: (message: unknown) => queueMicrotask(() => (ended ? undefined : events.message(message as Message))),
     onMessage: (handler: (message: unknown) => void) => (deliver = handler),
   };
   // A load that fails is posted as 'loaded' with its error; nothing else is left to catch.
-  runPlugin(port, data, loader).catch(() => undefined);
+  runAs(owner, () => runPlugin(port, data, loader)).catch(() => undefined);
   return {
-    post: (message) => queueMicrotask(() => deliver?.(message)),
+    post: (message) => queueMicrotask(() => runAs(owner, () => deliver?.(message))),
     kill: async () => end(),
   };
 }
