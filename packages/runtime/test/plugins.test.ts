@@ -308,6 +308,21 @@ describe('plugin host', () => {
     }
   });
 
+  it('ends a worker plugin that holds Buffers past its limit, and the host\'s memory stays bounded', async () => {
+    const dir = pluginsDir();
+    writePlugin(dir, 'hoarder', `const keep = []; export function grow() { setInterval(() => keep.push(Buffer.alloc(20 * 2 ** 20, 1)), 20); return 'growing'; }`);
+    writePlugin(dir, 'greet', GREET);
+    const host = await started(dir, { watch: false, resourceLimits: { maxOldGenerationSizeMb: 64, maxExternalMb: 128 } });
+    const before = process.memoryUsage().rss;
+    const ended = waitFor(host, (e) => e.name === 'hoarder' && e.state === 'failed', 'the hoarder ended');
+    assert.equal(await host.call('hoarder', 'grow'), 'growing');
+    const failed = await ended;
+    assert.match(failed.error ?? '', /ran out of memory: \d+ MB outside the JS heap \(Buffers, ArrayBuffers; limit 128 MB/);
+    const grewMb = (process.memoryUsage().rss - before) / 2 ** 20;
+    assert.ok(grewMb < 400, `host RSS grew ${Math.round(grewMb)} MB`);
+    assert.equal(await host.call('greet', 'hello', 'ada'), 'hello ada');
+  });
+
   it('carries an inline plugin\'s state over as a copy, and refuses state that cannot be copied (it would keep the old version alive)', async () => {
     const dir = pluginsDir();
     const m = { isolation: 'inline' };

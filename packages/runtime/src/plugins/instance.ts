@@ -63,7 +63,7 @@ function openInline(dir: string, data: PluginData, events: Events): Channel {
 }
 
 /** Starts one version's thread or process (or inline registry); `events` hears its messages and its end. */
-function open(isolation: Manifest['isolation'], dir: string, data: PluginData, limits: ResourceLimits, events: Events): Channel {
+function open(isolation: Manifest['isolation'], dir: string, data: PluginData, limits: PluginLimits, events: Events): Channel {
   if (isolation === 'inline') return openInline(dir, data, events);
   if (isolation === 'process') {
     const child = fork(fileURLToPath(entry('process-entry.js')), [], {
@@ -91,8 +91,16 @@ function open(isolation: Manifest['isolation'], dir: string, data: PluginData, l
       },
     };
   }
-  const worker = new Worker(entry('worker-entry.js'), { workerData: data, resourceLimits: limits, stdout: false, stderr: false });
-  worker.on('message', (m: Message) => events.message(m));
+  const { maxExternalMb = DEFAULT_EXTERNAL_MB, ...heapLimits } = limits;
+  const worker = new Worker(entry('worker-entry.js'), { workerData: data, resourceLimits: heapLimits, stdout: false, stderr: false });
+  worker.on('message', (m: Message) => {
+    if (m.kind !== 'memory') return events.message(m);
+    // The thread's own figure for what lives outside its heap: past the limit it ends, as a heap out of memory would.
+    const mb = m.external / 2 ** 20;
+    if (mb <= maxExternalMb) return;
+    events.end(`ran out of memory: ${Math.round(mb)} MB outside the JS heap (Buffers, ArrayBuffers; limit ${maxExternalMb} MB, resourceLimits.maxExternalMb)`);
+    void worker.terminate();
+  });
   worker.on('error', (error) => events.end(`${error.name === 'Error' ? '' : `${error.name}: `}${error.message}`));
   worker.on('exit', (code) => events.end(code === 1 ? 'the worker stopped' : `the worker exited with code ${code}`));
   return {
@@ -102,7 +110,17 @@ function open(isolation: Manifest['isolation'], dir: string, data: PluginData, l
 }
 
 type Reply = { kind: 'reply'; id: number; value?: unknown; error?: string };
-type Message = Reply | { kind: 'loaded'; exports?: { name: string; type: string }[]; error?: string } | { kind: 'log'; level: string; line: string };
+type Message =
+  | Reply
+  | { kind: 'loaded'; exports?: { name: string; type: string }[]; error?: string }
+  | { kind: 'log'; level: string; line: string }
+  | { kind: 'memory'; external: number };
+
+/** Memory a worker may hold outside its JS heap (Buffers, ArrayBuffers) when resourceLimits.maxExternalMb does not say. */
+export const DEFAULT_EXTERNAL_MB = 256;
+
+/** The worker's limits: resourceLimits for its heap, and maxExternalMb for what lies outside it. */
+export type PluginLimits = ResourceLimits & { readonly maxExternalMb?: number };
 
 /** A call that did not return in time: the worker is considered stuck and is replaced. */
 export class PluginTimeout extends Error {
@@ -138,7 +156,7 @@ export class PluginInstance {
   static load(
     dir: string,
     manifest: Manifest,
-    limits: ResourceLimits,
+    limits: PluginLimits,
     onExit: (why: string) => void,
     onLog: (level: string, line: string) => void,
     timeoutMs: number,
@@ -157,7 +175,7 @@ export class PluginInstance {
             instance = new PluginInstance(channel, new Map((message.exports ?? []).map((e) => [e.name, e.type])), manifest.isolation === 'inline' ? 'inline version' : manifest.isolation);
             return resolve(instance);
           }
-          if (instance !== undefined) instance.#settle(message);
+          if (instance !== undefined && message.kind === 'reply') instance.#settle(message);
         },
         end: (why) => {
           // A worker reports an error and then its exit: the first one says why.

@@ -47,8 +47,12 @@ export interface PluginHostOptions {
   readonly airlock?: AirlockNotices | false;
   /** Per-step timeouts (ms): load, init, health, a call, stop. */
   readonly timeouts?: Partial<Record<'load' | 'init' | 'health' | 'call' | 'stop', number>>;
-  /** The worker's limits (default: 64 MB of old generation). */
-  readonly resourceLimits?: ResourceLimits;
+  /**
+   * The worker's limits (default: 64 MB of old generation), and `maxExternalMb`: memory
+   * it may hold outside its JS heap, in Buffers and ArrayBuffers (default 256), which
+   * the thread reports every 100 ms and the host enforces by ending it.
+   */
+  readonly resourceLimits?: ResourceLimits & { readonly maxExternalMb?: number };
   /** Quiet time after the last file event of a plugin before it is swapped (default 100 ms). */
   readonly debounceMs?: number;
 }
