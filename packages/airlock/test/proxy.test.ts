@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { HttpProxy } from '../src/proxy/http-proxy.ts';
 
@@ -47,6 +48,21 @@ describe('HTTP proxy', () => {
     proxy.destroy();
     upstream.closeAllConnections();
     upstream.close();
+  });
+
+  it('answers 431 to request headers over 16 KiB, as Node and nginx do, and 400 to a request it cannot parse', async () => {
+    const raw = (text: string) =>
+      new Promise<string>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => socket.end(text));
+        let got = '';
+        socket.setEncoding('utf8').on('data', (chunk: string) => (got += chunk));
+        socket.on('close', () => resolve(got));
+        socket.on('error', () => resolve(got));
+      });
+    const big = await raw(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`);
+    assert.match(big, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    assert.match(big, /request headers are larger than 16 KiB/);
+    assert.match(await raw('NOT HTTP AT ALL\r\n\r\n'), /^HTTP\/1\.1 400 Bad Request\r\n/);
   });
 
   it('holds requests while no generation is ready, then answers 502 naming the service', async () => {

@@ -9,6 +9,7 @@ import { shouldRetry, wasSent } from './retry-policy.js';
 import { errorCode, forwardHeaders, forwardOnce } from './forward.js';
 import { loadUndici, UpstreamPools } from './pools.js';
 import { FORCE_HEADER, FORCE_TOKEN_HEADER, type TrafficSplit } from './split.js';
+import { answerClientError } from './client-error.js';
 
 /** Published once per answered request, for metrics (node:diagnostics_channel; free without subscribers). */
 export const PROXY_RESPONSE_CHANNEL = 'airlock:proxy:response';
@@ -73,7 +74,7 @@ export class HttpProxy {
     // requestTimeout 0: long polls and slow uploads are the application's business.
     this.#server = createServer({ keepAliveTimeout: 5_000, requestTimeout: 0 }, (req, res) => void this.#handle(req, res));
     this.#server.on('upgrade', (req, socket, head) => void this.#upgrade(req, socket, head));
-    this.#server.on('clientError', (_error, socket) => socket.destroy());
+    this.#server.on('clientError', (error, socket) => answerClientError(error, socket));
   }
 
   async listen(): Promise<void> {
