@@ -16,6 +16,11 @@ interface CatalogEntry {
 }
 
 export const catalog = {
+  CONFIG_TOO_BIG: {
+    exit: 1,
+    when: 'airlock.yaml (or another config file airlock reads) is larger than 1 MiB; it is refused before it is read, and a running airlock keeps the config it has.',
+    howTo: 'Put back the file you meant to save (a config is a few KiB); large data belongs in files the app reads itself.',
+  },
   CONFIG_NOT_FOUND: {
     exit: 1,
     when: 'The file given to `--config` (or `init --from`) does not exist or cannot be read.',

@@ -100,12 +100,19 @@ describe('fuzz: app config and env files', () => {
     );
   });
 
-  it('an env file of any content is read without throwing', () => {
+  it('an env file of any content is read, or refused as ENV_FILE at its line (never another throw)', () => {
     const file = join(dir, 'fuzz.env');
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (text) => {
         writeFileSync(file, text);
-        const env = readEnvFiles([file]);
+        let env: Record<string, string>;
+        try {
+          env = readEnvFiles([file]);
+        } catch (error) {
+          assert.ok(error instanceof AirlockError && error.code === 'ENV_FILE', String(error));
+          assert.ok(error.message.startsWith(`${file}:`), error.message);
+          return;
+        }
         for (const value of Object.values(env)) assert.equal(typeof value, 'string');
       }),
       { numRuns: 1_000, interruptAfterTimeLimit: TIME_LIMIT_MS },

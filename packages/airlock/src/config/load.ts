@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { AirlockError } from '../errors.js';
+import { CONFIG_FILE_MAX, mib, readEnvFile } from './env-file.js';
 import { decodeUtf8, parseYaml, type PathSegment, type Position } from './locate.js';
 import { describeIssues, formatProblem, type IssueTarget, type Problem } from './problems.js';
 import { configSchema, type Config } from './schema.js';
@@ -33,15 +34,24 @@ function missingFiles(raw: unknown, baseDir: string): IssueTarget[] {
     const at = (...rest: PathSegment[]) => ['services', name, ...rest];
     const dir = resolve(baseDir, typeof service.dir === 'string' ? service.dir : '.');
     if (typeof service.dir === 'string' && !isDirectory(dir)) {
-      targets.push({ path: at('dir'), message: `services.${name}.dir: directory "${service.dir}" does not exist` });
+      const why = isLinkLoop(dir) ? `"${service.dir}" is a symbolic link that leads to itself (a loop): point it at a directory` : `directory "${service.dir}" does not exist`;
+      targets.push({ path: at('dir'), message: `services.${name}.dir: ${why}` });
       continue;
     }
     const envFile = record(service.run).envFile;
     const envFiles = typeof envFile === 'string' ? [envFile] : Array.isArray(envFile) ? envFile : [];
     envFiles.forEach((file, index) => {
-      if (typeof file === 'string' && !existsSync(resolve(dir, file))) {
-        const path = typeof envFile === 'string' ? at('run', 'envFile') : at('run', 'envFile', index);
+      if (typeof file !== 'string') return;
+      const path = typeof envFile === 'string' ? at('run', 'envFile') : at('run', 'envFile', index);
+      if (!existsSync(resolve(dir, file))) {
         targets.push({ path, message: `services.${name}.run.envFile: file "${file}" does not exist (relative to ${dir})` });
+        return;
+      }
+      // What a generation's start would refuse (a NUL, a quote left open, a value over 128 KiB) is said now, at its line.
+      try {
+        readEnvFile(resolve(dir, file));
+      } catch (error) {
+        targets.push({ path, message: `services.${name}.run.envFile: ${(error as Error).message}` });
       }
     });
     const appConfig = record(service.config);
@@ -69,6 +79,15 @@ function missingFiles(raw: unknown, baseDir: string): IssueTarget[] {
     });
   }
   return targets;
+}
+
+function isLinkLoop(path: string): boolean {
+  try {
+    statSync(path);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ELOOP';
+  }
 }
 
 function isDirectory(path: string): boolean {
@@ -103,15 +122,28 @@ export function loadConfigFile(file: string, cwd = process.cwd()): LoadedConfig 
   const path = resolve(cwd, file);
   let bytes: Buffer;
   try {
+    checkConfigSize(statSync(path).size, path);
     bytes = readFileSync(path);
-  } catch {
+  } catch (error) {
+    if (error instanceof AirlockError) throw error;
     throw new AirlockError('CONFIG_NOT_FOUND', `config file "${file}" does not exist or cannot be read`);
   }
   return parseConfigBytes(bytes, path);
 }
 
+/**
+ * A config file over CONFIG_FILE_MAX is refused with its size, before it is read: a
+ * 124 MB airlock.yaml saved by mistake must not stall the proxies that share airlock's
+ * event loop while it is parsed (it did, for about a minute).
+ */
+export function checkConfigSize(bytes: number, path: string): void {
+  if (bytes <= CONFIG_FILE_MAX) return;
+  throw new AirlockError('CONFIG_TOO_BIG', `${basename(path)} is ${mib(bytes)}; airlock reads config files of up to ${mib(CONFIG_FILE_MAX)}`);
+}
+
 /** parseConfigText for the file's bytes: a file that is not UTF-8 is a CONFIG_PARSE error at its line. */
 export function parseConfigBytes(bytes: Uint8Array, path: string): LoadedConfig {
+  checkConfigSize(bytes.length, path);
   let text: string;
   try {
     text = decodeUtf8(bytes);

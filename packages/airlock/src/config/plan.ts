@@ -1,7 +1,6 @@
-import { parseEnv } from 'node:util';
-import { readFileSync } from 'node:fs';
 import { delimiter, join, relative, resolve } from 'node:path';
 import { AirlockError } from '../errors.js';
+import { readEnvFile } from './env-file.js';
 import { deepFreeze } from './load.js';
 import { findGoModule } from './presets/go.js';
 import { NODE_BUILD_OUTPUTS, NODE_SOURCES, readPackageJson } from './presets/node.js';
@@ -293,9 +292,9 @@ export async function planServices(config: Config, baseDir: string, only: readon
   return Promise.all(chosen.map((name) => planService(name, config.services[name] as ServiceConfig, baseDir)));
 }
 
-/** Reads a service's env files (dotenv syntax) fresh, for each new generation. */
+/** Reads a service's env files (dotenv syntax) fresh, for each new generation (env-file.ts says what is refused). */
 export function readEnvFiles(files: readonly string[]): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const file of files) Object.assign(env, parseEnv(readFileSync(file, 'utf8')));
+  for (const file of files) Object.assign(env, readEnvFile(file));
   return env;
 }

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { formatMs, parseDuration } from './duration.js';
+import { envProblem, NUL_MESSAGE } from './env-file.js';
 
 /**
  * What a change does to a build under way (`watch.onBusy`, after watchexec's
@@ -78,6 +79,8 @@ export const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SI
 export const HANDOFFS = ['fd', 'proxy', 'tcp-proxy', 'restart'] as const;
 
 const stringList = z.array(z.string());
+/** A command line: a NUL byte in it would start nothing (spawn refuses it), so validate does. */
+const command = z.string().min(1).refine((text) => !text.includes('\0'), NUL_MESSAGE);
 
 /** header:NAME (an HTTP token), cookie:NAME, or ip. */
 const ROLLOUT_KEY = /^(?:header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|cookie:[!#$%&'*+.^_`|~0-9A-Za-z-]+|ip)$/;
@@ -156,14 +159,22 @@ export const serviceSchema = z
       .describe('Node preset: runs a package.json script (and its build script on change, if there is one).'),
     build: z
       .strictObject({
-        cmd: z.string().min(1).describe('Build command; {artifact} is the path the run command starts; {service} and {generation} are replaced too.'),
+        cmd: command.describe('Build command; {artifact} is the path the run command starts; {service} and {generation} are replaced too.'),
         timeout: duration('5m'),
       })
       .optional(),
     run: z
       .strictObject({
-        cmd: z.string().min(1).optional().describe('Command that runs the service; {artifact}, {port}, {service} and {generation} are replaced.'),
-        env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+        cmd: command.optional().describe('Command that runs the service; {artifact}, {port}, {service} and {generation} are replaced.'),
+        env: z
+          .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+          .superRefine((env, ctx) => {
+            for (const [key, value] of Object.entries(env)) {
+              const problem = envProblem(key, String(value));
+              if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: problem });
+            }
+          })
+          .default({}),
         envFile: z.union([z.string(), stringList]).optional().describe('dotenv file(s) loaded into the environment.'),
       })
       .prefault({}),

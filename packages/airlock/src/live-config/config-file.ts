@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { parseConfigBytes } from '../config/load.js';
+import { checkConfigSize, parseConfigBytes } from '../config/load.js';
 import { chooseServices, planService, type ServicePlan } from '../config/plan.js';
 import type { Config, ServiceConfig } from '../config/schema.js';
 import { asAirlockError, fullCode } from '../errors.js';
@@ -102,6 +102,8 @@ export class ConfigFileReloader {
     return readSettled(
       async () => {
         try {
+          // Its size first: an oversized file is refused without reading it into memory.
+          checkConfigSize((await stat(this.file)).size, this.file);
           return parseConfigBytes(await readFile(this.file), this.file).config;
         } catch (error) {
           return error as Error;
