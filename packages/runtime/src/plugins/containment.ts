@@ -61,6 +61,7 @@ function onException(error: unknown): void {
   // Not a plugin's: the app's own handlers decide; without one, what Node does without ours.
   if (process.listenerCount('uncaughtException') > 1) return;
   writeSync(2, `${inspect(error)}\n\nNode.js ${process.version}\n`);
+  // eslint-disable-next-line no-restricted-properties -- the app's process, ending as Node ends it on an uncaught throw: our listener must not keep it alive
   process.exit(1);
 }
 
