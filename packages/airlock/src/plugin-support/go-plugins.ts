@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { goPackageHashes, pluginMismatch } from '../build/elf-hashes.js';
 import { runBuild } from '../build/runner.js';
@@ -11,6 +11,7 @@ import { internalError, type EventBus } from '../events.js';
 import { describeEnd } from '../supervise/process-end.js';
 import { Debouncer } from '../watch/debounce.js';
 import { watchTree, type WatchHandle } from '../watch/watcher.js';
+import { PluginBuildRecord } from './plugin-builds.js';
 
 /** Builds of one plugin kept on disk: an app that opened an older one keeps it mapped anyway. */
 const KEEP_BUILDS = 5;
@@ -43,6 +44,8 @@ export interface PluginHostBinary {
  */
 export class GoPluginBuilds {
   readonly #n = new Map<string, number>();
+  /** The builds this run wrote: the only ones it prunes (a stray file in the directory is not its to delete). */
+  readonly #record = new PluginBuildRecord(KEEP_BUILDS);
   readonly #running = new Map<string, AbortController>();
   readonly #watchers: WatchHandle[] = [];
   #stopped = false;
@@ -67,7 +70,7 @@ export class GoPluginBuilds {
     // newest now. Within one run they stay (the app may have one open), and the build
     // numbers go on: a plugin path the app has loaded must never come again.
     const out = goPluginsDir(this.plan());
-    if (out !== undefined && !this.#startedBefore) rmSync(out, { recursive: true, force: true });
+    if (out !== undefined && !this.#startedBefore) this.#clearEarlierRuns(out);
     this.#startedBefore = true;
     this.#stopped = false;
     for (const dir of this.#packages()) {
@@ -118,6 +121,7 @@ export class GoPluginBuilds {
       const overlay = join(out, `${name}.${n}.overlay.json`);
       const files = readdirSync(dir).filter((file) => file.endsWith('.go') && !file.endsWith('_test.go'));
       writeFileSync(overlay, JSON.stringify({ Replace: Object.fromEntries(files.map((file) => [join(virtual, file), join(dir, file)])) }));
+      this.#record.wrote(name, n);
       const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
       const cmd = `go build -overlay ${quote(overlay)} -buildmode=plugin -o ${quote(building)} ${quote(`./${relative(plan.go.moduleDir, virtual)}`)}`;
       const service = plan.name;
@@ -140,7 +144,7 @@ export class GoPluginBuilds {
         }
         renameSync(building, path);
         this.bus.emit({ type: 'plugin.built', service, plugin: name, build: n, path, ms: outcome.ms, fits });
-        this.#prune(out, name);
+        this.#record.prune(out, name);
       } else if (outcome.kind !== 'cancelled') {
         const why = outcome.kind === 'timeout' ? 'did not finish in time' : `${describeEnd(outcome.end)}${outcome.locations.length ? ` at ${outcome.locations.join(', ')}` : ''}`;
         const message = `plugin ${name} build ${n} ${why}; the app keeps the build it has`;
@@ -183,14 +187,12 @@ export class GoPluginBuilds {
     return hashes;
   }
 
-  /** Keeps the newest KEEP_BUILDS builds of a plugin (and their overlay maps). */
-  #prune(out: string, name: string): void {
-    const pattern = new RegExp(`^${escapeRegExp(name)}\\.(\\d+)\\.(so|so\\.building|overlay\\.json)$`);
-    const newest = Math.max(...readdirSync(out).map((file) => Number(pattern.exec(file)?.[1] ?? 0)));
-    for (const file of readdirSync(out)) {
-      const n = Number(pattern.exec(file)?.[1]);
-      if (Number.isInteger(n) && n <= newest - KEEP_BUILDS) rmSync(join(out, file), { force: true });
-    }
+  /** Builds an earlier run left (named as airlock names them); any other file stays. */
+  #clearEarlierRuns(out: string): void {
+    const names = this.#packages().map((dir) => escapeRegExp(basename(dir)));
+    if (names.length === 0 || !existsSync(out)) return;
+    const ours = new RegExp(`^(?:${names.join('|')})\\.\\d+\\.(?:so|so\\.building|overlay\\.json)$`);
+    for (const file of readdirSync(out)) if (ours.test(file)) rmSync(join(out, file), { force: true });
   }
 
   async stop(): Promise<void> {
