@@ -216,6 +216,11 @@ export const catalog = {
     when: 'Another airlock already runs in this directory (its control socket answers).',
     howTo: 'Stop the other airlock (`airlock status` shows it), or run this one from another directory.',
   },
+  CONTROL_BUSY: {
+    exit: 1,
+    when: "The running airlock's control socket closed the connection before answering: it keeps room for commands, but many clients are holding it (event streams, stuck requests).",
+    howTo: 'Try again in a moment; close `airlock events` (or other /events subscribers) you no longer need. The services are not affected.',
+  },
   CONTROL_UNREACHABLE: {
     exit: 1,
     when: '`airlock status` or `airlock reload` found no running airlock here.',

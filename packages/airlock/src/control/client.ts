@@ -16,17 +16,20 @@ export function controlRequest<T>(socketPath: string, method: 'GET' | 'POST', pa
       res.on('end', () => {
         try {
           resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as T });
-        } catch (error) {
-          reject(error);
+        } catch {
+          reject(new AirlockError('CONTROL_BUSY', `the control socket ${socketPath} answered ${res.statusCode} without a JSON body: it may be busy, or another program`));
         }
       });
     });
     req.once('error', (error: NodeJS.ErrnoException) => {
-      reject(
-        error.code === 'ENOENT' || error.code === 'ECONNREFUSED'
-          ? new AirlockError('CONTROL_UNREACHABLE', `no airlock is running here (${socketPath}: ${error.code})`)
-          : error,
-      );
+      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') {
+        return reject(new AirlockError('CONTROL_UNREACHABLE', `no airlock is running here (${socketPath}: ${error.code})`));
+      }
+      // airlock answered the connection and cut it: too many clients hold it (event streams, stuck requests).
+      if (error.code === 'EPIPE' || error.code === 'ECONNRESET' || error.message === 'socket hang up') {
+        return reject(new AirlockError('CONTROL_BUSY', `the control socket ${socketPath} closed the connection before answering (${error.code ?? error.message}): it is busy`));
+      }
+      reject(error);
     });
     req.end();
   });

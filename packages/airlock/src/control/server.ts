@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,7 +20,11 @@ export interface ControlTarget {
 export const ROLLOUT_ACTIONS = ['promote', 'promote-full', 'abort', 'pause', 'resume'] as const;
 
 /** More control connections than this at once are refused (each is an fd airlock needs elsewhere). */
-export const MAX_CONTROL_CONNECTIONS = 64;
+export const MAX_CONTROL_CONNECTIONS = 256;
+/** Event streams held open at once; more are refused with 503, so commands always have room. */
+export const MAX_EVENT_STREAMS = 32;
+/** Connections that have not finished a request yet: past this, the oldest is cut for the newcomer. */
+const MAX_UNFINISHED = 32;
 /** An /events client that leaves this much unread is cut: airlock never buffers for it without end. */
 export const EVENTS_BUFFER_LIMIT = 1024 * 1024;
 
@@ -80,7 +84,11 @@ export async function startControl(path: string, daemon: ControlTarget, bus: Eve
     throw new AirlockError('CONTROL_IN_USE', `another airlock already runs here (${path} answers)`);
   }
   rmSync(path, { force: true });
-  const server: Server = createServer({ headersTimeout: 10_000, requestTimeout: 10_000 }, (req, res) => {
+  const unfinished = new Set<Socket>();
+  let streams = 0;
+  // Headers must come within 5 s, checked every 500 ms (Node's default check runs every 30 s).
+  const server: Server = createServer({ headersTimeout: 5_000, requestTimeout: 10_000, connectionsCheckingInterval: 500 }, (req, res) => {
+    unfinished.delete(req.socket);
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://airlock');
@@ -111,6 +119,9 @@ export async function startControl(path: string, daemon: ControlTarget, bus: Eve
       return;
     }
     if (req.method === 'GET' && url.pathname === '/events') {
+      if (streams >= MAX_EVENT_STREAMS) return json(res, 503, { error: `${streams} event streams are open, the most airlock keeps (commands keep their room): close one and subscribe again` });
+      streams += 1;
+      res.once('close', () => (streams -= 1));
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
       // Headers now, not with the first event: a client knows at once that it is subscribed.
       res.flushHeaders();
@@ -134,6 +145,17 @@ export async function startControl(path: string, daemon: ControlTarget, bus: Eve
     json(res, 404, { error: `no such endpoint: ${req.method} ${url.pathname}; try GET /status, POST /reload, POST /rollout, GET /events` });
   });
   server.maxConnections = MAX_CONTROL_CONNECTIONS;
+  // A connection that never finishes its request must not take a command's place: the
+  // newest comer cuts the oldest such one (a status or reload sends its request at once).
+  server.on('connection', (socket: Socket) => {
+    unfinished.add(socket);
+    socket.once('close', () => unfinished.delete(socket));
+    if (unfinished.size > MAX_UNFINISHED) {
+      const oldest = unfinished.values().next().value as Socket;
+      unfinished.delete(oldest);
+      oldest.destroy();
+    }
+  });
   // A client that sends garbage, or resets, costs its own connection only.
   server.on('clientError', (_error, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
