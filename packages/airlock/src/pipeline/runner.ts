@@ -76,6 +76,7 @@ export class ServiceRunner {
     this.#handoff = createHandoff(plan, {
       probeFor: (address, connectCounts, env) => this.#cycle.probeFor(address, connectCounts, env),
       onProxyError: (message) => bus.emit({ type: 'proxy.error', service, message }),
+      onNotice: (message) => bus.emit({ type: 'notice', service, message }),
       debugHeaders: () => this.#plan.rollout.debugHeaders,
     });
     this.#source = (options.source ?? ((p, b) => new Builds(p, b, options.slots)))(() => this.#plan, bus);

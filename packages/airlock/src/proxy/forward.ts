@@ -53,6 +53,18 @@ export interface Outgoing {
   readonly hasBody: boolean;
   /** Headers airlock adds to the response (x-airlock-generation, a rollout cookie), flat. */
   readonly extraHeaders?: readonly string[];
+  /**
+   * Hears of a response that is a stream (no content-length: server-sent events, a long
+   * poll written in chunks), with how to end it cleanly (its last chunk, not a reset);
+   * the function it returns is called once the response is over.
+   */
+  readonly onStream?: (endCleanly: () => void) => () => void;
+}
+
+/** Whether a response's raw headers give its length: without one, it is a stream that ends when the server says. */
+function hasLength(raw: readonly Buffer[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as Buffer).toString('latin1').toLowerCase() === 'content-length') return true;
+  return false;
 }
 
 /**
@@ -63,15 +75,26 @@ export interface Outgoing {
  * @example
  *   const outcome = await forwardOnce(pool, req, res, { method: 'GET', headers: forwardHeaders(req), hasBody: false });
  */
-export function forwardOnce(pool: Dispatcher, req: IncomingMessage, res: ServerResponse, { method, headers, hasBody, extraHeaders = [] }: Outgoing): Promise<'done' | 'aborted' | Error> {
+export function forwardOnce(pool: Dispatcher, req: IncomingMessage, res: ServerResponse, { method, headers, hasBody, extraHeaders = [], onStream }: Outgoing): Promise<'done' | 'aborted' | Error> {
   return new Promise((resolve) => {
     let abortUpstream: ((reason?: Error) => void) | undefined;
     let settled = false;
+    /** Ended by airlock (the generation drained): what the upstream still sends is dropped. */
+    let endedHere = false;
+    let forget: (() => void) | undefined;
     const settle = (value: 'done' | 'aborted' | Error) => {
       if (settled) return;
       settled = true;
+      forget?.();
       res.off('close', onClose);
       resolve(value);
+    };
+    const endCleanly = () => {
+      if (settled || res.writableEnded) return;
+      endedHere = true;
+      res.end();
+      settle('done');
+      abortUpstream?.(new Error('the generation drained'));
     };
     const onClose = () => {
       if (res.writableFinished) return;
@@ -90,11 +113,12 @@ export function forwardOnce(pool: Dispatcher, req: IncomingMessage, res: ServerR
           if (extraHeaders.length > 0) out.push(...extraHeaders);
           res.writeHead(status, out);
           res.on('drain', () => resume());
+          if (onStream !== undefined && method !== 'HEAD' && status !== 204 && status !== 304 && !hasLength(raw as unknown as Buffer[])) forget = onStream(endCleanly);
           return true;
         },
-        onData: (chunk) => res.write(chunk),
+        onData: (chunk) => (endedHere ? true : res.write(chunk)),
         onComplete: () => {
-          res.end();
+          if (!endedHere) res.end();
           settle('done');
         },
         onError: (error) => settle(error),

@@ -13,6 +13,11 @@ import { answerClientError } from './client-error.js';
 
 /** Published once per answered request, for metrics (node:diagnostics_channel; free without subscribers). */
 export const PROXY_RESPONSE_CHANNEL = 'airlock:proxy:response';
+
+/** "1 WebSocket", "2 WebSockets", "" for none. */
+function plural(n: number, what: string): string {
+  return n === 0 ? '' : `${n} ${what}${n === 1 ? '' : 's'}`;
+}
 export interface ProxyResponse {
   readonly service: string;
   readonly generation: number;
@@ -48,6 +53,8 @@ export interface HttpProxyOptions {
   readonly onError: (message: string) => void;
   /** Whether responses carry x-airlock-generation (rollout.debugHeaders; read per request, so an edit applies at once). */
   readonly debugHeaders?: () => boolean;
+  /** Said at the default verbosity: long-lived connections a retiring generation is draining. */
+  readonly onNotice?: (message: string) => void;
 }
 
 /**
@@ -67,6 +74,8 @@ export class HttpProxy {
   readonly #inFlight = new InFlight();
   readonly #pools = new UpstreamPools();
   readonly #tunnels = new Tunnels(this.#inFlight);
+  /** Streaming responses in flight per generation, each with how to end it cleanly. */
+  readonly #streams = new Map<number, Set<() => void>>();
   #split: TrafficSplit | undefined;
 
   constructor(private readonly options: HttpProxyOptions) {
@@ -141,7 +150,13 @@ export class HttpProxy {
         mark.id ??= ++nextRequestId;
         requests.publish({ service: this.options.service, generation: backend.generation, id: mark.id, forced: mark.forced } satisfies ProxyRequest);
       }
-      const outcome = await forwardOnce(this.#pools.get(backend), req, res, { method, headers, hasBody, extraHeaders });
+      const onStream = (end: () => void) => {
+        const streams = this.#streams.get(backend.generation) ?? new Set<() => void>();
+        this.#streams.set(backend.generation, streams);
+        streams.add(end);
+        return () => streams.delete(end);
+      };
+      const outcome = await forwardOnce(this.#pools.get(backend), req, res, { method, headers, hasBody, extraHeaders, onStream });
       this.#inFlight.done(backend.generation);
       if (outcome === 'done') {
         this.#answered(backend.generation, res.statusCode, started, mark);
@@ -203,6 +218,7 @@ export class HttpProxy {
     }
     const upstream: Socket = connect({ host: backend.host, port: backend.port });
     this.#tunnels.join(backend.generation, socket, upstream, {
+      websocket: req.headers.upgrade?.toLowerCase() === 'websocket',
       onConnect: () => {
         const lines = [`${req.method} ${req.url} HTTP/1.1`];
         for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -226,10 +242,27 @@ export class HttpProxy {
    * nothing is in flight on them when the generation gets its stop signal.
    */
   async retire(generation: number, drainMs: number): Promise<boolean> {
+    this.#sayDraining(generation, drainMs);
     const drained = await this.#inFlight.idle(generation, drainMs);
+    // Past stop.drain, each long-lived connection ends as its protocol ends: a stream with
+    // its last chunk, a WebSocket with a close frame (1001), never a bare reset.
+    for (const end of [...(this.#streams.get(generation) ?? [])]) end();
+    this.#streams.delete(generation);
     this.#tunnels.cut(generation);
     await this.#pools.retire(generation, drained);
     return drained;
+  }
+
+  /** How many long-lived connections a retiring generation holds, said once, with how to shorten the wait. */
+  #sayDraining(generation: number, drainMs: number): void {
+    const { websockets, others } = this.#tunnels.count(generation);
+    const streams = this.#streams.get(generation)?.size ?? 0;
+    const parts = [plural(websockets, 'WebSocket'), plural(streams, 'streaming response'), plural(others, 'other upgraded connection')].filter((part) => part !== '');
+    if (parts.length === 0) return;
+    const seconds = drainMs >= 1_000 ? `${drainMs / 1_000} s` : `${drainMs} ms`;
+    this.options.onNotice?.(
+      `g${generation} is draining ${parts.join(' and ')}; they end cleanly within stop.drain (${seconds}; WebSockets get a close frame, 1001 going away). While developing, shorten it: stop: { drain: 2s }`,
+    );
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,8 @@ export interface HandoffHooks {
   readonly onProxyError: (message: string) => void;
   /** Whether proxy responses carry x-airlock-generation now (rollout.debugHeaders of the plan in force). */
   readonly debugHeaders?: () => boolean;
+  /** Something the user should hear at the default verbosity (long-lived connections draining). */
+  readonly onNotice?: (message: string) => void;
 }
 
 /** The handoff strategy a service's plan asks for (see docs/strategies.md). */
@@ -19,6 +21,6 @@ export function createHandoff(plan: ServicePlan, hooks: HandoffHooks): Handoff {
       return plan.listen ? new SocketHandoff(plan, 'restart', hooks.probeFor) : bareRestart(hooks.probeFor);
     case 'proxy':
     case 'tcp-proxy':
-      return new ProxyHandoff(plan, plan.handoff, hooks.probeFor, hooks.onProxyError, hooks.debugHeaders);
+      return new ProxyHandoff(plan, plan.handoff, hooks.probeFor, hooks.onProxyError, hooks.debugHeaders, hooks.onNotice);
   }
 }

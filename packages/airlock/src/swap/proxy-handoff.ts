@@ -35,11 +35,12 @@ export class ProxyHandoff implements Handoff {
     private readonly probeFor: ProbeFactory,
     onError: (message: string) => void,
     debugHeaders: () => boolean = () => false,
+    onNotice?: (message: string) => void,
   ) {
     const listen = plan.listen as NonNullable<ServicePlan['listen']>;
     const options = { service: plan.name, host: listen.host, port: listen.port, holdMs: plan.proxy.holdMs, onError };
     if (mode === 'proxy') {
-      const proxy = new HttpProxy({ ...options, debugHeaders });
+      const proxy = new HttpProxy({ ...options, debugHeaders, onNotice });
       this.proxy = proxy;
       this.split = (split) => proxy.setSplit(split);
     } else {
