@@ -73,6 +73,8 @@ describe('editing airlock.yaml while airlock dev runs', () => {
     assert.deepEqual(moved.changed, [{ service: 'extra', change: 'replace' }]);
     const extraReady = await run.waitForEvent('reload.ready', { service: 'extra' }, 30_000, since);
     assert.match((await getOnce(extraPort)) ?? '', /^extra/);
+    // The old address served until the new one was ready; then it is closed.
+    for (let i = 0; i < 200 && !isPortFree(firstExtraPort); i++) await setTimeout(25);
     assert.ok(isPortFree(firstExtraPort));
     assert.deepEqual(started(run.events.slice(since), 'process.started'), ['extra']);
 

@@ -12,6 +12,7 @@ import type { RolloutAction } from '../pipeline/canary-release.js';
 import { SavedFileWatcher } from '../detect/saved-files.js';
 import { ServiceRunner, type ServiceStatus } from '../pipeline/runner.js';
 import { sourceFor } from './sources.js';
+import { reshape, type ReshapeContext } from './reshape.js';
 
 export interface DaemonOptions {
   /** Watch files and reload on change (`airlock dev`); false for `airlock run`. */
@@ -101,6 +102,57 @@ export class Daemon {
 
   get services(): readonly ServiceRunner[] {
     return [...this.#services.values()].map((running) => running.runner);
+  }
+
+  /** Runners that left their place and are stopping (a reshape keeps the old one until the new serves). */
+  readonly #retiring = new Set<ServiceRunner>();
+
+  /** Stops a runner that no longer holds its service's place, with its watchers; daemon.stop waits for it too. */
+  async #retire(runner: ServiceRunner): Promise<void> {
+    const running = [...this.#services.values()].find((entry) => entry.runner === runner);
+    for (const watcher of running?.watchers ?? []) watcher.stop();
+    this.#appConfig.forget(runner);
+    this.#retiring.add(runner);
+    try {
+      // Leaving before its successor was ready: the version it was to replace goes with it.
+      await Promise.all([runner.stop(), this.#retirePredecessor(runner)]);
+    } finally {
+      this.#retiring.delete(runner);
+    }
+  }
+
+  /** A reshaped service's old runner, serving until its successor is ready. */
+  readonly #predecessors = new Map<ServiceRunner, ServiceRunner>();
+
+  /** What reshape.ts needs of the daemon. */
+  get #reshaping(): ReshapeContext {
+    return {
+    bus: this.bus,
+    runner: (plan, from) => this.#runner(plan, from),
+    install: (runner) => {
+      const before = this.#services.get(runner.plan.name);
+      for (const watcher of before?.watchers ?? []) watcher.stop();
+      this.#services.set(runner.plan.name, { runner, watchers: [] });
+    },
+    holds: (runner) => this.#services.get(runner.plan.name)?.runner === runner,
+    retire: (runner) => this.#retire(runner),
+    start: (runner) => {
+      if (this.#stopped) return;
+      void this.#watchSaves(this.#services.get(runner.plan.name) as Running).then(() => this.#startService(runner)).catch((error: unknown) => this.bus.emit(internalError(runner.plan.name, 'starting the service', error)));
+    },
+    handOver: (fresh, old) => {
+      this.#predecessors.set(fresh, old);
+      this.#retiring.add(old);
+      void fresh.firstReady.then(() => this.#retirePredecessor(fresh));
+    },
+    };
+  }
+
+  async #retirePredecessor(runner: ServiceRunner): Promise<void> {
+    const old = this.#predecessors.get(runner);
+    if (old === undefined) return;
+    this.#predecessors.delete(runner);
+    await this.#retire(old);
   }
 
   /** A service's runner; `generationsFrom`: the newest generation of the one it replaces. */
@@ -194,18 +246,15 @@ export class Daemon {
     const replaced = changed.filter((c) => c.change === 'replace').map((c) => c.service);
 
     // Gone first, so an added or replaced service can take the address a removed one held.
-    const leaving = [...removed, ...replaced].map((name) => this.#services.get(name) as Running);
+    const leaving = removed.map((name) => this.#services.get(name) as Running);
     for (const name of removed) this.#services.delete(name);
-    for (const running of leaving) {
-      for (const watcher of running.watchers) watcher.stop();
-      this.#appConfig.forget(running.runner);
-    }
-    await Promise.all(leaving.map((running) => running.runner.stop()));
+    await Promise.all(leaving.map((running) => this.#retire(running.runner)));
+    // A new address or handoff: never a moment without a working version (reshape.ts).
+    await Promise.all(replaced.map((name) => reshape(this.#reshaping, (this.#services.get(name) as Running).runner, next.get(name) as ServicePlan)));
 
     const starting: ServiceRunner[] = [];
-    const numbered = new Map(leaving.map((running) => [running.runner.plan.name, running.runner.generation]));
-    for (const name of [...added, ...replaced]) {
-      const runner = this.#runner(next.get(name) as ServicePlan, numbered.get(name));
+    for (const name of added) {
+      const runner = this.#runner(next.get(name) as ServicePlan);
       this.#services.set(name, { runner, watchers: [] });
       starting.push(runner);
     }
@@ -262,11 +311,11 @@ export class Daemon {
     this.#unsubscribe();
     for (const running of this.#services.values()) for (const watcher of running.watchers) watcher.stop();
     await this.#detectors.stop();
-    await Promise.all(this.services.map((service) => service.stop()));
+    await Promise.all([...this.services, ...this.#retiring].map((service) => service.stop()));
   }
 
   /** Immediate SIGKILL of every process group and known descendant. */
   killNow(): void {
-    for (const service of this.services) service.killNow();
+    for (const service of [...this.services, ...this.#retiring]) service.killNow();
   }
 }

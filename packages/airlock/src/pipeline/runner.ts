@@ -42,6 +42,7 @@ export type { ServiceOptions };
 export class ServiceRunner {
   #plan: ServicePlan;
   #started = false;
+  #opened: Promise<void> | undefined;
   readonly #handoff: Handoff;
   readonly #policy: TrafficPolicy;
   /** Where new artifacts come from: builds, or releases; the runner never asks which. */
@@ -139,10 +140,19 @@ export class ServiceRunner {
     return { ...serviceStatus(this.plan, state, this.current, shown), ...(rollout ? { rollout } : {}) };
   }
 
+  /**
+   * Opens the service's address (once): a reshape opens a new address before the old one
+   * closes, so a port held by another program is refused while the old version serves.
+   */
+  open(): Promise<void> {
+    this.#opened ??= this.#handoff.open();
+    return this.#opened;
+  }
+
   /** Opens the service's address and starts its plugin support, then its first reload. */
   async start(): Promise<void> {
     if (this.#stopping.signal.aborted) return;
-    await this.#handoff.open();
+    await this.open();
     await this.#plugins.start(this.options.dev ?? true, this.options.controlSocket);
     await this.#queue.send({ kind: 'start' });
     if (!this.#stopping.signal.aborted) this.#unwatch = this.#source.watch?.((reason) => this.reload([reason])) ?? this.#unwatch;
