@@ -108,7 +108,7 @@ describe('children that misbehave', () => {
     assert.equal(failed.code, 'AIRLOCK_ERR_PORT_CONFLICT', JSON.stringify(failed));
     assert.match(
       failed.message as string,
-      new RegExp(`^g1: exited with code 1 before it was ready: the app binds 127\\.0\\.0\\.1:${port} itself, which airlock holds \\(handoff: proxy\\): make it listen on \\$PORT`),
+      new RegExp(`^g1: exited with code 1 before it was ready: the app binds 127\\.0\\.0\\.1:${port} itself, which airlock holds for handoff: proxy: make it listen on \\$PORT`),
     );
     await stopsCleanly(run, []);
   });

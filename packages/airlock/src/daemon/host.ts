@@ -6,8 +6,21 @@ import { EventBus } from '../events.js';
 import { ConfigFileReloader } from '../live-config/config-file.js';
 import type { SourceFactory } from '../pipeline/artifact-source.js';
 import type { RolloutAction } from '../pipeline/canary-release.js';
+import { cgroupRoot, endLeftovers, removeCgroupRoot } from '../supervise/cgroup.js';
 import { startReaper } from '../supervise/reaper.js';
 import { Daemon } from './daemon.js';
+
+/**
+ * "nothing left running", said only once checked: every process in this airlock's
+ * cgroups is gone (any still there is killed now and counted). Without cgroups airlock
+ * cannot see a descendant that cleared its environment and left its session, and says so.
+ */
+function leftBehind(): string {
+  if (cgroupRoot() === undefined) return 'nothing left running that airlock can track (no writable cgroup here: a process that leaves its session with a cleared environment is not seen; docs/processes.md)';
+  const killed = endLeftovers();
+  removeCgroupRoot();
+  return killed.length === 0 ? 'nothing left running' : `${killed.length} leftover process${killed.length === 1 ? '' : 'es'} killed (${killed.join(', ')}); nothing left running`;
+}
 
 export interface HostOptions {
   /** The config as loaded (file, base directory) and the services chosen from it. */
@@ -160,7 +173,7 @@ export class AirlockHost {
       await this.#reloader?.stop();
       await this.daemon.stop();
       await this.#closeAround();
-      this.options.say(`stopped ${services} in ${Math.round(performance.now() - started)} ms; nothing left running`);
+      this.options.say(`stopped ${services} in ${Math.round(performance.now() - started)} ms; ${leftBehind()}`);
     } catch (error) {
       process.stderr.write(`airlock: while stopping: ${String(error)}\n`);
     } finally {

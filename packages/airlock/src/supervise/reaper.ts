@@ -1,30 +1,39 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { cgroupRoot } from './cgroup.js';
+import { INSTANCE } from './instance.js';
 
-/**
- * This airlock's id: every process it starts carries AIRLOCK_TAG=<INSTANCE>.<uuid>, so
- * whatever it left behind can be found by its environment, whoever its parent is now.
- */
-export const INSTANCE = randomBytes(8).toString('hex');
+export { INSTANCE };
 
 /**
  * Waits for its stdin to close (airlock exited, however: Ctrl-C, a crash, SIGKILL, the
- * OOM killer), then SIGKILLs every process whose environment has this airlock's tag
- * prefix, in rounds until none is left (a dying parent may fork once more).
+ * OOM killer), then SIGKILLs every process in this airlock's cgroups ($2, when it has
+ * them) and every process whose environment has its tag prefix, in rounds until none is
+ * left (a dying parent may fork once more), and removes the cgroups.
  */
 const SCRIPT = `
 cat >/dev/null
 for round in 1 2 3 4 5; do
   found=
+  if [ -n "$2" ]; then
+    for procs in "$2"/*/cgroup.procs; do
+      [ -f "$procs" ] || continue
+      while read -r pid; do kill -KILL "$pid" 2>/dev/null && found=1; done < "$procs"
+    done
+  fi
   for env in /proc/[0-9]*/environ; do
     if grep -qsz "^AIRLOCK_TAG=$1\\\\." "$env"; then
       pid=\${env#/proc/}
       kill -KILL "\${pid%/environ}" 2>/dev/null && found=1
     fi
   done
-  [ -z "$found" ] && exit 0
+  [ -z "$found" ] && break
 done
+if [ -n "$2" ]; then
+  for cgroup in "$2"/*/; do rmdir "$cgroup" 2>/dev/null; done
+  rmdir "$2" 2>/dev/null
+fi
+exit 0
 `;
 
 /**
@@ -37,7 +46,7 @@ done
  *   startReaper(); // once, before the first service starts
  */
 export function startReaper(): void {
-  const reaper = spawn('/bin/sh', ['-c', SCRIPT, 'airlock-reaper', INSTANCE], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  const reaper = spawn('/bin/sh', ['-c', SCRIPT, 'airlock-reaper', INSTANCE, cgroupRoot() ?? ''], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
   reaper.on('error', () => undefined);
   // Its pipe breaks only when the reaper died first: nothing to do then, and nothing to crash on.
   reaper.stdin?.on('error', () => undefined);

@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { descendants, processesWithEnv, type ProcStat } from './proc.js';
+import { descendants, processesWithEnv, readStat, type ProcStat } from './proc.js';
 import { commandArgv } from './command.js';
 import { forEachLine, LineTail } from './lines.js';
 import { processEnd, type ProcessEnd } from './process-end.js';
-import { INSTANCE } from './reaper.js';
+import { cgroupMembers, inCgroup, newTreeCgroup, removeCgroup } from './cgroup.js';
+import { INSTANCE } from './instance.js';
 
 export type Stream = 'stdout' | 'stderr';
 
@@ -50,6 +52,8 @@ export interface Supervised {
   knownDescendants(): ProcStat[];
   /** The parent's end of an extra 'pipe' descriptor (index 3 and up). */
   pipe(index: number): Duplex | undefined;
+  /** Its cgroup, where the machine allows one: every descendant is in it, whatever it did. */
+  readonly cgroup: string | undefined;
 }
 
 /**
@@ -66,11 +70,30 @@ export function withListenPid([file, ...args]: [string, ...string[]]): [string, 
 const EARLY_TRACKING_MS = 3_000;
 const EARLY_LOOK_MS = 5;
 
+/** Whether `file` names an executable file (a path, or a name found on PATH), as spawn would find it. */
+function canExecute(file: string, cwd: string, path: string | undefined): boolean {
+  const runnable = (candidate: string) => {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return statSync(candidate).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (file.includes('/')) return runnable(resolve(cwd, file));
+  return (path ?? '').split(delimiter).some((dir) => dir !== '' && runnable(join(dir, file)));
+}
+
 /** Environment variable that tags every process of one supervised tree (`<airlock instance>.<uuid>`). */
 export const TAG_VARIABLE = 'AIRLOCK_TAG';
 
 export function startProcess(options: SpawnOptions): Supervised {
-  const [file, ...args] = options.listenPid ? withListenPid(commandArgv(options.command)) : commandArgv(options.command);
+  const argv = options.listenPid ? withListenPid(commandArgv(options.command)) : commandArgv(options.command);
+  // A cgroup of its own where the machine allows: the one thing a descendant cannot leave (cgroup.ts).
+  // Only for a program that can start: one that cannot is spawned as it is, so its
+  // ENOENT or EACCES says so (through the wrapper it would read as a shell's exit 127).
+  const cgroup = canExecute(argv[0], options.cwd, options.env.PATH) ? newTreeCgroup() : undefined;
+  const [file, ...args] = cgroup === undefined ? argv : inCgroup(cgroup, argv);
   const tag = `${INSTANCE}.${randomUUID()}`;
   const child = spawn(file, args, {
     cwd: options.cwd,
@@ -131,6 +154,8 @@ export function startProcess(options: SpawnOptions): Supervised {
       if (end !== undefined) return;
       end = processEnd(code, signal);
       clearTracker();
+      // Nothing left in it: gone (a tree with members left keeps it until it is stopped).
+      if (cgroup !== undefined && cgroupMembers(cgroup).length === 0) removeCgroup(cgroup);
       resolve(end);
     });
   });
@@ -149,9 +174,14 @@ export function startProcess(options: SpawnOptions): Supervised {
     },
     tail: () => tail.lines(),
     pipe: (index) => (child.stdio[index] as Duplex | null) ?? undefined,
+    cgroup,
     knownDescendants: () => {
       record();
       for (const stat of processesWithEnv(TAG_VARIABLE, tag)) if (stat.pid !== child.pid) known.set(stat.pid, stat);
+      for (const pid of cgroup === undefined ? [] : cgroupMembers(cgroup)) {
+        const stat = readStat(pid);
+        if (stat !== undefined && pid !== child.pid) known.set(pid, stat);
+      }
       return [...known.values()];
     },
   };

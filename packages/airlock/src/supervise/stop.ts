@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { cgroupMembers, removeCgroup, signalCgroup } from './cgroup.js';
 import { descendants, groupMembers, isSameProcess, type ProcStat } from './proc.js';
 import type { ProcessEnd } from './process-end.js';
 import type { Supervised } from './spawn.js';
@@ -34,11 +35,12 @@ function signalPid(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Everything that must be gone: the group, plus descendants that left it. */
-function survivors(pgid: number, escaped: readonly ProcStat[]): number[] {
-  const alive = groupMembers(pgid);
-  for (const stat of escaped) if (isSameProcess(stat)) alive.push(stat.pid);
-  return alive;
+/** Everything that must be gone: the group, descendants that left it, and whatever is in its cgroup (even one that double-forked meanwhile). */
+function survivors(pgid: number, escaped: readonly ProcStat[], cgroup: string | undefined): number[] {
+  const alive = new Set(groupMembers(pgid));
+  for (const stat of escaped) if (isSameProcess(stat)) alive.add(stat.pid);
+  for (const pid of cgroup === undefined ? [] : cgroupMembers(cgroup)) alive.add(pid);
+  return [...alive];
 }
 
 async function waitGone(p: Supervised, escaped: readonly ProcStat[], ms: number): Promise<boolean> {
@@ -50,7 +52,7 @@ async function waitGone(p: Supervised, escaped: readonly ProcStat[], ms: number)
   await Promise.race([p.ended, timeout]);
   clearTimeout(timer);
   for (;;) {
-    if (p.end !== undefined && survivors(p.pid, escaped).length === 0) return true;
+    if (p.end !== undefined && survivors(p.pid, escaped, p.cgroup).length === 0) return true;
     if (Date.now() >= deadline) return false;
     await delay(POLL_MS);
   }
@@ -73,14 +75,18 @@ export async function stopProcess(p: Supervised, options: StopOptions): Promise<
 
   signalGroup(p.pid, options.signal);
   for (const stat of escaped) signalPid(stat.pid, options.signal);
-  if (await waitGone(p, escaped, options.timeoutMs)) {
-    return { end: await p.ended, forced: false, escaped: escaped.map((s) => s.pid) };
-  }
+  if (await waitGone(p, escaped, options.timeoutMs)) return done(p, escaped, false);
 
   signalGroup(p.pid, 'SIGKILL');
   for (const stat of escaped) if (isSameProcess(stat)) signalPid(stat.pid, 'SIGKILL');
+  if (p.cgroup !== undefined) signalCgroup(p.cgroup, 'SIGKILL');
   await waitGone(p, escaped, 5_000);
-  return { end: await p.ended, forced: true, escaped: escaped.map((s) => s.pid) };
+  return done(p, escaped, true);
+}
+
+async function done(p: Supervised, escaped: readonly ProcStat[], forced: boolean): Promise<StopResult> {
+  if (p.cgroup !== undefined) removeCgroup(p.cgroup);
+  return { end: await p.ended, forced, escaped: escaped.map((s) => s.pid) };
 }
 
 /**
@@ -92,4 +98,5 @@ export function killNow(p: Supervised): void {
   const all = [...p.knownDescendants(), ...descendants(p.pid)];
   signalGroup(p.pid, 'SIGKILL');
   for (const stat of all) if (isSameProcess(stat)) signalPid(stat.pid, 'SIGKILL');
+  if (p.cgroup !== undefined) signalCgroup(p.cgroup, 'SIGKILL');
 }
