@@ -127,24 +127,25 @@ export class Daemon {
   /** What reshape.ts needs of the daemon. */
   get #reshaping(): ReshapeContext {
     return {
-    bus: this.bus,
-    runner: (plan, from) => this.#runner(plan, from),
-    install: (runner) => {
-      const before = this.#services.get(runner.plan.name);
-      for (const watcher of before?.watchers ?? []) watcher.stop();
-      this.#services.set(runner.plan.name, { runner, watchers: [] });
-    },
-    holds: (runner) => this.#services.get(runner.plan.name)?.runner === runner,
-    retire: (runner) => this.#retire(runner),
-    start: (runner) => {
-      if (this.#stopped) return;
-      void this.#watchSaves(this.#services.get(runner.plan.name) as Running).then(() => this.#startService(runner)).catch((error: unknown) => this.bus.emit(internalError(runner.plan.name, 'starting the service', error)));
-    },
-    handOver: (fresh, old) => {
-      this.#predecessors.set(fresh, old);
-      this.#retiring.add(old);
-      void fresh.firstReady.then(() => this.#retirePredecessor(fresh));
-    },
+      bus: this.bus,
+      runner: (plan, from) => this.#runner(plan, from),
+      install: (runner) => {
+        const before = this.#services.get(runner.plan.name);
+        for (const watcher of before?.watchers ?? []) watcher.stop();
+        this.#services.set(runner.plan.name, { runner, watchers: [] });
+      },
+      holds: (runner) => this.#services.get(runner.plan.name)?.runner === runner,
+      retire: (runner) => this.#retire(runner),
+      start: (runner) => {
+        if (this.#stopped) return;
+        const starting = this.#watchSaves(this.#services.get(runner.plan.name) as Running).then(() => this.#startService(runner));
+        void starting.catch((error: unknown) => this.bus.emit(internalError(runner.plan.name, 'starting the service', error)));
+      },
+      handOver: (fresh, old) => {
+        this.#predecessors.set(fresh, old);
+        this.#retiring.add(old);
+        void fresh.firstReady.then(() => this.#retirePredecessor(fresh));
+      },
     };
   }
 
@@ -247,6 +248,7 @@ export class Daemon {
 
     // Gone first, so an added or replaced service can take the address a removed one held.
     const leaving = removed.map((name) => this.#services.get(name) as Running);
+    for (const running of leaving) for (const watcher of running.watchers) watcher.stop();
     for (const name of removed) this.#services.delete(name);
     await Promise.all(leaving.map((running) => this.#retire(running.runner)));
     // A new address or handoff: never a moment without a working version (reshape.ts).
