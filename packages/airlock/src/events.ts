@@ -215,16 +215,39 @@ export function internalError(service: string, what: string, error: unknown): Ai
   return { type: 'error', service, code: fullCode('INTERNAL'), message: `${what} failed unexpectedly: ${(error as Error).stack ?? String(error)}` };
 }
 
-/** A synchronous, typed event bus; one per daemon, so tests can run several side by side. */
+/**
+ * A synchronous, typed event bus; one per daemon, so tests can run several side by side.
+ * Its subscribers are kept apart from the emitter and from each other: one that throws
+ * (a dashboard, a reporter, a plugin host's stream) never reaches the pipeline that
+ * emitted, is unsubscribed, and the others hear why (AIRLOCK_ERR_INTERNAL).
+ *
+ * @example
+ *   const bus = new EventBus();
+ *   const stop = bus.subscribe((event) => render(event), 'dashboard');
+ *   bus.emit({ type: 'notice', service: 'api', message: 'hello' });
+ *   stop();
+ */
 export class EventBus {
-  readonly #listeners = new Set<Listener>();
+  readonly #listeners = new Map<Listener, string>();
 
-  subscribe(listener: Listener): () => void {
-    this.#listeners.add(listener);
+  /** `name` says who it is when it fails (default: its function name). */
+  subscribe(listener: Listener, name = listener.name || 'anonymous'): () => void {
+    this.#listeners.set(listener, name);
     return () => this.#listeners.delete(listener);
   }
 
   emit(event: AirlockEvent): void {
-    for (const listener of this.#listeners) listener(event);
+    const failed: AirlockEvent[] = [];
+    for (const [listener, name] of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#listeners.delete(listener);
+        const why = (error as Error | undefined)?.stack ?? String(error);
+        failed.push({ type: 'error', service: 'airlock', code: fullCode('INTERNAL'), message: `the event subscriber "${name}" threw on ${event.type}; it is unsubscribed, airlock goes on: ${why}` });
+      }
+    }
+    // After the event itself reached everyone: every subscriber hears events in order.
+    for (const error of failed) this.emit(error);
   }
 }

@@ -138,7 +138,7 @@ export async function startControl(path: string, daemon: ControlTarget, bus: Eve
           return;
         }
         res.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
-      });
+      }, 'a control socket /events stream');
       res.once('close', unsubscribe);
       return;
     }

@@ -87,7 +87,7 @@ export class Daemon {
       if (event.type === 'reload.failed') this.#lastFailure.set(event.service, `${event.message} [${event.code}]`);
       if (event.type === 'release.refused' || event.type === 'release.rolled_back') this.#lastFailure.set(event.service, `${event.type === 'release.refused' ? event.message : `release ${event.version}: ${event.reason}`} [${event.code}]`);
       if (event.type === 'release.applied') this.#lastFailure.delete(event.service);
-    });
+    }, 'the daemon');
   }
 
   /**

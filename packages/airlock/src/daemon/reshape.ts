@@ -38,7 +38,7 @@ function firstOutcome(bus: EventBus, service: string): Promise<{ ready: true } |
       else if (event.type === 'reload.failed') resolve({ ready: false, code: event.code, message: event.message });
       else return;
       unsubscribe();
-    });
+    }, 'a reshape');
   });
 }
 

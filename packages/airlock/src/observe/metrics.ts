@@ -117,7 +117,7 @@ export function subscribeMetrics(bus: EventBus) {
       case 'release.applied':
         return releaseVersion.set({ service, channel: event.channel }, event.version);
     }
-  });
+  }, 'metrics');
   // The generation label would add series for ever: only the newest few generations keep theirs.
   const labelled = new Map<string, { generation: number; codes: Set<string> }[]>();
   const countRequest = (service: string, generation: number, code: string) => {

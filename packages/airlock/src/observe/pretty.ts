@@ -167,5 +167,5 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
       case 'error':
         return fail(s, event.code, event.message);
     }
-  });
+  }, 'the terminal log');
 }

@@ -83,7 +83,7 @@ export function subscribeTracing(bus: EventBus) {
       root.setStatus({ code: SpanStatusCode.ERROR, message: event.message });
     }
     root.end(end);
-  });
+  }, 'tracing');
 
   return {
     async close(): Promise<void> {

@@ -52,7 +52,7 @@ export class ReleaseSource implements NewArtifacts {
     const cacheDir = join(dir, '.airlock', 'release', name);
     this.#channel = new ReleaseChannel({ from: settings.from, trust: settings.trust, cacheDir });
     this.#state = new AgentStateFile(join(cacheDir, 'state.json'));
-    this.#unsubscribe = bus.subscribe((event) => this.#heard(event));
+    this.#unsubscribe = bus.subscribe((event) => this.#heard(event), 'the release source');
   }
 
   #settings(): NonNullable<ServicePlan['release']> {
