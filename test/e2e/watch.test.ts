@@ -161,3 +161,24 @@ describe('where detect goes', () => {
     assert.equal((await run.interrupt()).code, 0);
   });
 });
+
+describe('watch.poll', () => {
+  let dir: string;
+  let run: AirlockRun;
+  after(() => {
+    run?.kill();
+    if (dir) removeProject(dir);
+  });
+
+  it('polls instead of listening when asked, says so, and reloads on a change it found by looking', async () => {
+    dir = tempProject();
+    writeFileSync(join(dir, 'version.txt'), 'v1\n');
+    writeFileSync(join(dir, 'airlock.yaml'), 'services:\n  app:\n    run: { cmd: "cat version.txt" }\n    watch: { include: ["*.txt"], poll: 200ms }\n');
+    run = new AirlockRun(['dev', '--log-format', 'json'], dir);
+    const started = await run.waitForEvent('watch.started', {}, 30_000, 0);
+    assert.equal(started.pollMs, 200);
+    await run.waitForLine(/"line":"v1"/, 30_000, 0);
+    writeFileSync(join(dir, 'version.txt'), 'v2\n');
+    await run.waitForLine(/"line":"v2"/, 30_000, 0);
+  });
+});

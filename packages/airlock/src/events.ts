@@ -72,7 +72,7 @@ interface RolloutBase extends Base {
  * core never formats output itself. docs/events.md documents the JSON form.
  */
 export type AirlockEvent =
-  | (Base & { readonly type: 'watch.started'; readonly root: string; readonly ms: number })
+  | (Base & { readonly type: 'watch.started'; readonly root: string; readonly ms: number; /** Polling every this many ms (watch.poll) instead of native events. */ readonly pollMs?: number })
   | (Base & { readonly type: 'change.detected'; readonly paths: readonly string[] })
   | (Base & { readonly type: 'change.unchanged'; readonly paths: readonly string[] })
   | (Base & { readonly type: 'change.unaffected'; readonly paths: readonly string[] })

@@ -100,4 +100,43 @@ describe('ServiceRunner with an injected artifact source (no build, no release)'
     assert.equal(await answer(port), 'v2');
     assert.equal(runner.status().generation, 2);
   });
+
+  it('adjusts each generation\'s command before it is spawned through a spawn hook that sees the generation before it', async () => {
+    const file = join(dir, 'hooked.cjs');
+    writeFileSync(file, app('hooked'));
+    const port = await freePort();
+    const yaml = `services:\n  app:\n    run: { cmd: "node {artifact}" }\n    listen: 127.0.0.1:${port}\n    handoff: proxy\n    health: { http: { path: / }, startTimeout: 20s }\n`;
+    const [plan] = await planServices(parseConfigText(yaml, join(dir, 'airlock.yaml')).config, dir);
+    const bus = new EventBus();
+    const output: string[] = [];
+    const seen: { n: number; previous: number | undefined }[] = [];
+    bus.subscribe((event) => {
+      if (event.type === 'process.output') output.push(event.line);
+    });
+    const ready = (n: number) =>
+      new Promise<void>((resolve) => {
+        bus.subscribe((event) => {
+          if (event.type === 'reload.ready' && event.generation === n) resolve();
+        });
+      });
+    const hooked = new ServiceRunner(plan!, bus, {
+      source: () => new FakeSource([file, file]),
+      spawnHooks: [
+        (spawn, context) => {
+          seen.push({ n: context.n, previous: context.previous?.n });
+          // What a debugger does: wrap the command, add to its environment.
+          return { ...spawn, command: `echo wrapped g${context.n} && ${spawn.command}`, env: { ...spawn.env, HOOKED: 'yes' } };
+        },
+      ],
+    });
+    after(() => hooked.stop());
+    const first = ready(1);
+    await hooked.start();
+    await first;
+    const second = ready(2);
+    hooked.reload(['again']);
+    await second;
+    assert.deepEqual(seen, [{ n: 1, previous: undefined }, { n: 2, previous: 1 }]);
+    assert.ok(output.includes('wrapped g1') && output.includes('wrapped g2'), output.join('\n'));
+  });
 });

@@ -42,6 +42,8 @@ export interface ServicePlan {
     readonly gitignore: boolean;
     /** What a change does to a build under way (BusyPolicy). */
     readonly onBusy: OnBusy;
+    /** Poll every this many ms instead of native events (watch.poll); undefined: native. */
+    readonly pollMs: number | undefined;
   };
   readonly listen: { readonly host: string; readonly port: number } | undefined;
   readonly handoff: Handoff;
@@ -244,6 +246,7 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
       debounceMs: service.watch.debounce,
       gitignore: service.watch.gitignore,
       onBusy: service.watch.onBusy,
+      pollMs: service.watch.poll === 0 ? undefined : service.watch.poll,
     },
     listen: service.listen,
     handoff: service.handoff ?? (service.listen ? 'proxy' : 'restart'),

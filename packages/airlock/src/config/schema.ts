@@ -194,6 +194,19 @@ export const serviceSchema = z
         include: stringList.optional().describe('Globs (relative to dir) whose changes trigger a rebuild.'),
         exclude: stringList.default([]).describe('Globs to ignore; .gitignore is honoured as well.'),
         debounce: duration('50ms'),
+        poll: z
+          .union([z.string(), z.number()])
+          .optional()
+          .transform((value, ctx) => {
+            if (value === undefined) return undefined;
+            const ms = parseDuration(value);
+            if (ms === undefined) {
+              ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms or 1s, got ${JSON.stringify(value)}` });
+              return z.NEVER;
+            }
+            return ms;
+          })
+          .describe('Look for changes every this long instead of listening for native events (Docker bind mounts from another OS, NFS, WSL drvfs); e.g. 500ms. Unset: native events.'),
         gitignore: z.boolean().default(true),
         onBusy: z
           .enum(ON_BUSY)

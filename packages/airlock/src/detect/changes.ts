@@ -8,7 +8,8 @@ import { realClock, type Clock } from '../clock.js';
 import { BurstRules, type TreeLook } from '../watch/burst.js';
 import { Debouncer } from '../watch/debounce.js';
 import { createFilter, type PathFilter } from '../watch/filter.js';
-import { watchTree, type WatchEvent, type WatchHandle } from '../watch/watcher.js';
+import { watcherFor } from '../watch/factory.js';
+import type { WatchEvent, WatchHandle } from '../watch/watcher.js';
 import { EarlyChanges } from './early.js';
 import type { Provisional } from './provisional.js';
 import type { WatchScope } from './scope.js';
@@ -146,13 +147,14 @@ export class ChangeDetector {
     const started = this.#clock.now();
     const watchingSince = this.#clock.wall();
     const root = this.scope.watch.root;
-    this.#watcher = await watchTree(
+    this.#watcher = await watcherFor(this.scope.watch)(
       root,
       (events) => this.#onEvents(events),
       (error) => this.#emitEach((service) => ({ type: 'error', service, code: fullCode(error.code), message: error.message })),
     );
     const ms = this.#clock.now() - started;
-    this.#emitEach((service) => ({ type: 'watch.started', service, root, ms }));
+    const pollMs = this.scope.watch.pollMs;
+    this.#emitEach((service) => ({ type: 'watch.started', service, root, ms, ...(pollMs === undefined ? {} : { pollMs }) }));
     this.#content.prime(root, this.#filter, undefined, watchingSince).catch(this.#reportFailure);
   }
 

@@ -24,6 +24,8 @@ export function moduleScope(plans: readonly ServicePlan[]): WatchScope {
       exclude: first.watch.exclude.filter(everyone),
       debounceMs: Math.min(...plans.map((plan) => plan.watch.debounceMs)),
       gitignore: plans.every((plan) => plan.watch.gitignore),
+      // One service of the module on a file system without events makes the module poll (the fastest asked for).
+      pollMs: plans.some((plan) => plan.watch.pollMs !== undefined) ? Math.min(...plans.map((plan) => plan.watch.pollMs ?? Infinity)) : undefined,
     },
   };
 }

@@ -85,6 +85,8 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
     const s = event.service;
     switch (event.type) {
       case 'watch.started':
+        // Polling costs CPU on every pass: said at the default verbosity, so it is never on unnoticed.
+        if (event.pollMs !== undefined) return info(s, `watching ${event.root} by polling every ${event.pollMs} ms (watch.poll)`);
         return verbose(s, `watching ${event.root} (${Math.round(event.ms)} ms)`);
       case 'change.detected':
         return verbose(s, `changed: ${event.paths.join(', ')}`);

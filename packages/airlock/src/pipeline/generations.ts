@@ -5,7 +5,7 @@ import { internalError, type EventBus } from '../events.js';
 import { LogProbe } from '../health/log.js';
 import type { ProbeResult } from '../health/probe.js';
 import { killNow } from '../supervise/stop.js';
-import { startGeneration, stopGeneration, type Generation } from '../swap/generation.js';
+import { startGeneration, stopGeneration, type Generation, type SpawnHook } from '../swap/generation.js';
 import type { Launch } from '../swap/handoff.js';
 
 /**
@@ -26,6 +26,8 @@ export class Generations {
     private readonly plan: () => ServicePlan,
     private readonly bus: EventBus,
     private readonly onExit: (generation: Generation) => void,
+    /** Adjust each generation's spawn (a debugger, an inspector): ServiceOptions.spawnHooks. */
+    private readonly spawnHooks: readonly SpawnHook[] = [],
   ) {}
 
   /** Generation n's log probe result (proxy modes build the probe before the process exists). */
@@ -46,12 +48,12 @@ export class Generations {
     }
   }
 
-  start(n: number, artifact: string | undefined, launch: Launch, fileEnv: Readonly<Record<string, string>>, traceparent: string | undefined): Generation {
+  start(n: number, artifact: string | undefined, launch: Launch, fileEnv: Readonly<Record<string, string>>, traceparent: string | undefined, previous?: Generation): Generation {
     const plan = this.plan();
     const log = plan.health.probe?.kind === 'log' ? new LogProbe(plan.health.probe.pattern) : undefined;
     if (log) this.#logProbes.set(n, log);
     const traced = traceparent ? { ...launch, env: { ...launch.env, TRACEPARENT: traceparent } } : launch;
-    const generation = startGeneration({ plan, n, artifact, launch: traced, fileEnv }, (stream, line) => {
+    const generation = startGeneration({ plan, n, artifact, launch: traced, fileEnv, previous, hooks: this.spawnHooks }, (stream, line) => {
       log?.see(line);
       this.bus.emit({ type: 'process.output', service: plan.name, generation: n, stream, line });
     });

@@ -199,7 +199,7 @@ export class ReloadCycle {
     const old = this.context.serving.current;
     if (handoff.stopsFirst && old) await this.context.settle({ kind: 'stop-first' });
     if (await policy.beforeStart(old)) lap('stop');
-    const next = generations.start(n, artifact, { ...launch, env: { ...plugins.env(), ...launch.env } }, this.#fileEnv, this.#traceparent);
+    const next = generations.start(n, artifact, { ...launch, env: { ...plugins.env(), ...launch.env } }, this.#fileEnv, this.#traceparent, old);
     lap('start');
     const { probe, settleMs } = await launch.readiness(next.child);
     const verdict = await healthGate({ plan: this.context.plan(), child: next.child, probe, settleMs, signal: stopping });

@@ -82,7 +82,7 @@ export class ServiceRunner {
     });
     this.#source = (options.source ?? ((p, b) => new Builds(p, b, options.slots)))(() => this.#plan, bus);
     this.#plugins = new ServicePlugins(() => this.#plan, bus, options.slots, () => [current(), this.#release.canary].filter((g) => g !== undefined));
-    this.#generations = new Generations(() => this.#plan, bus, (generation) => send({ kind: 'exited', generation }));
+    this.#generations = new Generations(() => this.#plan, bus, (generation) => send({ kind: 'exited', generation }), options.spawnHooks);
     this.#policy = trafficPolicy(this.#handoff, {
       stop: (generation) => this.#generations.stop(generation),
       drainMs: () => this.#plan.stop.drainMs,

@@ -1,4 +1,5 @@
 import type { BuildSlots } from '../build/slots.js';
+import type { SpawnHook } from '../swap/generation.js';
 import type { SourceFactory } from './artifact-source.js';
 
 /** How a ServiceRunner is set up, besides its plan and bus (all optional). */
@@ -22,4 +23,6 @@ export interface ServiceOptions {
    * of the address or handoff): numbers go on from it, so g15 is followed by g16, not g1.
    */
   readonly generationsFrom?: number;
+  /** Adjust each generation's spawn before it happens (swap/generation.ts SpawnHook): a debugger, an inspector. */
+  readonly spawnHooks?: readonly SpawnHook[];
 }

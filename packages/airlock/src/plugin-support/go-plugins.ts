@@ -10,7 +10,8 @@ import { fullCode } from '../errors.js';
 import { internalError, type EventBus } from '../events.js';
 import { describeEnd } from '../supervise/process-end.js';
 import { Debouncer } from '../watch/debounce.js';
-import { watchTree, type WatchHandle } from '../watch/watcher.js';
+import { watcherFor } from '../watch/factory.js';
+import type { WatchHandle } from '../watch/watcher.js';
 import { PluginBuildRecord } from './plugin-builds.js';
 
 /** Builds of one plugin kept on disk: an app that opened an older one keeps it mapped anyway. */
@@ -76,7 +77,7 @@ export class GoPluginBuilds {
     for (const dir of this.#packages()) {
       if (watch) {
         const debouncer = new Debouncer<string>(this.plan().watch.debounceMs, () => this.#build(dir, 'changed'));
-        const handle = await watchTree(
+        const handle = await watcherFor(this.plan().watch)(
           dir,
           (events) => {
             const sources = events.filter((e) => e.path.endsWith('.go') && !e.path.endsWith('_test.go')).map((e) => e.path);

@@ -6,7 +6,8 @@ import { internalError, type EventBus } from '../events.js';
 import { ContentTracker } from '../watch/content.js';
 import { Debouncer } from '../watch/debounce.js';
 import { createFilter, isEditorTemp } from '../watch/filter.js';
-import { watchTree, type WatchHandle } from '../watch/watcher.js';
+import { watcherFor } from '../watch/factory.js';
+import type { WatchHandle } from '../watch/watcher.js';
 
 /**
  * A service's plugin directory (`plugins: { dir }`), watched by airlock for the app's
@@ -57,7 +58,7 @@ export class PluginNotices {
     const debouncer = new Debouncer<string>(this.plan().watch.debounceMs, (paths) => {
       announce(paths).catch((error: unknown) => this.bus.emit(internalError(service, 'announcing a plugin change', error)));
     });
-    this.#handle = await watchTree(
+    this.#handle = await watcherFor(this.plan().watch)(
       dir,
       (events) => debouncer.add(events.map((event) => event.path)),
       (error) => this.bus.emit({ type: 'error', service, code: fullCode(error.code), message: error.message }),

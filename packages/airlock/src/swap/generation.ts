@@ -27,13 +27,36 @@ export interface GenerationStart {
   readonly artifact: string | undefined;
   readonly launch: Launch;
   readonly fileEnv: Readonly<Record<string, string>>;
+  /** The generation serving when this one starts (the one it is to replace), if any. */
+  readonly previous?: Generation;
+  readonly hooks?: readonly SpawnHook[];
 }
 
-export function startGeneration({ plan, n, artifact, launch, fileEnv }: GenerationStart, onLine: (stream: Stream, line: string) => void): Generation {
+/** What is about to be spawned for a generation: its command line, environment and working directory. */
+export interface SpawnPlan {
+  readonly command: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd: string;
+}
+
+/**
+ * Adjusts a generation's spawn before it happens (after watchexec's SetSpawnHook): given
+ * what would be spawned and which generation it follows, returns what to spawn instead.
+ * The one place a debugger wraps the command (and takes its private port), or an
+ * inspector or a profiler adds its flags; hooks run in order, each on the last's result.
+ *
+ * @example
+ *   const inspect: SpawnHook = (spawn) => ({ ...spawn, env: { ...spawn.env, NODE_OPTIONS: '--inspect=127.0.0.1:0' } });
+ */
+export type SpawnHook = (spawn: SpawnPlan, context: { readonly plan: ServicePlan; readonly n: number; readonly previous: Generation | undefined }) => SpawnPlan;
+
+export function startGeneration({ plan, n, artifact, launch, fileEnv, previous, hooks = [] }: GenerationStart, onLine: (stream: Stream, line: string) => void): Generation {
   const env = { ...generationEnv(plan, n, fileEnv), ...launch.env };
   const values: RunValues = { artifact, port: env.PORT, service: plan.name, generation: n };
-  const command = fillTemplate(plan.run.cmd, values);
-  const child = startProcess({ command, cwd: plan.dir, env, onLine, extraFds: launch.extraFds, listenPid: launch.listenPid, trackEarly: true });
+  let spawn: SpawnPlan = { command: fillTemplate(plan.run.cmd, values), env, cwd: plan.dir };
+  for (const hook of hooks) spawn = hook(spawn, { plan, n, previous });
+  const { command, cwd } = spawn;
+  const child = startProcess({ command, cwd, env: spawn.env, onLine, extraFds: launch.extraFds, listenPid: launch.listenPid, trackEarly: true });
   return { n, child, artifact, launch, startedAt: performance.now(), promotedAt: undefined, stopping: false };
 }
 

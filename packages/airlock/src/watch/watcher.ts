@@ -9,6 +9,9 @@ export interface WatchEvent {
   readonly type: 'create' | 'update' | 'delete';
 }
 
+/** A way to watch a tree: native events (watchTree) or polling (poll.ts); watch/factory.ts chooses. */
+export type WatchTree = (root: string, onEvents: (events: WatchEvent[]) => void, onError: (error: AirlockError) => void) => Promise<WatchHandle>;
+
 export interface WatchHandle {
   /**
    * Also watches a directory inside the tree. @parcel/watcher adds an inotify watch for a

@@ -1,0 +1,15 @@
+import { pollTree } from './poll.js';
+import { watchTree, type WatchTree } from './watcher.js';
+
+/**
+ * The one place a watcher comes from: what a service's settings choose (native events,
+ * or polling with `watch.poll`). Change detection and airlock's plugin watching take
+ * theirs here, so a later backend reaches all of them.
+ *
+ * @example
+ *   const watch = watcherFor(plan.watch);          // native, or polling every plan.watch.pollMs
+ *   const handle = await watch(root, onEvents, onError);
+ */
+export function watcherFor(settings: { readonly pollMs?: number }): WatchTree {
+  return settings.pollMs !== undefined && settings.pollMs > 0 ? pollTree(settings.pollMs) : watchTree;
+}
