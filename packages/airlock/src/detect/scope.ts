@@ -4,7 +4,7 @@ import type { ServicePlan } from '../config/plan.js';
 export interface WatchScope {
   readonly services: readonly string[];
   /** What is watched; how a change then meets a build under way (onBusy) is each service's. */
-  readonly watch: Omit<ServicePlan['watch'], 'onBusy'>;
+  readonly watch: Omit<ServicePlan['watch'], 'onBusy' | 'pollMs'> & { readonly pollMs?: number };
 }
 
 /**
