@@ -12,11 +12,12 @@ import { burstBuilds, generateModule, graphTiming, monorepoTable } from './monor
 import { burstShapes, burstTable } from './bursts.ts';
 import { busyBuilds, busyTable } from './busy.ts';
 import { saveStyles, saveStyleTable } from './save-styles.ts';
+import { pollCost, pollCostTable } from './poll-cost.ts';
 import { airlockWatcher, generateTree, nodemonWatcher, watcherTable } from './watcher-startup.ts';
 
 /**
  * `npm run bench`: runs every benchmark and prints markdown for docs/BENCHMARKS.md.
- * `npm run bench -- change|dropped|plain|throughput|rollout|plugins|monorepo|bursts|watcher|config|releases|soak|busy|saves` runs one.
+ * `npm run bench -- change|dropped|plain|throughput|rollout|plugins|monorepo|bursts|watcher|config|releases|soak|busy|saves|poll` runs one.
  */
 const only = process.argv[2];
 const out: string[] = [`## ${new Date().toISOString().slice(0, 10)} · ${machine()}`, ''];
@@ -72,6 +73,9 @@ if (!only || only === 'releases') {
 }
 if (!only || only === 'saves') {
   out.push(saveStyleTable(await saveStyles(18_997)), '');
+}
+if (!only || only === 'poll') {
+  out.push(pollCostTable(await pollCost()), '');
 }
 if (!only || only === 'busy') {
   out.push(busyTable(await busyBuilds(18_998)), '');

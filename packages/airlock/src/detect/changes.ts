@@ -9,6 +9,7 @@ import { BurstRules, type TreeLook } from '../watch/burst.js';
 import { Debouncer } from '../watch/debounce.js';
 import { createFilter, type PathFilter } from '../watch/filter.js';
 import { watcherFor } from '../watch/factory.js';
+import { eventlessFileSystem } from '../watch/fs-kind.js';
 import type { WatchEvent, WatchHandle } from '../watch/watcher.js';
 import { EarlyChanges } from './early.js';
 import type { Provisional } from './provisional.js';
@@ -155,6 +156,12 @@ export class ChangeDetector {
     const ms = this.#clock.now() - started;
     const pollMs = this.scope.watch.pollMs;
     this.#emitEach((service) => ({ type: 'watch.started', service, root, ms, ...(pollMs === undefined ? {} : { pollMs }) }));
+    // Native events may never come from a share: said once, instead of never reloading in silence.
+    const share = pollMs === undefined ? eventlessFileSystem(root) : undefined;
+    if (share !== undefined) {
+      const message = `${root} is on ${share}: file events may not arrive there for changes made elsewhere; if saves are not picked up, set watch: { poll: 500ms }`;
+      this.#emitEach((service) => ({ type: 'notice', service, message }));
+    }
     this.#content.prime(root, this.#filter, undefined, watchingSince).catch(this.#reportFailure);
   }
 

@@ -1,4 +1,4 @@
-import { lstat, readdir } from 'node:fs/promises';
+import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AirlockError } from '../errors.js';
 import { IGNORED_DIRS } from './filter.js';
@@ -6,6 +6,8 @@ import type { WatchEvent, WatchHandle, WatchTree } from './watcher.js';
 
 /** Entries looked at per pass at most: a bigger tree is cut short (and said once). */
 const MAX_ENTRIES = 200_000;
+/** Entries statted between two turns of the event loop. */
+const STAT_SLICE = 500;
 
 interface Seen {
   readonly mtimeMs: number;
@@ -13,16 +15,17 @@ interface Seen {
   readonly dir: boolean;
 }
 
-/** Every entry under `root` (directories included), skipping what airlock never watches; symbolic links are not followed. */
-async function look(root: string): Promise<{ entries: Map<string, Seen>; cut: boolean }> {
+/** Every entry under `root` (directories included), skipping what airlock never watches; symbolic links are not followed. One polling pass (bench/poll-cost.ts measures it). */
+export async function look(root: string): Promise<{ entries: Map<string, Seen>; cut: boolean }> {
   const entries = new Map<string, Seen>();
   const stack = [root];
   const skip = new Set<string>(IGNORED_DIRS);
+  let statted = 0;
   while (stack.length > 0) {
     const dir = stack.pop() as string;
     let names;
     try {
-      names = await readdir(dir, { withFileTypes: true });
+      names = readdirSync(dir, { withFileTypes: true });
     } catch {
       continue;
     }
@@ -30,13 +33,15 @@ async function look(root: string): Promise<{ entries: Map<string, Seen>; cut: bo
       if (entries.size >= MAX_ENTRIES) return { entries, cut: true };
       if (entry.isDirectory() && skip.has(entry.name)) continue;
       const path = join(dir, entry.name);
-      try {
-        const stat = await lstat(path);
-        entries.set(path, { mtimeMs: stat.mtimeMs, size: stat.size, dir: stat.isDirectory() });
-        if (stat.isDirectory()) stack.push(path);
-      } catch {
-        // gone between readdir and lstat: the next pass sees it gone
-      }
+      // Synchronous, a slice at a time: an await per entry (the thread pool) cost 0.3 to
+      // 0.6 s of CPU per 10,000 files, an await per directory 0.1 s; lstatSync costs a few
+      // µs, and the event loop (the proxies share it) gets a turn every STAT_SLICE entries.
+      if (++statted % STAT_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+      const stat = lstatSync(path, { throwIfNoEntry: false });
+      // undefined: gone between readdir and lstat; the next pass sees it gone.
+      if (stat === undefined) continue;
+      entries.set(path, { mtimeMs: stat.mtimeMs, size: stat.size, dir: stat.isDirectory() });
+      if (stat.isDirectory()) stack.push(path);
     }
   }
   return { entries, cut: false };
