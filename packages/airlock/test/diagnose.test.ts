@@ -52,11 +52,11 @@ describe('why a generation could not start, in the user\'s terms', () => {
   it('explains an app that exits without a word when its source binds the address airlock holds (the bind error ignored)', () => {
     const own = { kind: 'literal' as const, address: '127.0.0.1:8080', port: 8080, where: 'main.go:12' };
     assert.equal(
-      explainStartFailure(proxy, [], own),
+      explainStartFailure(proxy, [], () => own),
       'it never listened on $PORT, and main.go:12 binds 127.0.0.1:8080, which airlock holds for handoff: proxy, so that bind failed (an error the code ignores): make it listen on $PORT (a private port airlock gives each generation)',
     );
-    assert.equal(explainStartFailure(proxy, [], { ...own, port: 9000, address: ':9000' }), undefined, 'another port: nothing to say');
-    assert.equal(explainStartFailure(proxy, [], { kind: 'env', port: 8080, where: 'main.go:3' }), undefined);
+    assert.equal(explainStartFailure(proxy, [], () => ({ ...own, port: 9000, address: ':9000' })), undefined, 'another port: nothing to say');
+    assert.equal(explainStartFailure(proxy, [], () => ({ kind: 'env', port: 8080, where: 'main.go:3' })), undefined);
   });
 });
 

@@ -49,11 +49,13 @@ function fixFor(handoff: ServicePlan['handoff']): string {
  *   explainStartFailure(plan, ['listen tcp :8080: bind: address already in use']);
  *   // 'the app binds :8080 (every address, so also 127.0.0.1:8080, which airlock holds for handoff: proxy): make it listen on $PORT …'
  */
-export function explainStartFailure(plan: Pick<ServicePlan, 'listen' | 'handoff'>, tail: readonly string[], own?: OwnPort): string | undefined {
+export function explainStartFailure(plan: Pick<ServicePlan, 'listen' | 'handoff'>, tail: readonly string[], source?: () => OwnPort | undefined): string | undefined {
   const listen = plan.listen;
   const holds = listen === undefined ? '' : `${listen.host}:${listen.port}, which airlock holds for handoff: ${plan.handoff}`;
   if (!tail.some((text) => IN_USE.test(text))) {
     // Nothing said: a bind error the code ignores (`http.ListenAndServe(":8080", nil)` unchecked) exits 0 at once.
+    // The source is read only here: when the output says nothing of a bind.
+    const own = listen === undefined ? undefined : source?.();
     if (own?.kind !== 'literal' || listen === undefined || own.port !== listen.port) return undefined;
     return `it never listened on $PORT, and ${own.where} binds ${own.address}, which airlock holds for handoff: ${plan.handoff}, so that bind failed (an error the code ignores): ${fixFor(plan.handoff)}`;
   }

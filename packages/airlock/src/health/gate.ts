@@ -41,9 +41,8 @@ export async function healthGate(options: GateOptions): Promise<GateVerdict> {
     case 'aborted':
       return { ready: false, code: 'START_FAILED', detail: verdict.detail };
     case 'exited': {
-      // The source is read only now, and only when the output says nothing of a bind.
       const tail = child.tail();
-      const why = explainStartFailure(plan, tail, tail.some((line) => /EADDRINUSE|address already in use/i.test(line)) ? undefined : sourceAddress(plan));
+      const why = explainStartFailure(plan, tail, () => sourceAddress(plan));
       if (why !== undefined) return { ready: false, code: 'PORT_CONFLICT', detail: `${verdict.detail}: ${why}` };
       // A crash at start names the place in the project its stack points at (the ✗ line, like a build error's).
       const where = crashLocation(tail, plan.dir);
