@@ -31,14 +31,21 @@ export function forwardHeaders(req: IncomingMessage): string[] {
   return out;
 }
 
-/** A response's raw headers (Buffers from undici) as a flat list for writeHead, minus hop-by-hop ones. */
-export function responseHeaders(raw: Buffer[]): string[] {
-  const out: string[] = [];
+/**
+ * A response's raw headers (Buffers from undici) as a flat list for writeHead, minus
+ * hop-by-hop ones, and whether they give its length (without one, it is a stream that
+ * ends when the server says): one pass, on every response.
+ */
+export function responseHeaders(raw: Buffer[]): { headers: string[]; hasLength: boolean } {
+  const headers: string[] = [];
+  let hasLength = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as Buffer).toString('latin1');
-    if (!HOP_BY_HOP.has(name.toLowerCase())) out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
+    const lower = name.toLowerCase();
+    if (lower === 'content-length') hasLength = true;
+    if (!HOP_BY_HOP.has(lower)) headers.push(name, (raw[i + 1] as Buffer).toString('latin1'));
   }
-  return out;
+  return { headers, hasLength };
 }
 
 export function errorCode(error: unknown): string {
@@ -61,11 +68,6 @@ export interface Outgoing {
   readonly onStream?: (endCleanly: () => void) => () => void;
 }
 
-/** Whether a response's raw headers give its length: without one, it is a stream that ends when the server says. */
-function hasLength(raw: readonly Buffer[]): boolean {
-  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as Buffer).toString('latin1').toLowerCase() === 'content-length') return true;
-  return false;
-}
 
 /**
  * One attempt of a request through undici's dispatcher, streaming the response straight
@@ -109,11 +111,11 @@ export function forwardOnce(pool: Dispatcher, req: IncomingMessage, res: ServerR
           abortUpstream = abort;
         },
         onHeaders: (status, raw, resume) => {
-          const out = responseHeaders(raw as unknown as Buffer[]);
+          const { headers: out, hasLength } = responseHeaders(raw as unknown as Buffer[]);
           if (extraHeaders.length > 0) out.push(...extraHeaders);
           res.writeHead(status, out);
           res.on('drain', () => resume());
-          if (onStream !== undefined && method !== 'HEAD' && status !== 204 && status !== 304 && !hasLength(raw as unknown as Buffer[])) forget = onStream(endCleanly);
+          if (onStream !== undefined && !hasLength && method !== 'HEAD' && status !== 204 && status !== 304) forget = onStream(endCleanly);
           return true;
         },
         onData: (chunk) => (endedHere ? true : res.write(chunk)),

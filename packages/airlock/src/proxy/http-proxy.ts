@@ -76,6 +76,8 @@ export class HttpProxy {
   readonly #tunnels = new Tunnels(this.#inFlight);
   /** Streaming responses in flight per generation, each with how to end it cleanly. */
   readonly #streams = new Map<number, Set<() => void>>();
+  /** Per generation, the one function its streaming responses register with (not a closure per request). */
+  readonly #registrars = new Map<number, (end: () => void) => () => void>();
   #split: TrafficSplit | undefined;
 
   constructor(private readonly options: HttpProxyOptions) {
@@ -150,13 +152,7 @@ export class HttpProxy {
         mark.id ??= ++nextRequestId;
         requests.publish({ service: this.options.service, generation: backend.generation, id: mark.id, forced: mark.forced } satisfies ProxyRequest);
       }
-      const onStream = (end: () => void) => {
-        const streams = this.#streams.get(backend.generation) ?? new Set<() => void>();
-        this.#streams.set(backend.generation, streams);
-        streams.add(end);
-        return () => streams.delete(end);
-      };
-      const outcome = await forwardOnce(this.#pools.get(backend), req, res, { method, headers, hasBody, extraHeaders, onStream });
+      const outcome = await forwardOnce(this.#pools.get(backend), req, res, { method, headers, hasBody, extraHeaders, onStream: this.#streamsOf(backend.generation) });
       this.#inFlight.done(backend.generation);
       if (outcome === 'done') {
         this.#answered(backend.generation, res.statusCode, started, mark);
@@ -248,9 +244,25 @@ export class HttpProxy {
     // its last chunk, a WebSocket with a close frame (1001), never a bare reset.
     for (const end of [...(this.#streams.get(generation) ?? [])]) end();
     this.#streams.delete(generation);
+    this.#registrars.delete(generation);
     this.#tunnels.cut(generation);
     await this.#pools.retire(generation, drained);
     return drained;
+  }
+
+  /** How a streaming response of `generation` says how it can be ended at the end of a drain. */
+  #streamsOf(generation: number): (end: () => void) => () => void {
+    let registrar = this.#registrars.get(generation);
+    if (registrar === undefined) {
+      registrar = (end) => {
+        const streams = this.#streams.get(generation) ?? new Set<() => void>();
+        this.#streams.set(generation, streams);
+        streams.add(end);
+        return () => streams.delete(end);
+      };
+      this.#registrars.set(generation, registrar);
+    }
+    return registrar;
   }
 
   /** How many long-lived connections a retiring generation holds, said once, with how to shorten the wait. */
