@@ -123,30 +123,33 @@ export function removeCgroup(cgroup: string): void {
   tryRmdir(cgroup);
 }
 
+/** The trees' cgroups this airlock made and has not removed yet. */
+function treeCgroups(): string[] {
+  if (root === null || root === undefined || !existsSync(root)) return [];
+  const base = root;
+  return readdirSync(base, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => join(base, entry.name));
+}
+
 /**
- * What is still alive in any of this airlock's cgroups, SIGKILLed, then the cgroups
- * removed: the check behind "nothing left running". Returns the pids it had to kill.
+ * What is still alive in any of this airlock's cgroups, SIGKILLed: the check behind
+ * "nothing left running". Returns the pids it had to kill (removeCgroupRoot then removes
+ * the cgroups).
  */
 export function endLeftovers(): number[] {
-  const base = root ?? undefined;
-  if (base === undefined || !existsSync(base)) return [];
   const killed: number[] = [];
-  for (const entry of readdirSync(base, { withFileTypes: true })) {
-    if (!entry.isDirectory()) continue;
-    const cgroup = join(base, entry.name);
+  for (const cgroup of treeCgroups()) {
     const members = cgroupMembers(cgroup);
-    if (members.length > 0) {
-      signalCgroup(cgroup, 'SIGKILL');
-      killed.push(...members);
-    }
+    if (members.length === 0) continue;
+    signalCgroup(cgroup, 'SIGKILL');
+    killed.push(...members);
   }
   return killed;
 }
 
 /** Removes this airlock's cgroups (after its processes are gone). */
 export function removeCgroupRoot(): void {
-  const base = root ?? undefined;
-  if (base === undefined || !existsSync(base)) return;
-  for (const entry of readdirSync(base, { withFileTypes: true })) if (entry.isDirectory()) tryRmdir(join(base, entry.name));
-  tryRmdir(base);
+  for (const cgroup of treeCgroups()) tryRmdir(cgroup);
+  if (typeof root === 'string') tryRmdir(root);
 }
