@@ -73,7 +73,8 @@ interface RolloutBase extends Base {
  */
 export type AirlockEvent =
   | (Base & { readonly type: 'watch.started'; readonly root: string; readonly ms: number; /** Polling every this many ms (watch.poll) instead of native events. */ readonly pollMs?: number })
-  | (Base & { readonly type: 'change.detected'; readonly paths: readonly string[] })
+  /** restartOnly: only files of watch.restartOnly changed, so the current build starts again without building. */
+  | (Base & { readonly type: 'change.detected'; readonly paths: readonly string[]; readonly restartOnly?: true })
   | (Base & { readonly type: 'change.unchanged'; readonly paths: readonly string[] })
   | (Base & { readonly type: 'change.unaffected'; readonly paths: readonly string[] })
   | (Base & { readonly type: 'service.waiting'; readonly for: readonly string[] })

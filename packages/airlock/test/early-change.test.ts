@@ -47,10 +47,10 @@ async function detector(name: string) {
   bus.subscribe((event) => events.push(event));
   const handed: Handed[] = [];
   const changes = new ChangeDetector(
-    { services: ['svc'], watch: { root, include: ['**/*.txt'], exclude: [], debounceMs: 50, gitignore: false } },
+    { services: ['svc'], watch: { root, include: ['**/*.txt'], exclude: [], debounceMs: 50, gitignore: false }, restartOnly: {} },
     bus,
     { clock },
-    (_service, paths, firstAt, timing) => handed.push({ paths, firstAt, timing }),
+    (_service, { paths, firstAt, timing }) => handed.push({ paths: [...paths], firstAt, timing }),
   );
   await changes.start();
   // The start-up hashes, so the first save is compared with what was there.

@@ -25,8 +25,9 @@ export function generationConfigFile(plan: ServicePlan, n: number): string | und
 export function generationEnv(plan: ServicePlan, n: number, fileEnv: Readonly<Record<string, string>>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
-  // Inherited socket-activation variables belong to airlock's own parent, not to its children.
-  for (const key of ['LISTEN_FDS', 'LISTEN_FDNAMES', 'LISTEN_PID']) delete env[key];
+  // Inherited socket-activation variables belong to airlock's own parent, not to its children;
+  // so do the changed paths of an airlock that runs this one.
+  for (const key of ['LISTEN_FDS', 'LISTEN_FDNAMES', 'LISTEN_PID', 'AIRLOCK_CHANGED_PATHS', 'AIRLOCK_CHANGED_COUNT']) delete env[key];
   Object.assign(env, fileEnv, plan.run.env);
   env.AIRLOCK_SERVICE = plan.name;
   env.AIRLOCK_GENERATION = String(n);

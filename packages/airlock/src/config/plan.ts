@@ -44,6 +44,8 @@ export interface ServicePlan {
     readonly onBusy: OnBusy;
     /** Poll every this many ms instead of native events (watch.poll); undefined: native. */
     readonly pollMs: number | undefined;
+    /** Globs relative to root whose changes only restart (watch.restartOnly); they are in `include` too. */
+    readonly restartOnly: readonly string[];
   };
   readonly listen: { readonly host: string; readonly port: number } | undefined;
   readonly handoff: Handoff;
@@ -216,6 +218,9 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
   // A plugin directory is the app's plugin host's to watch and swap: never a rebuild.
   const pluginsDir = service.plugins?.dir ? relative(shape.root, resolve(dir, service.plugins.dir)).split('\\').join('/') : undefined;
   const exclude = pluginsDir === undefined ? shape.exclude : [...shape.exclude, `${pluginsDir}/**`];
+  // Written relative to the service's dir; matched relative to the watch root (a Go module's).
+  const fromRoot = relative(shape.root, dir).split('\\').join('/');
+  const restartOnly = service.watch.restartOnly.map((glob) => (fromRoot === '' ? glob : `${fromRoot}/${glob}`));
   const envFile = service.run.envFile;
   const envFiles = (envFile === undefined ? [] : typeof envFile === 'string' ? [envFile] : envFile).map((file) => resolve(dir, file));
   const env: Record<string, string> = stringEnv(service.run.env);
@@ -241,12 +246,13 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
       : undefined,
     watch: {
       root: shape.root,
-      include: shape.include,
+      include: [...shape.include, ...restartOnly],
       exclude,
       debounceMs: service.watch.debounce,
       gitignore: service.watch.gitignore,
       onBusy: service.watch.onBusy,
       pollMs: service.watch.poll === 0 ? undefined : service.watch.poll,
+      restartOnly,
     },
     listen: service.listen,
     handoff: service.handoff ?? (service.listen ? 'proxy' : 'restart'),

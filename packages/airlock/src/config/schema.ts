@@ -193,6 +193,9 @@ export const serviceSchema = z
       .strictObject({
         include: stringList.optional().describe('Globs (relative to dir) whose changes trigger a rebuild.'),
         exclude: stringList.default([]).describe('Globs to ignore; .gitignore is honoured as well.'),
+        restartOnly: stringList
+          .default([])
+          .describe('Globs (relative to dir) whose changes start a new generation of the current build without building: templates and static files the service reads at start-up. A file the build reads (a Go file, an embedded template) still rebuilds.'),
         debounce: duration('50ms'),
         poll: z
           .union([z.string(), z.number()])

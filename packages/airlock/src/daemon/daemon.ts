@@ -5,7 +5,7 @@ import { internalError, type EventBus } from '../events.js';
 import type { Clock } from '../clock.js';
 import { AppConfigGate } from '../live-config/app-config-gate.js';
 import { Detectors } from '../detect/detectors.js';
-import type { DetectTiming } from '../detect/changes.js';
+import type { SourceChange } from '../detect/changes.js';
 import { classifyChange, type Applied, type PlanChange } from '../live-config/plan-change.js';
 import type { SourceFactory } from '../pipeline/artifact-source.js';
 import type { RolloutAction } from '../pipeline/canary-release.js';
@@ -196,7 +196,7 @@ export class Daemon {
 
   /** Creates the detectors the services need now and stops the ones no longer needed (new ones first: no gap). */
   async #syncDetectors(): Promise<void> {
-    const reload = (service: string, paths: string[], firstAt: number, timing: DetectTiming) => this.#services.get(service)?.runner.reload(paths, firstAt, timing);
+    const reload = (service: string, change: SourceChange) => this.#services.get(service)?.runner.changed(change);
     await this.#detectors.sync(this.services.map((runner) => runner.plan), reload, this.#watching);
   }
 

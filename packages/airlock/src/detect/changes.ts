@@ -12,6 +12,7 @@ import { watcherFor } from '../watch/factory.js';
 import { eventlessFileSystem } from '../watch/fs-kind.js';
 import type { WatchEvent, WatchHandle } from '../watch/watcher.js';
 import { EarlyChanges } from './early.js';
+import { splitRestartOnly } from './restart-only.js';
 import type { Provisional } from './provisional.js';
 import type { WatchScope } from './scope.js';
 import { newestWriteAgo, withDirectories } from './tree-look.js';
@@ -26,6 +27,17 @@ export interface DetectTiming {
   readonly watcherMs: number | undefined;
   /** Handed on early (an isolated save, at the debounce): the reload swaps only once this confirms. */
   readonly provisional?: Provisional;
+}
+
+/** A change of a service's sources, as handed to its runner. */
+export interface SourceChange {
+  /** Relative to the watch root. */
+  readonly paths: readonly string[];
+  /** When its first event came (clock time): the detect phase starts there. */
+  readonly firstAt: number;
+  readonly timing: DetectTiming;
+  /** Only files matched by watch.restartOnly changed: a new generation of the current build, no build. */
+  readonly restartOnly: boolean;
 }
 
 export interface ChangeOptions {
@@ -62,7 +74,7 @@ export interface HandOver {
  * detector serves one service, or every Go service of a module (watched and hashed once).
  *
  * @example
- *   const changes = new ChangeDetector({ services: ['api'], watch: plan.watch }, bus, {}, (service, paths, firstAt) => runner.reload(paths, firstAt));
+ *   const changes = new ChangeDetector(serviceScope(plan), bus, {}, (service, change) => runner.changed(change));
  *   await changes.start();
  */
 export class ChangeDetector {
@@ -92,7 +104,7 @@ export class ChangeDetector {
     private readonly scope: WatchScope,
     private readonly bus: EventBus,
     private readonly options: ChangeOptions,
-    private readonly onChange: (service: string, paths: string[], firstAt: number, timing: DetectTiming) => void,
+    private readonly onChange: (service: string, change: SourceChange) => void,
   ) {
     // A Go module's graph knows what its packages embed, also after a new //go:embed line.
     const graph = options.goGraph;
@@ -346,13 +358,18 @@ export class ChangeDetector {
     const provisional = early && cancelled === undefined ? this.#early.open(changed, firstAt) : undefined;
     const timing: DetectTiming = { settleMs: settledAt - firstAt, hashMs: hashedAt - settledAt, graphMs: handedAt - hashedAt, handedAt, watcherMs, ...(provisional ? { provisional } : {}) };
     for (const service of this.scope.services) {
-      const reaching = reached ? reached.get(service) : changed;
-      if (reaching === undefined) {
+      // What the build reads (for Go, what its graph reaches); what only needs a restart.
+      const built = reached ? rel(reached.get(service) ?? []) : undefined;
+      const split = splitRestartOnly(rel(changed), this.scope.restartOnly[service] ?? [], new Set(built));
+      const build = built ?? split.build;
+      const paths = [...new Set([...build, ...split.restart])];
+      if (paths.length === 0) {
         this.bus.emit({ type: 'change.unaffected', service, paths: rel(changed) });
         continue;
       }
-      this.bus.emit({ type: 'change.detected', service, paths: rel(reaching) });
-      this.onChange(service, rel(reaching), firstAt, timing);
+      const onlyRestart = build.length === 0;
+      this.bus.emit({ type: 'change.detected', service, paths, ...(onlyRestart ? { restartOnly: true } : {}) });
+      this.onChange(service, { paths, firstAt, timing, restartOnly: onlyRestart });
     }
   }
 }

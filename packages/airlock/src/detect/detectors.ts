@@ -2,8 +2,8 @@ import type { Clock } from '../clock.js';
 import { GoGraph } from '../build/go-graph.js';
 import type { ServicePlan } from '../config/plan.js';
 import type { EventBus } from '../events.js';
-import { ChangeDetector, type DetectTiming } from './changes.js';
-import { moduleScope, type WatchScope } from './scope.js';
+import { ChangeDetector, type SourceChange } from './changes.js';
+import { moduleScope, serviceScope, type WatchScope } from './scope.js';
 
 /** One change detector's job: a scope, and for a Go module the mains its graph maps. */
 interface DetectorSpec {
@@ -20,7 +20,7 @@ function detectorSpecs(plans: readonly ServicePlan[]): Map<string, DetectorSpec>
       scope: moduleScope(group),
       go: { moduleDir, mains: Object.fromEntries(group.map((plan) => [plan.name, plan.go?.main as string])) },
     })),
-    ...plans.filter((plan) => !plan.go).map((plan) => ({ scope: { services: [plan.name], watch: plan.watch }, go: undefined })),
+    ...plans.filter((plan) => !plan.go).map((plan) => ({ scope: serviceScope(plan), go: undefined })),
   ];
   // The spec itself is the key: an edit that leaves it alone keeps the detector (and its hashes).
   return new Map(specs.map((spec) => [JSON.stringify(spec), spec]));
@@ -33,7 +33,7 @@ function detectorSpecs(plans: readonly ServicePlan[]): Map<string, DetectorSpec>
  *
  * @example
  *   const detectors = new Detectors(bus, { clock, ignore });
- *   await detectors.sync(plans, (service, paths, firstAt) => runners.get(service)?.reload(paths, firstAt), true);
+ *   await detectors.sync(plans, (service, change) => runners.get(service)?.changed(change), true);
  */
 export class Detectors {
   readonly #detectors = new Map<string, ChangeDetector>();
@@ -44,7 +44,7 @@ export class Detectors {
   ) {}
 
   /** Creates the detectors the plans need and retires the ones no longer needed (new ones first: no gap). */
-  async sync(plans: readonly ServicePlan[], reload: (service: string, paths: string[], firstAt: number, timing: DetectTiming) => void, watching: boolean): Promise<void> {
+  async sync(plans: readonly ServicePlan[], reload: (service: string, change: SourceChange) => void, watching: boolean): Promise<void> {
     const wanted = detectorSpecs(plans);
     const created = [...wanted].filter(([key]) => !this.#detectors.has(key));
     const retired = [...this.#detectors].filter(([key]) => !wanted.has(key));

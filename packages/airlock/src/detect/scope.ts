@@ -4,7 +4,15 @@ import type { ServicePlan } from '../config/plan.js';
 export interface WatchScope {
   readonly services: readonly string[];
   /** What is watched; how a change then meets a build under way (onBusy) is each service's. */
-  readonly watch: Omit<ServicePlan['watch'], 'onBusy' | 'pollMs'> & { readonly pollMs?: number };
+  readonly watch: Omit<ServicePlan['watch'], 'onBusy' | 'pollMs' | 'restartOnly'> & { readonly pollMs?: number };
+  /** Per service, the globs (relative to the root) whose changes only restart it (watch.restartOnly). */
+  readonly restartOnly: Readonly<Record<string, readonly string[]>>;
+}
+
+/** One service's own scope. */
+export function serviceScope(plan: ServicePlan): WatchScope {
+  const { onBusy: _busy, restartOnly, ...watch } = plan.watch;
+  return { services: [plan.name], watch, restartOnly: { [plan.name]: restartOnly } };
 }
 
 /**
@@ -27,5 +35,6 @@ export function moduleScope(plans: readonly ServicePlan[]): WatchScope {
       // One service of the module on a file system without events makes the module poll (the fastest asked for).
       pollMs: plans.some((plan) => plan.watch.pollMs !== undefined) ? Math.min(...plans.map((plan) => plan.watch.pollMs ?? Infinity)) : undefined,
     },
+    restartOnly: Object.fromEntries(plans.map((plan) => [plan.name, plan.watch.restartOnly])),
   };
 }

@@ -89,6 +89,8 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
         if (event.pollMs !== undefined) return info(s, `watching ${event.root} by polling every ${event.pollMs} ms (watch.poll)`);
         return verbose(s, `watching ${event.root} (${Math.round(event.ms)} ms)`);
       case 'change.detected':
+        // A restart without a build is said: a user expecting a build sees why there was none.
+        if (event.restartOnly) return info(s, `changed: ${event.paths.join(', ')} (watch.restartOnly: restarting the current build, no build)`);
         return verbose(s, `changed: ${event.paths.join(', ')}`);
       case 'change.unchanged':
         return verbose(s, `content unchanged, nothing to do: ${event.paths.join(', ')}`);

@@ -25,7 +25,8 @@ export interface ReadyGeneration {
  */
 export type ServiceCommand =
   | { readonly kind: 'start' }
-  | { readonly kind: 'reload'; readonly reasons: readonly string[]; readonly detectStartedAt?: number; readonly timing?: DetectTiming }
+  /** changed: the source paths that changed (relative to the watch root); restartOnly: none of them needs a build. */
+  | { readonly kind: 'reload'; readonly reasons: readonly string[]; readonly detectStartedAt?: number; readonly timing?: DetectTiming; readonly changed?: readonly string[]; readonly restartOnly?: boolean }
   /** A generation of the same build (env file, app config, run settings, restartWith). */
   | { readonly kind: 'restart'; readonly reason: string }
   /** An edit of airlock.yaml that keeps the service's address and handoff. */

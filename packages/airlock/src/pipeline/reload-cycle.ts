@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { changedPathsEnv } from '../config/changed-paths.js';
 import { generationEnv } from '../config/environment.js';
 import { readEnvFiles, type ServicePlan } from '../config/plan.js';
 import type { DetectTiming } from '../detect/changes.js';
@@ -130,7 +131,8 @@ export class ReloadCycle {
     const phases: Partial<Record<Phase, number>> = { detect: performance.now() - reload.detectStartedAt };
     const queuedMs = reload.timing ? performance.now() - reload.timing.handedAt : 0;
     try {
-      this.#fileEnv = readEnvFiles(plan().run.envFiles);
+      // What changed goes with the env files' snapshot: the build, the probes and the process see it.
+      this.#fileEnv = { ...readEnvFiles(plan().run.envFiles), ...changedPathsEnv(plan(), reload.changed) };
     } catch (error) {
       // A missing env file fails this reload, not airlock; with nothing serving it is tried again (it may come back unchanged).
       return recovery.failedStart(n, 'ENV_FILE', `cannot read env file: ${(error as Error).message}`, [], 0, reload.source);

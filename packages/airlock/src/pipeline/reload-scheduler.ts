@@ -9,6 +9,8 @@ export interface Reload<S> {
   readonly source: S;
   /** How the change that asked for it was detected (the first request's, when they coalesce). */
   readonly timing?: DetectTiming;
+  /** The source paths whose change asked for it (relative to the watch root), of every request coalesced. */
+  readonly changed: ReadonlySet<string>;
 }
 
 export interface SchedulerHooks<S> {
@@ -35,7 +37,7 @@ export interface SchedulerHooks<S> {
  *   const delayMs = scheduler.retryLater(120, 'restart after g3 crashed', 'reuse', () => false);
  */
 export class ReloadScheduler<S> {
-  #pending: { reasons: Set<string>; detectStartedAt: number; source: S; timing?: DetectTiming } | undefined;
+  #pending: { reasons: Set<string>; detectStartedAt: number; source: S; timing?: DetectTiming; changed: Set<string> } | undefined;
   #loop: Promise<void> | undefined;
   #retryTimer: unknown;
   #stopped = false;
@@ -51,12 +53,13 @@ export class ReloadScheduler<S> {
     return this.#loop !== undefined;
   }
 
-  request(reasons: readonly string[], source: S, detectStartedAt = this.clock.now(), timing?: DetectTiming): void {
+  request(reasons: readonly string[], source: S, detectStartedAt = this.clock.now(), timing?: DetectTiming, changed: readonly string[] = []): void {
     if (this.#stopped) return;
     const pending = this.#pending;
-    if (pending === undefined) this.#pending = { reasons: new Set(reasons), detectStartedAt, source, timing };
+    if (pending === undefined) this.#pending = { reasons: new Set(reasons), detectStartedAt, source, timing, changed: new Set(changed) };
     else {
       for (const reason of reasons) pending.reasons.add(reason);
+      for (const path of changed) pending.changed.add(path);
       pending.source = this.hooks.merge(pending.source, source);
       // The newest request decides whether the coalesced reload waits for a confirmation.
       if (pending.timing?.provisional !== undefined) {

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ServicePlan } from '../config/plan.js';
-import type { DetectTiming } from '../detect/changes.js';
+import type { DetectTiming, SourceChange } from '../detect/changes.js';
 import { internalError, type EventBus } from '../events.js';
 import { createHandoff } from '../swap/create.js';
 import type { Generation } from '../swap/generation.js';
@@ -163,6 +163,14 @@ export class ServiceRunner {
     void this.#send({ kind: 'reload', reasons, detectStartedAt, timing });
   }
 
+  /**
+   * Sources changed (the change detector): a build and a swap, or with only
+   * watch.restartOnly files changed, a new generation of the current build.
+   */
+  changed(change: SourceChange): void {
+    void this.#send({ kind: 'reload', reasons: change.paths, detectStartedAt: change.firstAt, timing: change.timing, changed: change.paths, restartOnly: change.restartOnly });
+  }
+
   /** An env file, app config or the run settings changed: a generation of the same build starts with them. */
   restartSameBuild(reason: string): void {
     void this.#send({ kind: 'restart', reason });
@@ -201,7 +209,8 @@ export class ServiceRunner {
       case 'rollout':
         return this.#release.act(command.action);
       case 'reload':
-        if (this.#started) this.#scheduler.request(command.reasons, this.#source, command.detectStartedAt, command.timing);
+        // A restart-only change reuses the current build; coalesced with one that needs a build, the build wins (mergeSources).
+        if (this.#started) this.#scheduler.request(command.reasons, command.restartOnly ? reuse(this.#source) : this.#source, command.detectStartedAt, command.timing, command.changed);
         break;
       case 'restart':
         if (this.#started) this.#scheduler.request([command.reason], reuse(this.#source));
