@@ -24,6 +24,13 @@ interface ServiceFlagOptions {
   stopTimeout?: string;
 }
 
+/** What `dev` and `run` add around the services: --once, --clear, --notify. */
+interface SessionFlags {
+  once?: boolean;
+  clear?: boolean;
+  notify?: boolean;
+}
+
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function serviceFlags(command: Command): Command {
@@ -35,7 +42,10 @@ function serviceFlags(command: Command): Command {
     .option('--handoff <mode>', 'how a new version takes over: fd | proxy | tcp-proxy | restart (default: proxy with --listen, else restart)')
     .option('--debounce <duration>', 'quiet period before a build, e.g. 50ms or 0')
     .option('--stop-signal <signal>', 'signal that asks the service to stop (default SIGTERM)')
-    .option('--stop-timeout <duration>', 'grace period before SIGKILL (default 10s)');
+    .option('--stop-timeout <duration>', 'grace period before SIGKILL (default 10s)')
+    .option('--once', 'build, start, wait until every service is ready, then stop: exit 0, or 1 with the reason (scripts, CI smoke tests)')
+    .option('--clear', 'clear the screen before each build')
+    .option('--notify', 'desktop notification (notify-send) when a build fails, and when it builds again');
 }
 
 function globals(command: Command): GlobalOptions {
@@ -70,10 +80,11 @@ function commandTypo(names: readonly string[], error: unknown): AirlockError | u
   return undefined;
 }
 
-async function daemonAction(mode: 'dev' | 'run' | 'agent', names: string[], options: ServiceFlagOptions, command: Command): Promise<void> {
+async function daemonAction(mode: 'dev' | 'run' | 'agent', names: string[], options: ServiceFlagOptions & SessionFlags, command: Command): Promise<void> {
   let code: number;
+  const { once, clear, notify, ...flags } = options;
   try {
-    code = await runDaemon(names, options, globals(command), mode);
+    code = await runDaemon(names, flags, globals(command), mode, { once, clear, notify });
   } catch (error) {
     throw commandTypo(names, error) ?? error;
   }
@@ -87,14 +98,14 @@ serviceFlags(
     .command('dev', { isDefault: true })
     .description('watch, build, run, and swap on every change (the default command)')
     .argument('[services...]', 'services to run (default: all)'),
-).action((names: string[], options: ServiceFlagOptions, command: Command) => daemonAction('dev', names, options, command));
+).action((names: string[], options: ServiceFlagOptions & SessionFlags, command: Command) => daemonAction('dev', names, options, command));
 
 serviceFlags(
   program
     .command('run')
     .description('build and run without watching; rebuild and swap on SIGHUP')
     .argument('[services...]', 'services to run (default: all)'),
-).action((names: string[], options: ServiceFlagOptions, command: Command) => daemonAction('run', names, options, command));
+).action((names: string[], options: ServiceFlagOptions & SessionFlags, command: Command) => daemonAction('run', names, options, command));
 
 program
   .command('agent')

@@ -9,6 +9,7 @@ import type { RolloutAction } from '../pipeline/canary-release.js';
 import { cgroupRoot, endLeftovers, removeCgroupRoot } from '../supervise/cgroup.js';
 import { startReaper } from '../supervise/reaper.js';
 import { Daemon } from './daemon.js';
+import { untilReady } from './once.js';
 
 /**
  * "nothing left running", said only once checked: every process in this airlock's
@@ -37,6 +38,8 @@ export interface HostOptions {
   readonly say: (text: string) => void;
   /** Files airlock's own output goes to (`airlock dev > log`): writing them is no change. */
   readonly ownOutput?: readonly string[];
+  /** `--once`: build, start, wait until every service is ready, stop; exit 0, or 1 at the first failure. */
+  readonly once?: boolean;
 }
 
 /**
@@ -144,13 +147,14 @@ export class AirlockHost {
     // every service exited, airlock must still wait for SIGHUP or Ctrl-C.
     const keepAlive = setInterval(() => undefined, 1 << 30);
     try {
+      const once = options.once ? this.#once() : undefined;
       // Start-up may wait on dependsOn for a long time; a signal must still end it.
       const started = (async () => {
         await daemon.watch();
         if (options.watch) await this.#reloader?.start();
         await daemon.startServices();
       })();
-      return await Promise.race([exitCode, started.then(() => exitCode)]);
+      return await Promise.race([exitCode, ...(once ? [once] : []), started.then(() => exitCode)]);
     } catch (error) {
       // A start-up failure (address in use, go list failing): stop what did start, then report.
       await this.#reloader?.stop();
@@ -163,10 +167,21 @@ export class AirlockHost {
     }
   }
 
-  async #stopGracefully(signal: NodeJS.Signals): Promise<void> {
+  /** `--once`: the exit code once every service is ready (0) or one failed (1), after a graceful stop. */
+  async #once(): Promise<number> {
+    const verdict = await untilReady(this.bus, this.daemon.services.map((service) => service.plan.name));
+    if (verdict.ok) this.options.say(`--once: ${verdict.services.join(', ')} ready`);
+    else this.options.say(`--once: ${verdict.service} did not become ready: ${verdict.reason}`);
+    await this.#stopGracefully(undefined);
+    return verdict.ok ? 0 : 1;
+  }
+
+  /** Stops everything gently; `signal`: the one that asked (a second one kills at once). */
+  async #stopGracefully(signal: NodeJS.Signals | undefined): Promise<void> {
     const count = this.daemon.services.length;
     const services = `${count} service${count === 1 ? '' : 's'}`;
-    this.options.say(`${signal}: stopping ${services} gracefully (stop signal, then SIGKILL after stop.timeout); ${signal} again kills every process at once`);
+    const again = signal === undefined ? '' : `; ${signal} again kills every process at once`;
+    this.options.say(`${signal === undefined ? '' : `${signal}: `}stopping ${services} gracefully (stop signal, then SIGKILL after stop.timeout)${again}`);
     const started = performance.now();
     // Whatever goes wrong while stopping, airlock still exits (the exit hook kills the rest).
     try {

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { descendants, processesWithEnv, readStat, type ProcStat } from './proc.js';
@@ -9,6 +8,7 @@ import { forEachLine, LineTail } from './lines.js';
 import { processEnd, type ProcessEnd } from './process-end.js';
 import { cgroupMembers, inCgroup, newTreeCgroup, removeCgroup } from './cgroup.js';
 import { INSTANCE } from './instance.js';
+import { findExecutable } from './find-executable.js';
 
 export type Stream = 'stdout' | 'stderr';
 
@@ -70,20 +70,6 @@ export function withListenPid([file, ...args]: [string, ...string[]]): [string, 
 const EARLY_TRACKING_MS = 3_000;
 const EARLY_LOOK_MS = 5;
 
-/** Whether `file` names an executable file (a path, or a name found on PATH), as spawn would find it. */
-function canExecute(file: string, cwd: string, path: string | undefined): boolean {
-  const runnable = (candidate: string) => {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return statSync(candidate).isFile();
-    } catch {
-      return false;
-    }
-  };
-  if (file.includes('/')) return runnable(resolve(cwd, file));
-  return (path ?? '').split(delimiter).some((dir) => dir !== '' && runnable(join(dir, file)));
-}
-
 /** Environment variable that tags every process of one supervised tree (`<airlock instance>.<uuid>`). */
 export const TAG_VARIABLE = 'AIRLOCK_TAG';
 
@@ -92,7 +78,7 @@ export function startProcess(options: SpawnOptions): Supervised {
   // A cgroup of its own where the machine allows: the one thing a descendant cannot leave (cgroup.ts).
   // Only for a program that can start: one that cannot is spawned as it is, so its
   // ENOENT or EACCES says so (through the wrapper it would read as a shell's exit 127).
-  const cgroup = canExecute(argv[0], options.cwd, options.env.PATH) ? newTreeCgroup() : undefined;
+  const cgroup = findExecutable(argv[0], options.cwd, options.env.PATH) !== undefined ? newTreeCgroup() : undefined;
   const [file, ...args] = cgroup === undefined ? argv : inCgroup(cgroup, argv);
   const tag = `${INSTANCE}.${randomUUID()}`;
   const child = spawn(file, args, {

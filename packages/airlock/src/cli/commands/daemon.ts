@@ -8,19 +8,31 @@ import { boundedWriter } from '../../observe/bounded-writer.js';
 import { paletteFor, type GlobalOptions } from '../output.js';
 import { installFatalHandler } from '../fatal.js';
 import { ownOutputFiles } from '../own-output.js';
+import { clearBeforeBuilds } from '../../observe/clear-screen.js';
+import { notifyOnBuilds, notifySend } from '../../observe/notify.js';
+import { findExecutable } from '../../supervise/find-executable.js';
+
+/** `--once`, `--clear`, `--notify` (docs/watching.md). */
+export interface SessionOptions {
+  readonly once?: boolean;
+  readonly clear?: boolean;
+  readonly notify?: boolean;
+}
 
 /**
  * `airlock dev`, `airlock run` and `airlock agent`: the chosen services under one `AirlockHost` (signals,
  * control socket, airlock.yaml edits: see there), with the log output the global options
  * ask for. Resolves with the exit code; main.ts exits with it.
  */
-export async function runDaemon(names: readonly string[], flags: ServiceFlags, options: GlobalOptions, mode: 'dev' | 'run' | 'agent'): Promise<number> {
+export async function runDaemon(names: readonly string[], flags: ServiceFlags, options: GlobalOptions, mode: 'dev' | 'run' | 'agent', session: SessionOptions = {}): Promise<number> {
   const loaded = discoverConfig(process.cwd(), options.config, flags);
   const plans = await planServices(loaded.config, loaded.baseDir, names);
   if (mode === 'agent' && !plans.some((plan) => plan.release !== undefined)) {
     throw new AirlockError('USAGE_FLAG', `airlock agent runs services with release: in airlock.yaml, and none of ${plans.map((plan) => plan.name).join(', ')} has it; add release: { from, channel, trust } (docs/releases.md), or use airlock run`);
   }
-  const watch = mode === 'dev';
+  // --once answers whether it starts: nothing to watch.
+  const watch = mode === 'dev' && !session.once;
+  const notifier = session.notify ? findExecutable('notify-send') : undefined;
   const write = boundedWriter(process.stdout);
   const verbosity = options.quiet ? 'quiet' : options.verbose ? 'verbose' : 'normal';
   const host = await AirlockHost.open({
@@ -30,12 +42,17 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
     watch,
     ownOutput: ownOutputFiles(),
     observe: (bus) => {
+      // Subscribed first, so the screen is cleared before the build's own line: it shows this build's lines only.
+      if (session.clear && options.logFormat === 'pretty') clearBeforeBuilds(bus, write);
       if (options.logFormat === 'json') subscribeJson(bus, write);
       else subscribePretty(bus, { services: plans.map((plan) => plan.name), palette: paletteFor(options), verbosity, write });
+      if (notifier !== undefined) notifyOnBuilds(bus, notifySend(notifier));
     },
+    once: session.once,
     // Said on stderr in pretty mode (JSON output stays events only).
     say: (text) => void (options.logFormat === 'pretty' && !options.quiet && process.stderr.write(`airlock: ${text}\n`)),
   });
+  if (session.notify && notifier === undefined) host.bus.emit({ type: 'notice', service: 'airlock', message: '--notify: notify-send is not on PATH, so no desktop notifications (Debian: apt-get install libnotify-bin)' });
   installFatalHandler(() => host.killNow(), options, paletteFor(options, process.stderr));
   return host.run();
 }
