@@ -211,6 +211,11 @@ export const catalog = {
     when: "An app config file (`config.files`) does not parse or does not satisfy `config.schema`; the running generation keeps the last good one.",
     howTo: 'Fix the file at the reported line; airlock reads it again on the next save.',
   },
+  DEBUG_SETUP: {
+    exit: 1,
+    when: 'debug: in airlock.yaml cannot be set up: dlv is not installed, or run.cmd needs a shell that dlv exec cannot run, or the debug address is taken.',
+    howTo: 'Install delve (Debian: apt-get install delve), keep run.cmd a program and its arguments ({artifact} by default), and give debug.listen a free address.',
+  },
   CONTROL_IN_USE: {
     exit: 1,
     when: 'Another airlock already runs in this directory (its control socket answers).',

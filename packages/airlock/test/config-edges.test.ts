@@ -137,3 +137,12 @@ describe('rollout settings', () => {
     assert.match(tcp.details?.[0] ?? '', /rollout\.strategy: a canary splits HTTP requests in airlock's proxy: it needs handoff: proxy \(and listen\), not tcp-proxy/);
   });
 });
+
+describe('debug: in airlock.yaml', () => {
+  it('asks for one debugger, and refuses delve with a handoff that passes sockets', () => {
+    assert.match(refusal(service('    debug: { listen: 2345 }\n')).details.join('\n'), /debug needs delve: true \(Go\) or inspect: true \(Node\)/);
+    assert.match(refusal(service('    debug: { delve: true, inspect: true }\n')).details.join('\n'), /choose one debugger/);
+    assert.match(refusal(service('    listen: 8080\n    handoff: fd\n    debug: { delve: true }\n')).details.join('\n'), /debug\.delve cannot pass sockets \(handoff: fd\)/);
+    assert.match(refusal(service('    debug: { delve: true, listne: 1 }\n')).details.join('\n'), /listne/);
+  });
+});

@@ -30,11 +30,13 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   'live-config': ['config', 'detect'],
   // One service's pipeline and its artifact sources.
   pipeline: ['config', 'watch', 'detect', 'plugin-support', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout'],
+  // A debugger per generation (a spawn hook) behind one stable address.
+  debug: ['config', 'supervise', 'proxy', 'swap'],
   // The composition root: wires, holds no stage logic.
   // Signed releases: the TUF repository, the agent's artifact source.
   release: ['config', 'pipeline'],
-  daemon: ['config', 'supervise', 'build', 'detect', 'live-config', 'pipeline', 'release', 'observe', 'control'],
-  cli: ['config', 'watch', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout', 'observe', 'control', 'detect', 'live-config', 'pipeline', 'release', 'daemon'],
+  daemon: ['config', 'supervise', 'build', 'detect', 'live-config', 'pipeline', 'release', 'observe', 'control', 'debug'],
+  cli: ['config', 'watch', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout', 'observe', 'control', 'detect', 'live-config', 'pipeline', 'release', 'daemon', 'debug'],
   'errors.ts': [],
   'clock.ts': [],
   'atomic-file.ts': [],

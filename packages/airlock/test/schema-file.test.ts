@@ -15,6 +15,6 @@ describe('schema.json', () => {
     const schema = jsonSchema() as { properties: { services: { additionalProperties: { properties: object; additionalProperties: boolean } } } };
     const service = schema.properties.services.additionalProperties;
     assert.equal(service.additionalProperties, false);
-    assert.deepEqual(Object.keys(service.properties).sort(), ['build', 'config', 'dependsOn', 'dir', 'go', 'handoff', 'health', 'listen', 'node', 'plugins', 'proxy', 'release', 'restartWith', 'rollout', 'run', 'stop', 'watch']);
+    assert.deepEqual(Object.keys(service.properties).sort(), ['build', 'config', 'debug', 'dependsOn', 'dir', 'go', 'handoff', 'health', 'listen', 'node', 'plugins', 'proxy', 'release', 'restartWith', 'rollout', 'run', 'stop', 'watch']);
   });
 });

@@ -56,10 +56,25 @@ export interface ServicePlan {
   readonly plugins: { readonly dir: string | undefined; readonly go: readonly string[] } | undefined;
   /** Versions come from a signed release channel (`airlock agent`): where (an absolute directory or a URL), which channel, the trusted root, the poll period. */
   readonly release: ReleasePlan | undefined;
+  /** A debugger per generation on a private port, forwarded from one stable address (docs/debugging.md). */
+  readonly debug: DebugPlan | undefined;
   readonly stop: { readonly signal: NodeJS.Signals; readonly timeoutMs: number; readonly drainMs: number };
 }
 
 export type Handoff = NonNullable<ServiceConfig['handoff']>;
+
+export interface DebugPlan {
+  readonly kind: 'delve' | 'inspect';
+  readonly listen: { readonly host: string; readonly port: number };
+}
+
+/** The debugger a service asked for; whether it can run is checked where it starts (debug/). */
+function debugPlan(service: ServiceConfig): DebugPlan | undefined {
+  const debug = service.debug;
+  if (debug === undefined) return undefined;
+  const kind = debug.delve ? 'delve' : 'inspect';
+  return { kind, listen: debug.listen ?? { host: '127.0.0.1', port: kind === 'delve' ? 2345 : 9229 } };
+}
 
 export interface ReleasePlan {
   readonly from: string;
@@ -164,7 +179,8 @@ async function goPreset(name: string, dir: string, service: ServiceConfig, main:
   return {
     go: { moduleDir, main: target },
     root: moduleDir,
-    build: service.build ?? { cmd: `go build -o {artifact} ${target}`, timeout: 300_000 },
+    // Under delve: no optimisation, no inlining, so every variable and line can be inspected.
+    build: service.build ?? { cmd: `go build${service.debug?.delve ? ` -gcflags='all=-N -l'` : ''} -o {artifact} ${target}`, timeout: 300_000 },
     buildDir: moduleDir,
     artifact: join(moduleDir, '.airlock', 'bin', name),
     runCmd: service.run.cmd ?? '{artifact}',
@@ -259,6 +275,7 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     health: healthPlan(service),
     proxy: { holdMs: service.proxy.hold },
     rollout: rolloutPlan(name, service),
+    debug: debugPlan(service),
     plugins: service.plugins ? { dir: service.plugins.dir === undefined ? undefined : resolve(dir, service.plugins.dir), go: service.plugins.go } : undefined,
     stop: { signal: service.stop.signal, timeoutMs: service.stop.timeout, drainMs: service.stop.drain },
     release: service.release

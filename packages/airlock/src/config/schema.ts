@@ -276,6 +276,16 @@ export const serviceSchema = z
       .optional()
       .describe('Take new versions from a signed release channel (`airlock agent`, docs/releases.md) instead of building them.'),
     rollout: rolloutSchema.prefault({}),
+    debug: z
+      .strictObject({
+        delve: z.boolean().default(false).describe('Go: build with -gcflags=all=-N -l and run each generation under `dlv exec --headless --accept-multiclient --continue` on a private port.'),
+        inspect: z.boolean().default(false).describe('Node: run each generation with --inspect on a private port.'),
+        listen: listenAddress
+          .optional()
+          .describe('The stable debugger address, forwarded to the serving generation: attach once, follow every reload. Default 127.0.0.1:2345 (delve) or 127.0.0.1:9229 (inspect).'),
+      })
+      .optional()
+      .describe('A debugger on a stable address (docs/debugging.md).'),
     stop: z
       .strictObject({
         signal: z.enum(SIGNALS).default('SIGTERM'),
@@ -323,7 +333,21 @@ export const serviceSchema = z
     if (service.go !== undefined && service.node !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['node'], message: 'choose one preset: go or node, not both' });
     }
+    checkDebug(service, ctx);
   });
+
+/** debug: one debugger, and a handoff it can work under. */
+function checkDebug(service: { debug?: { delve: boolean; inspect: boolean }; handoff?: string }, ctx: z.RefinementCtx): void {
+  const debug = service.debug;
+  if (debug === undefined) return;
+  if (debug.delve === debug.inspect) {
+    ctx.addIssue({ code: 'custom', path: ['debug'], message: debug.delve ? 'choose one debugger: delve (Go) or inspect (Node), not both' : 'debug needs delve: true (Go) or inspect: true (Node)' });
+  }
+  if (debug.delve && service.handoff === 'fd') {
+    // dlv exec starts the program itself: LISTEN_PID would name dlv, and the program would refuse the sockets.
+    ctx.addIssue({ code: 'custom', path: ['debug', 'delve'], message: 'debug.delve cannot pass sockets (handoff: fd) through dlv exec; use handoff: proxy or tcp-proxy while debugging' });
+  }
+}
 
 /** Reports unknown names and cycles in dependsOn, at the offending entry. */
 function checkDependencies(services: Record<string, { dependsOn: string[]; restartWith: string[] }>, ctx: z.RefinementCtx): void {

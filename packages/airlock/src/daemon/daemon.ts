@@ -13,6 +13,8 @@ import { SavedFileWatcher } from '../detect/saved-files.js';
 import { ServiceRunner, type ServiceStatus } from '../pipeline/runner.js';
 import { sourceFor } from './sources.js';
 import { reshape, type ReshapeContext } from './reshape.js';
+import { Debuggers } from './debuggers.js';
+import { AirlockError, fullCode } from '../errors.js';
 
 export interface DaemonOptions {
   /** Watch files and reload on change (`airlock dev`); false for `airlock run`. */
@@ -62,6 +64,8 @@ export class Daemon {
   readonly #detectors: Detectors;
   readonly #appConfig: AppConfigGate;
   readonly #slots: BuildSlots;
+  /** The stable debug addresses of the services with debug: (their generations' spawn hook). */
+  readonly #debuggers: Debuggers;
   readonly #unsubscribe: () => void;
   /** Per service, the last reload that failed, until one is ready. */
   readonly #lastFailure = new Map<string, string>();
@@ -76,6 +80,7 @@ export class Daemon {
     this.#slots = new BuildSlots(options.buildConcurrency ?? availableParallelism());
     this.#detectors = new Detectors(bus, { clock: options.clock, ignore: (path) => this.#appliedNotBuilt(path) });
     this.#appConfig = new AppConfigGate(bus);
+    this.#debuggers = new Debuggers(bus);
     for (const plan of plans) this.#services.set(plan.name, { runner: this.#runner(plan), watchers: [] });
     this.#unsubscribe = bus.subscribe((event) => {
       if (event.type === 'reload.ready') {
@@ -160,7 +165,8 @@ export class Daemon {
   #runner(plan: ServicePlan, generationsFrom?: number): ServiceRunner {
     const { traceContext, watch, controlSocket } = this.options;
     const source = this.options.source ?? sourceFor(this.#slots);
-    return new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext, dev: watch, controlSocket, source, generationsFrom });
+    const spawnHooks = [this.#debuggers.hook(plan.name)];
+    return new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext, dev: watch, controlSocket, source, generationsFrom, spawnHooks });
   }
 
   /** Starts watching, then every service once the services it depends on are ready. */
@@ -178,6 +184,8 @@ export class Daemon {
 
   /** Starts every service once the services it depends on are ready (which may take long). */
   async startServices(): Promise<void> {
+    // Before the first generation: its debugger must be reachable, and a taken address stops airlock here.
+    await this.#debuggers.sync(this.services.map((runner) => runner.plan));
     await Promise.all(this.services.map((runner) => this.#startService(runner)));
   }
 
@@ -264,6 +272,8 @@ export class Daemon {
       await (this.#services.get(service) as Running).runner.update(next.get(service) as ServicePlan);
     }
     await this.#syncDetectors();
+    // A debugger that cannot open is said; the service goes on without it.
+    await this.#debuggers.sync(plans).catch((error: unknown) => this.bus.emit({ type: 'error', service: 'airlock', code: fullCode((error as AirlockError).code ?? 'DEBUG_SETUP'), message: (error as Error).message }));
     const touched = [...added, ...changed.map((c) => c.service)];
     await Promise.all(touched.map((name) => this.#watchSaves(this.#services.get(name) as Running)));
 
@@ -314,6 +324,7 @@ export class Daemon {
     for (const running of this.#services.values()) for (const watcher of running.watchers) watcher.stop();
     await this.#detectors.stop();
     await Promise.all([...this.services, ...this.#retiring].map((service) => service.stop()));
+    await this.#debuggers.close();
   }
 
   /** Immediate SIGKILL of every process group and known descendant. */

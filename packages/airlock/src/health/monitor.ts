@@ -103,6 +103,11 @@ export class LivenessMonitor {
     if (this.probe === undefined && memory === undefined) return;
     this.#timer = setInterval(async () => {
       if (this.#busy || this.child.end !== undefined) return;
+      // Paused by a debugger: not answering is what the developer asked for.
+      if (this.child.control?.held?.(this.child)) {
+        this.#failures = 0;
+        return;
+      }
       this.#busy = true;
       try {
         const grew = memory?.();

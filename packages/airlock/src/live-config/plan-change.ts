@@ -45,6 +45,8 @@ const EFFECT: Readonly<Record<keyof ServicePlan, Exclude<PlanChange, 'same'>>> =
   plugins: 'restart',
   // Builds or releases: the runner is given its source when it is made, so it is made anew.
   release: 'replace',
+  // The stable debug address follows the plan (daemon/debuggers.ts); each generation is wrapped as it starts.
+  debug: 'restart',
 };
 
 /**

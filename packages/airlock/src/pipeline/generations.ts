@@ -21,6 +21,8 @@ import type { Launch } from '../swap/handoff.js';
 export class Generations {
   readonly #alive = new Set<Generation>();
   readonly #logProbes = new Map<number, LogProbe>();
+  /** Aborted when the service stops: a generation paused in a debugger is no longer waited for. */
+  readonly #shutdown = new AbortController();
 
   constructor(
     private readonly plan: () => ServicePlan,
@@ -82,7 +84,7 @@ export class Generations {
 
   /** Stops a generation (stop signal, grace, SIGKILL of its group) and frees what it held. */
   async stop(generation: Generation): Promise<void> {
-    await stopGeneration(this.plan(), generation);
+    await stopGeneration(this.plan(), generation, this.#shutdown.signal);
     this.#logProbes.delete(generation.n);
     this.#removeConfigCopy(generation.n);
   }
@@ -101,6 +103,7 @@ export class Generations {
 
   /** Stops every generation still alive, and `current` (whose descendants may outlive it). */
   async stopAll(current: Generation | undefined): Promise<void> {
+    this.#shutdown.abort();
     const all = new Set([...this.#alive, ...(current ? [current] : [])]);
     await Promise.all([...all].map((g) => this.stop(g)));
   }

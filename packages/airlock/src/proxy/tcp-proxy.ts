@@ -59,6 +59,11 @@ export class TcpProxy {
     });
   }
 
+  /** How many connections of the generation are open now. */
+  open(generation: number): number {
+    return this.#inFlight.count(generation);
+  }
+
   /** Waits until the generation's connections closed (or `drainMs`), then cuts what is left. */
   async retire(generation: number, drainMs: number): Promise<boolean> {
     const drained = await this.#inFlight.idle(generation, drainMs);

@@ -9,6 +9,7 @@ import { processEnd, type ProcessEnd } from './process-end.js';
 import { cgroupMembers, inCgroup, newTreeCgroup, removeCgroup } from './cgroup.js';
 import { INSTANCE } from './instance.js';
 import { findExecutable } from './find-executable.js';
+import type { ProcessControl } from './process-control.js';
 
 export type Stream = 'stdout' | 'stderr';
 
@@ -29,6 +30,8 @@ export interface SpawnOptions {
    * Builds and probes, killed as a group, do without.
    */
   readonly trackEarly?: boolean;
+  /** A wrapper's say in stopping and judging it (a debugger): see ProcessControl. */
+  readonly control?: ProcessControl;
 }
 
 /**
@@ -54,6 +57,8 @@ export interface Supervised {
   pipe(index: number): Duplex | undefined;
   /** Its cgroup, where the machine allows one: every descendant is in it, whatever it did. */
   readonly cgroup: string | undefined;
+  /** Set when a wrapper (a debugger) stands between airlock and the program. */
+  readonly control?: ProcessControl;
 }
 
 /**
@@ -161,6 +166,7 @@ export function startProcess(options: SpawnOptions): Supervised {
     tail: () => tail.lines(),
     pipe: (index) => (child.stdio[index] as Duplex | null) ?? undefined,
     cgroup,
+    ...(options.control ? { control: options.control } : {}),
     knownDescendants: () => {
       record();
       for (const stat of processesWithEnv(TAG_VARIABLE, tag)) if (stat.pid !== child.pid) known.set(stat.pid, stat);

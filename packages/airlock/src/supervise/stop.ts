@@ -7,6 +7,8 @@ import type { Supervised } from './spawn.js';
 export interface StopOptions {
   readonly signal: NodeJS.Signals;
   readonly timeoutMs: number;
+  /** Aborted when a hold (a paused debuggee) no longer counts: airlock itself is stopping. */
+  readonly holdEnds?: AbortSignal;
 }
 
 export interface StopResult {
@@ -18,6 +20,8 @@ export interface StopResult {
 }
 
 const POLL_MS = 15;
+/** How often a stop held by a debugger looks whether it was let go. */
+const HELD_LOOK_MS = 250;
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
@@ -73,9 +77,19 @@ export async function stopProcess(p: Supervised, options: StopOptions): Promise<
   for (const stat of [...p.knownDescendants(), ...descendants(p.pid)]) tree.set(stat.pid, stat);
   const escaped = [...tree.values()].filter((stat) => stat.pgrp !== p.pid && isSameProcess(stat));
 
-  signalGroup(p.pid, options.signal);
-  for (const stat of escaped) signalPid(stat.pid, options.signal);
+  if (p.control?.deliverStop) p.control.deliverStop(p, options.signal);
+  else {
+    signalGroup(p.pid, options.signal);
+    for (const stat of escaped) signalPid(stat.pid, options.signal);
+  }
   if (await waitGone(p, escaped, options.timeoutMs)) return done(p, escaped, false);
+  // Paused at a breakpoint: it cannot act on the signal until the developer lets it go,
+  // and then it gets its whole grace period.
+  const held = (child: Supervised) => options.holdEnds?.aborted !== true && p.control?.held?.(child) === true;
+  if (held(p)) {
+    while (held(p)) if (await waitGone(p, escaped, HELD_LOOK_MS)) return done(p, escaped, false);
+    if (await waitGone(p, escaped, options.timeoutMs)) return done(p, escaped, false);
+  }
 
   signalGroup(p.pid, 'SIGKILL');
   for (const stat of escaped) if (isSameProcess(stat)) signalPid(stat.pid, 'SIGKILL');

@@ -1,6 +1,7 @@
 import type { ServicePlan } from '../config/plan.js';
 import { startProcess, type Stream, type Supervised } from '../supervise/spawn.js';
 import { stopProcess, type StopResult } from '../supervise/stop.js';
+import type { ProcessControl } from '../supervise/process-control.js';
 import { fillTemplate, type RunValues } from '../supervise/template.js';
 import { generationEnv } from '../config/environment.js';
 import type { Launch } from './handoff.js';
@@ -37,6 +38,8 @@ export interface SpawnPlan {
   readonly command: string;
   readonly env: Readonly<Record<string, string>>;
   readonly cwd: string;
+  /** A hook that wraps the command (a debugger) says how the wrapped process is stopped and judged. */
+  readonly control?: ProcessControl;
 }
 
 /**
@@ -56,7 +59,7 @@ export function startGeneration({ plan, n, artifact, launch, fileEnv, previous, 
   let spawn: SpawnPlan = { command: fillTemplate(plan.run.cmd, values), env, cwd: plan.dir };
   for (const hook of hooks) spawn = hook(spawn, { plan, n, previous });
   const { command, cwd } = spawn;
-  const child = startProcess({ command, cwd, env: spawn.env, onLine, extraFds: launch.extraFds, listenPid: launch.listenPid, trackEarly: true });
+  const child = startProcess({ command, cwd, env: spawn.env, onLine, extraFds: launch.extraFds, listenPid: launch.listenPid, trackEarly: true, control: spawn.control });
   return { n, child, artifact, launch, startedAt: performance.now(), promotedAt: undefined, stopping: false };
 }
 
@@ -64,10 +67,11 @@ export function startGeneration({ plan, n, artifact, launch, fileEnv, previous, 
  * Stops a generation with the service's stop signal and grace period, then frees its
  * resources. Idempotent: a second stop (shutdown while the generation drains) must not
  * send the signal again, since a second SIGTERM ends a Node app's gentle drain at once.
+ * A generation paused in a debugger waits for the developer, until `holdEnds` aborts.
  */
-export function stopGeneration(plan: ServicePlan, generation: Generation): Promise<StopResult> {
+export function stopGeneration(plan: ServicePlan, generation: Generation, holdEnds?: AbortSignal): Promise<StopResult> {
   generation.stopping = true;
-  generation.stopped ??= stopProcess(generation.child, { signal: plan.stop.signal, timeoutMs: plan.stop.timeoutMs }).then((result) => {
+  generation.stopped ??= stopProcess(generation.child, { signal: plan.stop.signal, timeoutMs: plan.stop.timeoutMs, holdEnds }).then((result) => {
     generation.launch.release();
     return result;
   });
