@@ -197,7 +197,8 @@ tmp_dir = "tmp"
   send_interrupt = true
   pre_cmd = ["echo pre"]
   post_cmd = ["echo post"]
-  poll = false
+  poll = true
+  poll_interval = 250
 
 [color]
   main = "magenta"
@@ -209,16 +210,17 @@ tmp_dir = "tmp"
     const { code, stdout } = airlock(['init', '--from', '.air.toml', '--force'], dir);
     assert.equal(code, 0, stdout);
     assert.match(stdout, /build\.post_cmd: runs when air exits/);
-    assert.match(stdout, /build\.poll: airlock uses native file events/);
     assert.ok(stdout.includes('exclude_regex "^gen_.*\\.go$": not a plain literal'), stdout);
     assert.match(stdout, /color\.main: output styling/);
-    assert.match(stdout, /misc\.clean_on_exit: /);
+    assert.match(stdout, /misc\.clean_on_exit: always on in airlock/);
+    assert.doesNotMatch(stdout, /build\.poll/, 'poll and poll_interval have a home: watch.poll');
     const service = parse(readFileSync(join(dir, 'airlock.yaml'), 'utf8')).services['go-hello'];
     assert.deepEqual(service.build, { cmd: 'echo pre && go build -o {artifact} .' });
     assert.deepEqual(service.run, { cmd: '{artifact} --verbose' });
     assert.deepEqual(service.watch.include, ['**/*.{go,tpl,html}']);
     assert.deepEqual(service.watch.exclude, ['assets/**', 'tmp/**', 'vendor/**', '**/*_test.go*']);
     assert.equal(service.watch.debounce, '0');
+    assert.equal(service.watch.poll, '250ms');
     assert.deepEqual(service.stop, { signal: 'SIGINT', timeout: '2s' });
     assert.equal(airlock(['validate'], dir).code, 0);
     assert.ok(existsSync(join(dir, 'airlock.yaml')));

@@ -56,3 +56,26 @@ describe('watching by polling', () => {
     assert.equal(watcherFor({}).name, 'watchTree');
   });
 });
+
+describe('saved files (env files, app config) by polling', () => {
+  it('sees a save with watch.poll, also one that replaced the file, and not a write of the same content', async () => {
+    const { SavedFileWatcher } = await import('../src/detect/saved-files.ts');
+    const dir = join(root, 'saved');
+    mkdirSync(dir);
+    const env = join(dir, '.env');
+    writeFileSync(env, 'A=1\n');
+    const changed: string[] = [];
+    const watcher = new SavedFileWatcher([env], (file) => changed.push(file), { pollMs: 50 });
+    await watcher.start();
+    after(() => watcher.stop());
+    writeFileSync(env, 'A=2\n');
+    await until(() => changed.length === 1, 'the first save');
+    writeFileSync(join(dir, '.env.tmp'), 'A=3\n');
+    const { renameSync } = await import('node:fs');
+    renameSync(join(dir, '.env.tmp'), env);
+    await until(() => changed.length === 2, 'a save by rename');
+    writeFileSync(env, 'A=3\n');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(changed, ['.env', '.env'], 'the same content again is no change');
+  });
+});

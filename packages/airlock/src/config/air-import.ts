@@ -29,8 +29,6 @@ const UNMAPPED: Readonly<Record<string, string>> = {
   'build.post_cmd': 'runs when air exits; airlock has no exit hook (run it after airlock yourself)',
   'build.rerun': 'airlock restarts a crashed service with backoff and waits for a change after a clean exit',
   'build.rerun_delay': 'see build.rerun',
-  'build.poll': 'airlock uses native file events (inotify) only',
-  'build.poll_interval': 'airlock uses native file events (inotify) only',
   'build.follow_symlink': 'symlinked directories are not followed',
   'build.log': 'build output is shown with the service prefix; use --log-format json to keep it',
   'build.stop_on_error': 'always on in airlock: a failed build never stops or restarts the running version',
@@ -120,6 +118,8 @@ export function importAir(source: string, fileName = '.air.toml'): AirImport {
   }
   const watch: Table = { include, exclude };
   if (typeof build.delay === 'number') watch.debounce = formatMs(build.delay);
+  // air polls every poll_interval ms (its default, 500, when unset or 0).
+  if (build.poll === true) watch.poll = formatMs(typeof build.poll_interval === 'number' && build.poll_interval > 0 ? build.poll_interval : 500);
   service.watch = watch;
 
   const stop: Table = { signal: build.send_interrupt === true ? 'SIGINT' : 'SIGTERM' };
@@ -128,7 +128,7 @@ export function importAir(source: string, fileName = '.air.toml'): AirImport {
   if (killMs !== undefined && killMs > 0) stop.timeout = formatMs(killMs);
   service.stop = stop;
 
-  const mapped = new Set(['cmd', 'bin', 'entrypoint', 'full_bin', 'args_bin', 'pre_cmd', 'env_files', 'include_ext', 'include_dir', 'include_file', 'exclude_dir', 'exclude_file', 'exclude_regex', 'delay', 'kill_delay', 'send_interrupt']);
+  const mapped = new Set(['cmd', 'bin', 'entrypoint', 'full_bin', 'args_bin', 'pre_cmd', 'env_files', 'include_ext', 'include_dir', 'include_file', 'exclude_dir', 'exclude_file', 'exclude_regex', 'delay', 'kill_delay', 'send_interrupt', 'poll', 'poll_interval']);
   const airKeys = [...mapped, ...Object.keys(UNMAPPED).filter((key) => key.startsWith('build.')).map((key) => key.slice('build.'.length))];
   for (const key of Object.keys(build)) {
     if (mapped.has(key)) continue;
@@ -148,7 +148,11 @@ export function importAir(source: string, fileName = '.air.toml'): AirImport {
     if (isTable(doc[table])) for (const key of Object.keys(doc[table])) unmapped.push(`${table}.${key}: output styling; airlock has --no-color, --quiet and --log-format`);
   }
   if (isTable(doc.misc)) {
-    for (const key of Object.keys(doc.misc)) unmapped.push(`misc.${key}: airlock keeps only its own state, in .airlock/, and prunes old artifacts itself`);
+    for (const key of Object.keys(doc.misc)) {
+      // air's tmp_dir is no longer written: airlock's builds live in .airlock/, pruned as it runs, and nothing outlives airlock.
+      if (key === 'clean_on_exit') notes.push('misc.clean_on_exit: always on in airlock: builds live in .airlock/bin (old ones pruned as it runs) and every process ends with airlock');
+      else unmapped.push(`misc.${key}: airlock keeps only its own state, in .airlock/, and prunes old artifacts itself`);
+    }
   }
   for (const key of Object.keys(doc)) if (!handled.has(key)) unmapped.push(`${key}: not known to airlock`);
   return { service, unmapped, notes };

@@ -221,10 +221,10 @@ export class Daemon {
     const runner = running.runner;
     const plan = runner.plan;
     if (plan.run.envFiles.length > 0) {
-      running.watchers.push(new SavedFileWatcher(plan.run.envFiles, (file) => runner.restartSameBuild(`${file} changed`)));
+      running.watchers.push(new SavedFileWatcher(plan.run.envFiles, (file) => runner.restartSameBuild(`${file} changed`), plan.watch));
     }
     if (plan.appConfig) {
-      running.watchers.push(new SavedFileWatcher(appConfigInputs(plan), (file) => this.#appConfig.checkReported(runner, file)));
+      running.watchers.push(new SavedFileWatcher(appConfigInputs(plan), (file) => this.#appConfig.checkReported(runner, file), plan.watch));
     }
     if (this.#watching) await Promise.all(running.watchers.map((watcher) => watcher.start()));
   }

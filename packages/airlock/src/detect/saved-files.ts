@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename } from 'node:path';
+import { filesWatcherFor } from '../watch/factory.js';
 
 const SETTLE_MS = 50;
 
@@ -21,37 +21,31 @@ async function digest(path: string): Promise<string | undefined> {
 
 /**
  * Watches files whose saved content matters (env files, app config files and schemas,
- * airlock.yaml) and calls onChange when one's content changed. It watches their
- * directories, not the files: editors that save by writing a temp file and renaming it
- * over the original replace the inode, and a watch on the file goes silent. A missing
+ * airlock.yaml) and calls onChange when one's content changed, with the watcher the
+ * service's settings choose (watch/factory.ts: native, or polling). A missing
  * or empty file is no change: an editor that keeps a backup renames the original away
  * before it writes the new one, a slow writer truncates before it writes, and the last
  * content stays in force until the file is back.
  *
  * @example
- *   const env = new SavedFileWatcher(plan.run.envFiles, (file) => service.restartSameBuild(`${file} changed`));
+ *   const env = new SavedFileWatcher(plan.run.envFiles, (file) => service.restartSameBuild(`${file} changed`), plan.watch);
  *   await env.start();
  */
 export class SavedFileWatcher {
-  readonly #watchers: FSWatcher[] = [];
+  #watching: { close(): void } | undefined;
   readonly #digests = new Map<string, string | undefined>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly files: readonly string[],
     private readonly onChange: (file: string) => void,
+    /** The service's watch settings: `pollMs` (watch.poll) polls instead of native events. */
+    private readonly settings: { readonly pollMs?: number } = {},
   ) {}
 
   async start(): Promise<void> {
     for (const file of this.files) this.#digests.set(file, await digest(file));
-    for (const dir of new Set(this.files.map((file) => dirname(file)))) {
-      const watcher = watch(dir, (_event, name) => {
-        const file = name === null ? undefined : join(dir, name.toString());
-        if (file !== undefined && this.files.includes(file)) this.#settle(file);
-      });
-      watcher.on('error', () => undefined);
-      this.#watchers.push(watcher);
-    }
+    this.#watching = filesWatcherFor(this.settings)(this.files, (file) => this.#settle(file));
   }
 
   /** A burst of writes (truncate, write, rename) is read once, after it settled. */
@@ -71,6 +65,6 @@ export class SavedFileWatcher {
 
   stop(): void {
     for (const timer of this.#timers.values()) clearTimeout(timer);
-    for (const watcher of this.#watchers) watcher.close();
+    this.#watching?.close();
   }
 }

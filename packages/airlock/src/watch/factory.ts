@@ -1,3 +1,4 @@
+import { pollFiles, watchFilesNative, type WatchFiles } from './files.js';
 import { pollTree } from './poll.js';
 import { watchTree, type WatchTree } from './watcher.js';
 
@@ -12,4 +13,15 @@ import { watchTree, type WatchTree } from './watcher.js';
  */
 export function watcherFor(settings: { readonly pollMs?: number }): WatchTree {
   return settings.pollMs !== undefined && settings.pollMs > 0 ? pollTree(settings.pollMs) : watchTree;
+}
+
+/**
+ * The same choice for a few named files (env files, app config files): native events on
+ * their directories, or a stat of each file every `watch.poll`.
+ *
+ * @example
+ *   const close = filesWatcherFor(plan.watch)([envFile], (file) => reread(file));
+ */
+export function filesWatcherFor(settings: { readonly pollMs?: number }): WatchFiles {
+  return settings.pollMs !== undefined && settings.pollMs > 0 ? pollFiles(settings.pollMs) : watchFilesNative;
 }
