@@ -32,11 +32,13 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   pipeline: ['config', 'watch', 'detect', 'plugin-support', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout'],
   // A debugger per generation (a spawn hook) behind one stable address.
   debug: ['config', 'supervise', 'proxy', 'swap'],
+  // The browser's side: live reload (a proxy interceptor and routes of airlock's own).
+  browser: ['proxy'],
   // The composition root: wires, holds no stage logic.
   // Signed releases: the TUF repository, the agent's artifact source.
   release: ['config', 'pipeline'],
-  daemon: ['config', 'supervise', 'build', 'detect', 'live-config', 'pipeline', 'release', 'observe', 'control', 'debug'],
-  cli: ['config', 'watch', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout', 'observe', 'control', 'detect', 'live-config', 'pipeline', 'release', 'daemon', 'debug'],
+  daemon: ['config', 'supervise', 'build', 'detect', 'live-config', 'pipeline', 'release', 'observe', 'control', 'debug', 'browser'],
+  cli: ['config', 'watch', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout', 'observe', 'control', 'detect', 'live-config', 'pipeline', 'release', 'daemon', 'debug', 'browser'],
   'errors.ts': [],
   'clock.ts': [],
   'atomic-file.ts': [],

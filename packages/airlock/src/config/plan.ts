@@ -50,7 +50,7 @@ export interface ServicePlan {
   readonly listen: { readonly host: string; readonly port: number } | undefined;
   readonly handoff: Handoff;
   readonly health: HealthPlan;
-  readonly proxy: { readonly holdMs: number };
+  readonly proxy: { readonly holdMs: number; readonly liveReload: boolean };
   readonly rollout: RolloutPlan;
   /** `dir`: the app's plugin directory (absolute), left out of the watch (its host swaps plugins itself); `go`: Go plugin packages airlock builds. */
   readonly plugins: { readonly dir: string | undefined; readonly go: readonly string[] } | undefined;
@@ -273,7 +273,7 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     listen: service.listen,
     handoff: service.handoff ?? (service.listen ? 'proxy' : 'restart'),
     health: healthPlan(service),
-    proxy: { holdMs: service.proxy.hold },
+    proxy: { holdMs: service.proxy.hold, liveReload: service.proxy.liveReload },
     rollout: rolloutPlan(name, service),
     debug: debugPlan(service),
     plugins: service.plugins ? { dir: service.plugins.dir === undefined ? undefined : resolve(dir, service.plugins.dir), go: service.plugins.go } : undefined,

@@ -251,6 +251,10 @@ export const serviceSchema = z
     proxy: z
       .strictObject({
         hold: duration('30s').describe('How long a request waits while no generation is ready.'),
+        liveReload: z
+          .boolean()
+          .default(false)
+          .describe('handoff: proxy under airlock dev — HTML pages get a small script that reloads them once a new generation serves, and shows a failed build over the page (docs/ui.md).'),
       })
       .prefault({}),
     plugins: z
@@ -334,6 +338,9 @@ export const serviceSchema = z
       ctx.addIssue({ code: 'custom', path: ['node'], message: 'choose one preset: go or node, not both' });
     }
     checkDebug(service, ctx);
+    if (service.proxy.liveReload && (handoff ?? (service.listen ? 'proxy' : 'restart')) !== 'proxy') {
+      ctx.addIssue({ code: 'custom', path: ['proxy', 'liveReload'], message: `live reload rewrites HTML in airlock's HTTP proxy: it needs listen and handoff: proxy, not ${handoff ?? 'restart'}` });
+    }
   });
 
 /** debug: one debugger, and a handoff it can work under. */

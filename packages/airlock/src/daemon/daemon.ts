@@ -14,6 +14,7 @@ import { ServiceRunner, type ServiceStatus } from '../pipeline/runner.js';
 import { sourceFor } from './sources.js';
 import { reshape, type ReshapeContext } from './reshape.js';
 import { Debuggers } from './debuggers.js';
+import { LiveReload } from '../browser/live-reload.js';
 import { AirlockError, fullCode } from '../errors.js';
 
 export interface DaemonOptions {
@@ -66,6 +67,8 @@ export class Daemon {
   readonly #slots: BuildSlots;
   /** The stable debug addresses of the services with debug: (their generations' spawn hook). */
   readonly #debuggers: Debuggers;
+  /** Browser live reload per service (proxy.liveReload under airlock dev), kept by name across runners. */
+  readonly #liveReloads = new Map<string, LiveReload>();
   readonly #unsubscribe: () => void;
   /** Per service, the last reload that failed, until one is ready. */
   readonly #lastFailure = new Map<string, string>();
@@ -166,7 +169,17 @@ export class Daemon {
     const { traceContext, watch, controlSocket } = this.options;
     const source = this.options.source ?? sourceFor(this.#slots);
     const spawnHooks = [this.#debuggers.hook(plan.name)];
-    return new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext, dev: watch, controlSocket, source, generationsFrom, spawnHooks });
+    const proxy = plan.proxy.liveReload && watch ? this.#liveReload(plan.name).extensions : undefined;
+    return new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext, dev: watch, controlSocket, source, generationsFrom, spawnHooks, proxy });
+  }
+
+  #liveReload(service: string): LiveReload {
+    let live = this.#liveReloads.get(service);
+    if (live === undefined) {
+      live = new LiveReload(service, this.bus);
+      this.#liveReloads.set(service, live);
+    }
+    return live;
   }
 
   /** Starts watching, then every service once the services it depends on are ready. */
@@ -325,6 +338,7 @@ export class Daemon {
     await this.#detectors.stop();
     await Promise.all([...this.services, ...this.#retiring].map((service) => service.stop()));
     await this.#debuggers.close();
+    for (const live of this.#liveReloads.values()) live.close();
   }
 
   /** Immediate SIGKILL of every process group and known descendant. */

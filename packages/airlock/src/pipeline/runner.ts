@@ -79,6 +79,7 @@ export class ServiceRunner {
       onProxyError: (message) => bus.emit({ type: 'proxy.error', service, message }),
       onNotice: (message) => bus.emit({ type: 'notice', service, message }),
       debugHeaders: () => this.#plan.rollout.debugHeaders,
+      proxyExtensions: options.proxy,
     });
     this.#source = (options.source ?? ((p, b) => new Builds(p, b, options.slots)))(() => this.#plan, bus);
     this.#plugins = new ServicePlugins(() => this.#plan, bus, options.slots, () => [current(), this.#release.canary].filter((g) => g !== undefined));

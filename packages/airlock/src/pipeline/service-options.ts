@@ -1,4 +1,5 @@
 import type { BuildSlots } from '../build/slots.js';
+import type { ProxyExtensions } from '../proxy/extensions.js';
 import type { SpawnHook } from '../swap/generation.js';
 import type { SourceFactory } from './artifact-source.js';
 
@@ -25,4 +26,6 @@ export interface ServiceOptions {
   readonly generationsFrom?: number;
   /** Adjust each generation's spawn before it happens (swap/generation.ts SpawnHook): a debugger, an inspector. */
   readonly spawnHooks?: readonly SpawnHook[];
+  /** handoff: proxy — response interceptors and airlock's own routes given to its proxy (live reload). */
+  readonly proxy?: ProxyExtensions;
 }

@@ -8,6 +8,7 @@ import { Tunnels } from './tunnels.js';
 import { shouldRetry, wasSent } from './retry-policy.js';
 import { errorCode, forwardHeaders, forwardOnce } from './forward.js';
 import { loadUndici, UpstreamPools } from './pools.js';
+import type { ProxyExtensions } from './extensions.js';
 import { FORCE_HEADER, FORCE_TOKEN_HEADER, type TrafficSplit } from './split.js';
 import { answerClientError } from './client-error.js';
 
@@ -55,6 +56,8 @@ export interface HttpProxyOptions {
   readonly debugHeaders?: () => boolean;
   /** Said at the default verbosity: long-lived connections a retiring generation is draining. */
   readonly onNotice?: (message: string) => void;
+  /** Response interceptors and routes of airlock's own (live reload): see ProxyExtensions. */
+  readonly extensions?: ProxyExtensions;
 }
 
 /**
@@ -72,7 +75,7 @@ export class HttpProxy {
   readonly #server: Server;
   readonly #switch: BackendSwitch;
   readonly #inFlight = new InFlight();
-  readonly #pools = new UpstreamPools();
+  readonly #pools: UpstreamPools;
   readonly #tunnels = new Tunnels(this.#inFlight);
   /** Streaming responses in flight per generation, each with how to end it cleanly. */
   readonly #streams = new Map<number, Set<() => void>>();
@@ -82,6 +85,7 @@ export class HttpProxy {
 
   constructor(private readonly options: HttpProxyOptions) {
     this.#switch = new BackendSwitch(options.holdMs);
+    this.#pools = new UpstreamPools(options.extensions?.interceptors);
     // requestTimeout 0: long polls and slow uploads are the application's business.
     this.#server = createServer({ keepAliveTimeout: 5_000, requestTimeout: 0 }, (req, res) => void this.#handle(req, res));
     this.#server.on('upgrade', (req, socket, head) => void this.#upgrade(req, socket, head));
@@ -129,6 +133,8 @@ export class HttpProxy {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const own = this.options.extensions?.routes?.find((routes) => req.url?.startsWith(routes.prefix));
+    if (own !== undefined) return own.handle(req, res);
     const started = performance.now();
     const method = req.method ?? 'GET';
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
@@ -279,6 +285,7 @@ export class HttpProxy {
 
   async close(): Promise<void> {
     this.#switch.close();
+    for (const routes of this.options.extensions?.routes ?? []) routes.close?.();
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeIdleConnections();
@@ -289,6 +296,7 @@ export class HttpProxy {
   /** Ends every client connection at once (forced stop). */
   destroy(): void {
     this.#switch.close();
+    for (const routes of this.options.extensions?.routes ?? []) routes.close?.();
     this.#server.closeAllConnections();
     this.#server.close();
     this.#tunnels.cutAll();

@@ -4,6 +4,7 @@ import { HttpProxy } from '../proxy/http-proxy.js';
 import { TcpProxy } from '../proxy/tcp-proxy.js';
 import type { TrafficSplit } from '../proxy/split.js';
 import type { Handoff, Launch, ProbeFactory } from './handoff.js';
+import type { HandoffHooks } from './create.js';
 import { isAlive } from '../supervise/proc.js';
 import type { Supervised } from '../supervise/spawn.js';
 
@@ -29,18 +30,14 @@ export class ProxyHandoff implements Handoff {
   readonly proxy: HttpProxy | TcpProxy;
   readonly split?: (split: TrafficSplit | undefined) => void;
 
-  constructor(
-    plan: ServicePlan,
-    mode: 'proxy' | 'tcp-proxy',
-    private readonly probeFor: ProbeFactory,
-    onError: (message: string) => void,
-    debugHeaders: () => boolean = () => false,
-    onNotice?: (message: string) => void,
-  ) {
+  private readonly probeFor: ProbeFactory;
+
+  constructor(plan: ServicePlan, mode: 'proxy' | 'tcp-proxy', hooks: HandoffHooks) {
+    this.probeFor = hooks.probeFor;
     const listen = plan.listen as NonNullable<ServicePlan['listen']>;
-    const options = { service: plan.name, host: listen.host, port: listen.port, holdMs: plan.proxy.holdMs, onError };
+    const options = { service: plan.name, host: listen.host, port: listen.port, holdMs: plan.proxy.holdMs, onError: hooks.onProxyError };
     if (mode === 'proxy') {
-      const proxy = new HttpProxy({ ...options, debugHeaders, onNotice });
+      const proxy = new HttpProxy({ ...options, debugHeaders: hooks.debugHeaders ?? (() => false), onNotice: hooks.onNotice, extensions: hooks.proxyExtensions });
       this.proxy = proxy;
       this.split = (split) => proxy.setSplit(split);
     } else {

@@ -1,0 +1,120 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EventBus } from '../events.js';
+import type { ProxyExtensions } from '../proxy/extensions.js';
+import { clientScript } from './client-script.js';
+import { appendToPages } from './inject.js';
+
+/** The one path prefix live reload answers itself (never the app's). */
+export const LIVE_PREFIX = '/__airlock/live/';
+/** Compiler output lines shown in the overlay, at most. */
+const OUTPUT_LINES = 40;
+/** A comment now and then keeps idle event streams open through whatever sits between. */
+const KEEP_ALIVE_MS = 15_000;
+
+interface Failure {
+  readonly service: string;
+  readonly generation: number;
+  readonly message: string;
+  readonly locations: readonly string[];
+  readonly output: readonly string[];
+}
+
+/**
+ * Browser live reload for a service behind `handoff: proxy` (`proxy: { liveReload: true }`):
+ * an interceptor appends one script to HTML pages, and airlock's own routes under
+ * LIVE_PREFIX serve that script and an event stream. Pages reload once a new generation
+ * is ready and serving (reload.ready: never when it merely spawned), and show a failed
+ * build's compiler errors over the page until the next good build.
+ *
+ * @example
+ *   const live = new LiveReload('web', bus);
+ *   new ServiceRunner(plan, bus, { proxy: live.extensions });
+ */
+export class LiveReload {
+  readonly #clients = new Set<ServerResponse>();
+  /** The build failure pages show until a good build serves. */
+  #failure: Failure | undefined;
+  #serving: number | undefined;
+  /** Output of builds under way, for the overlay. */
+  readonly #output = new Map<number, string[]>();
+  readonly #unsubscribe: () => void;
+  readonly #keepAlive: NodeJS.Timeout;
+  readonly #script: string;
+
+  constructor(
+    private readonly service: string,
+    bus: EventBus,
+  ) {
+    this.#script = clientScript(LIVE_PREFIX);
+    this.#unsubscribe = bus.subscribe((event) => {
+      if (event.service !== service) return;
+      if (event.type === 'build.started') this.#output.set(event.generation, []);
+      else if (event.type === 'build.output') {
+        const lines = this.#output.get(event.generation);
+        if (lines !== undefined && lines.length < OUTPUT_LINES) lines.push(event.line);
+      } else if (event.type === 'build.failed') {
+        this.#failure = { service, generation: event.generation, message: event.message, locations: event.locations, output: this.#output.get(event.generation) ?? [] };
+        this.#output.delete(event.generation);
+        this.#send('failed', this.#failure);
+      } else if (event.type === 'reload.ready') {
+        this.#output.delete(event.generation);
+        this.#failure = undefined;
+        this.#serving = event.generation;
+        this.#send('reload', { generation: event.generation });
+      }
+    }, `${service} live reload`);
+    this.#keepAlive = setInterval(() => this.#write(': keep-alive\n\n'), KEEP_ALIVE_MS);
+    this.#keepAlive.unref();
+  }
+
+  /** What the service's proxy is given: the page interceptor and the routes under LIVE_PREFIX. */
+  get extensions(): ProxyExtensions {
+    return {
+      interceptors: [appendToPages(`<script src="${LIVE_PREFIX}client.js" async></script>`)],
+      routes: [{ prefix: LIVE_PREFIX, handle: (req, res) => this.#route(req, res), close: () => this.#endClients() }],
+    };
+  }
+
+  #route(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '').split('?')[0];
+    if (path === `${LIVE_PREFIX}client.js`) {
+      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(this.#script);
+    } else if (path === `${LIVE_PREFIX}events`) {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      // The browser tries again this soon when airlock restarts.
+      res.write('retry: 500\n\n');
+      res.write(event('hello', { generation: this.#serving ?? null }));
+      if (this.#failure !== undefined) res.write(event('failed', this.#failure));
+      this.#clients.add(res);
+      res.on('close', () => this.#clients.delete(res));
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end(`${path} is reserved for airlock's live reload of ${this.service}\n`);
+    }
+  }
+
+  #send(type: string, data: unknown): void {
+    this.#write(event(type, data));
+  }
+
+  #write(text: string): void {
+    for (const client of this.#clients) client.write(text);
+  }
+
+  /** Ends the open event streams (their proxy closes; a browser reconnects to the next one by itself). */
+  #endClients(): void {
+    for (const client of this.#clients) client.end();
+    this.#clients.clear();
+  }
+
+  close(): void {
+    this.#unsubscribe();
+    clearInterval(this.#keepAlive);
+    this.#endClients();
+  }
+}
+
+function event(type: string, data: unknown): string {
+  return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+}
