@@ -258,3 +258,28 @@ export function control(dir: string, method: string, path: string): Promise<{ st
     req.end();
   });
 }
+
+/**
+ * Debian's Chromium driven by playwright-core (no browser download), ended by its pid in
+ * the test's after hook. No sandbox (CI runs as root), and no calls to Google's hosts
+ * (none are reachable here).
+ */
+export async function launchChromium(cleanup: (...steps: (() => unknown)[]) => void): Promise<import('playwright-core').Browser> {
+  const { chromium } = await import('playwright-core');
+  const server = await chromium.launchServer({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const pid = server.process().pid;
+  cleanup(async () => {
+    await server.close().catch(() => undefined);
+    if (pid !== undefined) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+  return chromium.connect(server.wsEndpoint());
+}

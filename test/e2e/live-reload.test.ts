@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
-import { AirlockRun, ROOT, cleanupAfter, freePort, getOnce, removeProject, tempProject } from './helpers.ts';
+import { AirlockRun, ROOT, cleanupAfter, freePort, launchChromium, getOnce, removeProject, tempProject } from './helpers.ts';
 
 /** Where the test run leaves its screenshots (docs/ui.md shows one). */
 const SHOTS = join(ROOT, 'test-results');
@@ -49,22 +48,7 @@ describe('browser live reload (proxy: { liveReload: true }), in Chromium', () =>
     const html = (await getOnce(port, '/')) ?? '';
     assert.equal(html.split('/__airlock/live/client.js').length - 1, 1, 'one script per page');
 
-    const browser: Browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      // Debian's Chromium, no download; no sandbox as root, and no calls to Google's hosts (none are reachable here).
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    const browserPid = browser.process?.()?.pid;
-    cleanup(async () => {
-      await browser.close().catch(() => undefined);
-      if (browserPid !== undefined) {
-        try {
-          process.kill(browserPid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    });
+    const browser = await launchChromium(cleanup);
     const page = await browser.newPage();
     let loads = 0;
     page.on('load', () => loads++);

@@ -33,7 +33,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   // A debugger per generation (a spawn hook) behind one stable address.
   debug: ['config', 'supervise', 'proxy', 'swap'],
   // The browser's side: live reload (a proxy interceptor and routes of airlock's own).
-  browser: ['proxy'],
+  browser: ['proxy', 'control'],
   // The composition root: wires, holds no stage logic.
   // Signed releases: the TUF repository, the agent's artifact source.
   release: ['config', 'pipeline'],

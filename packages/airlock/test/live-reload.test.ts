@@ -21,3 +21,23 @@ describe('which responses live reload adds its script to', () => {
     assert.equal(injectable('GET', 200, { 'content-type': 'text/html', 'x-airlock-live-reload': 'off' }), false);
   });
 });
+
+describe('the dashboard guard', async () => {
+  const { allowedHosts, guard } = await import('../src/browser/guard.ts');
+  const hosts = allowedHosts('127.0.0.1', 9465);
+  const token = 'a'.repeat(24);
+  const req = (method: string, url: string, headers: Record<string, string>) => ({ method, url, headers }) as unknown as import('node:http').IncomingMessage;
+
+  it('answers its own address under the loopback names only', () => {
+    assert.deepEqual([...hosts], ['127.0.0.1:9465', 'localhost:9465', '[::1]:9465']);
+    assert.equal(guard(req('GET', `/?token=${token}`, { host: 'localhost:9465' }), { hosts, token }), undefined);
+    assert.equal(guard(req('GET', `/?token=${token}`, { host: 'attacker.example:9465' }), { hosts, token })?.status, 421);
+  });
+
+  it('wants the token everywhere but the static script, and the own Origin for actions', () => {
+    assert.equal(guard(req('GET', '/api/status', { host: '127.0.0.1:9465', 'x-airlock-token': 'b'.repeat(24) }), { hosts, token })?.status, 401);
+    assert.equal(guard(req('GET', '/app.js', { host: '127.0.0.1:9465' }), { hosts, token, open: new Set(['/app.js']) }), undefined);
+    assert.equal(guard(req('POST', '/api/reload', { host: '127.0.0.1:9465', 'x-airlock-token': token, origin: 'http://127.0.0.1:9465' }), { hosts, token }), undefined);
+    assert.equal(guard(req('POST', '/api/reload', { host: '127.0.0.1:9465', 'x-airlock-token': token, origin: 'http://localhost:9465' }), { hosts, token })?.status, 403);
+  });
+});

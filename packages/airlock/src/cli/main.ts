@@ -26,6 +26,7 @@ interface ServiceFlagOptions {
 
 /** What `dev` and `run` add around the services: --once, --clear, --notify. */
 interface SessionFlags {
+  ui?: boolean | string;
   once?: boolean;
   clear?: boolean;
   notify?: boolean;
@@ -43,6 +44,7 @@ function serviceFlags(command: Command): Command {
     .option('--debounce <duration>', 'quiet period before a build, e.g. 50ms or 0')
     .option('--stop-signal <signal>', 'signal that asks the service to stop (default SIGTERM)')
     .option('--stop-timeout <duration>', 'grace period before SIGKILL (default 10s)')
+    .option('--ui [address]', 'serve the dashboard (default 127.0.0.1:9465, or ui.listen in airlock.yaml); the URL to open is printed')
     .option('--once', 'build, start, wait until every service is ready, then stop: exit 0, or 1 with the reason (scripts, CI smoke tests)')
     .option('--clear', 'clear the screen before each build')
     .option('--notify', 'desktop notification (notify-send) when a build fails, and when it builds again');
@@ -82,9 +84,9 @@ function commandTypo(names: readonly string[], error: unknown): AirlockError | u
 
 async function daemonAction(mode: 'dev' | 'run' | 'agent', names: string[], options: ServiceFlagOptions & SessionFlags, command: Command): Promise<void> {
   let code: number;
-  const { once, clear, notify, ...flags } = options;
+  const { ui, once, clear, notify, ...flags } = options;
   try {
-    code = await runDaemon(names, flags, globals(command), mode, { once, clear, notify });
+    code = await runDaemon(names, flags, globals(command), mode, { ui, once, clear, notify });
   } catch (error) {
     throw commandTypo(names, error) ?? error;
   }

@@ -396,6 +396,10 @@ export const configSchema = z.strictObject({
   metrics: z
     .strictObject({ listen: listenAddress.describe('Where GET /metrics (Prometheus text) is served, e.g. 127.0.0.1:9464.') })
     .optional(),
+  ui: z
+    .strictObject({ listen: listenAddress.prefault('127.0.0.1:9465').describe('Where `airlock dev` serves its dashboard (docs/ui.md); loopback by default.') })
+    .optional()
+    .describe('The local dashboard, as with `airlock dev --ui`.'),
   /** How many builds may run at once across services (default: the number of cores). */
   builds: z.strictObject({ concurrency: z.number().int().min(1).optional() }).optional(),
   services: z

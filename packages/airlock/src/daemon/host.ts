@@ -9,6 +9,7 @@ import type { RolloutAction } from '../pipeline/canary-release.js';
 import { cgroupRoot, endLeftovers, removeCgroupRoot } from '../supervise/cgroup.js';
 import { startReaper } from '../supervise/reaper.js';
 import { Daemon } from './daemon.js';
+import { Dashboard } from '../browser/dashboard.js';
 import { untilReady } from './once.js';
 
 /**
@@ -40,6 +41,8 @@ export interface HostOptions {
   readonly ownOutput?: readonly string[];
   /** `--once`: build, start, wait until every service is ready, stop; exit 0, or 1 at the first failure. */
   readonly once?: boolean;
+  /** `--ui` or ui: in airlock.yaml: where the dashboard listens. */
+  readonly ui?: { readonly host: string; readonly port: number };
 }
 
 /**
@@ -107,7 +110,17 @@ export class AirlockHost {
       await tracing?.close();
       throw error;
     });
+    const ui = options.ui
+      ? await Dashboard.open(options.ui, bus, target).catch(async (error: unknown) => {
+          await control.close();
+          await metrics?.close();
+          await tracing?.close();
+          throw error;
+        })
+      : undefined;
+    if (ui) bus.emit({ type: 'notice', service: 'airlock', message: `dashboard: ${ui.url}` });
     host.#closeAround = async () => {
+      await ui?.close();
       await control.close();
       await metrics?.close();
       await tracing?.close();

@@ -90,7 +90,8 @@ export class ConfigFileReloader {
       // `go list` failing for a new module graph, say: reported, and airlock keeps going.
       return this.#reject(error, 'the edit was only partly applied; fix the cause and save again');
     }
-    const notApplied = isDeepStrictEqual(read.metrics, this.#config.metrics) ? [] : ['metrics.listen'];
+    // Addresses airlock itself serves are opened once, at start: an edit says so instead of changing nothing in silence.
+    const notApplied = [...(isDeepStrictEqual(read.metrics, this.#config.metrics) ? [] : ['metrics.listen']), ...(isDeepStrictEqual(read.ui, this.#config.ui) ? [] : ['ui.listen'])];
     this.#config = read;
     this.#rejected = undefined;
     this.bus.emit({ type: 'airlock-yaml.applied', service: CONFIG_FILE_SOURCE, ...applied, notApplied });

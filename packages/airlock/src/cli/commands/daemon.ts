@@ -1,6 +1,7 @@
 import { discoverConfig, type ServiceFlags } from '../../config/discover.js';
 import { planServices } from '../../config/plan.js';
 import { AirlockError } from '../../errors.js';
+import { listenAddress } from '../../config/schema.js';
 import { AirlockHost } from '../../daemon/host.js';
 import { subscribeJson } from '../../observe/json.js';
 import { subscribePretty } from '../../observe/pretty.js';
@@ -12,8 +13,18 @@ import { clearBeforeBuilds } from '../../observe/clear-screen.js';
 import { notifyOnBuilds, notifySend } from '../../observe/notify.js';
 import { findExecutable } from '../../supervise/find-executable.js';
 
+/** Where the dashboard listens: --ui (its address, or the default), else ui: in airlock.yaml, else nowhere. */
+function uiAddress(flag: boolean | string | undefined, configured: { host: string; port: number } | undefined): { host: string; port: number } | undefined {
+  if (flag === undefined || flag === false) return configured;
+  const parsed = listenAddress.safeParse(flag === true ? (configured ? `${configured.host}:${configured.port}` : '127.0.0.1:9465') : flag);
+  if (!parsed.success) throw new AirlockError('USAGE_FLAG', `--ui ${String(flag)}: expected an address such as 127.0.0.1:9465, :9465 or 9465`);
+  return parsed.data;
+}
+
 /** `--once`, `--clear`, `--notify` (docs/watching.md). */
 export interface SessionOptions {
+  /** --ui: true for the default address, or the address given. */
+  readonly ui?: boolean | string;
   readonly once?: boolean;
   readonly clear?: boolean;
   readonly notify?: boolean;
@@ -49,6 +60,7 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
       if (notifier !== undefined) notifyOnBuilds(bus, notifySend(notifier));
     },
     once: session.once,
+    ui: uiAddress(session.ui, loaded.config.ui?.listen),
     // Said on stderr in pretty mode (JSON output stays events only).
     say: (text) => void (options.logFormat === 'pretty' && !options.quiet && process.stderr.write(`airlock: ${text}\n`)),
   });

@@ -1,0 +1,157 @@
+/** The dashboard's page: plain HTML and CSS, its script from /app.js (the content security policy allows nothing else). */
+export const DASHBOARD_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>airlock</title>
+<style>
+  body { font: 14px/1.45 system-ui, sans-serif; margin: 0; background: #fafafa; color: #18181b; }
+  header { padding: 12px 20px; background: #18181b; color: #fafafa; display: flex; gap: 16px; align-items: baseline; }
+  header h1 { font-size: 16px; margin: 0; }
+  main { padding: 16px 20px; display: grid; gap: 20px; }
+  table { border-collapse: collapse; width: 100%; background: #fff; }
+  th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid #e4e4e7; }
+  th { font-weight: 600; color: #52525b; }
+  .state-ready { color: #15803d; } .state-down, .state-stopped { color: #b91c1c; } .state-building, .state-starting { color: #a16207; }
+  section h2 { font-size: 14px; margin: 0 0 8px; color: #3f3f46; }
+  .error { background: #fef2f2; border: 1px solid #fca5a5; padding: 10px; white-space: pre-wrap; font-family: ui-monospace, monospace; }
+  .bar { display: flex; align-items: center; gap: 8px; margin: 3px 0; font-size: 12px; }
+  .bar .label { width: 210px; flex: none; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+  .bar .track { display: flex; height: 14px; flex: 1; background: #f4f4f5; }
+  .bar .total { width: 70px; flex: none; text-align: right; font-variant-numeric: tabular-nums; }
+  .legend span { display: inline-block; margin-right: 12px; font-size: 12px; }
+  .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: -1px; }
+  .p-detect { background: #a1a1aa; } .p-build { background: #2563eb; } .p-stop { background: #f97316; } .p-start { background: #7c3aed; } .p-ready { background: #16a34a; } .p-swap { background: #0891b2; }
+  button { font: inherit; padding: 2px 10px; }
+</style>
+</head>
+<body>
+<header><h1>airlock</h1><span id="connection">connecting…</span></header>
+<main>
+  <section><h2>Services</h2>
+    <table><thead><tr><th>service</th><th>state</th><th>serving</th><th>pid</th><th>uptime</th><th>handoff</th><th>address</th><th>starting / draining</th><th>rollout</th><th></th></tr></thead><tbody id="services"></tbody></table>
+  </section>
+  <section id="problems"></section>
+  <section><h2>Reloads (newest first; each bar is one reload, its phases in milliseconds)</h2>
+    <div class="legend"><span><i class="p-detect"></i>detect</span><span><i class="p-build"></i>build</span><span><i class="p-stop"></i>stop</span><span><i class="p-start"></i>start</span><span><i class="p-ready"></i>ready</span><span><i class="p-swap"></i>swap</span></div>
+    <div id="timeline"></div>
+  </section>
+</main>
+<script src="app.js"></script>
+</body>
+</html>
+`;
+
+/** The dashboard's script: the status once, then live over the event stream; actions as POSTs with the token. */
+export const DASHBOARD_JS = `(() => {
+  const token = new URLSearchParams(location.search).get('token') || '';
+  const headers = { 'x-airlock-token': token };
+  const $ = (id) => document.getElementById(id);
+  const problems = new Map();
+  const reloads = [];
+  const PHASES = ['detect', 'build', 'stop', 'start', 'ready', 'swap'];
+  const cell = (text) => { const td = document.createElement('td'); td.textContent = text; return td; };
+  const seconds = (ms) => ms === undefined || ms === null ? '' : ms < 60000 ? Math.round(ms / 1000) + ' s' : Math.round(ms / 60000) + ' min';
+
+  async function act(path) {
+    const response = await fetch(path, { method: 'POST', headers });
+    if (!response.ok) alert(await response.text());
+  }
+
+  async function refresh() {
+    const response = await fetch('api/status', { headers });
+    if (!response.ok) return;
+    const body = $('services');
+    body.textContent = '';
+    for (const s of (await response.json()).services) {
+      const row = document.createElement('tr');
+      row.dataset.service = s.name;
+      const state = cell(s.state);
+      state.className = 'state-' + s.state;
+      const others = [...s.starting.map((g) => 'g' + g.generation + ' starting'), ...s.draining.map((g) => 'g' + g.generation + ' draining')].join(', ');
+      const rollout = s.rollout ? s.rollout.state + ' ' + (s.rollout.percent ?? '') + (s.rollout.percent !== undefined ? '%' : '') : '';
+      row.append(cell(s.name), state, cell(s.generation === undefined ? '' : 'g' + s.generation), cell(s.pid ?? ''), cell(seconds(s.uptimeMs)), cell(s.handoff), cell(s.listen ?? ''), cell(others), cell(rollout));
+      const actions = document.createElement('td');
+      const reload = document.createElement('button');
+      reload.textContent = 'reload';
+      reload.onclick = () => act('api/reload?service=' + encodeURIComponent(s.name));
+      actions.append(reload);
+      if (s.rollout && s.rollout.state === 'running') {
+        for (const verb of ['promote', 'abort']) {
+          const button = document.createElement('button');
+          button.textContent = verb;
+          button.onclick = () => act('api/rollout?service=' + encodeURIComponent(s.name) + '&action=' + verb);
+          actions.append(button);
+        }
+      }
+      row.append(actions);
+      body.append(row);
+    }
+  }
+
+  function showProblems() {
+    const box = $('problems');
+    box.textContent = '';
+    for (const [key, text] of problems) {
+      const div = document.createElement('div');
+      div.className = 'error';
+      div.dataset.problem = key;
+      div.textContent = text;
+      box.append(div);
+    }
+  }
+
+  function showTimeline() {
+    const box = $('timeline');
+    box.textContent = '';
+    const longest = Math.max(1, ...reloads.map((r) => r.totalMs));
+    for (const r of reloads.slice().reverse()) {
+      const bar = document.createElement('div');
+      bar.className = 'bar';
+      const label = document.createElement('span');
+      label.className = 'label';
+      label.textContent = r.service + ' g' + r.generation + ' ← ' + r.reason.join(', ');
+      label.title = label.textContent;
+      const track = document.createElement('span');
+      track.className = 'track';
+      for (const phase of PHASES) {
+        const ms = r.phases[phase];
+        if (!ms) continue;
+        const part = document.createElement('span');
+        part.className = 'p-' + phase;
+        part.style.width = (100 * ms / longest) + '%';
+        part.title = phase + ' ' + Math.round(ms) + ' ms';
+        track.append(part);
+      }
+      const total = document.createElement('span');
+      total.className = 'total';
+      total.textContent = Math.round(r.totalMs) + ' ms';
+      bar.append(label, track, total);
+      box.append(bar);
+    }
+  }
+
+  const output = new Map();
+  let pending;
+  const soon = () => { clearTimeout(pending); pending = setTimeout(refresh, 150); };
+  const events = new EventSource('api/events?token=' + encodeURIComponent(token));
+  events.onopen = () => { $('connection').textContent = 'live'; refresh(); };
+  // Uptimes move without events.
+  setInterval(refresh, 5000);
+  events.onerror = () => { $('connection').textContent = 'reconnecting…'; };
+  events.onmessage = (message) => {
+    const e = JSON.parse(message.data);
+    if (e.type === 'build.started') output.set(e.service, []);
+    if (e.type === 'build.output') { const lines = output.get(e.service); if (lines && lines.length < 40) lines.push(e.line); }
+    if (e.type === 'build.failed') problems.set('build ' + e.service, e.service + ' g' + e.generation + ': ' + e.message + '\\n' + e.locations.join('\\n') + '\\n\\n' + (output.get(e.service) || []).join('\\n'));
+    if (e.type === 'reload.failed') problems.set('build ' + e.service, e.service + ' g' + e.generation + ': ' + e.message + ' [' + e.code + ']');
+    if (e.type === 'reload.ready') { problems.delete('build ' + e.service); reloads.push(e); if (reloads.length > 50) reloads.shift(); showTimeline(); }
+    if (e.type === 'config.rejected') problems.set('config ' + e.service, e.service + ': ' + e.file + (e.line ? ':' + e.line + ':' + e.col : '') + ': ' + e.message + ' (the running generation keeps the last good config)');
+    if (e.type === 'config.accepted') problems.delete('config ' + e.service);
+    if (e.type === 'airlock-yaml.rejected') problems.set('airlock.yaml', 'airlock.yaml: ' + e.message + '\\n' + e.details.join('\\n'));
+    if (e.type === 'airlock-yaml.applied') problems.delete('airlock.yaml');
+    showProblems();
+    soon();
+  };
+})();
+`;

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { AirlockRun, ROOT, cleanupAfter, freePort, launchChromium, removeProject, tempProject } from './helpers.ts';
+
+const SHOTS = join(ROOT, 'test-results');
+
+/** One request with whatever Host and Origin a test gives (a browser page elsewhere would send its own). */
+function ask(port: number, method: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('airlock dev --ui: the dashboard', () => {
+  const cleanup = cleanupAfter();
+
+  it('shows each service and one bar per reload, live, acts from its own page only, and refuses other pages', async () => {
+    const dir = tempProject();
+    cleanup(() => removeProject(dir));
+    const port = await freePort();
+    const uiPort = await freePort();
+    writeFileSync(join(dir, 'server.js'), "require('http').createServer((q, s) => s.end('v1')).listen(process.env.PORT, '127.0.0.1');\n");
+    writeFileSync(join(dir, 'airlock.yaml'), `services:\n  web:\n    run: { cmd: node server.js }\n    listen: 127.0.0.1:${port}\n    health: { http: { path: / } }\n    watch: { include: ['*.js'] }\n    stop: { drain: 1s }\n`);
+    const run = new AirlockRun(['dev', '--ui', `127.0.0.1:${uiPort}`, '--log-format', 'json'], dir);
+    cleanup(() => run.kill());
+    const notice = await run.waitForMatch((e) => e.type === 'notice' && String(e.message).startsWith('dashboard: '), 60_000, 0);
+    const url = String(notice.message).slice('dashboard: '.length);
+    const token = new URL(url).searchParams.get('token') as string;
+    await run.waitForEvent('reload.ready', { generation: 1 }, 60_000, 0);
+
+    // Refusals: another name for 127.0.0.1 (DNS rebinding), no token, an action without or from another origin.
+    const host = `127.0.0.1:${uiPort}`;
+    assert.equal((await ask(uiPort, 'GET', `/?token=${token}`, { host: `evil.example:${uiPort}` })).status, 421);
+    assert.equal((await ask(uiPort, 'GET', '/api/status', { host })).status, 401);
+    assert.equal((await ask(uiPort, 'POST', '/api/reload?service=web', { host, 'x-airlock-token': token })).status, 403, 'an action with no Origin');
+    assert.equal((await ask(uiPort, 'POST', '/api/reload?service=web', { host, 'x-airlock-token': token, origin: 'http://evil.example' })).status, 403, 'an action from another page');
+    assert.equal((await ask(uiPort, 'POST', '/api/reload?service=web', { host, origin: `http://${host}` })).status, 401, 'an action without the token');
+    assert.ok(!run.events.some((e) => e.type === 'reload.ready' && e.generation === 2), 'nothing refused did anything');
+
+    const browser = await launchChromium(cleanup);
+    const page = await browser.newPage({ viewport: { width: 1200, height: 520 } });
+    await page.goto(url);
+    const row = page.locator('tr[data-service="web"]');
+    await row.waitFor();
+    await page.waitForFunction(() => document.querySelector('#connection')?.textContent === 'live');
+    assert.match((await row.textContent()) ?? '', /web\s*ready\s*g1/);
+
+    // A save: a new bar, with its phases and what changed.
+    writeFileSync(join(dir, 'server.js'), "require('http').createServer((q, s) => s.end('v2')).listen(process.env.PORT, '127.0.0.1');\n");
+    const bars = page.locator('#timeline .bar');
+    await bars.first().waitFor({ timeout: 60_000 });
+    assert.match((await bars.first().textContent()) ?? '', /web g2 ← server\.js/);
+    assert.ok((await bars.first().locator('.p-start').count()) === 1, 'the start phase is drawn');
+
+    // The page acts: its reload button (same origin, with the token) starts generation 3.
+    await row.locator('button', { hasText: 'reload' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('#timeline .bar').length === 2, undefined, { timeout: 60_000 });
+    assert.match((await bars.first().textContent()) ?? '', /web g3 ← reload requested/);
+    await page.waitForFunction(() => document.querySelectorAll('tr[data-service="web"] td')[2]?.textContent === 'g3');
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, 'dashboard.png') });
+    await run.interrupt();
+  });
+});
