@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AirlockRun, ROOT, cleanupAfter, freePort, launchChromium, removeProject, tempProject } from './helpers.ts';
+import { AirlockRun, CLI, ROOT, cleanupAfter, freePort, getOnce, launchChromium, removeProject, tempProject } from './helpers.ts';
 
 const SHOTS = join(ROOT, 'test-results');
 
@@ -66,8 +66,19 @@ describe('airlock dev --ui: the dashboard', () => {
     await page.waitForFunction(() => document.querySelectorAll('#timeline .bar').length === 2, undefined, { timeout: 60_000 });
     assert.match((await bars.first().textContent()) ?? '', /web g3 ← reload requested/);
     await page.waitForFunction(() => document.querySelectorAll('tr[data-service="web"] td')[2]?.textContent === 'g3');
+    // The version snapshot: g3 beside g2, in the page and in `airlock status --compare`.
+    await page.locator('#versions table[data-service="web"]').waitFor();
+    assert.match((await page.locator('#versions').textContent()) ?? '', /g3 \(serving\)g2 \(before\)start-up\d+ ms\d+ ms/);
     mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: join(SHOTS, 'dashboard.png') });
+    for (let i = 0; i < 3; i++) assert.equal(await getOnce(port, '/'), 'v2');
+    const { execFileSync } = await import('node:child_process');
+    const compared = execFileSync(process.execPath, [CLI, 'status', '--compare'], { cwd: dir, encoding: 'utf8' });
+    assert.match(compared, /^web\s+g3 \(serving\)\s+g2 \(before\)$/m);
+    assert.match(compared, /^start-up\s+\d+ ms\s+\d+ ms$/m);
+    assert.match(compared, /^memory peak\s+[\d.]+ MiB\s+[\d.]+ MiB$/m);
+    assert.match(compared, /^2xx\s+100 %\s+-$/m, 'g3 answered the three requests, g2 none');
+    assert.match(compared, /^requests\s+3\s+0$/m);
     await run.interrupt();
   });
 });

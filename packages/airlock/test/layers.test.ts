@@ -20,7 +20,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   proxy: ['supervise'],
   swap: ['supervise', 'health', 'proxy', 'config'],
   rollout: ['proxy', 'swap', 'config'],
-  observe: ['supervise', 'proxy', 'config'],
+  observe: ['supervise', 'health', 'proxy', 'rollout', 'config'],
   control: [],
   // Change detection: file events → a settled change set → the services it reaches.
   detect: ['config', 'watch', 'build'],

@@ -32,6 +32,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     <table><thead><tr><th>service</th><th>state</th><th>serving</th><th>pid</th><th>uptime</th><th>handoff</th><th>address</th><th>starting / draining</th><th>rollout</th><th></th></tr></thead><tbody id="services"></tbody></table>
   </section>
   <section id="problems"></section>
+  <section><h2>Versions (the serving generation beside the one before it)</h2><div id="versions"></div></section>
   <section><h2>Reloads (newest first; each bar is one reload, its phases in milliseconds)</h2>
     <div class="legend"><span><i class="p-detect"></i>detect</span><span><i class="p-build"></i>build</span><span><i class="p-stop"></i>stop</span><span><i class="p-start"></i>start</span><span><i class="p-ready"></i>ready</span><span><i class="p-swap"></i>swap</span></div>
     <div id="timeline"></div>
@@ -63,13 +64,14 @@ export const DASHBOARD_JS = `(() => {
     if (!response.ok) return;
     const body = $('services');
     body.textContent = '';
-    for (const s of (await response.json()).services) {
+    const services = (await response.json()).services;
+    for (const s of services) {
       const row = document.createElement('tr');
       row.dataset.service = s.name;
       const state = cell(s.state);
       state.className = 'state-' + s.state;
       const others = [...s.starting.map((g) => 'g' + g.generation + ' starting'), ...s.draining.map((g) => 'g' + g.generation + ' draining')].join(', ');
-      const rollout = s.rollout ? s.rollout.state + ' ' + (s.rollout.percent ?? '') + (s.rollout.percent !== undefined ? '%' : '') : '';
+      const rollout = s.rollout ? s.rollout.state + (s.rollout.state === 'running' || s.rollout.state === 'paused' ? ' at ' + s.rollout.share + ' %' : '') : '';
       row.append(cell(s.name), state, cell(s.generation === undefined ? '' : 'g' + s.generation), cell(s.pid ?? ''), cell(seconds(s.uptimeMs)), cell(s.handoff), cell(s.listen ?? ''), cell(others), cell(rollout));
       const actions = document.createElement('td');
       const reload = document.createElement('button');
@@ -86,6 +88,37 @@ export const DASHBOARD_JS = `(() => {
       }
       row.append(actions);
       body.append(row);
+    }
+    showVersions(services);
+  }
+
+  function figures(g) {
+    if (!g) return ['', '', '', '', ''];
+    return [Math.round(g.startupMs) + ' ms', g.memoryPeakBytes == null ? '' : (g.memoryPeakBytes / 1048576).toFixed(1) + ' MiB', g.share2xx == null ? '' : (100 * g.share2xx).toFixed(2) + ' %', g.p99Ms == null ? '' : g.p99Ms.toFixed(1) + ' ms', String(g.requests)];
+  }
+
+  function showVersions(services) {
+    const box = $('versions');
+    box.textContent = '';
+    for (const s of services) {
+      if (!s.compare) continue;
+      const table = document.createElement('table');
+      table.dataset.service = s.name;
+      const head = document.createElement('tr');
+      for (const text of [s.name, 'g' + s.compare.serving.generation + ' (serving)', s.compare.previous ? 'g' + s.compare.previous.generation + ' (before)' : '(none before)']) {
+        const th = document.createElement('th');
+        th.textContent = text;
+        head.append(th);
+      }
+      table.append(head);
+      const now = figures(s.compare.serving);
+      const before = figures(s.compare.previous);
+      ['start-up', 'memory peak', '2xx', 'p99', 'requests'].forEach((label, i) => {
+        const row = document.createElement('tr');
+        row.append(cell(label), cell(now[i]), cell(before[i]));
+        table.append(row);
+      });
+      box.append(table);
     }
   }
 

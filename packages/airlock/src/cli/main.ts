@@ -136,7 +136,8 @@ program
   .command('status')
   .description('services, generations, pids and states of the airlock running here')
   .option('--json', 'machine-readable output')
-  .action((options: { json?: boolean }, command: Command) => statusCommand({ ...globals(command), json: options.json }));
+  .option('--compare', 'the serving generation beside the one before it: start-up, memory peak, 2xx share, p99, requests')
+  .action((options: { json?: boolean; compare?: boolean }, command: Command) => statusCommand({ ...globals(command), json: options.json, compare: options.compare }));
 
 program
   .command('reload')

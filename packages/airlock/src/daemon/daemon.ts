@@ -15,6 +15,7 @@ import { sourceFor } from './sources.js';
 import { reshape, type ReshapeContext } from './reshape.js';
 import { Debuggers } from './debuggers.js';
 import { LiveReload } from '../browser/live-reload.js';
+import { GenerationRecords } from '../observe/generation-records.js';
 import { AirlockError, fullCode } from '../errors.js';
 
 export interface DaemonOptions {
@@ -69,6 +70,8 @@ export class Daemon {
   readonly #debuggers: Debuggers;
   /** Browser live reload per service (proxy.liveReload under airlock dev), kept by name across runners. */
   readonly #liveReloads = new Map<string, LiveReload>();
+  /** Each service's serving generation beside the one before it (status --compare, the dashboard). */
+  readonly #records: GenerationRecords;
   readonly #unsubscribe: () => void;
   /** Per service, the last reload that failed, until one is ready. */
   readonly #lastFailure = new Map<string, string>();
@@ -84,6 +87,7 @@ export class Daemon {
     this.#detectors = new Detectors(bus, { clock: options.clock, ignore: (path) => this.#appliedNotBuilt(path) });
     this.#appConfig = new AppConfigGate(bus);
     this.#debuggers = new Debuggers(bus);
+    this.#records = new GenerationRecords(bus);
     for (const plan of plans) this.#services.set(plan.name, { runner: this.#runner(plan), watchers: [] });
     this.#unsubscribe = bus.subscribe((event) => {
       if (event.type === 'reload.ready') {
@@ -311,7 +315,8 @@ export class Daemon {
     return this.services.map((service) => {
       const lastFailure = this.#lastFailure.get(service.plan.name);
       const configRejected = this.#appConfig.rejected(service);
-      return { ...service.status(), ...(configRejected === undefined ? {} : { configRejected }), ...(lastFailure === undefined ? {} : { lastFailure }) };
+      const compare = this.#records.compare(service.plan.name);
+      return { ...service.status(), ...(configRejected === undefined ? {} : { configRejected }), ...(lastFailure === undefined ? {} : { lastFailure }), ...(compare ? { compare } : {}) };
     });
   }
 
@@ -339,6 +344,7 @@ export class Daemon {
     await Promise.all([...this.services, ...this.#retiring].map((service) => service.stop()));
     await this.#debuggers.close();
     for (const live of this.#liveReloads.values()) live.close();
+    this.#records.close();
   }
 
   /** Immediate SIGKILL of every process group and known descendant. */

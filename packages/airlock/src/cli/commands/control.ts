@@ -1,6 +1,7 @@
 import { controlRequest } from '../../control/client.js';
 import { controlSocketPath } from '../../control/server.js';
 import type { ServiceStatus } from '../../pipeline/runner.js';
+import type { GenerationFigures } from '../../pipeline/service-status.js';
 import { AirlockError } from '../../errors.js';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -57,10 +58,42 @@ function table({ services, configRejected }: StatusBody): string {
   return lines.join('\n');
 }
 
-/** `airlock status [--json]`: the services of the airlock running here. */
-export async function statusCommand(options: GlobalOptions & { json?: boolean }): Promise<void> {
+/** A generation's figures as `status --compare` prints them. */
+function figures(g: GenerationFigures | undefined): string[] {
+  if (g === undefined) return ['-', '-', '-', '-', '-'];
+  const mib = g.memoryPeakBytes === undefined ? '-' : `${(g.memoryPeakBytes / 1024 / 1024).toFixed(1)} MiB`;
+  const share = g.share2xx === undefined ? '-' : `${(g.share2xx * 100).toFixed(g.share2xx === 1 ? 0 : 2)} %`;
+  const p99 = g.p99Ms === undefined ? '-' : `${g.p99Ms.toFixed(1)} ms`;
+  return [`${Math.round(g.startupMs)} ms`, mib, share, p99, g.requests.toLocaleString('en-US')];
+}
+
+/**
+ * `airlock status --compare`: per service, the serving generation beside the one before
+ * it, so a regression (slower start, more memory, fewer 2xx, a higher p99) shows at once.
+ */
+function compareTable({ services }: StatusBody): string {
+  const labels = ['start-up', 'memory peak', '2xx', 'p99', 'requests'];
+  const blocks: string[] = [];
+  for (const s of services) {
+    const { serving, previous } = s.compare ?? {};
+    if (serving === undefined) {
+      blocks.push(`${s.name}: no generation has been ready yet`);
+      continue;
+    }
+    const rows = [[s.name, `g${serving.generation} (serving)`, previous ? `g${previous.generation} (before)` : '(none before)']];
+    const now = figures(serving);
+    const before = figures(previous);
+    labels.forEach((label, i) => rows.push([label, now[i] ?? '-', before[i] ?? '-']));
+    const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
+    blocks.push(rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n'));
+  }
+  return blocks.join('\n\n');
+}
+
+/** `airlock status [--json] [--compare]`: the services of the airlock running here. */
+export async function statusCommand(options: GlobalOptions & { json?: boolean; compare?: boolean }): Promise<void> {
   const { body } = await controlRequest<StatusBody>(socketFor(options), 'GET', '/status');
-  process.stdout.write(options.json ? `${JSON.stringify(body, null, 2)}\n` : `${table(body)}\n`);
+  process.stdout.write(options.json ? `${JSON.stringify(body, null, 2)}\n` : `${options.compare ? compareTable(body) : table(body)}\n`);
 }
 
 /** `airlock reload [SERVICE...]`: rebuild and swap now. */
