@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { KeyedLoad } from '../../scripts/keyed-load.ts';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -79,6 +80,41 @@ describe('airlock dev --ui: the dashboard', () => {
     assert.match(compared, /^memory peak\s+[\d.]+ MiB\s+[\d.]+ MiB$/m);
     assert.match(compared, /^2xx\s+100 %\s+-$/m, 'g3 answered the three requests, g2 none');
     assert.match(compared, /^requests\s+3\s+0$/m);
+    await run.interrupt();
+  });
+
+  it('plots a canary: its share, and both sides\' error rate and p99, with axes and units', async () => {
+    const dir = tempProject();
+    cleanup(() => removeProject(dir));
+    copyFileSync(join(ROOT, 'test', 'fixtures', 'canary-app.mjs'), join(dir, 'app.mjs'));
+    writeFileSync(join(dir, 'behaviour.json'), JSON.stringify({ version: 'v1' }));
+    const port = await freePort();
+    const uiPort = await freePort();
+    writeFileSync(
+      join(dir, 'airlock.yaml'),
+      `services:\n  web:\n    build: { cmd: "cp behaviour.json {artifact}" }\n    run: { cmd: "node app.mjs {artifact}" }\n    watch: { include: [behaviour.json] }\n    listen: 127.0.0.1:${port}\n    health: { http: { path: /healthz } }\n    stop: { drain: 2s }\n    rollout: { strategy: canary, steps: [20, 50, 100], interval: 1500ms, key: header:x-user-id, group: ui, analysis: { minRequests: 10 } }\n`,
+    );
+    const run = new AirlockRun(['dev', '--ui', `127.0.0.1:${uiPort}`, '--log-format', 'json'], dir);
+    cleanup(() => run.kill());
+    const notice = await run.waitForMatch((e) => e.type === 'notice' && String(e.message).startsWith('dashboard: '), 60_000, 0);
+    await run.waitForEvent('reload.ready', { generation: 1 }, 60_000, 0);
+    const load = new KeyedLoad(port, { users: 200 });
+    cleanup(() => load.stop());
+    const browser = await launchChromium(cleanup);
+    const page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
+    await page.goto(String(notice.message).slice('dashboard: '.length));
+    await page.waitForFunction(() => document.querySelector('#connection')?.textContent === 'live');
+    writeFileSync(join(dir, 'behaviour.json'), JSON.stringify({ version: 'v2' }));
+    await run.waitForEvent('rollout.promoted', { canary: 2 }, 90_000, 0);
+    await load.stop();
+    const plots = page.locator('.plots[data-service="web"]');
+    await page.waitForFunction(() => (document.querySelector('.plots[data-service="web"] polyline[data-series="share"]')?.getAttribute('points') ?? '').split(' ').length >= 3);
+    const text = (await plots.textContent()) ?? '';
+    for (const label of ['canary share', 'error rate', 'p99', '100 %', ' ms', ' s']) assert.ok(text.includes(label), `${label} in ${text}`);
+    assert.equal(await plots.locator('polyline[data-series="canary"]').count(), 2, 'the canary drawn in error rate and p99');
+    assert.equal(await plots.locator('polyline[data-series="stable"]').count(), 2);
+    mkdirSync(SHOTS, { recursive: true });
+    await page.locator('#canaries').screenshot({ path: join(SHOTS, 'dashboard-canary.png') });
     await run.interrupt();
   });
 });

@@ -21,6 +21,9 @@ export const DASHBOARD_HTML = `<!doctype html>
   .bar .total { width: 70px; flex: none; text-align: right; font-variant-numeric: tabular-nums; }
   .legend span { display: inline-block; margin-right: 12px; font-size: 12px; }
   .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: -1px; }
+  .plots { display: flex; gap: 16px; flex-wrap: wrap; }
+  .plots svg { background: #fff; border: 1px solid #e4e4e7; }
+  .plots text { font: 11px system-ui, sans-serif; fill: #3f3f46; }
   .p-detect { background: #a1a1aa; } .p-build { background: #2563eb; } .p-stop { background: #f97316; } .p-start { background: #7c3aed; } .p-ready { background: #16a34a; } .p-swap { background: #0891b2; }
   button { font: inherit; padding: 2px 10px; }
 </style>
@@ -33,6 +36,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   </section>
   <section id="problems"></section>
   <section><h2>Versions (the serving generation beside the one before it)</h2><div id="versions"></div></section>
+  <section><h2>Canary</h2><div id="canaries">no rollout since this page opened</div></section>
   <section><h2>Reloads (newest first; each bar is one reload, its phases in milliseconds)</h2>
     <div class="legend"><span><i class="p-detect"></i>detect</span><span><i class="p-build"></i>build</span><span><i class="p-stop"></i>stop</span><span><i class="p-start"></i>start</span><span><i class="p-ready"></i>ready</span><span><i class="p-swap"></i>swap</span></div>
     <div id="timeline"></div>
@@ -90,6 +94,61 @@ export const DASHBOARD_JS = `(() => {
       body.append(row);
     }
     showVersions(services);
+    for (const s of services) if (s.rollout && (s.rollout.state === 'running' || s.rollout.state === 'paused')) note(s.name, s.rollout.canary, s.rollout.stable, s.rollout.share, s.rollout.window);
+  }
+
+  const NS = 'http://www.w3.org/2000/svg';
+  const canaries = new Map();
+  const svgEl = (name, attrs, text) => { const el = document.createElementNS(NS, name); for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v)); if (text !== undefined) el.textContent = text; return el; };
+  const nice = (v) => { if (!(v > 0)) return 1; const p = Math.pow(10, Math.floor(Math.log10(v))); return [1, 2, 5, 10].map((m) => m * p).find((m) => m >= v); };
+
+  /** One plot: time in seconds since the rollout began across, the value in its unit up; a line per series. */
+  function plot(title, unit, series) {
+    const W = 340, H = 150, L = 48, R = 10, T = 22, B = 28;
+    const all = series.flatMap((s) => s.points);
+    const tMax = nice(Math.max(1, ...all.map((p) => p[0])));
+    const yMax = nice(Math.max(0, ...all.map((p) => p[1])));
+    const x = (t) => L + (W - L - R) * t / tMax;
+    const y = (v) => H - B - (H - T - B) * v / yMax;
+    const svg = svgEl('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': title });
+    svg.append(svgEl('text', { x: L, y: 14 }, title));
+    svg.append(svgEl('line', { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: '#a1a1aa' }), svgEl('line', { x1: L, y1: T, x2: L, y2: H - B, stroke: '#a1a1aa' }));
+    for (const v of [0, yMax / 2, yMax]) svg.append(svgEl('text', { x: L - 4, y: y(v) + 4, 'text-anchor': 'end' }, (Math.round(v * 100) / 100) + ' ' + unit));
+    for (const t of [0, tMax / 2, tMax]) svg.append(svgEl('text', { x: x(t), y: H - B + 14, 'text-anchor': 'middle' }, Math.round(t) + ' s'));
+    series.forEach((s, i) => {
+      // A share holds until the next decision: drawn as steps, not slopes.
+      const points = s.step ? s.points.flatMap((p, j) => (j === 0 ? [p] : [[p[0], s.points[j - 1][1]], p])) : s.points;
+      if (points.length > 0) svg.append(svgEl('polyline', { points: points.map((p) => x(p[0]) + ',' + y(p[1])).join(' '), fill: 'none', stroke: s.color, 'stroke-width': 2, 'data-series': s.name }));
+      svg.append(svgEl('text', { x: W - R - 70 * (series.length - i), y: 14, fill: s.color }, s.name));
+    });
+    return svg;
+  }
+
+  /** A rollout's figures at one moment: its share, and both sides' error rate and p99 over the window. */
+  function note(service, canary, stable, share, window) {
+    let c = canaries.get(service);
+    if (!c || c.canary !== canary) { c = { canary, stable, start: Date.now(), points: [] }; canaries.set(service, c); }
+    c.points.push({ t: (Date.now() - c.start) / 1000, share, window });
+    showCanaries();
+  }
+
+  function showCanaries() {
+    const box = $('canaries');
+    box.textContent = '';
+    for (const [service, c] of canaries) {
+      const title = document.createElement('div');
+      title.textContent = service + ': g' + c.canary + ' (canary) against g' + c.stable + ' (stable)';
+      const row = document.createElement('div');
+      row.className = 'plots';
+      row.dataset.service = service;
+      const side = (key, pick) => c.points.filter((p) => p.window && p.window[key].requests > 0).map((p) => [p.t, pick(p.window[key])]);
+      row.append(
+        plot('canary share', '%', [{ name: 'share', color: '#7c3aed', step: true, points: c.points.map((p) => [p.t, p.share]) }]),
+        plot('error rate', '%', [{ name: 'canary', color: '#dc2626', points: side('canary', (f) => 100 * f.errorRate) }, { name: 'stable', color: '#2563eb', points: side('stable', (f) => 100 * f.errorRate) }]),
+        plot('p99', 'ms', [{ name: 'canary', color: '#dc2626', points: side('canary', (f) => f.p99Ms ?? 0) }, { name: 'stable', color: '#2563eb', points: side('stable', (f) => f.p99Ms ?? 0) }]),
+      );
+      box.append(title, row);
+    }
   }
 
   function figures(g) {
@@ -169,8 +228,8 @@ export const DASHBOARD_JS = `(() => {
   const soon = () => { clearTimeout(pending); pending = setTimeout(refresh, 150); };
   const events = new EventSource('api/events?token=' + encodeURIComponent(token));
   events.onopen = () => { $('connection').textContent = 'live'; refresh(); };
-  // Uptimes move without events.
-  setInterval(refresh, 5000);
+  // Uptimes and a canary's window figures move without events.
+  setInterval(refresh, 2000);
   events.onerror = () => { $('connection').textContent = 'reconnecting…'; };
   events.onmessage = (message) => {
     const e = JSON.parse(message.data);
@@ -181,6 +240,7 @@ export const DASHBOARD_JS = `(() => {
     if (e.type === 'reload.ready') { problems.delete('build ' + e.service); reloads.push(e); if (reloads.length > 50) reloads.shift(); showTimeline(); }
     if (e.type === 'config.rejected') problems.set('config ' + e.service, e.service + ': ' + e.file + (e.line ? ':' + e.line + ':' + e.col : '') + ': ' + e.message + ' (the running generation keeps the last good config)');
     if (e.type === 'config.accepted') problems.delete('config ' + e.service);
+    if (e.type.startsWith('rollout.')) note(e.service, e.canary, e.stable, e.share, e.window);
     if (e.type === 'airlock-yaml.rejected') problems.set('airlock.yaml', 'airlock.yaml: ' + e.message + '\\n' + e.details.join('\\n'));
     if (e.type === 'airlock-yaml.applied') problems.delete('airlock.yaml');
     showProblems();
