@@ -54,11 +54,14 @@ describe('airlock dev --ui: the dashboard', () => {
     await row.waitFor();
     await page.waitForFunction(() => document.querySelector('#connection')?.textContent === 'live');
     assert.match((await row.textContent()) ?? '', /web\s*ready\s*g1/);
+    assert.match((await row.textContent()) ?? '', /100 %/, 'the serving generation takes every user');
 
     // A save: a new bar, with its phases and what changed.
     writeFileSync(join(dir, 'server.js'), "require('http').createServer((q, s) => s.end('v2')).listen(process.env.PORT, '127.0.0.1');\n");
     const bars = page.locator('#timeline .bar');
     await bars.first().waitFor({ timeout: 60_000 });
+    // g1 drained once g2 took over: the bar ends with it.
+    await page.waitForFunction(() => document.querySelector('#timeline .bar .p-drain') !== null, undefined, { timeout: 30_000 });
     assert.match((await bars.first().textContent()) ?? '', /web g2 ← server\.js/);
     assert.ok((await bars.first().locator('.p-start').count()) === 1, 'the start phase is drawn');
 
@@ -71,7 +74,7 @@ describe('airlock dev --ui: the dashboard', () => {
     await page.locator('#versions table[data-service="web"]').waitFor();
     assert.match((await page.locator('#versions').textContent()) ?? '', /g3 \(serving\)g2 \(before\)start-up\d+ ms\d+ ms/);
     mkdirSync(SHOTS, { recursive: true });
-    await page.screenshot({ path: join(SHOTS, 'dashboard.png') });
+    await page.screenshot({ path: join(SHOTS, 'dashboard.png'), fullPage: true });
     for (let i = 0; i < 3; i++) assert.equal(await getOnce(port, '/'), 'v2');
     const { execFileSync } = await import('node:child_process');
     const compared = execFileSync(process.execPath, [CLI, 'status', '--compare'], { cwd: dir, encoding: 'utf8' });

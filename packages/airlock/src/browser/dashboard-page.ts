@@ -18,13 +18,13 @@ export const DASHBOARD_HTML = `<!doctype html>
   .bar { display: flex; align-items: center; gap: 8px; margin: 3px 0; font-size: 12px; }
   .bar .label { width: 210px; flex: none; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
   .bar .track { display: flex; height: 14px; flex: 1; background: #f4f4f5; }
-  .bar .total { width: 70px; flex: none; text-align: right; font-variant-numeric: tabular-nums; }
+  .bar .total { width: 160px; flex: none; text-align: right; font-variant-numeric: tabular-nums; }
   .legend span { display: inline-block; margin-right: 12px; font-size: 12px; }
   .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: -1px; }
   .plots { display: flex; gap: 16px; flex-wrap: wrap; }
   .plots svg { background: #fff; border: 1px solid #e4e4e7; }
   .plots text { font: 11px system-ui, sans-serif; fill: #3f3f46; }
-  .p-detect { background: #a1a1aa; } .p-build { background: #2563eb; } .p-stop { background: #f97316; } .p-start { background: #7c3aed; } .p-ready { background: #16a34a; } .p-swap { background: #0891b2; }
+  .p-detect { background: #a1a1aa; } .p-build { background: #2563eb; } .p-stop { background: #f97316; } .p-start { background: #7c3aed; } .p-ready { background: #16a34a; } .p-swap { background: #0891b2; } .p-drain { background: #fbbf24; }
   button { font: inherit; padding: 2px 10px; }
 </style>
 </head>
@@ -32,15 +32,15 @@ export const DASHBOARD_HTML = `<!doctype html>
 <header><h1>airlock</h1><span id="connection">connecting…</span></header>
 <main>
   <section><h2>Services</h2>
-    <table><thead><tr><th>service</th><th>state</th><th>serving</th><th>pid</th><th>uptime</th><th>handoff</th><th>address</th><th>starting / draining</th><th>rollout</th><th></th></tr></thead><tbody id="services"></tbody></table>
+    <table><thead><tr><th>service</th><th>state</th><th>serving</th><th>pid</th><th>uptime</th><th>memory</th><th>share</th><th>handoff</th><th>address</th><th>starting / draining</th><th>rollout</th><th></th></tr></thead><tbody id="services"></tbody></table>
   </section>
   <section id="problems"></section>
-  <section><h2>Versions (the serving generation beside the one before it)</h2><div id="versions"></div></section>
-  <section><h2>Canary</h2><div id="canaries">no rollout since this page opened</div></section>
   <section><h2>Reloads (newest first; each bar is one reload, its phases in milliseconds)</h2>
-    <div class="legend"><span><i class="p-detect"></i>detect</span><span><i class="p-build"></i>build</span><span><i class="p-stop"></i>stop</span><span><i class="p-start"></i>start</span><span><i class="p-ready"></i>ready</span><span><i class="p-swap"></i>swap</span></div>
+    <div class="legend"><span><i class="p-detect"></i>detect</span><span><i class="p-build"></i>build</span><span><i class="p-stop"></i>stop</span><span><i class="p-start"></i>start</span><span><i class="p-ready"></i>ready</span><span><i class="p-swap"></i>swap</span><span><i class="p-drain"></i>drain (of the one before)</span></div>
     <div id="timeline"></div>
   </section>
+  <section><h2>Versions (the serving generation beside the one before it)</h2><div id="versions"></div></section>
+  <section><h2>Canary</h2><div id="canaries">no rollout since this page opened</div></section>
 </main>
 <script src="app.js"></script>
 </body>
@@ -54,7 +54,7 @@ export const DASHBOARD_JS = `(() => {
   const $ = (id) => document.getElementById(id);
   const problems = new Map();
   const reloads = [];
-  const PHASES = ['detect', 'build', 'stop', 'start', 'ready', 'swap'];
+  const PHASES = ['detect', 'build', 'stop', 'start', 'ready', 'swap', 'drain'];
   const cell = (text) => { const td = document.createElement('td'); td.textContent = text; return td; };
   const seconds = (ms) => ms === undefined || ms === null ? '' : ms < 60000 ? Math.round(ms / 1000) + ' s' : Math.round(ms / 60000) + ' min';
 
@@ -76,7 +76,10 @@ export const DASHBOARD_JS = `(() => {
       state.className = 'state-' + s.state;
       const others = [...s.starting.map((g) => 'g' + g.generation + ' starting'), ...s.draining.map((g) => 'g' + g.generation + ' draining')].join(', ');
       const rollout = s.rollout ? s.rollout.state + (s.rollout.state === 'running' || s.rollout.state === 'paused' ? ' at ' + s.rollout.share + ' %' : '') : '';
-      row.append(cell(s.name), state, cell(s.generation === undefined ? '' : 'g' + s.generation), cell(s.pid ?? ''), cell(seconds(s.uptimeMs)), cell(s.handoff), cell(s.listen ?? ''), cell(others), cell(rollout));
+      const memory = s.compare && s.compare.serving.memoryPeakBytes != null ? (s.compare.serving.memoryPeakBytes / 1048576).toFixed(1) + ' MiB peak' : '';
+      // The serving generation's share of users: all of them, but for a canary's.
+      const share = s.generation === undefined ? '' : s.rollout && (s.rollout.state === 'running' || s.rollout.state === 'paused') ? (100 - s.rollout.share) + ' % (g' + s.rollout.canary + ': ' + s.rollout.share + ' %)' : '100 %';
+      row.append(cell(s.name), state, cell(s.generation === undefined ? '' : 'g' + s.generation), cell(s.pid ?? ''), cell(seconds(s.uptimeMs)), cell(memory), cell(share), cell(s.handoff), cell(s.listen ?? ''), cell(others), cell(rollout));
       const actions = document.createElement('td');
       const reload = document.createElement('button');
       reload.textContent = 'reload';
@@ -196,7 +199,7 @@ export const DASHBOARD_JS = `(() => {
   function showTimeline() {
     const box = $('timeline');
     box.textContent = '';
-    const longest = Math.max(1, ...reloads.map((r) => r.totalMs));
+    const longest = Math.max(1, ...reloads.map((r) => r.totalMs + (r.phases.drain || 0)));
     for (const r of reloads.slice().reverse()) {
       const bar = document.createElement('div');
       bar.className = 'bar';
@@ -217,7 +220,7 @@ export const DASHBOARD_JS = `(() => {
       }
       const total = document.createElement('span');
       total.className = 'total';
-      total.textContent = Math.round(r.totalMs) + ' ms';
+      total.textContent = Math.round(r.totalMs) + ' ms' + (r.phases.drain ? ' + ' + Math.round(r.phases.drain) + ' ms drain' : '');
       bar.append(label, track, total);
       box.append(bar);
     }
@@ -237,7 +240,9 @@ export const DASHBOARD_JS = `(() => {
     if (e.type === 'build.output') { const lines = output.get(e.service); if (lines && lines.length < 40) lines.push(e.line); }
     if (e.type === 'build.failed') problems.set('build ' + e.service, e.service + ' g' + e.generation + ': ' + e.message + '\\n' + e.locations.join('\\n') + '\\n\\n' + (output.get(e.service) || []).join('\\n'));
     if (e.type === 'reload.failed') problems.set('build ' + e.service, e.service + ' g' + e.generation + ': ' + e.message + ' [' + e.code + ']');
-    if (e.type === 'reload.ready') { problems.delete('build ' + e.service); reloads.push(e); if (reloads.length > 50) reloads.shift(); showTimeline(); }
+    if (e.type === 'reload.ready') { problems.delete('build ' + e.service); reloads.push({ ...e, phases: { ...e.phases } }); if (reloads.length > 50) reloads.shift(); showTimeline(); }
+    // The generation a reload replaced drained: its time ends that reload's bar.
+    if (e.type === 'generation.drained') { const r = reloads.find((r) => r.service === e.service && r.generation > e.generation && r.phases.drain === undefined); if (r) { r.phases.drain = e.ms; showTimeline(); } }
     if (e.type === 'config.rejected') problems.set('config ' + e.service, e.service + ': ' + e.file + (e.line ? ':' + e.line + ':' + e.col : '') + ': ' + e.message + ' (the running generation keeps the last good config)');
     if (e.type === 'config.accepted') problems.delete('config ' + e.service);
     if (e.type.startsWith('rollout.')) note(e.service, e.canary, e.stable, e.share, e.window);
