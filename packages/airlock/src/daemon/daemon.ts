@@ -15,7 +15,7 @@ import { sourceFor } from './sources.js';
 import { reshape, type ReshapeContext } from './reshape.js';
 import { Debuggers } from './debuggers.js';
 import { LiveReload } from '../browser/live-reload.js';
-import { GenerationRecords } from '../observe/generation-records.js';
+import { GenerationRecords, type Comparison } from '../observe/generation-records.js';
 import { AirlockError, fullCode } from '../errors.js';
 
 export interface DaemonOptions {
@@ -43,6 +43,12 @@ function appConfigInputs(plan: ServicePlan): string[] {
   const app = plan.appConfig;
   return app ? [...app.files, ...(app.schema ? [app.schema] : [])] : [];
 }
+
+/** A service as `airlock status` reports it, with what the daemon knows beside its runner. */
+export type DaemonStatus = ServiceStatus & {
+  /** The serving generation beside the one before it (`--compare`, the dashboard). */
+  readonly compare?: Comparison;
+};
 
 interface Running {
   readonly runner: ServiceRunner;
@@ -311,7 +317,7 @@ export class Daemon {
     return { added, removed, changed };
   }
 
-  status(): ServiceStatus[] {
+  status(): DaemonStatus[] {
     return this.services.map((service) => {
       const lastFailure = this.#lastFailure.get(service.plan.name);
       const configRejected = this.#appConfig.rejected(service);

@@ -22,6 +22,12 @@ export interface GenerationRecord {
   readonly p99Ms: number | undefined;
 }
 
+/** The serving generation beside the one before it (`airlock status --compare`). */
+export interface Comparison {
+  readonly serving: GenerationRecord;
+  readonly previous?: GenerationRecord;
+}
+
 class Tracked {
   memoryPeakBytes: number | undefined;
   requests = 0;
@@ -89,7 +95,7 @@ export class GenerationRecords {
   }
 
   /** The serving generation and the one before it, or undefined before the first is ready. */
-  compare(service: string): { readonly serving: GenerationRecord; readonly previous?: GenerationRecord } | undefined {
+  compare(service: string): Comparison | undefined {
     const list = this.#services.get(service) ?? [];
     const serving = list.at(-1);
     if (serving === undefined) return undefined;

@@ -21,18 +21,6 @@ export interface ServiceStatus {
   readonly lastFailure?: string;
   /** The rollout in progress, or the last one (rollout.strategy: canary). */
   readonly rollout?: RolloutStatus;
-  /** The serving generation beside the one before it (the daemon adds it: observe/generation-records.ts). */
-  readonly compare?: { readonly serving: GenerationFigures; readonly previous?: GenerationFigures };
-}
-
-/** What `airlock status --compare` shows of one generation. */
-export interface GenerationFigures {
-  readonly generation: number;
-  readonly startupMs: number;
-  readonly memoryPeakBytes: number | undefined;
-  readonly requests: number;
-  readonly share2xx: number | undefined;
-  readonly p99Ms: number | undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { controlRequest } from '../../control/client.js';
 import { controlSocketPath } from '../../control/server.js';
-import type { ServiceStatus } from '../../pipeline/runner.js';
-import type { GenerationFigures } from '../../pipeline/service-status.js';
+import type { DaemonStatus } from '../../daemon/daemon.js';
+import type { GenerationRecord } from '../../observe/generation-records.js';
 import { AirlockError } from '../../errors.js';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -24,7 +24,7 @@ export function socketFor(options: GlobalOptions): string {
 }
 
 export interface StatusBody {
-  readonly services: ServiceStatus[];
+  readonly services: DaemonStatus[];
   /** The last edit of airlock.yaml refused, until a valid one arrives. */
   readonly configRejected?: string;
 }
@@ -59,7 +59,7 @@ function table({ services, configRejected }: StatusBody): string {
 }
 
 /** A generation's figures as `status --compare` prints them. */
-function figures(g: GenerationFigures | undefined): string[] {
+function figures(g: GenerationRecord | undefined): string[] {
   if (g === undefined) return ['-', '-', '-', '-', '-'];
   const mib = g.memoryPeakBytes === undefined ? '-' : `${(g.memoryPeakBytes / 1024 / 1024).toFixed(1)} MiB`;
   const share = g.share2xx === undefined ? '-' : `${(g.share2xx * 100).toFixed(g.share2xx === 1 ? 0 : 2)} %`;
