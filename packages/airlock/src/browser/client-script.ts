@@ -2,7 +2,8 @@
  * The script live reload adds to pages (served at PREFIX/client.js). It follows the
  * service over server-sent events: `hello` says which generation serves (a page that
  * reconnects to a newer one reloads: it missed a reload), `reload` comes once a new
- * generation is ready and serving, `failed` shows the compiler's errors over the page
+ * generation is ready and serving (`css` when only stylesheets changed: they are
+ * fetched again and the page keeps its state), `failed` shows the compiler's errors over the page
  * until the next good build reloads it. Plain DOM, no dependencies.
  */
 export function clientScript(prefix: string): string {
@@ -17,6 +18,15 @@ export function clientScript(prefix: string): string {
     serving = generation;
   });
   source.addEventListener('reload', () => location.reload());
+  source.addEventListener('css', (event) => {
+    serving = JSON.parse(event.data).generation;
+    for (const link of document.querySelectorAll('link[rel="stylesheet"]')) {
+      const url = new URL(link.href, location.href);
+      if (url.origin !== location.origin) continue;
+      url.searchParams.set('airlock', String(serving));
+      link.href = url.href;
+    }
+  });
   source.addEventListener('failed', (event) => show(JSON.parse(event.data)));
   function show(failure) {
     let overlay = document.getElementById('airlock-build-failed');

@@ -23,8 +23,9 @@ interface Failure {
  * Browser live reload for a service behind `handoff: proxy` (`proxy: { liveReload: true }`):
  * an interceptor appends one script to HTML pages, and airlock's own routes under
  * LIVE_PREFIX serve that script and an event stream. Pages reload once a new generation
- * is ready and serving (reload.ready: never when it merely spawned), and show a failed
- * build's compiler errors over the page until the next good build.
+ * is ready and serving (reload.ready: never when it merely spawned), swap their
+ * stylesheets instead when only CSS files changed, and show a failed build's compiler
+ * errors over the page until the next good build.
  *
  * @example
  *   const live = new LiveReload('web', bus);
@@ -60,7 +61,9 @@ export class LiveReload {
         this.#output.delete(event.generation);
         this.#failure = undefined;
         this.#serving = event.generation;
-        this.#send('reload', { generation: event.generation });
+        // Only stylesheets changed: the page swaps them and keeps its state (scroll, form input).
+        const cssOnly = event.reason.length > 0 && event.reason.every((path) => path.endsWith('.css'));
+        this.#send(cssOnly ? 'css' : 'reload', { generation: event.generation });
       }
     }, `${service} live reload`);
     this.#keepAlive = setInterval(() => this.#write(': keep-alive\n\n'), KEEP_ALIVE_MS);
