@@ -55,12 +55,21 @@ export async function waitUntilReady(options: ReadyOptions): Promise<Verdict> {
   const started = performance.now();
   const memory = memoryCheck(health, child);
   let last = NOT_PROBED;
+  // Time spent paused in a debugger (a breakpoint in start-up code) is not start-up time.
+  let heldMs = 0;
+  let looked = started;
+  const sinceStart = () => {
+    const now = performance.now();
+    if (child.control?.held?.(child)) heldMs += now - looked;
+    looked = now;
+    return now - started - heldMs;
+  };
   for (;;) {
     if (options.signal?.aborted) return { ready: false, reason: 'aborted', detail: 'a newer reload superseded it' };
     if (!(await child.spawned) || child.end !== undefined) {
       return { ready: false, reason: 'exited', detail: `${child.end ? describeEnd(child.end) : 'ended'} before it was ready` };
     }
-    const waited = performance.now() - started;
+    const waited = sinceStart();
     // A runtime's own start-up (Go's heap and stacks: ~0.4 → 6 MB in its first tens of ms)
     // is no growth: memory is sampled once the process had START_GRACE_MS.
     const grew = waited >= START_GRACE_MS ? memory?.() : undefined;
@@ -75,7 +84,7 @@ export async function waitUntilReady(options: ReadyOptions): Promise<Verdict> {
       else if (last === NOT_PROBED) last = `the probe did not answer within ${health.startTimeoutMs} ms`;
       if (result?.ok && child.end === undefined) return { ready: true, detail: result.detail };
     }
-    if (performance.now() - started >= health.startTimeoutMs) {
+    if (sinceStart() >= health.startTimeoutMs) {
       return { ready: false, reason: 'timeout', detail: `not ready within ${health.startTimeoutMs} ms: ${last}` };
     }
     const pause = Math.min(health.intervalMs, waited < 200 ? 2 : 25, options.settleMs ? Math.max(1, options.settleMs - waited) : Infinity);
