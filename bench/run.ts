@@ -13,11 +13,12 @@ import { burstShapes, burstTable } from './bursts.ts';
 import { busyBuilds, busyTable } from './busy.ts';
 import { saveStyles, saveStyleTable } from './save-styles.ts';
 import { pollCost, pollCostTable } from './poll-cost.ts';
+import { proxyBench, proxyTable } from './proxy.ts';
 import { airlockWatcher, generateTree, nodemonWatcher, watcherTable } from './watcher-startup.ts';
 
 /**
  * `npm run bench`: runs every benchmark and prints markdown for docs/BENCHMARKS.md.
- * `npm run bench -- change|dropped|plain|throughput|rollout|plugins|monorepo|bursts|watcher|config|releases|soak|busy|saves|poll` runs one.
+ * `npm run bench -- change|dropped|plain|throughput|rollout|plugins|monorepo|bursts|watcher|config|releases|soak|busy|saves|poll|proxy` runs one (proxy only when asked).
  */
 const only = process.argv[2];
 const out: string[] = [`## ${new Date().toISOString().slice(0, 10)} · ${machine()}`, ''];
@@ -79,5 +80,9 @@ if (!only || only === 'poll') {
 }
 if (!only || only === 'busy') {
   out.push(busyTable(await busyBuilds(18_998)), '');
+}
+if (only === 'proxy') {
+  // Not in the default run: it installs nginx-light, haproxy and wrk when missing.
+  out.push(proxyTable(await proxyBench(18_900)), '');
 }
 console.log(out.join('\n'));

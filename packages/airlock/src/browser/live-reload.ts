@@ -32,7 +32,8 @@ interface Failure {
  *   new ServiceRunner(plan, bus, { proxy: live.extensions });
  */
 export class LiveReload {
-  readonly #clients = new Set<ServerResponse>();
+  /** The open event streams, per proxy (a reshape makes a new proxy while the old one still serves). */
+  readonly #clients = new Set<Set<ServerResponse>>();
   /** The build failure pages show until a good build serves. */
   #failure: Failure | undefined;
   #serving: number | undefined;
@@ -70,15 +71,26 @@ export class LiveReload {
     this.#keepAlive.unref();
   }
 
-  /** What the service's proxy is given: the page interceptor and the routes under LIVE_PREFIX. */
+  /** What a proxy of the service is given: the page interceptor and the routes under LIVE_PREFIX (its streams ended with it). */
   get extensions(): ProxyExtensions {
+    const clients = new Set<ServerResponse>();
+    this.#clients.add(clients);
     return {
       interceptors: [appendToPages(`<script src="${LIVE_PREFIX}client.js" async></script>`)],
-      routes: [{ prefix: LIVE_PREFIX, handle: (req, res) => this.#route(req, res), close: () => this.#endClients() }],
+      routes: [
+        {
+          prefix: LIVE_PREFIX,
+          handle: (req, res) => this.#route(req, res, clients),
+          close: () => {
+            this.#clients.delete(clients);
+            for (const client of clients) client.end();
+          },
+        },
+      ],
     };
   }
 
-  #route(req: IncomingMessage, res: ServerResponse): void {
+  #route(req: IncomingMessage, res: ServerResponse, clients: Set<ServerResponse>): void {
     const path = (req.url ?? '').split('?')[0];
     if (path === `${LIVE_PREFIX}client.js`) {
       res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' });
@@ -89,8 +101,8 @@ export class LiveReload {
       res.write('retry: 500\n\n');
       res.write(event('hello', { generation: this.#serving ?? null }));
       if (this.#failure !== undefined) res.write(event('failed', this.#failure));
-      this.#clients.add(res);
-      res.on('close', () => this.#clients.delete(res));
+      clients.add(res);
+      res.on('close', () => clients.delete(res));
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end(`${path} is reserved for airlock's live reload of ${this.service}\n`);
@@ -102,19 +114,14 @@ export class LiveReload {
   }
 
   #write(text: string): void {
-    for (const client of this.#clients) client.write(text);
-  }
-
-  /** Ends the open event streams (their proxy closes; a browser reconnects to the next one by itself). */
-  #endClients(): void {
-    for (const client of this.#clients) client.end();
-    this.#clients.clear();
+    for (const clients of this.#clients) for (const client of clients) client.write(text);
   }
 
   close(): void {
     this.#unsubscribe();
     clearInterval(this.#keepAlive);
-    this.#endClients();
+    for (const clients of this.#clients) for (const client of clients) client.end();
+    this.#clients.clear();
   }
 }
 

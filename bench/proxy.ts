@@ -1,0 +1,158 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, Proc, pollUntil, workDir } from './lib.ts';
+
+/**
+ * `npm run bench -- proxy` (issue #28's table): the HTTP hop of airlock's proxy against
+ * nginx and HAProxy in front of the same small Go app, in one run: wrk -t2 -c32, rounds
+ * of 4 s interleaved (the machine is shared: a slow moment hits every path alike), then
+ * one request at a time for the added latency. nginx-light, haproxy and wrk come from
+ * Debian (installed here when missing). Then airlock's proxy again under node --cpu-prof:
+ * the top frames by self time, to know where its time goes before changing it.
+ */
+const ROUNDS = 3;
+const ROUND_SECONDS = 4;
+
+function ensureTools(): void {
+  const missing = [['wrk', 'wrk'], ['nginx', 'nginx-light'], ['haproxy', 'haproxy']].filter(([tool]) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return;
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', ...missing.map(([, pkg]) => pkg as string)], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+function wrk(port: number, threads: number, connections: number, seconds: number): { rps: number; p50Ms: number } {
+  const out = execFileSync('wrk', ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--latency', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  const p50 = /\s50%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const value = Number(p50?.[1]);
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]), p50Ms: p50?.[2] === 'us' ? value / 1000 : p50?.[2] === 's' ? value * 1000 : value };
+}
+
+interface Path {
+  readonly name: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+function daemon(name: string, port: number, child: ChildProcess): Path {
+  return {
+    name,
+    port,
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+async function nginx(dir: string, port: number, upstream: number): Promise<Path> {
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `worker_processes 1;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx.error.log;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  upstream app { server 127.0.0.1:${upstream}; keepalive 64; }\n  server {\n    listen 127.0.0.1:${port};\n    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`,
+  );
+  const child = spawn('nginx', ['-c', conf, '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore' });
+  await pollUntil(port, 'hello');
+  return daemon('nginx 1.22, 1 worker, keepalive upstream', port, child);
+}
+
+async function haproxy(dir: string, port: number, upstream: number): Promise<Path> {
+  const cfg = join(dir, 'haproxy.cfg');
+  writeFileSync(
+    cfg,
+    `global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  option http-keep-alive\nfrontend f\n  bind 127.0.0.1:${port}\n  default_backend b\nbackend b\n  http-reuse always\n  server app 127.0.0.1:${upstream}\n`,
+  );
+  const child = spawn('haproxy', ['-f', cfg, '-db'], { stdio: 'ignore' });
+  await pollUntil(port, 'hello');
+  return daemon('HAProxy 2.6, 1 thread', port, child);
+}
+
+async function airlock(dir: string, port: number, app: string, handoff: 'proxy' | 'tcp-proxy', nodeArgs: readonly string[] = []): Promise<Path & { proc: Proc }> {
+  const serviceDir = join(dir, handoff);
+  execFileSync('mkdir', ['-p', serviceDir]);
+  writeFileSync(join(serviceDir, 'airlock.yaml'), `services:\n  hello:\n    run: { cmd: ${app} }\n    listen: 127.0.0.1:${port}\n    handoff: ${handoff}\n    health: { http: { path: /healthz } }\n`);
+  const proc = new Proc(process.execPath, [...nodeArgs, CLI, 'run', '--log-format', 'json'], serviceDir);
+  await proc.waitFor(/"type":"reload\.ready"/);
+  return { name: `airlock ${handoff}`, port, proc, stop: () => proc.stop() };
+}
+
+export interface ProxyBench {
+  readonly rows: readonly { readonly name: string; readonly rps: readonly number[]; readonly p50Ms: number }[];
+  readonly profile: readonly { readonly frame: string; readonly selfPercent: number }[];
+}
+
+/** Self time per function of a .cpuprofile, as a share of all samples. */
+function topFrames(file: string, count: number): { frame: string; selfPercent: number }[] {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples: number[] };
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map<string, number>();
+  for (const id of profile.samples) {
+    const frame = byId.get(id)?.callFrame;
+    if (frame === undefined) continue;
+    const where = frame.url === '' ? '' : ` (${frame.url.replace(/^.*\/(node_modules\/|packages\/airlock\/dist\/|node:)/, '$1')}:${frame.lineNumber + 1})`;
+    const key = `${frame.functionName || '(anonymous)'}${where}`;
+    self.set(key, (self.get(key) ?? 0) + 1);
+  }
+  const total = profile.samples.length;
+  return [...self].sort((a, b) => b[1] - a[1]).slice(0, count).map(([frame, n]) => ({ frame, selfPercent: (100 * n) / total }));
+}
+
+export async function proxyBench(basePort: number): Promise<ProxyBench> {
+  ensureTools();
+  const dir = workDir('proxy', 'go-hello');
+  execFileSync('go', ['build', '-o', 'app', '.'], { cwd: dir });
+  const app = join(dir, 'app');
+  const upstream = spawn(app, [], { env: { ...process.env, PORT: String(basePort) }, stdio: 'ignore' });
+  const paths: Path[] = [];
+  try {
+    await pollUntil(basePort, 'hello');
+    paths.push({ name: 'direct', port: basePort, stop: async () => undefined });
+    paths.push(await nginx(dir, basePort + 1, basePort));
+    paths.push(await haproxy(dir, basePort + 2, basePort));
+    // airlock runs its own generation of the same binary behind its proxy.
+    paths.push(await airlock(dir, basePort + 3, app, 'proxy'));
+    paths.push(await airlock(dir, basePort + 4, app, 'tcp-proxy'));
+    for (const path of paths) wrk(path.port, 2, 32, 1); // warm-up: pools, JIT
+    const rps = new Map(paths.map((path) => [path.name, [] as number[]]));
+    for (let round = 0; round < ROUNDS; round++) for (const path of paths) rps.get(path.name)?.push(wrk(path.port, 2, 32, ROUND_SECONDS).rps);
+    const rows = paths.map((path) => ({ name: path.name, rps: rps.get(path.name) ?? [], p50Ms: wrk(path.port, 1, 1, 3).p50Ms }));
+    for (const path of paths.splice(1)) await path.stop();
+
+    // The proxy again, profiled under the same load.
+    const profileDir = join(dir, 'profile');
+    const profiled = await airlock(dir, basePort + 5, app, 'proxy', ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+    wrk(profiled.port, 2, 32, 5);
+    await profiled.stop();
+    const file = readdirSync(profileDir).find((name) => name.endsWith('.cpuprofile'));
+    return { rows, profile: file ? topFrames(join(profileDir, file), 15) : [] };
+  } finally {
+    for (const path of paths) await path.stop();
+    upstream.kill('SIGKILL');
+  }
+}
+
+export function proxyTable({ rows, profile }: ProxyBench): string {
+  const direct = rows[0];
+  const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+  return [
+    `The HTTP hop, GET / on examples/go-hello: wrk -t2 -c32, ${ROUNDS} rounds of ${ROUND_SECONDS} s interleaved; p50 with one request at a time (wrk -t1 -c1, 3 s). wrk, proxy and app share the machine:`,
+    '',
+    '| path | req/s (rounds) | × direct | p50, one at a time | added p50 |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.name} | ${r.rps.map((n) => n.toFixed(0)).join(' / ')} | ${(mean(r.rps) / mean(direct?.rps ?? [1])).toFixed(2)} | ${(r.p50Ms * 1000).toFixed(0)} µs | ${((r.p50Ms - (direct?.p50Ms ?? 0)) * 1000).toFixed(0)} µs |`),
+    '',
+    'airlock proxy under the same load, `node --cpu-prof`: top frames by self time (share of all samples):',
+    '',
+    '| frame | self |',
+    '| --- | --- |',
+    ...profile.map((p) => `| \`${p.frame}\` | ${p.selfPercent.toFixed(1)} % |`),
+  ].join('\n');
+}
