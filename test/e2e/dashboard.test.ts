@@ -4,7 +4,7 @@ import { KeyedLoad } from '../../scripts/keyed-load.ts';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AirlockRun, CLI, ROOT, cleanupAfter, freePort, getOnce, launchChromium, removeProject, tempProject } from './helpers.ts';
+import { AirlockRun, CLI, ROOT, cleanupAfter, freePorts, getOnce, launchChromium, removeProject, tempProject } from './helpers.ts';
 
 const SHOTS = join(ROOT, 'test-results');
 
@@ -27,8 +27,7 @@ describe('airlock dev --ui: the dashboard', () => {
   it('shows each service and one bar per reload, live, acts from its own page only, and refuses other pages', async () => {
     const dir = tempProject();
     cleanup(() => removeProject(dir));
-    const port = await freePort();
-    const uiPort = await freePort();
+    const [port, uiPort] = (await freePorts(2)) as [number, number];
     writeFileSync(join(dir, 'server.js'), "require('http').createServer((q, s) => s.end('v1')).listen(process.env.PORT, '127.0.0.1');\n");
     writeFileSync(join(dir, 'airlock.yaml'), `services:\n  web:\n    run: { cmd: node server.js }\n    listen: 127.0.0.1:${port}\n    health: { http: { path: / } }\n    watch: { include: ['*.js'] }\n    stop: { drain: 1s }\n`);
     const run = new AirlockRun(['dev', '--ui', `127.0.0.1:${uiPort}`, '--log-format', 'json'], dir);
@@ -91,8 +90,7 @@ describe('airlock dev --ui: the dashboard', () => {
     cleanup(() => removeProject(dir));
     copyFileSync(join(ROOT, 'test', 'fixtures', 'canary-app.mjs'), join(dir, 'app.mjs'));
     writeFileSync(join(dir, 'behaviour.json'), JSON.stringify({ version: 'v1' }));
-    const port = await freePort();
-    const uiPort = await freePort();
+    const [port, uiPort] = (await freePorts(2)) as [number, number];
     writeFileSync(
       join(dir, 'airlock.yaml'),
       `services:\n  web:\n    build: { cmd: "cp behaviour.json {artifact}" }\n    run: { cmd: "node app.mjs {artifact}" }\n    watch: { include: [behaviour.json] }\n    listen: 127.0.0.1:${port}\n    health: { http: { path: /healthz } }\n    stop: { drain: 2s }\n    rollout: { strategy: canary, steps: [20, 50, 100], interval: 1500ms, key: header:x-user-id, group: ui, analysis: { minRequests: 10 } }\n`,

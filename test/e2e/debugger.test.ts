@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { AirlockRun, cleanupAfter, exampleOnFreePort, freePort, getOnce, isAlive, removeProject, tempProject } from './helpers.ts';
+import { AirlockRun, cleanupAfter, exampleOnFreePort, freePorts, getOnce, isAlive, removeProject, tempProject } from './helpers.ts';
 import { readStat } from '../../packages/airlock/src/supervise/proc.ts';
 
 /** delve's own JSON-RPC (API v2), one request per line, as an IDE speaks it. */
@@ -67,7 +67,8 @@ describe('debug: { delve: true } — a debugger on a stable address', () => {
 
   it('reaches the serving generation, follows a reload, and never fails or kills a generation paused at a breakpoint', async () => {
     const { dir, port } = await exampleOnFreePort('go-hello', '127.0.0.1:8080', cleanup);
-    const debugPort = await freePort();
+    // Not the service's port (two ports looked up apart may be the same one).
+    const debugPort = (await freePorts(2)).find((candidate) => candidate !== port) as number;
     const yaml = join(dir, 'airlock.yaml');
     // Fast probes and short grace periods: without the hold, a paused generation would be failed and killed within seconds.
     writeFileSync(
@@ -138,8 +139,7 @@ describe('debug: { inspect: true } — Node inspector on a stable address', () =
   it('reaches the serving generation and follows a reload', async () => {
     const dir = tempProject();
     cleanup(() => removeProject(dir));
-    const port = await freePort();
-    const debugPort = await freePort();
+    const [port, debugPort] = (await freePorts(2)) as [number, number];
     writeFileSync(join(dir, 'server.js'), "require('http').createServer((q, s) => s.end('v1')).listen(process.env.PORT, '127.0.0.1');\n");
     writeFileSync(
       join(dir, 'airlock.yaml'),

@@ -16,6 +16,24 @@ export const CLI = join(ROOT, 'packages', 'airlock', 'dist', 'cli', 'main.js');
 import { freePort } from '../../packages/airlock/src/swap/proxy-handoff.ts';
 export { freePort };
 
+/**
+ * Several loopback ports nobody listens on, all different: each is held open until all
+ * are found (two calls of freePort in a row may get the same port back from the kernel).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const { createServer } = await import('node:net');
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<import('node:net').Server>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    })),
+  );
+  const ports = servers.map((server) => (server.address() as import('node:net').AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
 /** A copy of an example (or an empty dir) in a fresh temp directory. */
 export function tempProject(example?: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-e2e-'));

@@ -31,10 +31,15 @@ describe('importing nodemon.json (and package.json nodemonConfig)', () => {
     });
   });
 
+  it('maps legacyWatch (polling) to watch.poll, at pollingInterval or nodemon\'s 100 ms', () => {
+    assert.equal((importNodemon(JSON.stringify({ exec: 'node a.js', legacyWatch: true })).service.watch as { poll?: string }).poll, '100ms');
+    assert.equal((importNodemon(JSON.stringify({ exec: 'node a.js', legacyWatch: true, pollingInterval: 1000 })).service.watch as { poll?: string }).poll, '1s');
+    assert.equal((importNodemon(JSON.stringify({ exec: 'node a.js', pollingInterval: 1000 })).service.watch as { poll?: string }).poll, undefined, 'nodemon ignores pollingInterval without legacyWatch');
+  });
+
   it('lists what does not map, and names the key a typo meant', () => {
     const { unmapped } = importNodemon(JSON.stringify({ exec: 'node a.js', legacyWatch: true, verbose: true, restartable: 'rs', events: { restart: 'echo hi' }, wtach: ['src'] }));
     assert.deepEqual(unmapped, [
-      'legacyWatch: polling; airlock uses native file events (inotify)',
       'verbose: output styling; airlock has --no-color, --quiet and --log-format',
       'restartable: airlock restarts on SIGHUP or `airlock restart`, not on typed input',
       'events: nodemon event hooks; airlock reports its events with --log-format json and on the control socket (/events)',

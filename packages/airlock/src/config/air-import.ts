@@ -142,7 +142,7 @@ export function importAir(source: string, fileName = '.air.toml'): AirImport {
     }
   }
   if (isTable(doc.proxy) && doc.proxy.enabled === true) {
-    unmapped.push('proxy: browser live-reload proxy; set listen (and a handoff) in airlock.yaml for a zero-downtime address');
+    unmapped.push('proxy: air\'s browser reload proxy; in airlock: listen (the app serves $PORT) with handoff: proxy and proxy: { liveReload: true } (docs/ui.md)');
   }
   for (const table of COSMETIC_TABLES) {
     if (isTable(doc[table])) for (const key of Object.keys(doc[table])) unmapped.push(`${table}.${key}: output styling; airlock has --no-color, --quiet and --log-format`);

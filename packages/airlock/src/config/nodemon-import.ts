@@ -9,8 +9,6 @@ const NODEMON_DEFAULT_EXT = ['js', 'mjs', 'cjs', 'json'];
 
 /** Why keys without an equivalent are left out. */
 const UNMAPPED: Readonly<Record<string, string>> = {
-  legacyWatch: 'polling; airlock uses native file events (inotify)',
-  pollingInterval: 'polling; airlock uses native file events (inotify)',
   verbose: 'output styling; airlock has --no-color, --quiet and --log-format',
   quiet: 'output styling; airlock has --no-color, --quiet and --log-format',
   colours: 'output styling; airlock has --no-color, --quiet and --log-format',
@@ -25,7 +23,10 @@ const UNMAPPED: Readonly<Record<string, string>> = {
   watchOptions: 'airlock uses native file events with its own settings (docs/watching.md)',
 };
 
-const MAPPED = ['watch', 'ext', 'ignore', 'exec', 'script', 'args', 'nodeArgs', 'delay', 'signal', 'env', 'cwd'];
+const MAPPED = ['watch', 'ext', 'ignore', 'exec', 'script', 'args', 'nodeArgs', 'delay', 'signal', 'env', 'cwd', 'legacyWatch', 'pollingInterval'];
+
+/** nodemon polls (legacyWatch) every pollingInterval ms, 100 unless it says otherwise. */
+const NODEMON_POLLING_MS = 100;
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -89,6 +90,7 @@ export function importNodemon(source: string, fileName = 'nodemon.json'): AirImp
   const watch: Json = { include, exclude };
   const delay = delayMs(config.delay);
   if (delay !== undefined) watch.debounce = formatMs(delay);
+  if (config.legacyWatch === true) watch.poll = formatMs(typeof config.pollingInterval === 'number' && config.pollingInterval > 0 ? config.pollingInterval : NODEMON_POLLING_MS);
   service.watch = watch;
   if (typeof config.signal === 'string') service.stop = { signal: config.signal };
 
