@@ -41,13 +41,18 @@ interface Path {
   stop(): Promise<void>;
 }
 
+/** A server started in its own process group, ended with all of it (nginx's workers outlive a killed master). */
 function daemon(name: string, port: number, child: ChildProcess): Path {
   return {
     name,
     port,
     stop: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {
+        // already gone
+      }
       await exited;
     },
   };
@@ -59,7 +64,7 @@ async function nginx(dir: string, port: number, upstream: number): Promise<Path>
     conf,
     `worker_processes 1;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx.error.log;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  upstream app { server 127.0.0.1:${upstream}; keepalive 64; }\n  server {\n    listen 127.0.0.1:${port};\n    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`,
   );
-  const child = spawn('nginx', ['-c', conf, '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore' });
+  const child = spawn('nginx', ['-c', conf, '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore', detached: true });
   await pollUntil(port, 'hello');
   return daemon('nginx 1.22, 1 worker, keepalive upstream', port, child);
 }
@@ -70,7 +75,7 @@ async function haproxy(dir: string, port: number, upstream: number): Promise<Pat
     cfg,
     `global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  option http-keep-alive\nfrontend f\n  bind 127.0.0.1:${port}\n  default_backend b\nbackend b\n  http-reuse always\n  server app 127.0.0.1:${upstream}\n`,
   );
-  const child = spawn('haproxy', ['-f', cfg, '-db'], { stdio: 'ignore' });
+  const child = spawn('haproxy', ['-f', cfg, '-db'], { stdio: 'ignore', detached: true });
   await pollUntil(port, 'hello');
   return daemon('HAProxy 2.6, 1 thread', port, child);
 }
