@@ -37,8 +37,8 @@ export class LiveReload {
   /** The build failure pages show until a good build serves. */
   #failure: Failure | undefined;
   #serving: number | undefined;
-  /** Output of builds under way, for the overlay. */
-  readonly #output = new Map<number, string[]>();
+  /** The output of the service's build under way (one at a time: its reloads run in turn), for the overlay. */
+  #build: { readonly generation: number; readonly lines: string[] } | undefined;
   readonly #unsubscribe: () => void;
   readonly #keepAlive: NodeJS.Timeout;
   readonly #script: string;
@@ -50,16 +50,15 @@ export class LiveReload {
     this.#script = clientScript(LIVE_PREFIX);
     this.#unsubscribe = bus.subscribe((event) => {
       if (event.service !== service) return;
-      if (event.type === 'build.started') this.#output.set(event.generation, []);
+      if (event.type === 'build.started') this.#build = { generation: event.generation, lines: [] };
       else if (event.type === 'build.output') {
-        const lines = this.#output.get(event.generation);
+        const lines = this.#build?.generation === event.generation ? this.#build.lines : undefined;
         if (lines !== undefined && lines.length < OUTPUT_LINES) lines.push(event.line);
       } else if (event.type === 'build.failed') {
-        this.#failure = { service, generation: event.generation, message: event.message, locations: event.locations, output: this.#output.get(event.generation) ?? [] };
-        this.#output.delete(event.generation);
+        const output = this.#build?.generation === event.generation ? this.#build.lines : [];
+        this.#failure = { service, generation: event.generation, message: event.message, locations: event.locations, output };
         this.#send('failed', this.#failure);
       } else if (event.type === 'reload.ready') {
-        this.#output.delete(event.generation);
         this.#failure = undefined;
         this.#serving = event.generation;
         // Only stylesheets changed: the page swaps them and keeps its state (scroll, form input).

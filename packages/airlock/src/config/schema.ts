@@ -321,10 +321,12 @@ export const serviceSchema = z
       }
     }
     const handoff = service.handoff;
+    // What planService makes of it when unset.
+    const effective = handoff ?? (service.listen ? 'proxy' : 'restart');
     if ((handoff === 'fd' || handoff === 'proxy' || handoff === 'tcp-proxy') && service.listen === undefined) {
       ctx.addIssue({ code: 'custom', path: ['handoff'], message: `handoff ${handoff} needs listen (the address airlock serves); add listen: 127.0.0.1:PORT` });
     }
-    if (service.rollout.strategy === 'canary' && (handoff ?? (service.listen ? 'proxy' : 'restart')) !== 'proxy') {
+    if (service.rollout.strategy === 'canary' && effective !== 'proxy') {
       ctx.addIssue({
         code: 'custom',
         path: ['rollout', 'strategy'],
@@ -338,7 +340,7 @@ export const serviceSchema = z
       ctx.addIssue({ code: 'custom', path: ['node'], message: 'choose one preset: go or node, not both' });
     }
     checkDebug(service, ctx);
-    if (service.proxy.liveReload && (handoff ?? (service.listen ? 'proxy' : 'restart')) !== 'proxy') {
+    if (service.proxy.liveReload && effective !== 'proxy') {
       ctx.addIssue({ code: 'custom', path: ['proxy', 'liveReload'], message: `live reload rewrites HTML in airlock's HTTP proxy: it needs listen and handoff: proxy, not ${handoff ?? 'restart'}` });
     }
   });
@@ -391,13 +393,16 @@ function checkDependencies(services: Record<string, { dependsOn: string[]; resta
   }
 }
 
+/** Where the dashboard listens unless told (`ui:` without listen, `--ui` without an address). */
+export const UI_LISTEN_DEFAULT = '127.0.0.1:9465';
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   metrics: z
     .strictObject({ listen: listenAddress.describe('Where GET /metrics (Prometheus text) is served, e.g. 127.0.0.1:9464.') })
     .optional(),
   ui: z
-    .strictObject({ listen: listenAddress.prefault('127.0.0.1:9465').describe('Where `airlock dev` serves its dashboard (docs/ui.md); loopback by default.') })
+    .strictObject({ listen: listenAddress.prefault(UI_LISTEN_DEFAULT).describe('Where `airlock dev` serves its dashboard (docs/ui.md); loopback by default.') })
     .optional()
     .describe('The local dashboard, as with `airlock dev --ui`.'),
   /** How many builds may run at once across services (default: the number of cores). */

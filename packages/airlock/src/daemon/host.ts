@@ -105,26 +105,22 @@ export class AirlockHost {
         return reloader?.rejected;
       },
     };
-    const control = await startControl(socket, target, bus).catch(async (error: unknown) => {
-      await metrics?.close();
-      await tracing?.close();
-      throw error;
-    });
-    const ui = options.ui
-      ? await Dashboard.open(options.ui, bus, target).catch(async (error: unknown) => {
-          await control.close();
-          await metrics?.close();
-          await tracing?.close();
-          throw error;
-        })
-      : undefined;
-    if (ui) bus.emit({ type: 'notice', service: 'airlock', message: `dashboard: ${ui.url}` });
+    // What is open so far, closed newest first: at stop, or when a later one cannot open.
+    const opened: { close(): Promise<void> }[] = [...(tracing ? [tracing] : []), ...(metrics ? [metrics] : [])];
     host.#closeAround = async () => {
-      await ui?.close();
-      await control.close();
-      await metrics?.close();
-      await tracing?.close();
+      for (const piece of [...opened].reverse()) await piece.close();
     };
+    const open = async <T extends { close(): Promise<void> }>(opening: Promise<T>): Promise<T> => {
+      const piece = await opening.catch(async (error: unknown) => {
+        await host.#closeAround();
+        throw error;
+      });
+      opened.push(piece);
+      return piece;
+    };
+    await open(startControl(socket, target, bus));
+    const ui = options.ui ? await open(Dashboard.open(options.ui, bus, target)) : undefined;
+    if (ui) bus.emit({ type: 'notice', service: 'airlock', message: `dashboard: ${ui.url}` });
     return host;
   }
 

@@ -1,17 +1,10 @@
 import { descendants, isSameProcess, readStat, type ProcStat } from '../supervise/proc.js';
 import type { ProcessControl } from '../supervise/process-control.js';
 import type { Supervised } from '../supervise/spawn.js';
+import { signalPid } from '../supervise/stop.js';
 
 /** How often dlv is looked at once its program was told to stop. */
 const FOLLOW_MS = 50;
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // already gone
-  }
-}
 
 /** The program dlv runs: its child (in a process group of its own). */
 function programsOf(dlv: Supervised): ProcStat[] {
@@ -32,12 +25,12 @@ export function delveControl(): ProcessControl {
   return {
     deliverStop: (dlv, name) => {
       const programs = programsOf(dlv);
-      if (programs.length === 0) return signal(dlv.pid, name);
-      for (const program of programs) signal(program.pid, name);
+      if (programs.length === 0) return signalPid(dlv.pid, name);
+      for (const program of programs) signalPid(program.pid, name);
       const follow = setInterval(() => {
         if (programs.some(isSameProcess)) return;
         clearInterval(follow);
-        signal(dlv.pid, 'SIGTERM');
+        signalPid(dlv.pid, 'SIGTERM');
       }, FOLLOW_MS);
       void dlv.ended.then(() => clearInterval(follow));
     },

@@ -13,6 +13,6 @@ import picomatch from 'picomatch';
 export function splitRestartOnly(paths: readonly string[], globs: readonly string[], builtFrom: ReadonlySet<string> = new Set()): { build: string[]; restart: string[] } {
   if (globs.length === 0) return { build: [...paths], restart: [] };
   const matches = picomatch([...globs], { dot: true });
-  const restart = paths.filter((path) => !builtFrom.has(path) && matches(path));
-  return { build: paths.filter((path) => !restart.includes(path)), restart };
+  const restart = new Set(paths.filter((path) => !builtFrom.has(path) && matches(path)));
+  return { build: paths.filter((path) => !restart.has(path)), restart: [...restart] };
 }

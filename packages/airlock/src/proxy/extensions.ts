@@ -23,7 +23,7 @@ export interface OwnRoutes {
  *
  * @example
  *   const live = new LiveReload(service, bus);
- *   new ServiceRunner(plan, bus, { proxy: { interceptors: [live.interceptor], routes: [live.routes] } });
+ *   new ServiceRunner(plan, bus, { proxy: live.extensions }); // { interceptors: [appendToPages(…)], routes: [{ prefix: '/__airlock/live/', … }] }
  */
 export interface ProxyExtensions {
   readonly interceptors?: readonly ResponseInterceptor[];

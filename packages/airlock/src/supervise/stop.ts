@@ -31,7 +31,8 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function signalPid(pid: number, signal: NodeJS.Signals): void {
+/** Sends a signal to one process; one that is gone already is no error. */
+export function signalPid(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
   } catch {

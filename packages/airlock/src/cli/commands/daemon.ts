@@ -1,7 +1,7 @@
 import { discoverConfig, type ServiceFlags } from '../../config/discover.js';
 import { planServices } from '../../config/plan.js';
 import { AirlockError } from '../../errors.js';
-import { listenAddress } from '../../config/schema.js';
+import { listenAddress, UI_LISTEN_DEFAULT } from '../../config/schema.js';
 import { AirlockHost } from '../../daemon/host.js';
 import { subscribeJson } from '../../observe/json.js';
 import { subscribePretty } from '../../observe/pretty.js';
@@ -16,7 +16,7 @@ import { findExecutable } from '../../supervise/find-executable.js';
 /** Where the dashboard listens: --ui (its address, or the default), else ui: in airlock.yaml, else nowhere. */
 function uiAddress(flag: boolean | string | undefined, configured: { host: string; port: number } | undefined): { host: string; port: number } | undefined {
   if (flag === undefined || flag === false) return configured;
-  const parsed = listenAddress.safeParse(flag === true ? (configured ? `${configured.host}:${configured.port}` : '127.0.0.1:9465') : flag);
+  const parsed = listenAddress.safeParse(flag === true ? (configured ? `${configured.host}:${configured.port}` : UI_LISTEN_DEFAULT) : flag);
   if (!parsed.success) throw new AirlockError('USAGE_FLAG', `--ui ${String(flag)}: expected an address such as 127.0.0.1:9465, :9465 or 9465`);
   return parsed.data;
 }
