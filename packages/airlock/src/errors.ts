@@ -186,6 +186,21 @@ export const catalog = {
     when: 'A release failed its health gate (or was rolled back) on this machine; it is marked bad on disk and never applied again.',
     howTo: 'Fix the release and publish a higher version; the previous release keeps serving.',
   },
+  NATS_UNREACHABLE: {
+    exit: 2,
+    when: 'A release command, an agent or the fleet controller could not reach the NATS server(s) of a `nats://` repository, or was refused by them (authentication, permissions).',
+    howTo: 'Check that nats-server runs at the address given (`nats-server -js`), and the credentials: user:pass@ or token@ in the URL, or NATS_CREDS, NATS_NKEY, NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CA/NATS_CERT/NATS_KEY. An agent keeps serving its release meanwhile.',
+  },
+  NATS_SERVER: {
+    exit: 1,
+    when: 'The NATS server answers but cannot hold a release repository: JetStream is not enabled, the server is older than 2.9, or a bucket it created does not have the settings asked for (read back after creating it).',
+    howTo: 'Start nats-server with JetStream (`nats-server -js`, or `jetstream {}` in its config), version 2.9 or newer; in a cluster, every node needs JetStream.',
+  },
+  RELEASE_CONFLICT: {
+    exit: 1,
+    when: 'Two writers changed a `nats://` repository at once (two publishes, or a publish during a fleet rollout step): the second one\'s compare-and-set failed, and nothing of it became the channel\'s.',
+    howTo: 'Run the command again: it starts from what the other writer made.',
+  },
   START_FAILED: {
     exit: 1,
     when: 'The run command could not be started (not found, not executable).',

@@ -195,8 +195,8 @@ export type AirlockEvent =
   | (Base & { readonly type: 'release.checked'; readonly channel: string; readonly newest: number | undefined; readonly running: number | undefined })
   /** A release channel or a release was refused (TUF, replay, bad mark, no release): nothing of it runs; what runs keeps serving. */
   | (Base & { readonly type: 'release.refused'; readonly channel: string; readonly version: number | undefined; readonly code: string; readonly message: string })
-  /** A verified release takes traffic as `generation`. */
-  | (Base & { readonly type: 'release.applied'; readonly channel: string; readonly version: number; readonly generation: number; readonly sha256: string })
+  /** A verified release takes traffic as `generation` (`canary`: as a fleet rollout's canary on this host). */
+  | (Base & { readonly type: 'release.applied'; readonly channel: string; readonly version: number; readonly generation: number; readonly sha256: string; readonly canary?: boolean })
   /** A release failed its health gate or was rolled back: it is marked bad on disk and never applied again. */
   | (Base & { readonly type: 'release.rolled_back'; readonly channel: string; readonly version: number; readonly generation: number; readonly code: string; readonly reason: string })
   | (Base & { readonly type: 'error'; readonly code: string; readonly message: string })

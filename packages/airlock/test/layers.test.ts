@@ -37,8 +37,10 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   // The composition root: wires, holds no stage logic.
   // Signed releases: the TUF repository, the agent's artifact source.
   release: ['config', 'pipeline'],
-  daemon: ['config', 'supervise', 'build', 'detect', 'live-config', 'pipeline', 'release', 'observe', 'control', 'debug', 'browser'],
-  cli: ['config', 'watch', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout', 'observe', 'control', 'detect', 'live-config', 'pipeline', 'release', 'daemon', 'debug', 'browser'],
+  // Fleets on NATS JetStream: agents' heartbeats, the fleet rollout controller.
+  fleet: ['config', 'proxy', 'rollout', 'release'],
+  daemon: ['config', 'supervise', 'build', 'detect', 'live-config', 'pipeline', 'release', 'observe', 'control', 'debug', 'browser', 'fleet'],
+  cli: ['config', 'watch', 'supervise', 'build', 'health', 'proxy', 'swap', 'rollout', 'observe', 'control', 'detect', 'live-config', 'pipeline', 'release', 'daemon', 'debug', 'browser', 'fleet'],
   'errors.ts': [],
   'clock.ts': [],
   'atomic-file.ts': [],

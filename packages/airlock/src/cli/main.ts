@@ -30,6 +30,7 @@ interface SessionFlags {
   once?: boolean;
   clear?: boolean;
   notify?: boolean;
+  host?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -84,9 +85,9 @@ function commandTypo(names: readonly string[], error: unknown): AirlockError | u
 
 async function daemonAction(mode: 'dev' | 'run' | 'agent', names: string[], options: ServiceFlagOptions & SessionFlags, command: Command): Promise<void> {
   let code: number;
-  const { ui, once, clear, notify, ...flags } = options;
+  const { ui, once, clear, notify, host, ...flags } = options;
   try {
-    code = await runDaemon(names, flags, globals(command), mode, { ui, once, clear, notify });
+    code = await runDaemon(names, flags, globals(command), mode, { ui, once, clear, notify, host });
   } catch (error) {
     throw commandTypo(names, error) ?? error;
   }
@@ -113,7 +114,8 @@ program
   .command('agent')
   .description('run the services that take their versions from a signed release channel (release: in airlock.yaml); swap to each new verified release')
   .argument('[services...]', 'services to run (default: all; at least one needs release:)')
-  .action((names: string[], _options: unknown, command: Command) => daemonAction('agent', names, {}, command));
+  .option('--host <id>', "this agent's id in a fleet: heartbeats and fleet rollouts name it (default: the machine's hostname)")
+  .action((names: string[], options: { host?: string }, command: Command) => daemonAction('agent', names, { host: options.host }, command));
 
 registerRelease(program);
 

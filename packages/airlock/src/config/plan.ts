@@ -280,7 +280,7 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     stop: { signal: service.stop.signal, timeoutMs: service.stop.timeout, drainMs: service.stop.drain },
     release: service.release
       ? {
-          from: /^https?:\/\//.test(service.release.from) ? service.release.from : resolve(dir, service.release.from),
+          from: /^[a-z+]+:\/\//.test(service.release.from) ? service.release.from : resolve(dir, service.release.from),
           channel: service.release.channel,
           trust: resolve(dir, service.release.trust),
           pollMs: service.release.poll,

@@ -1,3 +1,4 @@
+import { parseLocation } from './release-location.js';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { formatMs, parseDuration } from './duration.js';
@@ -269,13 +270,23 @@ export const serviceSchema = z
       .describe('Plugins the app hosts itself (@airlock/runtime/plugins, docs/plugins.md).'),
     release: z
       .strictObject({
-        from: z.string().min(1).describe('The release channel: a directory `airlock release init` wrote (relative to dir), or the http(s) URL of `airlock release serve`.'),
+        from: z
+          .string()
+          .min(1)
+          .superRefine((from, ctx) => {
+            try {
+              parseLocation(from, 'release.from');
+            } catch (error) {
+              ctx.addIssue({ code: 'custom', message: (error as Error).message });
+            }
+          })
+          .describe('The release channel: a directory `airlock release init` wrote (relative to dir), the http(s) URL of `airlock release serve`, or nats://HOST:PORT/REPO (a repository in NATS JetStream, docs/fleet.md).'),
         channel: z
           .string()
           .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a channel name: letters, digits, ".", "_" or "-", e.g. stable')
           .describe('The channel to follow, e.g. stable.'),
         trust: z.string().min(1).describe('The root metadata trusted first (KEYDIR/1.root.json from `airlock release init`), relative to dir.'),
-        poll: duration('5s', { minMs: 100 }).describe('How often the channel is checked for a newer release; at least 100ms.'),
+        poll: duration('5s', { minMs: 100 }).describe('How often the channel is checked for a newer release; at least 100ms. With nats:// a watch tells the agent at once, and the poll is only the backstop.'),
       })
       .optional()
       .describe('Take new versions from a signed release channel (`airlock agent`, docs/releases.md) instead of building them.'),

@@ -34,6 +34,8 @@ export interface DaemonOptions {
   readonly controlSocket?: string;
   /** Where each service's new artifacts come from (default: its release channel when it has `release:`, else its builds in the shared build slots). */
   readonly source?: SourceFactory;
+  /** This machine's id in a fleet (`airlock agent --host`; default its hostname). */
+  readonly host?: string;
 }
 
 export type { Applied };
@@ -177,7 +179,7 @@ export class Daemon {
   /** A service's runner; `generationsFrom`: the newest generation of the one it replaces. */
   #runner(plan: ServicePlan, generationsFrom?: number): ServiceRunner {
     const { traceContext, watch, controlSocket } = this.options;
-    const source = this.options.source ?? sourceFor(this.#slots);
+    const source = this.options.source ?? sourceFor(this.#slots, this.options.host);
     const spawnHooks = [this.#debuggers.hook(plan.name)];
     const proxy = plan.proxy.liveReload && watch ? this.#liveReload(plan.name).extensions : undefined;
     return new ServiceRunner(plan, this.bus, { slots: this.#slots, traceContext, dev: watch, controlSocket, source, generationsFrom, spawnHooks, proxy });

@@ -11,6 +11,8 @@ import { startReaper } from '../supervise/reaper.js';
 import { Daemon } from './daemon.js';
 import { Dashboard } from '../browser/dashboard.js';
 import { untilReady } from './once.js';
+import { FleetReporter } from '../fleet/reporter.js';
+import { closeNatsConnections } from '../release/nats/shared.js';
 
 /**
  * "nothing left running", said only once checked: every process in this airlock's
@@ -43,6 +45,8 @@ export interface HostOptions {
   readonly once?: boolean;
   /** `--ui` or ui: in airlock.yaml: where the dashboard listens. */
   readonly ui?: { readonly host: string; readonly port: number };
+  /** An agent's host id in a fleet (`airlock agent --host`): its services beat under it and a rollout names it. */
+  readonly fleetHost?: string;
 }
 
 /**
@@ -89,6 +93,7 @@ export class AirlockHost {
       configFile: loaded.file,
       ownOutput: options.ownOutput,
       source: options.source,
+      host: options.fleetHost,
     });
     const host = new AirlockHost(bus, daemon, options);
     // airlock dev applies edits of airlock.yaml as they are saved; airlock run on SIGHUP.
@@ -106,7 +111,10 @@ export class AirlockHost {
       },
     };
     // What is open so far, closed newest first: at stop, or when a later one cannot open.
-    const opened: { close(): Promise<void> }[] = [...(tracing ? [tracing] : []), ...(metrics ? [metrics] : [])];
+    // Heartbeats of the services that follow a nats:// repository; the NATS connections close last.
+    const heartbeats = options.fleetHost === undefined ? undefined : FleetReporter.start(plans, bus, options.fleetHost);
+    const nats = { close: closeNatsConnections };
+    const opened: { close(): Promise<void> }[] = [nats, ...(tracing ? [tracing] : []), ...(metrics ? [metrics] : []), ...(heartbeats ? [heartbeats] : [])];
     host.#closeAround = async () => {
       for (const piece of [...opened].reverse()) await piece.close();
     };

@@ -165,7 +165,7 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
       case 'release.refused':
         return fail(s, event.code, `${event.message}; what runs keeps serving`);
       case 'release.applied':
-        return say(s, palette.green(`release ${event.version} (${event.channel}) serves as g${event.generation}, sha256 ${event.sha256.slice(0, 12)}`));
+        return say(s, palette.green(`release ${event.version} (${event.channel}${event.canary ? ', fleet canary' : ''}) serves as g${event.generation}, sha256 ${event.sha256.slice(0, 12)}`));
       case 'release.rolled_back':
         return fail(s, event.code, `release ${event.version} (${event.channel}) marked bad: ${event.reason}`);
       case 'error':

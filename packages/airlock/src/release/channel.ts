@@ -5,6 +5,7 @@ import { Updater } from 'tuf-js';
 import { AirlockError } from '../errors.js';
 import { locate } from './fetchers.js';
 import { releaseOf, type ReleaseCustom } from './repository.js';
+import { fleetStateOf, rolloutTargetPath, type FleetState } from './rollout-role.js';
 
 /** A release of one service on one channel, as the verified targets metadata lists it. */
 export interface Release extends ReleaseCustom {
@@ -20,6 +21,8 @@ export interface ChannelOptions {
   readonly trust: string;
   /** Where the client keeps the metadata it verified (newer roots, the last timestamp, snapshot, targets). */
   readonly cacheDir: string;
+  /** nats://: wait for a server to answer (an agent, the default) or fail at once (a command). */
+  readonly waitForServer?: boolean;
 }
 
 /**
@@ -48,11 +51,13 @@ export class ReleaseChannel {
     mkdirSync(metadataDir, { recursive: true });
     // The first time only: later refreshes start from the newest root already verified.
     if (!existsSync(join(metadataDir, 'root.json'))) copyFileSync(this.options.trust, join(metadataDir, 'root.json'));
-    const { metadataBaseUrl, targetBaseUrl, fetcher } = locate(this.options.from);
+    const { metadataBaseUrl, targetBaseUrl, fetcher } = locate(this.options.from, this.options.waitForServer ?? true);
     const updater = new Updater({ metadataDir, metadataBaseUrl, targetBaseUrl, fetcher, config: { fetchRetries: 0, fetchTimeout: 30_000 } });
     try {
       await updater.refresh();
     } catch (error) {
+      // The transport's own failures (NATS away, no such repository) are not a refusal of what it sent.
+      if (error instanceof AirlockError) throw error;
       throw new AirlockError('RELEASE_REFUSED', `${this.options.from}: the TUF client refused the channel: ${(error as Error).message}`, { cause: error });
     }
     this.#updater = updater;
@@ -63,6 +68,27 @@ export class ReleaseChannel {
       .filter(({ release }) => release?.service === service && release.channel === channel)
       .map(({ target, release }) => ({ ...(release as ReleaseCustom), target, sha256: target.hashes.sha256 ?? '' }))
       .sort((a, b) => b.version - a.version);
+  }
+
+  /**
+   * The fleet rollout state of `service` on `channel` as of the last refresh, verified
+   * through the delegation to the rollout key (undefined: no rollout was ever written, or
+   * a repository without the rollout role). A state signed by another key, or rolled back
+   * to an older version, is refused like any other metadata.
+   */
+  async fleetState(service: string, channel: string): Promise<FleetState | undefined> {
+    const updater = this.#updater;
+    if (updater === undefined) throw new Error('fleetState before releases(): nothing verified yet');
+    let info: TargetFile | undefined;
+    try {
+      info = await updater.getTargetInfo(rolloutTargetPath(service, channel));
+    } catch (error) {
+      throw new AirlockError('RELEASE_REFUSED', `${this.options.from}: the TUF client refused the rollout state of ${service} on ${channel}: ${(error as Error).message}`, { cause: error });
+    }
+    if (info === undefined) return undefined;
+    const state = fleetStateOf(info.custom);
+    if (state === undefined) throw new AirlockError('RELEASE_REFUSED', `${this.options.from}: the rollout state of ${service} on ${channel} is signed but not in the shape airlock writes: ${JSON.stringify(info.custom).slice(0, 200)}`);
+    return state;
   }
 
   /** Downloads a release listed by the last refresh into `file` (tuf-js checks its length and hash while it streams). */

@@ -4,6 +4,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BaseFetcher, type Fetcher } from 'tuf-js';
 // tuf-js tells "no newer root" from a 404 by this class (its index does not export it).
 import { DownloadHTTPError } from 'tuf-js/dist/error.js';
+import { parseLocation } from '../config/release-location.js';
+import { NatsFetcher, natsBaseUrls } from './nats/fetcher.js';
 
 /**
  * tuf-js's fetcher for a repository in a directory (file: URLs): a missing file is a 404,
@@ -23,9 +25,11 @@ class DirFetcher extends BaseFetcher {
   }
 }
 
-/** Where a repository is (a directory or an http(s) URL): its metadata and targets base URLs and the fetcher for them. */
-export function locate(from: string): { metadataBaseUrl: string; targetBaseUrl: string; fetcher: Fetcher | undefined } {
-  if (/^https?:\/\//.test(from)) {
+/** Where a repository is (a directory, an http(s) URL, nats://): its metadata and targets base URLs and the fetcher for them. */
+export function locate(from: string, waitForServer = true): { metadataBaseUrl: string; targetBaseUrl: string; fetcher: Fetcher | undefined } {
+  const location = parseLocation(from);
+  if (location.kind === 'nats') return { ...natsBaseUrls(location), fetcher: new NatsFetcher(location, 'airlock', waitForServer) };
+  if (location.kind === 'http') {
     const base = from.endsWith('/') ? from : `${from}/`;
     // undefined: tuf-js's own fetcher (timeouts, retries of 5xx).
     return { metadataBaseUrl: `${base}metadata/`, targetBaseUrl: `${base}targets/`, fetcher: undefined };

@@ -8,6 +8,8 @@ import { AirlockError } from '../errors.js';
 /** The four top-level TUF roles. */
 export const ROLES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
 export type Role = (typeof ROLES)[number];
+/** A role with a key: the top-level four, and rollout (the fleet controller's online key, delegated by targets for rollout/ paths only). */
+export type KeyRole = Role | 'rollout';
 
 /** One private key and its TUF public key (Ed25519). */
 export interface SigningKey {
@@ -16,12 +18,12 @@ export interface SigningKey {
 }
 
 /** The file a role's i-th key (from 1) is kept in: root.key, root-2.key, targets.key… */
-export function keyFileName(role: Role, index = 1): string {
+export function keyFileName(role: KeyRole, index = 1): string {
   return index === 1 ? `${role}.key` : `${role}-${index}.key`;
 }
 
 /** The variable that may hold the key instead (CI): AIRLOCK_RELEASE_KEY_ROOT, AIRLOCK_RELEASE_KEY_ROOT_2… */
-export function keyEnvName(role: Role, index = 1): string {
+export function keyEnvName(role: KeyRole, index = 1): string {
   return `AIRLOCK_RELEASE_KEY_${role.toUpperCase()}${index === 1 ? '' : `_${index}`}`;
 }
 
@@ -45,7 +47,7 @@ function signingKey(privateKey: KeyObject): SigningKey {
  * @example
  *   const root = generateKey('keys', 'root'); // keys/root.key
  */
-export function generateKey(dir: string, role: Role, index = 1): SigningKey {
+export function generateKey(dir: string, role: KeyRole, index = 1): SigningKey {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, keyFileName(role, index));
   if (existsSync(file)) throw new AirlockError('RELEASE_KEYS', `${file} already exists; a key is never overwritten (move it away first if you mean to replace it)`);
@@ -63,7 +65,7 @@ export function generateKey(dir: string, role: Role, index = 1): SigningKey {
  *   const targets = loadKey('keys', 'targets');
  *   metadata.sign(targets.sign);
  */
-export function loadKey(dir: string | undefined, role: Role, index = 1, env: NodeJS.ProcessEnv = process.env): SigningKey {
+export function loadKey(dir: string | undefined, role: KeyRole, index = 1, env: NodeJS.ProcessEnv = process.env): SigningKey {
   const variable = keyEnvName(role, index);
   const fromEnv = env[variable];
   const file = dir === undefined ? undefined : join(dir, keyFileName(role, index));

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Metadata, MetadataKind, type Root, type Snapshot, type TargetFile, type Targets, type Timestamp } from '@tufjs/models';
+import { Metadata, MetadataKind, MetaFile, Snapshot, Timestamp, type Root, type TargetFile, type Targets } from '@tufjs/models';
 import { AirlockError } from '../errors.js';
 import { writeAtomic } from '../atomic-file.js';
-import type { Role } from './keys.js';
+import { loadKey, type Role } from './keys.js';
 
 export const DAY_MS = 86_400_000;
 export const SPEC_VERSION = '1.0.31';
@@ -15,13 +15,15 @@ export interface ReleaseCustom {
   readonly service: string;
   readonly channel: string;
   readonly version: number;
+  /** Published with --staged: not the head until a fleet rollout promotes it. */
+  readonly staged?: boolean;
 }
 
 /** Reads a release's custom fields from a target; undefined for a target airlock did not publish. */
 export function releaseOf(target: TargetFile): ReleaseCustom | undefined {
-  const { service, channel, version } = target.custom as Partial<ReleaseCustom>;
+  const { service, channel, version, staged } = target.custom as Partial<ReleaseCustom>;
   if (typeof service !== 'string' || typeof channel !== 'string' || typeof version !== 'number' || !Number.isSafeInteger(version)) return undefined;
-  return { service, channel, version };
+  return { service, channel, version, ...(staged === true ? { staged } : {}) };
 }
 
 export function expires(now: Date, ms: number): string {
@@ -61,4 +63,21 @@ export function currentRoot(dir: string): Metadata<Root> {
   let version = 1;
   while (existsSync(join(metadataDir(dir), `${version + 1}.root.json`))) version += 1;
   return read(dir, MetadataKind.Root, `${version}.root.json`);
+}
+
+/** The version of each targets metadata file a snapshot names (targets.json, rollout.json). */
+export function metaVersions(snapshot: Metadata<Snapshot>): Record<string, number> {
+  return Object.fromEntries(Object.entries(snapshot.signed.meta).map(([name, meta]) => [name, meta.version]));
+}
+
+/** Signs and writes a new snapshot (naming each targets file's version in `meta`) and a new timestamp naming it. */
+export function resign(dir: string, keysDir: string | undefined, snapshotVersion: number, meta: Record<string, number>, now: Date, timestampMs: number, timestampVersion: number): void {
+  const files = Object.fromEntries(Object.entries(meta).map(([name, version]) => [name, new MetaFile({ version })]));
+  const snapshot = new Metadata(new Snapshot({ version: snapshotVersion, specVersion: SPEC_VERSION, expires: expires(now, DEFAULT_EXPIRY_MS.snapshot), meta: files }));
+  snapshot.sign(loadKey(keysDir, 'snapshot').sign, false);
+  write(dir, `${snapshotVersion}.snapshot.json`, snapshot);
+  const timestamp = new Metadata(new Timestamp({ version: timestampVersion, specVersion: SPEC_VERSION, expires: expires(now, timestampMs), snapshotMeta: new MetaFile({ version: snapshotVersion }) }));
+  timestamp.sign(loadKey(keysDir, 'timestamp').sign, false);
+  // Last: the timestamp is where every client starts, so until it lands nothing new is seen.
+  write(dir, 'timestamp.json', timestamp);
 }

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp } from '@tufjs/models';
+import { Metadata, Root, TargetFile, Targets, Timestamp } from '@tufjs/models';
 import { AirlockError } from '../errors.js';
 import { writeAtomic } from '../atomic-file.js';
 import { generateKey, loadKey, ROLES, type Role, type SigningKey } from './keys.js';
-import { current, DEFAULT_EXPIRY_MS, expires, metadataDir, releaseOf, SPEC_VERSION, write, type ReleaseCustom } from './metadata-io.js';
+import { emptyRolloutMetadata, ROLLOUT_ROLE, withRolloutDelegation } from './rollout-role.js';
+import { current, DEFAULT_EXPIRY_MS, expires, metadataDir, metaVersions, releaseOf, resign, SPEC_VERSION, write, type ReleaseCustom } from './metadata-io.js';
 
-export { DEFAULT_EXPIRY_MS, releaseOf, type ReleaseCustom };
+export { DEFAULT_EXPIRY_MS, metaVersions, releaseOf, resign, type ReleaseCustom };
 
 /** Service and channel names become path segments of a target: nothing that could climb out. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -15,17 +16,6 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Root keys needed to sign a new root: 1 to 9. */
 export function checkRootThreshold(threshold: number): void {
   if (!Number.isInteger(threshold) || threshold < 1 || threshold > 9) throw new AirlockError('USAGE_FLAG', `--root-threshold must be a whole number from 1 to 9, got ${threshold}`);
-}
-
-/** Signs and writes a new snapshot (naming `targetsVersion`) and a new timestamp naming it. */
-export function resign(dir: string, keysDir: string | undefined, snapshotVersion: number, targetsVersion: number, now: Date, timestampMs: number, timestampVersion: number): void {
-  const snapshot = new Metadata(new Snapshot({ version: snapshotVersion, specVersion: SPEC_VERSION, expires: expires(now, DEFAULT_EXPIRY_MS.snapshot), meta: { 'targets.json': new MetaFile({ version: targetsVersion }) } }));
-  snapshot.sign(loadKey(keysDir, 'snapshot').sign, false);
-  write(dir, `${snapshotVersion}.snapshot.json`, snapshot);
-  const timestamp = new Metadata(new Timestamp({ version: timestampVersion, specVersion: SPEC_VERSION, expires: expires(now, timestampMs), snapshotMeta: new MetaFile({ version: snapshotVersion }) }));
-  timestamp.sign(loadKey(keysDir, 'timestamp').sign, false);
-  // Last: the timestamp is where every client starts, so until it lands nothing new is seen.
-  write(dir, 'timestamp.json', timestamp);
 }
 
 /**
@@ -55,10 +45,13 @@ export function initRepository(dir: string, keysDir: string, options: { rootThre
   mkdirSync(join(dir, 'targets'), { recursive: true });
   write(dir, '1.root.json', rootMetadata);
   write(dir, 'root.json', rootMetadata);
-  const targets = new Metadata(new Targets({ version: 1, specVersion: SPEC_VERSION, expires: expires(now, DEFAULT_EXPIRY_MS.targets) }));
+  // The rollout role (fleet rollouts, docs/fleet.md) signs rollout/ paths only, delegated here once.
+  const rollout = generateKey(keysDir, 'rollout');
+  const targets = new Metadata(withRolloutDelegation(new Targets({ version: 1, specVersion: SPEC_VERSION, expires: expires(now, DEFAULT_EXPIRY_MS.targets) }), rollout));
   targets.sign(others.targets.sign, false);
   write(dir, '1.targets.json', targets);
-  resign(dir, keysDir, 1, 1, now, DEFAULT_EXPIRY_MS.timestamp, 1);
+  write(dir, `1.${ROLLOUT_ROLE}.json`, emptyRolloutMetadata(rollout, now));
+  resign(dir, keysDir, 1, { 'targets.json': 1, [`${ROLLOUT_ROLE}.json`]: 1 }, now, DEFAULT_EXPIRY_MS.timestamp, 1);
   const trust = join(keysDir, '1.root.json');
   copyFileSync(join(metadataDir(dir), '1.root.json'), trust);
   return { trust };
@@ -68,6 +61,8 @@ export interface PublishOptions {
   readonly service: string;
   readonly channel: string;
   readonly version: number;
+  /** Added without becoming the channel's head: only a fleet rollout's canary hosts run it (docs/fleet.md). */
+  readonly staged?: boolean;
   /** How long the new timestamp is valid (default 1 day). */
   readonly timestampMs?: number;
   readonly now?: Date;
@@ -98,12 +93,12 @@ export function publish(dir: string, keysDir: string | undefined, file: string, 
   const stored = join(dir, 'targets', service, channel, String(version), `${sha256}.${basename(file)}`);
   mkdirSync(join(stored, '..'), { recursive: true });
   writeAtomic(stored, bytes);
-  const target = new TargetFile({ path, length: bytes.length, hashes: { sha256 }, unrecognizedFields: { custom: { service, channel, version } } });
-  const next = new Targets({ version: targets.signed.version + 1, specVersion: SPEC_VERSION, expires: expires(now, DEFAULT_EXPIRY_MS.targets), targets: { ...targets.signed.targets, [path]: target } });
+  const target = new TargetFile({ path, length: bytes.length, hashes: { sha256 }, unrecognizedFields: { custom: { service, channel, version, ...(options.staged ? { staged: true } : {}) } } });
+  const next = new Targets({ version: targets.signed.version + 1, specVersion: SPEC_VERSION, expires: expires(now, DEFAULT_EXPIRY_MS.targets), targets: { ...targets.signed.targets, [path]: target }, delegations: targets.signed.delegations });
   const signed = new Metadata(next);
   signed.sign(loadKey(keysDir, 'targets').sign, false);
   write(dir, `${next.version}.targets.json`, signed);
-  resign(dir, keysDir, snapshot.signed.version + 1, next.version, now, options.timestampMs ?? DEFAULT_EXPIRY_MS.timestamp, timestamp.signed.version + 1);
+  resign(dir, keysDir, snapshot.signed.version + 1, { ...metaVersions(snapshot), 'targets.json': next.version }, now, options.timestampMs ?? DEFAULT_EXPIRY_MS.timestamp, timestamp.signed.version + 1);
   return { target: path, sha256 };
 }
 

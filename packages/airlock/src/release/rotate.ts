@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { Metadata, Root, Targets, type Key } from '@tufjs/models';
 import { generateKey, keyFileName, loadKey, type Role, type SigningKey } from './keys.js';
-import { current, currentRoot, DEFAULT_EXPIRY_MS, expires, SPEC_VERSION, write } from './metadata-io.js';
-import { checkRootThreshold, resign } from './repository.js';
+import { current, currentRoot, DEFAULT_EXPIRY_MS, expires, metaVersions, resign, SPEC_VERSION, write } from './metadata-io.js';
+import { checkRootThreshold } from './repository.js';
 
 export interface RotateOptions {
   /** Root keys the new root needs (default: as many as now). */
@@ -68,11 +68,11 @@ export function rotateRoot(dir: string, keysDir: string, options: RotateOptions 
     let targetsVersion = targets.signed.version;
     if (replaced.has('targets')) {
       targetsVersion += 1;
-      const next = new Metadata(new Targets({ version: targetsVersion, specVersion: SPEC_VERSION, expires: expires(now, DEFAULT_EXPIRY_MS.targets), targets: targets.signed.targets }));
+      const next = new Metadata(new Targets({ version: targetsVersion, specVersion: SPEC_VERSION, expires: expires(now, DEFAULT_EXPIRY_MS.targets), targets: targets.signed.targets, delegations: targets.signed.delegations }));
       next.sign((replaced.get('targets') as SigningKey).sign, false);
       write(dir, `${targetsVersion}.targets.json`, next);
     }
-    resign(dir, keysDir, snapshot.signed.version + 1, targetsVersion, now, DEFAULT_EXPIRY_MS.timestamp, timestamp.signed.version + 1);
+    resign(dir, keysDir, snapshot.signed.version + 1, { ...metaVersions(snapshot), 'targets.json': targetsVersion }, now, DEFAULT_EXPIRY_MS.timestamp, timestamp.signed.version + 1);
   }
   return { version };
 }

@@ -9,6 +9,10 @@ import { syncDir } from '../atomic-file.js';
 import { isArchive, unpackRelease } from './unpack.js';
 import { AgentStateFile } from './agent-state.js';
 import { ReleaseChannel, type Release } from './channel.js';
+import { chooseRelease, type Choice } from './choice.js';
+import { hostname } from 'node:os';
+import { parseLocation } from '../config/release-location.js';
+import { watchTimestamp } from './nats/changes.js';
 
 /** Failures of a new generation that make its release bad (not an env file, not a refusal before it started). */
 const GATE_FAILURES = new Set(['HEALTH_FAILED', 'START_TIMEOUT', 'PROCESS_CRASHED', 'START_FAILED', 'MEMORY_GROWTH', 'PORT_CONFLICT'].map((code) => fullCode(code as ErrorCode)));
@@ -32,8 +36,8 @@ export class ReleaseSource implements NewArtifacts {
   #lastObtained: string | undefined;
   readonly #channel: ReleaseChannel;
   readonly #state: AgentStateFile;
-  /** Generation → the release it runs. */
-  readonly #handed = new Map<number, Release>();
+  /** Generation → the release it runs, as head or canary. */
+  readonly #handed = new Map<number, Choice>();
   /** Store path → its release. */
   readonly #byPath = new Map<string, Release>();
   /** A release handed to a reload that has not ended yet: the poll does not ask for it again. */
@@ -46,6 +50,8 @@ export class ReleaseSource implements NewArtifacts {
   constructor(
     private readonly plan: () => ServicePlan,
     private readonly bus: EventBus,
+    /** This agent's host id (`airlock agent --host`): a fleet rollout names its canary hosts by it. */
+    private readonly host: string = hostname(),
   ) {
     const { dir, name } = plan();
     const settings = this.#settings();
@@ -71,20 +77,21 @@ export class ReleaseSource implements NewArtifacts {
   }
 
   async obtain(context: ObtainContext): Promise<Obtained> {
-    let chosen: Release;
+    let choice: Choice;
     try {
-      chosen = await this.#choose(true);
+      choice = await this.#choose(true);
     } catch (error) {
       this.#refuse(error);
       return { ok: false };
     }
+    const chosen = choice.release;
     const path = await this.#store(chosen).catch((error: unknown) => error as Error);
     if (path instanceof Error) {
       this.#refuse(path, chosen.version);
       return { ok: false };
     }
     if (context.signal.aborted) return { ok: false };
-    this.#handed.set(context.n, chosen);
+    this.#handed.set(context.n, choice);
     this.#byPath.set(path, chosen);
     this.#inFlight = chosen.version;
     this.#lastObtained = path;
@@ -92,25 +99,17 @@ export class ReleaseSource implements NewArtifacts {
     return { ok: true, artifact: path, identity: { digest: `sha256:${chosen.sha256}`, release: { version: chosen.version, channel: chosen.channel } } };
   }
 
-  /** The release to run now: the newest at or above the highest applied that is not bad. */
-  async #choose(announce: boolean): Promise<Release> {
+  /** The release to run now (release/choice.ts): the head, or the canary when the fleet rollout names this host. */
+  async #choose(announce: boolean): Promise<Choice> {
     const { name } = this.plan();
     const { from, channel } = this.#settings();
     const releases = await this.#channel.releases(name, channel);
-    const { highest, applied, bad } = this.#state.state;
-    const newest = releases[0];
-    if (announce || newest?.version !== this.#lastNewest) this.bus.emit({ type: 'release.checked', service: name, channel, newest: newest?.version, running: applied?.version });
-    this.#lastNewest = newest?.version;
-    if (newest === undefined) throw new AirlockError('RELEASE_NONE', `${from} has no release of ${name} on channel ${channel}`);
-    if (newest.version < highest) {
-      throw new AirlockError('RELEASE_VERSION', `the newest release of ${name} on ${channel} is ${newest.version}, below ${highest}, the highest this machine applied: an old channel put back (a replay), refused`);
-    }
-    const chosen = releases.find((release) => release.version >= highest && bad[release.version] === undefined);
-    if (chosen === undefined) {
-      const marks = releases.filter((release) => bad[release.version] !== undefined).map((release) => `${release.version} (${bad[release.version]})`);
-      throw new AirlockError('RELEASE_NONE', `every release of ${name} on ${channel} from ${highest} up is marked bad: ${marks.join(', ')}; publish a higher version`);
-    }
-    return chosen;
+    const state = await this.#channel.fleetState(name, channel);
+    const choice = chooseRelease(releases, state, this.host, this.#state.state, { from, service: name, channel });
+    const newest = releases.find((release) => release.staged !== true || release.version === state?.head)?.version;
+    if (announce || newest !== this.#lastNewest) this.bus.emit({ type: 'release.checked', service: name, channel, newest, running: this.#state.state.applied?.version });
+    this.#lastNewest = newest;
+    return choice;
   }
 
   /** What a generation runs: the release's file in the store, or for a .tar.gz the directory it unpacks to ({artifact}). */
@@ -163,15 +162,17 @@ export class ReleaseSource implements NewArtifacts {
   }
 
   #applied(generation: number): void {
-    const release = this.#handed.get(generation);
-    if (release === undefined) return;
+    const handed = this.#handed.get(generation);
+    if (handed === undefined) return;
+    const { release, role } = handed;
     if (this.#inFlight === release.version) this.#inFlight = undefined;
-    this.#state.update((state) => ({ ...state, highest: Math.max(state.highest, release.version), applied: { version: release.version, sha256: release.sha256 } }));
-    this.bus.emit({ type: 'release.applied', service: this.plan().name, channel: release.channel, version: release.version, generation, sha256: release.sha256 });
+    // Only a head raises the replay floor: a canary rolled back leaves the head below it.
+    this.#state.update((state) => ({ ...state, highest: role === 'head' ? Math.max(state.highest, release.version) : state.highest, applied: { version: release.version, sha256: release.sha256 } }));
+    this.bus.emit({ type: 'release.applied', service: this.plan().name, channel: release.channel, version: release.version, generation, sha256: release.sha256, ...(role === 'canary' ? { canary: true } : {}) });
   }
 
   #bad(generation: number, code: string, reason: string): void {
-    const release = this.#handed.get(generation);
+    const release = this.#handed.get(generation)?.release;
     if (release === undefined) return;
     if (this.#inFlight === release.version) this.#inFlight = undefined;
     // On disk before anything retries: a restart never applies it again.
@@ -182,11 +183,16 @@ export class ReleaseSource implements NewArtifacts {
   /** Polls the channel; a release newer than the one applied (and not already on its way) asks for a reload. */
   watch(onNew: (reason: string) => void): () => void {
     let checking = false;
-    const poll = async () => {
-      if (checking) return;
+    /** A change heard while a check ran: check again once it ends (the check may have read the metadata before it). */
+    let again = false;
+    const poll = async (): Promise<void> => {
+      if (checking) {
+        again = true;
+        return;
+      }
       checking = true;
       try {
-        const chosen = await this.#choose(false);
+        const chosen = (await this.#choose(false)).release;
         const running = this.#state.state.applied?.version;
         if (chosen.version !== running && chosen.version !== this.#inFlight) onNew(`release ${chosen.version} on ${chosen.channel}`);
       } catch (error) {
@@ -194,10 +200,17 @@ export class ReleaseSource implements NewArtifacts {
       } finally {
         checking = false;
       }
+      if (again) {
+        again = false;
+        return poll();
+      }
     };
     const timer = setInterval(() => void poll(), this.#settings().pollMs);
+    const location = parseLocation(this.#settings().from);
+    const stopWatch = location.kind === 'nats' ? watchTimestamp(location, `airlock agent ${this.plan().name}@${this.host}`, () => void poll()) : undefined;
     return () => {
       clearInterval(timer);
+      stopWatch?.();
       this.#unsubscribe();
     };
   }

@@ -28,6 +28,30 @@ export class LatencyHistogram {
     this.#total += 1;
   }
 
+  /**
+   * The non-empty buckets as index → count: what an agent reports in its heartbeat, so a
+   * fleet controller can add up many hosts' windows and subtract a window's start.
+   */
+  toSparse(): Record<string, number> {
+    const out: Record<string, number> = {};
+    this.#counts.forEach((count, index) => {
+      if (count > 0) out[index] = count;
+    });
+    return out;
+  }
+
+  /** Adds counts read by toSparse() (`sign` -1 subtracts: a window is its end minus its start); indexes out of range are ignored. */
+  addSparse(sparse: Readonly<Record<string, number>>, sign: 1 | -1 = 1): this {
+    for (const [key, count] of Object.entries(sparse)) {
+      const index = Number(key);
+      if (!Number.isInteger(index) || index < 0 || index >= SIZE || !Number.isFinite(count)) continue;
+      const next = Math.max(0, (this.#counts[index] ?? 0) + sign * count);
+      this.#total += next - (this.#counts[index] ?? 0);
+      this.#counts[index] = next;
+    }
+    return this;
+  }
+
   /** The upper bound of the bucket holding quantile q (0..1); undefined for an empty window. */
   quantile(q: number): number | undefined {
     if (this.#total === 0) return undefined;

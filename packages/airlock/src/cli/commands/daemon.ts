@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { discoverConfig, type ServiceFlags } from '../../config/discover.js';
 import { planServices } from '../../config/plan.js';
 import { AirlockError } from '../../errors.js';
@@ -21,6 +22,15 @@ function uiAddress(flag: boolean | string | undefined, configured: { host: strin
   return parsed.data;
 }
 
+/** `--host ID`: letters, digits, '.', '_', '-' (it is a NATS key token and a rollout names it); default the hostname. */
+function hostFlag(value: string | undefined): string {
+  const host = value ?? hostname();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(host)) {
+    throw new AirlockError('USAGE_FLAG', `--host ${JSON.stringify(host)}: a host id is letters, digits, '.', '_' or '-' (at most 128, starting with a letter or digit)${value === undefined ? '; this machine\'s hostname is not one, so pass --host' : ''}`);
+  }
+  return host;
+}
+
 /** `--once`, `--clear`, `--notify` (docs/watching.md). */
 export interface SessionOptions {
   /** --ui: true for the default address, or the address given. */
@@ -28,6 +38,8 @@ export interface SessionOptions {
   readonly once?: boolean;
   readonly clear?: boolean;
   readonly notify?: boolean;
+  /** `airlock agent --host ID`: this agent's id in a fleet (default: the machine's hostname). */
+  readonly host?: string;
 }
 
 /**
@@ -61,6 +73,7 @@ export async function runDaemon(names: readonly string[], flags: ServiceFlags, o
     },
     once: session.once,
     ui: uiAddress(session.ui, loaded.config.ui?.listen),
+    ...(mode === 'agent' ? { fleetHost: hostFlag(session.host) } : {}),
     // Said on stderr in pretty mode (JSON output stays events only).
     say: (text) => void (options.logFormat === 'pretty' && !options.quiet && process.stderr.write(`airlock: ${text}\n`)),
   });

@@ -1,14 +1,18 @@
 import type { Command } from 'commander';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseDuration } from '../../config/duration.js';
 import { listenAddress } from '../../config/schema.js';
 import { AirlockError } from '../../errors.js';
 import { ReleaseChannel } from '../../release/channel.js';
+import { chooseRelease } from '../../release/choice.js';
 import { DEFAULT_EXPIRY_MS, expire, initRepository, publish } from '../../release/repository.js';
 import { rotateRoot } from '../../release/rotate.js';
 import { serveRepository } from '../../release/serve.js';
+import { atRepository } from '../../release/at-repository.js';
+import { closeNatsConnections } from '../../release/nats/shared.js';
+import { parseLocation } from '../../config/release-location.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -25,37 +29,48 @@ function versionFlag(value: string): number {
   return Number(value);
 }
 
-/** `airlock release init DIR --keys KEYDIR [--root-threshold N]` */
-export function releaseInit(dir: string, options: { keys: string; rootThreshold?: string }): void {
+/** --replicas for a nats:// repository's buckets: 1, 3 or 5 (JetStream's choices). */
+function replicasFlag(value: string | undefined): number {
+  if (value === undefined) return 1;
+  if (!['1', '3', '5'].includes(value)) throw new AirlockError('USAGE_FLAG', `--replicas takes 1, 3 or 5 (JetStream replicas; 3 on a three-node cluster), got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+/** `airlock release init DIR|nats://… --keys KEYDIR [--root-threshold N] [--replicas N]` */
+export async function releaseInit(dir: string, options: { keys: string; rootThreshold?: string; replicas?: string }): Promise<void> {
   const threshold = options.rootThreshold === undefined ? 1 : Number(options.rootThreshold);
-  const { trust } = initRepository(dir, options.keys, { rootThreshold: threshold });
-  out(`created release repository ${dir} (TUF 1.0: root, targets, snapshot, timestamp; Ed25519)`);
+  const replicas = replicasFlag(options.replicas);
+  const { trust } = await atRepository(dir, 'airlock release init', (at) => initRepository(at, options.keys, { rootThreshold: threshold }), { create: true, replicas });
+  out(`created release repository ${dir} (TUF 1.0: root, targets, snapshot, timestamp; a rollout role for fleet rollouts; Ed25519)`);
   out(`private keys in ${options.keys} (mode 0600; keep them out of version control)`);
   out(`give agents ${trust} as release.trust`);
 }
 
-/** `airlock release publish DIR --keys KEYDIR --service S --channel C --version N FILE [--expires D]` */
-export function releasePublish(dir: string, file: string, options: { keys?: string; service: string; channel: string; version: string; expires?: string }): void {
+/** `airlock release publish DIR|nats://… --keys KEYDIR --service S --channel C --version N FILE [--expires D] [--staged]` */
+export async function releasePublish(dir: string, file: string, options: { keys?: string; service: string; channel: string; version: string; expires?: string; staged?: boolean }): Promise<void> {
   const version = versionFlag(options.version);
   const timestampMs = durationFlag('--expires', options.expires, DEFAULT_EXPIRY_MS.timestamp);
-  const { target, sha256 } = publish(dir, options.keys, file, { service: options.service, channel: options.channel, version, timestampMs });
-  out(`published ${options.service} ${version} on ${options.channel}: ${target} (sha256 ${sha256})`);
+  // The file is checked here, before any connection: a typo costs nothing.
+  const absolute = resolve(file);
+  const { target, sha256 } = await atRepository(dir, 'airlock release publish', (at) => publish(at, options.keys, absolute, { service: options.service, channel: options.channel, version, timestampMs, staged: options.staged }));
+  out(`published ${options.service} ${version} on ${options.channel}${options.staged ? ' (staged: canary hosts only, until `airlock fleet rollout` promotes it)' : ''}: ${target} (sha256 ${sha256})`);
 }
 
 /** `airlock release expire DIR --keys KEYDIR [--in D]`: the cron job. */
-export function releaseExpire(dir: string, options: { keys?: string; in?: string }): void {
-  const { expires } = expire(dir, options.keys, durationFlag('--in', options.in, DEFAULT_EXPIRY_MS.timestamp));
+export async function releaseExpire(dir: string, options: { keys?: string; in?: string }): Promise<void> {
+  const validMs = durationFlag('--in', options.in, DEFAULT_EXPIRY_MS.timestamp);
+  const { expires } = await atRepository(dir, 'airlock release expire', (at) => expire(at, options.keys, validMs));
   out(`re-signed the timestamp of ${dir}: valid until ${expires}`);
 }
 
 /** `airlock release rotate-root DIR --keys KEYDIR [--root-threshold N] [--also targets,snapshot,timestamp]` */
-export function releaseRotateRoot(dir: string, options: { keys: string; rootThreshold?: string; also?: string }): void {
+export async function releaseRotateRoot(dir: string, options: { keys: string; rootThreshold?: string; also?: string }): Promise<void> {
   const roles = ['targets', 'snapshot', 'timestamp'] as const;
   const also = (options.also ?? '').split(',').filter((role) => role !== '');
   const unknown = also.filter((role) => !(roles as readonly string[]).includes(role));
   if (unknown.length > 0) throw new AirlockError('USAGE_FLAG', `--also takes a comma-separated list of ${roles.join(', ')}; got ${unknown.join(', ')}`);
   const threshold = options.rootThreshold === undefined ? undefined : Number(options.rootThreshold);
-  const { version } = rotateRoot(dir, options.keys, { rootThreshold: threshold, also: also as (typeof roles)[number][] });
+  const { version } = await atRepository(dir, 'airlock release rotate-root', (at) => rotateRoot(at, options.keys, { rootThreshold: threshold, also: also as (typeof roles)[number][] }));
   out(`wrote root ${version} of ${dir}, signed by the old and the new root keys; old key files are in ${options.keys}/retired/`);
   out('agents walk from the root they trust to this one on their next check; new agents can still be given 1.root.json');
 }
@@ -64,18 +79,25 @@ export function releaseRotateRoot(dir: string, options: { keys: string; rootThre
 export async function releaseVerify(from: string, options: { trust: string; service: string; channel: string }): Promise<void> {
   const cacheDir = mkdtempSync(join(tmpdir(), 'airlock-verify-'));
   try {
-    const channel = new ReleaseChannel({ from, trust: options.trust, cacheDir });
-    const [newest] = await channel.releases(options.service, options.channel);
-    if (newest === undefined) throw new AirlockError('RELEASE_NONE', `${from} has no release of ${options.service} on channel ${options.channel}`);
-    await channel.download(newest, join(cacheDir, 'target'));
-    out(`${options.service} ${newest.version} on ${options.channel}: ${newest.target.path}, ${newest.target.length} bytes, sha256 ${newest.sha256}: verified (an agent that has not applied a higher version would accept it)`);
+    const channel = new ReleaseChannel({ from, trust: options.trust, cacheDir, waitForServer: false });
+    const releases = await channel.releases(options.service, options.channel);
+    const state = await channel.fleetState(options.service, options.channel);
+    // What a host off any canary runs: the head (an empty agent state: nothing applied, nothing bad).
+    const { release: head } = chooseRelease(releases, state, '', { highest: 0, applied: undefined, bad: {} }, { from, service: options.service, channel: options.channel });
+    await channel.download(head, join(cacheDir, 'target'));
+    out(`${options.service} ${head.version} on ${options.channel}: ${head.target.path}, ${head.target.length} bytes, sha256 ${head.sha256}: verified (an agent that has not applied a higher version would accept it)`);
+    const staged = releases.filter((release) => release.staged === true && release.version > head.version).map((release) => release.version);
+    if (staged.length > 0) out(`staged (canary hosts of a fleet rollout only): ${staged.join(', ')}`);
+    if (state?.canary !== undefined) out(`fleet rollout of ${state.canary.version}: step ${state.canary.step + 1} of ${state.canary.steps.length} (${state.canary.steps[state.canary.step]} %), canary hosts ${state.canary.hosts.join(', ')}`);
   } finally {
     rmSync(cacheDir, { recursive: true, force: true });
+    await closeNatsConnections();
   }
 }
 
 /** `airlock release serve DIR --listen ADDR`: until SIGINT/SIGTERM. */
 export async function releaseServe(dir: string, options: { listen: string }): Promise<void> {
+  if (parseLocation(dir).kind !== 'dir') throw new AirlockError('USAGE_FLAG', `release serve serves a repository directory over HTTP; ${dir} is not one (a nats:// repository is read by agents directly)`);
   const parsed = listenAddress.safeParse(options.listen);
   if (!parsed.success) throw new AirlockError('USAGE_FLAG', `--listen: ${parsed.error.issues[0]?.message ?? 'not an address'}`);
   const { host, port } = parsed.data;
@@ -96,32 +118,34 @@ export function registerRelease(program: Command): void {
   release
     .command('init')
     .description('create a release repository and its keys (root, targets, snapshot, timestamp; Ed25519)')
-    .argument('<dir>', 'the repository directory (metadata/ and targets/)')
+    .argument('<dir>', 'the repository: a directory (metadata/ and targets/), or nats://HOST:PORT/REPO (JetStream buckets)')
     .requiredOption('--keys <dir>', 'where the private keys are written (mode 0600) with 1.root.json, the trust file for agents')
     .option('--root-threshold <n>', 'root keys needed to sign a new root (default 1)')
-    .action((dir: string, options: { keys: string; rootThreshold?: string }) => releaseInit(dir, options));
+    .option('--replicas <n>', 'nats://: JetStream replicas of its buckets, 1, 3 or 5 (default 1)')
+    .action((dir: string, options: { keys: string; rootThreshold?: string; replicas?: string }) => releaseInit(dir, options));
   release
     .command('publish')
     .description('add FILE as a release of a service on a channel, and re-sign targets, snapshot and timestamp')
-    .argument('<dir>', 'the repository directory')
+    .argument('<dir>', 'the repository: a directory or nats://HOST:PORT/REPO')
     .argument('<file>', 'the release: a binary')
     .option('--keys <dir>', 'the key directory (or AIRLOCK_RELEASE_KEY_TARGETS, _SNAPSHOT, _TIMESTAMP)')
     .requiredOption('--service <name>', 'the service it is for')
     .requiredOption('--channel <name>', 'the channel, e.g. stable')
     .requiredOption('--version <n>', 'a whole number above every earlier version of this service and channel')
     .option('--expires <duration>', 'how long the new timestamp is valid (default 1d)')
-    .action((dir: string, file: string, options: { keys?: string; service: string; channel: string; version: string; expires?: string }) => releasePublish(dir, file, options));
+    .option('--staged', 'add it without making it the head: only a fleet rollout\'s canary hosts run it (docs/fleet.md)')
+    .action((dir: string, file: string, options: { keys?: string; service: string; channel: string; version: string; expires?: string; staged?: boolean }) => releasePublish(dir, file, options));
   release
     .command('expire')
     .description('re-sign the timestamp so the channel stays fresh (run it from cron)')
-    .argument('<dir>', 'the repository directory')
+    .argument('<dir>', 'the repository: a directory or nats://HOST:PORT/REPO')
     .option('--keys <dir>', 'the key directory (or AIRLOCK_RELEASE_KEY_TIMESTAMP)')
     .option('--in <duration>', 'how long the new timestamp is valid (default 1d)')
     .action((dir: string, options: { keys?: string; in?: string }) => releaseExpire(dir, options));
   release
     .command('rotate-root')
     .description('new root keys (and optionally new keys for other roles): root N+1 signed by the old and the new keys')
-    .argument('<dir>', 'the repository directory')
+    .argument('<dir>', 'the repository: a directory or nats://HOST:PORT/REPO')
     .requiredOption('--keys <dir>', 'the key directory: old keys move to retired/, new ones take their names')
     .option('--root-threshold <n>', 'root keys the new root needs (default: as now)')
     .option('--also <roles>', 'also replace these keys: a comma-separated list of targets, snapshot, timestamp')
@@ -129,7 +153,7 @@ export function registerRelease(program: Command): void {
   release
     .command('verify')
     .description('what an agent would accept from a channel, verified by tuf-js; exit 1 and why if nothing')
-    .argument('<from>', 'a repository directory or an http(s) URL')
+    .argument('<from>', 'a repository directory, an http(s) URL or nats://HOST:PORT/REPO')
     .requiredOption('--trust <file>', 'the trusted root (KEYDIR/1.root.json)')
     .requiredOption('--service <name>', 'the service')
     .requiredOption('--channel <name>', 'the channel')
