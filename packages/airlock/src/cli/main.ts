@@ -11,6 +11,7 @@ import { runDaemon } from './commands/daemon.js';
 import { paletteFor, printError, type GlobalOptions } from './output.js';
 import { validateCommand } from './commands/validate.js';
 import { registerRelease } from './commands/release.js';
+import { registerFleet } from './commands/fleet.js';
 import { closeAllWatchers } from '../watch/watcher.js';
 
 interface ServiceFlagOptions {
@@ -118,6 +119,7 @@ program
   .action((names: string[], options: { host?: string }, command: Command) => daemonAction('agent', names, { host: options.host }, command));
 
 registerRelease(program);
+registerFleet(program);
 
 program
   .command('init')

@@ -24,6 +24,8 @@ export const heartbeatSchema = z.object({
   /** serving: a release takes traffic; starting: none yet; refused: the last check refused something (message says what) while the release in `version` keeps serving. */
   state: z.enum(['starting', 'serving', 'refused']),
   message: z.string().optional(),
+  /** The version the last refusal was about (a canary release that failed to verify or start here). */
+  refused: z.number().int().optional(),
   /** When it was written (ISO). */
   at: z.string(),
   figures: z.object({

@@ -15,6 +15,7 @@ class ServiceBeat {
   generation: number | undefined;
   canary = false;
   problem: string | undefined;
+  refused: number | undefined;
 
   constructor(
     readonly plan: ServicePlan,
@@ -25,9 +26,10 @@ class ServiceBeat {
 
   heard(event: AirlockEvent): void {
     if (event.type === 'release.applied') {
-      Object.assign(this, { version: event.version, sha256: event.sha256, generation: event.generation, canary: event.canary === true, problem: undefined });
+      Object.assign(this, { version: event.version, sha256: event.sha256, generation: event.generation, canary: event.canary === true, problem: undefined, refused: undefined });
     } else if (event.type === 'release.refused' || event.type === 'release.rolled_back') {
       this.problem = event.type === 'release.refused' ? event.message : `release ${event.version} rolled back: ${event.reason}`;
+      this.refused = event.version;
     }
   }
 
@@ -40,7 +42,7 @@ class ServiceBeat {
       ...(this.version === undefined ? {} : { version: this.version, sha256: this.sha256, generation: this.generation }),
       canary: this.canary,
       state,
-      ...(this.problem === undefined ? {} : { message: this.problem.slice(0, 500) }),
+      ...(this.problem === undefined ? {} : { message: this.problem.slice(0, 500), ...(this.refused === undefined ? {} : { refused: this.refused }) }),
       at: new Date().toISOString(),
       figures: this.counts.of(this.generation ?? 0),
     };

@@ -68,8 +68,13 @@ export class Lease {
     } catch (error) {
       const message = (error as Error).message ?? String(error);
       // A server briefly away is not a lost lease: the next renewal tries again within the TTL.
-      if (/wrong last sequence/i.test(message)) {
-        this.#lost = `the lease on ${this.key} was taken over: ${message}`;
+      if (!/wrong last sequence/i.test(message)) return;
+      // The entry changed under us: aged out while the server was away (then it is free to
+      // take again), or another holder has it (then this one stops).
+      try {
+        this.#revision = await this.bucket.create(this.key, new TextEncoder().encode(this.holder));
+      } catch {
+        this.#lost = `the lease on ${this.key} was taken by ${(await this.heldBy().catch(() => undefined)) ?? 'another holder'}`;
         this.#stopRenewing();
       }
     }
