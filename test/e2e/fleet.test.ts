@@ -161,6 +161,57 @@ describe('a fleet on NATS JetStream: three agents follow one channel', () => {
     for (const host of hosts) assert.equal(await getOnce(host.port), 'v3');
     assert.deepEqual(loads.flatMap((load) => load.failures), []);
   });
+
+  it('nats-server stopped and started again mid-rollout: every agent keeps serving, and the rollout resumes and promotes', async () => {
+    publish(6, { staged: true });
+    const controller = rollout(6, '--interval', '4s');
+    cleanup(() => controller.kill());
+    await controller.waitForLine(/^fleet: step 1\/2: 34 % of hosts, 1 of 3 on 6: host-[abc]$/);
+    await nats.stop();
+    // Nothing changes for the services while NATS is away.
+    const okBefore = loads.map((load) => load.ok);
+    // Longer than a NATS request's timeout (5 s): the controller's reads fail and it holds.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    loads.forEach((load, i) => assert.ok(load.ok > (okBefore[i] as number), `${hosts[i]?.id} kept answering`));
+    await nats.start();
+    assert.equal((await controller.exited).code, 0, controller.output());
+    await allApplied(6);
+    await Promise.all(loads.map((load) => load.until('v6')));
+    assert.deepEqual(loads.flatMap((load) => load.failures), []);
+  });
+
+  it('a controller killed mid-step is replaced: the next one waits out its lease, keeps its hosts and step, and promotes once', async () => {
+    publish(7, { staged: true });
+    const first = rollout(7, '--interval', '5s');
+    cleanup(() => first.kill());
+    const step = await first.waitForLine(/^fleet: step 1\/2: 34 % of hosts, 1 of 3 on 7: (host-[abc])$/);
+    const canary = /(host-[abc])$/.exec(step)?.[1] as string;
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const second = rollout(7, '--interval', '3s');
+    cleanup(() => second.kill());
+    await second.waitForLine(/^fleet: waiting for the rollout lease of web on stable, held by /);
+    await second.waitForLine(new RegExp(`^fleet: resuming the rollout of 7 at step 1 of 2 with hosts ${canary} `));
+    assert.equal((await second.exited).code, 0, second.output());
+    assert.equal(second.lines.filter((line) => /^fleet: promoted/.test(line)).length, 1);
+    for (const line of second.lines.filter((l) => /^fleet: step 1\/2: /.test(l))) assert.match(line, new RegExp(`1 of 3 on 7: ${canary}$`), 'step 1 is not started over with other hosts');
+    await allApplied(7);
+    assert.deepEqual(loads.flatMap((load) => load.failures), []);
+  });
+
+  it('a lagging agent (stopped for two releases) catches up to the newest at once', async () => {
+    const lagging = hosts[2] as Host;
+    assert.equal((await lagging.run.interrupt()).code, 0);
+    const others = hosts.slice(0, 2);
+    publish(8);
+    await Promise.all(others.map((host) => host.run.waitForEvent('release.applied', { version: 8 }, 60_000, 0)));
+    publish(9);
+    await Promise.all(others.map((host) => host.run.waitForEvent('release.applied', { version: 9 }, 60_000, 0)));
+    startAgent(lagging);
+    await lagging.run.waitForEvent('release.applied', { version: 9 });
+    assert.equal(lagging.run.events.filter((e) => e.type === 'release.applied' && e.version === 8).length, 0, 'it goes straight to 9');
+    assert.equal(await getOnce(lagging.port), 'v9');
+  });
 });
 
 async function waitFor(test: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {

@@ -145,7 +145,9 @@ export class FleetRollout {
 
   async #run(lease: Lease): Promise<FleetOutcome> {
     const { service, channel, to, steps, say } = this.options;
-    let { state, versions } = await this.#readRepository();
+    const read = await this.#readRepository();
+    const { versions } = read;
+    let { state } = read;
     this.#seq = state?.seq ?? 0;
     if (!versions.has(to)) throw new AirlockError('RELEASE_NONE', `release ${to} of ${service} on ${channel} is not in the repository; publish it first (airlock release publish … --version ${to} --staged)`);
     const head = Math.max(state?.head ?? 0, ...[...versions].filter(([, staged]) => !staged).map(([version]) => version));

@@ -255,6 +255,8 @@ export class ServiceRunner {
     await this.#plugins.stop();
     this.#cycle.abortBuild(CANCEL_STOP);
     await this.#scheduler.stop();
+    // Clients are let go before the app is: nothing is sent to a stopped generation.
+    await this.#handoff.quiesce?.(this.#plan.stop.drainMs);
     // Also after a crash: descendants the leader left behind still go.
     await this.#generations.stopAll(this.current);
     await this.#policy.drained();

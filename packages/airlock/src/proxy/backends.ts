@@ -111,6 +111,15 @@ export class InFlight {
     return this.#counts.get(generation) ?? 0;
   }
 
+  /** Resolves true when no generation has anything open, false when `ms` passed first. */
+  async allIdle(ms: number): Promise<boolean> {
+    const until = performance.now() + ms;
+    for (const generation of [...this.#counts.keys()]) {
+      if (!(await this.idle(generation, Math.max(0, until - performance.now())))) return false;
+    }
+    return true;
+  }
+
   /** Resolves true when the generation has nothing open, false when `ms` passed first. */
   async idle(generation: number, ms: number): Promise<boolean> {
     if (this.count(generation) === 0) return true;

@@ -82,6 +82,8 @@ export class HttpProxy {
   /** Per generation, the one function its streaming responses register with (not a closure per request). */
   readonly #registrars = new Map<number, (end: () => void) => () => void>();
   #split: TrafficSplit | undefined;
+  /** airlock is stopping: every answer from now on closes its connection. */
+  #closing = false;
 
   constructor(private readonly options: HttpProxyOptions) {
     this.#switch = new BackendSwitch(options.holdMs);
@@ -133,6 +135,8 @@ export class HttpProxy {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Connection: close, and the socket ends after this answer: the client opens no more work here.
+    if (this.#closing) res.shouldKeepAlive = false;
     const own = this.options.extensions?.routes?.find((routes) => req.url?.startsWith(routes.prefix));
     if (own !== undefined) return own.handle(req, res);
     const started = performance.now();
@@ -281,6 +285,30 @@ export class HttpProxy {
     this.options.onNotice?.(
       `g${generation} is draining ${parts.join(' and ')}; they end cleanly within stop.drain (${seconds}; WebSockets get a close frame, 1001 going away). While developing, shorten it: stop: { drain: 2s }`,
     );
+  }
+
+  /**
+   * airlock is stopping, before any generation gets its stop signal: no new connections,
+   * each kept-alive one closes after the answer it is on (Connection: close), and what is
+   * in flight finishes, for at most `ms`. Without it, clients that keep their connections
+   * busy hold the proxy open while the app is already gone.
+   */
+  async quiesce(ms: number): Promise<void> {
+    this.#closing = true;
+    this.#server.close();
+    // Long-lived ones end now, as at the end of a drain: their app is about to go.
+    for (const streams of this.#streams.values()) for (const end of [...streams]) end();
+    this.#tunnels.cutEvery();
+    const until = performance.now() + ms;
+    // An answer that began before this still keeps its connection alive, and the client
+    // may send one more request on it: close connections as they go idle, until none is left.
+    for (;;) {
+      this.#server.closeIdleConnections();
+      const open = await new Promise<number>((resolve) => this.#server.getConnections((_, count) => resolve(count ?? 0)));
+      if (open === 0 || performance.now() >= until) return;
+      await this.#inFlight.allIdle(Math.min(50, until - performance.now()));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   async close(): Promise<void> {

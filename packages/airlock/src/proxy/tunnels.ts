@@ -102,6 +102,11 @@ export class Tunnels {
     this.#open.delete(generation);
   }
 
+  /** airlock stops gracefully: every tunnel ended as by cut() (WebSockets with a close frame). */
+  cutEvery(): void {
+    for (const generation of [...this.#open.keys()]) this.cut(generation);
+  }
+
   /** airlock stops at once: every tunnel closed. */
   cutAll(): void {
     for (const open of this.#open.values()) for (const tunnel of [...open]) tunnel.client.destroy();

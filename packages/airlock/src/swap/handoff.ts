@@ -57,6 +57,8 @@ export interface Handoff {
   readonly split?: (split: TrafficSplit | undefined) => void;
   /** Waits until a generation that no longer gets new work has finished what it holds (at most drainMs). */
   retire(generation: number, drainMs: number): Promise<void>;
+  /** airlock is stopping, before the generations get their stop signal: take no new work and let what is in flight finish (at most drainMs). */
+  quiesce?(drainMs: number): Promise<void>;
   close(): Promise<void>;
   destroy(): void;
 }

@@ -86,6 +86,10 @@ export class ProxyHandoff implements Handoff {
     if (this.proxy instanceof HttpProxy) await this.proxy.retire(generation, drainMs);
   }
 
+  async quiesce(drainMs: number): Promise<void> {
+    if (this.proxy instanceof HttpProxy) await this.proxy.quiesce(drainMs);
+  }
+
   close(): Promise<void> {
     return this.proxy.close();
   }
