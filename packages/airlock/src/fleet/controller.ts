@@ -1,4 +1,3 @@
-import type { KV } from '@nats-io/kv';
 import type { Metadata, Targets } from '@tufjs/models';
 import type { RolloutPlan } from '../config/plan.js';
 import type { NatsLocation } from '../config/release-location.js';
@@ -12,8 +11,8 @@ import { ttlBucket } from '../release/nats/buckets.js';
 import { Lease } from '../release/nats/lease.js';
 import { natsConnection } from '../release/nats/shared.js';
 import { cohortFor } from './cohort.js';
-import { HEARTBEAT_TTL_MS, type Heartbeat } from './heartbeat.js';
-import { readHeartbeats } from './hosts.js';
+import type { Heartbeat } from './heartbeat.js';
+import { heartbeatReader } from './hosts.js';
 import { mergedWindow, snapshotOf } from './window.js';
 
 /** How often the controller looks at the heartbeats while a step waits or a window runs. */
@@ -65,7 +64,7 @@ function passing(error: unknown): boolean {
  *   const { outcome, reason } = await new FleetRollout({ location, service: 'web', channel: 'stable', keysDir: 'keys', to: 7, steps: [34, 100], intervalMs: 300_000, analysis, readyTimeoutMs: 120_000, holder: 'ci', say: console.log }).run();
  */
 export class FleetRollout {
-  #hosts: KV | undefined;
+  #readBeats: ((service?: string) => Promise<Heartbeat[]>) | undefined;
   #seq = 0;
   /** The last stable p99 seen: stands in for it at 100 %, where no host is stable. */
   #baselineP99: number | undefined;
@@ -94,7 +93,9 @@ export class FleetRollout {
   }
 
   async #beats(): Promise<Heartbeat[]> {
-    return this.#patiently('reading heartbeats', async () => readHeartbeats(this.#hosts as KV, this.options.service));
+    const read = this.#readBeats;
+    if (read === undefined) throw new Error('heartbeats read before run()');
+    return this.#patiently('reading heartbeats', () => read(this.options.service));
   }
 
   /** The repository's releases of the service on the channel, and the rollout state, as the repository holds them now. */
@@ -133,7 +134,7 @@ export class FleetRollout {
   async run(): Promise<FleetOutcome> {
     const { location, service, channel, say } = this.options;
     const nc = await natsConnection(location, `airlock fleet rollout ${service}`, false);
-    this.#hosts = await ttlBucket(nc, location, 'hosts', HEARTBEAT_TTL_MS);
+    this.#readBeats = await heartbeatReader(nc, location);
     const lease = new Lease(await ttlBucket(nc, location, 'lease', 10_000), `rollout.${service}.${channel}`, this.options.holder);
     await lease.acquire(Number.MAX_SAFE_INTEGER, (holder) => say(`waiting for the rollout lease of ${service} on ${channel}, held by ${holder} (it lapses 10 s after its holder stops)`));
     try {

@@ -1,6 +1,7 @@
 import type { KV } from '@nats-io/kv';
 import { parseLocation, type NatsLocation } from '../config/release-location.js';
 import type { ServicePlan } from '../config/plan.js';
+import { fullCode } from '../errors.js';
 import type { AirlockEvent, EventBus } from '../events.js';
 import { ttlBucket } from '../release/nats/buckets.js';
 import { natsConnection } from '../release/nats/shared.js';
@@ -29,7 +30,8 @@ class ServiceBeat {
       Object.assign(this, { version: event.version, sha256: event.sha256, generation: event.generation, canary: event.canary === true, problem: undefined, refused: undefined });
     } else if (event.type === 'release.refused' || event.type === 'release.rolled_back') {
       this.problem = event.type === 'release.refused' ? event.message : `release ${event.version} rolled back: ${event.reason}`;
-      this.refused = event.version;
+      // NATS away is not a refusal of the release: a rollout must not abort on it.
+      this.refused = event.code === fullCode('NATS_UNREACHABLE') ? undefined : event.version;
     }
   }
 

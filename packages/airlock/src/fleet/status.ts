@@ -1,8 +1,7 @@
 import type { NatsLocation } from '../config/release-location.js';
-import { ttlBucket } from '../release/nats/buckets.js';
 import { natsConnection } from '../release/nats/shared.js';
-import { HEARTBEAT_TTL_MS, type Heartbeat } from './heartbeat.js';
-import { readHeartbeats } from './hosts.js';
+import type { Heartbeat } from './heartbeat.js';
+import { heartbeatReader } from './hosts.js';
 
 /**
  * Every host that beat within the heartbeat TTL, for `airlock fleet status`: one line per
@@ -13,7 +12,7 @@ import { readHeartbeats } from './hosts.js';
  */
 export async function fleetStatus(location: NatsLocation): Promise<Heartbeat[]> {
   const nc = await natsConnection(location, 'airlock fleet status', false);
-  return readHeartbeats(await ttlBucket(nc, location, 'hosts', HEARTBEAT_TTL_MS));
+  return (await heartbeatReader(nc, location))();
 }
 
 export function formatFleet(beats: readonly Heartbeat[], now: Date): string[] {

@@ -101,6 +101,8 @@ export class ReleaseChannel {
       if (info === undefined) throw new Error(`${release.target.path} is not a target of the verified metadata`);
       await updater.downloadTarget(info, file);
     } catch (error) {
+      // NATS away mid-download is the transport's failure, not a refusal of the release.
+      if (error instanceof AirlockError) throw error;
       throw new AirlockError('RELEASE_REFUSED', `${release.service} ${release.version} (${release.target.path}): the download was refused: ${(error as Error).message}`, { cause: error });
     }
   }

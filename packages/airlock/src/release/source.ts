@@ -96,6 +96,7 @@ export class ReleaseSource implements NewArtifacts {
     this.#inFlight = chosen.version;
     this.#lastObtained = path;
     this.#lastRefusal = undefined;
+    this.#retryMs = 0;
     return { ok: true, artifact: path, identity: { digest: `sha256:${chosen.sha256}`, release: { version: chosen.version, channel: chosen.channel } } };
   }
 
@@ -144,6 +145,8 @@ export class ReleaseSource implements NewArtifacts {
 
   #refuse(error: unknown, version?: number): void {
     const failure = error instanceof AirlockError ? error : new AirlockError('RELEASE_REFUSED', String((error as Error)?.message ?? error));
+    // The transport failed, not the release: check again soon (backing off up to the poll) instead of at the next poll.
+    if (failure.code === 'NATS_UNREACHABLE') this.#retrySoon();
     const key = `${failure.code}:${failure.message}`;
     // The poll meets the same refusal every few seconds: said once until it changes.
     if (key === this.#lastRefusal) return;
@@ -180,6 +183,20 @@ export class ReleaseSource implements NewArtifacts {
     this.bus.emit({ type: 'release.rolled_back', service: this.plan().name, channel: release.channel, version: release.version, generation, code: fullCode('RELEASE_BAD'), reason: `${reason} [${code}]` });
   }
 
+  /** How the watch checks at once (set by watch()); the delay of the next early retry after a transport failure. */
+  #pollNow: (() => void) | undefined;
+  #retryMs = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+
+  #retrySoon(): void {
+    if (this.#pollNow === undefined || this.#retryTimer !== undefined) return;
+    this.#retryMs = Math.min(this.#settings().pollMs, Math.max(500, this.#retryMs * 2));
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#pollNow?.();
+    }, this.#retryMs);
+  }
+
   /** Polls the channel; a release newer than the one applied (and not already on its way) asks for a reload. */
   watch(onNew: (reason: string) => void): () => void {
     let checking = false;
@@ -206,10 +223,13 @@ export class ReleaseSource implements NewArtifacts {
       }
     };
     const timer = setInterval(() => void poll(), this.#settings().pollMs);
+    this.#pollNow = () => void poll();
     const location = parseLocation(this.#settings().from);
     const stopWatch = location.kind === 'nats' ? watchTimestamp(location, `airlock agent ${this.plan().name}@${this.host}`, () => void poll()) : undefined;
     return () => {
       clearInterval(timer);
+      clearTimeout(this.#retryTimer);
+      this.#pollNow = undefined;
       stopWatch?.();
       this.#unsubscribe();
     };

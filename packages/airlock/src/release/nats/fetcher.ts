@@ -54,7 +54,21 @@ export class NatsFetcher extends BaseFetcher {
       const name = path.slice('targets/'.length);
       const result = await targets.get(name).catch((error: unknown) => Promise.reject(natsFailure(this.location, `reading target ${name}`, error)));
       if (result === null) throw new DownloadHTTPError(`target ${name} is not in ${this.location.display}`, 404);
-      return result.data as unknown as ReadableStream<Uint8Array<ArrayBuffer>>;
+      // A chunk that does not come (a node gone mid-read) is NATS's failure, said as one.
+      const reader = result.data.getReader();
+      const { location } = this;
+      return new ReadableStream<Uint8Array<ArrayBuffer>>({
+        async pull(controller) {
+          try {
+            const { done, value } = await reader.read();
+            if (done) controller.close();
+            else controller.enqueue(new Uint8Array(value));
+          } catch (error) {
+            controller.error(natsFailure(location, `reading target ${name}`, error));
+          }
+        },
+        cancel: (reason) => reader.cancel(reason),
+      });
     }
     throw new DownloadHTTPError(`${url} is neither metadata nor a target`, 404);
   }

@@ -28,18 +28,32 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-/** The metadata as it is in the bucket: each key's newest value and its revision. */
+/**
+ * The metadata a change needs, as it is in the bucket: timestamp.json and what it
+ * reaches (the snapshot, each targets file the snapshot names), root.json and every
+ * N.root.json, with their revisions. Read key by key (direct gets): listing the bucket's
+ * keys takes a consumer, and on a cluster that just lost a node one is often placed on
+ * the node that is gone.
+ */
 async function pull(meta: KV, metadataDir: string): Promise<Map<string, { revision: number; bytes: Buffer }>> {
   const seen = new Map<string, { revision: number; bytes: Buffer }>();
-  const keys: string[] = [];
-  for await (const key of await meta.keys()) keys.push(key);
-  for (const key of keys) {
+  const fetch = async (key: string): Promise<Buffer | undefined> => {
     const entry = await meta.get(key);
-    if (entry === null || entry.operation !== 'PUT') continue;
+    if (entry === null || entry.operation !== 'PUT') return undefined;
     const bytes = Buffer.from(entry.value);
     seen.set(key, { revision: entry.revision, bytes });
     writeFileSync(join(metadataDir, key), bytes);
-  }
+    return bytes;
+  };
+  await fetch('root.json');
+  for (let version = 1; (await fetch(`${version}.root.json`)) !== undefined; version++);
+  const timestamp = await fetch('timestamp.json');
+  if (timestamp === undefined) return seen;
+  const snapshotVersion = (JSON.parse(timestamp.toString('utf8')) as { signed: { meta: Record<string, { version: number }> } }).signed.meta['snapshot.json']?.version;
+  const snapshot = snapshotVersion === undefined ? undefined : await fetch(`${snapshotVersion}.snapshot.json`);
+  if (snapshot === undefined) return seen;
+  const meta_ = (JSON.parse(snapshot.toString('utf8')) as { signed: { meta: Record<string, { version: number }> } }).signed.meta;
+  for (const [name, { version }] of Object.entries(meta_)) await fetch(`${version}.${name}`);
   return seen;
 }
 
@@ -116,7 +130,7 @@ async function push(location: NatsLocation, { meta, targets }: RepositoryBuckets
     const old = before.get(name);
     try {
       if (old !== undefined) await meta.update(name, bytes, old.revision);
-      else await meta.create(name, bytes);
+      else await createOrReplaceOrphan(meta, name, bytes);
     } catch (error) {
       if (/wrong last sequence/i.test((error as Error).message ?? '')) {
         const what = MUTABLE.has(name) || old !== undefined ? `${name} changed since it was read` : `${name} was written by someone else first`;
@@ -124,5 +138,20 @@ async function push(location: NatsLocation, { meta, targets }: RepositoryBuckets
       }
       throw natsFailure(location, `writing ${name}`, error);
     }
+  }
+}
+
+/**
+ * A new versioned metadata file. One already there under that name was left by a writer
+ * killed before its timestamp.json landed (no client ever saw it, and this writer holds
+ * the writer lease, so no one writes beside it): it is replaced.
+ */
+async function createOrReplaceOrphan(meta: KV, name: string, bytes: Uint8Array): Promise<void> {
+  try {
+    await meta.create(name, bytes);
+  } catch (error) {
+    const orphan = MUTABLE.has(name) ? null : await meta.get(name);
+    if (orphan === null) throw error;
+    await meta.update(name, bytes, orphan.revision);
   }
 }
