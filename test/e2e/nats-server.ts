@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePorts } from './helpers.ts';
@@ -12,18 +12,27 @@ import { freePorts } from './helpers.ts';
 export class NatsServer {
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
+  #log = '';
 
   private constructor(
     readonly port: number,
     readonly storeDir: string,
     /** For a cluster node: its name, its route port and its peers' route ports. */
     private readonly cluster?: { readonly name: string; readonly routePort: number; readonly peers: readonly number[] },
+    /** A configuration file (users and permissions); the flags still set the port, JetStream and store. */
+    private readonly configFile?: string,
   ) {}
 
-  /** One server; `cleanup` ends it (by pid) and removes its store after the test. */
-  static async single(cleanup: (...steps: (() => unknown)[]) => void): Promise<NatsServer> {
+  /** One server; `cleanup` ends it (by pid) and removes its store after the test. `config`: nats-server.conf text. */
+  static async single(cleanup: (...steps: (() => unknown)[]) => void, config?: string): Promise<NatsServer> {
     const [port] = await freePorts(1);
-    const server = new NatsServer(port as number, mkdtempSync(join(tmpdir(), 'airlock-nats-')));
+    const storeDir = mkdtempSync(join(tmpdir(), 'airlock-nats-'));
+    let configFile: string | undefined;
+    if (config !== undefined) {
+      configFile = join(storeDir, 'nats-server.conf');
+      writeFileSync(configFile, config);
+    }
+    const server = new NatsServer(port as number, storeDir, undefined, configFile);
     cleanup(() => server.end());
     await server.start();
     return server;
@@ -47,9 +56,14 @@ export class NatsServer {
     return this.#child?.pid;
   }
 
+  /** What the server logged (the last 64 KiB): permission violations show here. */
+  get log(): string {
+    return this.#log;
+  }
+
   /** Starts it (again); resolves once it says it is ready for connections. */
   start(): Promise<void> {
-    const args = ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.storeDir];
+    const args = [...(this.configFile === undefined ? [] : ['-c', this.configFile]), '-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.storeDir];
     if (this.cluster) {
       args.push('-n', this.cluster.name, '--cluster_name', 'airlock-test', '--cluster', `nats://127.0.0.1:${this.cluster.routePort}`, '--routes', this.cluster.peers.map((port) => `nats://127.0.0.1:${port}`).join(','));
     }
@@ -60,6 +74,7 @@ export class NatsServer {
       let said = '';
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (chunk: string) => {
+        this.#log = (this.#log + chunk).slice(-65_536);
         said = (said + chunk).slice(-4000);
         if (said.includes('Server is ready')) resolve();
       });

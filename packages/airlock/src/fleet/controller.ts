@@ -135,7 +135,7 @@ export class FleetRollout {
     const { location, service, channel, say } = this.options;
     const nc = await natsConnection(location, `airlock fleet rollout ${service}`, false);
     this.#readBeats = await heartbeatReader(nc, location);
-    const lease = new Lease(await ttlBucket(nc, location, 'lease', 10_000), `rollout.${service}.${channel}`, this.options.holder);
+    const lease = new Lease(await ttlBucket(nc, location, 'lease'), `rollout.${service}.${channel}`, this.options.holder);
     await lease.acquire(Number.MAX_SAFE_INTEGER, (holder) => say(`waiting for the rollout lease of ${service} on ${channel}, held by ${holder} (it lapses 10 s after its holder stops)`));
     try {
       return await this.#run(lease);

@@ -1,9 +1,7 @@
 import { z } from 'zod';
 
-/** How often an agent writes its heartbeat. */
+/** How often an agent writes its heartbeat (one not renewed for BUCKET_TTL_MS.hosts is gone: its host is down or cut off). */
 export const HEARTBEAT_EVERY_MS = 1_000;
-/** A heartbeat not renewed for this long is gone (the bucket's TTL): its host is down or cut off. */
-export const HEARTBEAT_TTL_MS = 15_000;
 
 /**
  * What an agent says about one service every HEARTBEAT_EVERY_MS, under the key

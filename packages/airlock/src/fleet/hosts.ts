@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { NatsLocation } from '../config/release-location.js';
 import { bucketNames, ttlBucket } from '../release/nats/buckets.js';
 import type { KV } from '@nats-io/kv';
-import { HEARTBEAT_TTL_MS, heartbeatSchema, type Heartbeat } from './heartbeat.js';
+import { heartbeatSchema, type Heartbeat } from './heartbeat.js';
 
 /**
  * The heartbeats in a repository's hosts bucket (of one service, or all): only those in
@@ -35,7 +35,7 @@ export async function readHeartbeats(bucket: KV, jsm: JetStreamManager, bucketNa
 
 /** How a controller or `fleet status` reads a repository's heartbeats, over its connection. */
 export async function heartbeatReader(nc: NatsConnection, location: NatsLocation): Promise<(service?: string) => Promise<Heartbeat[]>> {
-  const bucket = await ttlBucket(nc, location, 'hosts', HEARTBEAT_TTL_MS);
+  const bucket = await ttlBucket(nc, location, 'hosts');
   const jsm = await jetstreamManager(nc);
   const name = bucketNames(location.repo).hosts;
   return (service) => readHeartbeats(bucket, jsm, name, service);

@@ -6,7 +6,7 @@ import type { AirlockEvent, EventBus } from '../events.js';
 import { ttlBucket } from '../release/nats/buckets.js';
 import { natsConnection } from '../release/nats/shared.js';
 import { AnswerCounts } from './counting.js';
-import { HEARTBEAT_EVERY_MS, HEARTBEAT_TTL_MS, heartbeatKey, type Heartbeat } from './heartbeat.js';
+import { HEARTBEAT_EVERY_MS, heartbeatKey, type Heartbeat } from './heartbeat.js';
 
 /** One service's heartbeat as the events tell it. */
 class ServiceBeat {
@@ -96,7 +96,7 @@ export class FleetReporter {
   #bucket(location: NatsLocation): Promise<KV> {
     let bucket = this.#buckets.get(location.display);
     if (bucket === undefined) {
-      bucket = natsConnection(location, `airlock agent @${this.host}`).then((nc) => ttlBucket(nc, location, 'hosts', HEARTBEAT_TTL_MS));
+      bucket = natsConnection(location, `airlock agent @${this.host}`).then((nc) => ttlBucket(nc, location, 'hosts'));
       // Not kept when it failed: tried again at the next beat.
       bucket.catch(() => this.#buckets.delete(location.display));
       this.#buckets.set(location.display, bucket);

@@ -76,22 +76,25 @@ export async function openRepository(nc: NatsConnection, location: NatsLocation,
   }
 }
 
+/** How long a key of a TTL bucket lives unrenewed: a heartbeat (a host gone drops out), a lease (a holder killed frees it). */
+export const BUCKET_TTL_MS = { hosts: 15_000, lease: 10_000 } as const;
+
 /**
- * A bucket with a TTL beside the repository (heartbeats, the lease), made on first use
- * with as many replicas as the repository's metadata has.
+ * A bucket with a TTL beside the repository (heartbeats, leases). `release init` makes
+ * both, with as many replicas as the metadata has, so agents and controllers only open
+ * them (and need no right to create streams); a repository made before fleets gets them
+ * on first use, and a TTL that is not ours is said, not used.
  */
-export async function ttlBucket(nc: NatsConnection, location: NatsLocation, which: 'hosts' | 'lease', ttlMs: number): Promise<KV> {
+export async function ttlBucket(nc: NatsConnection, location: NatsLocation, which: 'hosts' | 'lease'): Promise<KV> {
   const kvm = new Kvm(nc);
   const name = bucketNames(location.repo)[which];
-  try {
-    const existing = await kvm.open(name, { bindOnly: true }).catch(() => undefined);
-    if (existing !== undefined) {
-      await existing.status();
-      return existing;
-    }
-  } catch {
-    // Not there yet: made below.
-  }
+  const ttlMs = BUCKET_TTL_MS[which];
+  // Not there yet (bindOnly opens without looking; status() looks): made below.
+  const existing = await kvm
+    .open(name, { bindOnly: true })
+    .then(async (bucket) => (await bucket.status(), bucket))
+    .catch(() => undefined);
+  if (existing !== undefined) return existing;
   try {
     const meta = await kvm.open(bucketNames(location.repo).meta, { bindOnly: true });
     const { replicas } = await meta.status();

@@ -1,7 +1,8 @@
 import type { KV } from '@nats-io/kv';
+import { BUCKET_TTL_MS } from './buckets.js';
 
 /** How long a lease lives unrenewed: a holder killed mid-way frees it within this. */
-export const LEASE_TTL_MS = 10_000;
+export const LEASE_TTL_MS = BUCKET_TTL_MS.lease;
 
 /**
  * A lease on one key of a TTL bucket, by compare-and-set: `create` takes it when no one

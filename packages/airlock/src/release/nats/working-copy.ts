@@ -6,7 +6,7 @@ import { AirlockError } from '../../errors.js';
 import type { NatsLocation } from '../../config/release-location.js';
 import { bucketNames, natsFailure, openRepository, ttlBucket, type RepositoryBuckets } from './buckets.js';
 import { connectNats } from './connection.js';
-import { Lease, LEASE_TTL_MS } from './lease.js';
+import { Lease } from './lease.js';
 
 /** How long a writer waits for another one's change to land before giving up. */
 const WRITER_WAIT_MS = 30_000;
@@ -80,9 +80,11 @@ export async function withNatsRepository<T>(location: NatsLocation, options: { c
   const dir = mkdtempSync(join(tmpdir(), 'airlock-nats-repo-'));
   try {
     const buckets = await openRepository(nc, location, { create: options.create, replicas: options.replicas });
+    // Made at init with the rest, so agents only ever open it (docs/fleet.md: permissions).
+    if (options.create) await ttlBucket(nc, location, 'hosts');
     // One writer at a time: a change is read, signed and written back whole. The
     // compare-and-set on timestamp.json stays as the last word if a writer's lease lapsed.
-    const writer = new Lease(await ttlBucket(nc, location, 'lease', LEASE_TTL_MS), 'writer', `${options.name} (pid ${process.pid})`);
+    const writer = new Lease(await ttlBucket(nc, location, 'lease'), 'writer', `${options.name} (pid ${process.pid})`);
     if (!(await writer.acquire(WRITER_WAIT_MS).catch((error: unknown) => Promise.reject(natsFailure(location, 'taking the writer lease', error))))) {
       throw new AirlockError('RELEASE_CONFLICT', `${location.display}: another writer (${(await writer.heldBy()) ?? 'gone now'}) held the repository for ${WRITER_WAIT_MS / 1000} s; run the command again`);
     }
