@@ -3,6 +3,7 @@ import { configReload, configReloadTable } from './config-reload.ts';
 import { airlockDropped, droppedTable, reflexDropped, throughput, throughputTable } from './handoffs.ts';
 import { machine } from './lib.ts';
 import { plainApps, plainAppsTable } from './plain-apps.ts';
+import { fleetBench, fleetTable } from './fleet.ts';
 import { goPluginSwaps, goPluginTable } from './go-plugins.ts';
 import { pluginCosts, pluginTable } from './plugins.ts';
 import { releaseTable, releaseTimes } from './releases.ts';
@@ -18,7 +19,7 @@ import { airlockWatcher, generateTree, nodemonWatcher, watcherTable } from './wa
 
 /**
  * `npm run bench`: runs every benchmark and prints markdown for docs/BENCHMARKS.md.
- * `npm run bench -- change|dropped|plain|throughput|rollout|plugins|monorepo|bursts|watcher|config|releases|soak|busy|saves|poll|proxy` runs one (proxy only when asked).
+ * `npm run bench -- change|dropped|plain|throughput|rollout|plugins|monorepo|bursts|watcher|config|releases|soak|busy|saves|poll|fleet|proxy` runs one (proxy only when asked).
  */
 const only = process.argv[2];
 const out: string[] = [`## ${new Date().toISOString().slice(0, 10)} · ${machine()}`, ''];
@@ -80,6 +81,9 @@ if (!only || only === 'poll') {
 }
 if (!only || only === 'busy') {
   out.push(busyTable(await busyBuilds(18_998)), '');
+}
+if (!only || only === 'fleet') {
+  out.push(fleetTable(await fleetBench(19_100)), '');
 }
 if (only === 'proxy') {
   // Not in the default run: it installs nginx-light, haproxy and wrk when missing.

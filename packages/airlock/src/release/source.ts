@@ -179,7 +179,9 @@ export class ReleaseSource implements NewArtifacts {
     if (release === undefined) return;
     if (this.#inFlight === release.version) this.#inFlight = undefined;
     // On disk before anything retries: a restart never applies it again.
-    this.#state.update((state) => ({ ...state, bad: { ...state.bad, [release.version]: `g${generation}: ${reason}` } }));
+    // A failure's message usually names its generation already ("g3: exited …").
+    const why = reason.startsWith(`g${generation}:`) ? reason : `g${generation}: ${reason}`;
+    this.#state.update((state) => ({ ...state, bad: { ...state.bad, [release.version]: why } }));
     this.bus.emit({ type: 'release.rolled_back', service: this.plan().name, channel: release.channel, version: release.version, generation, code: fullCode('RELEASE_BAD'), reason: `${reason} [${code}]` });
   }
 
