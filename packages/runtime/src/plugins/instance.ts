@@ -1,10 +1,14 @@
-import { fork } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { enlist, runAs } from './containment.js';
 import { InlineModules } from './inline-loader.js';
 import type { Manifest } from './manifest.js';
+import { openBridges } from './net-bridge.js';
+import type { Permissions } from './permissions.js';
+import { bubblewrap, sandboxCommand } from './sandbox.js';
+import { watchResources } from './watchdog.js';
 import { runPlugin, type PluginData } from './plugin-side.js';
 
 /**
@@ -62,34 +66,99 @@ function openInline(dir: string, data: PluginData, events: Events): Channel {
   };
 }
 
+/**
+ * Hands a plugin process's messages and end to `events`; `breached` says why the host
+ * stopped it (a resource limit), which wins over how it exited.
+ */
+function wireChild(child: ChildProcess, events: Events, breached: () => string | undefined, cleanup: () => Promise<void> | void): Channel {
+  // The last lines it wrote to stderr say why it ended (an uncaught throw's message).
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4096)));
+  child.on('message', (m: Message) => events.message(m));
+  child.on('error', (error) => events.end(error.message));
+  child.on('exit', (code, signal) => {
+    void cleanup();
+    const breach = breached();
+    if (breach !== undefined) return events.end(breach);
+    const said = stderr.split('\n').map((l) => l.trim()).filter((l) => /^\w*Error\b|^Uncaught|heap out of memory|^bwrap:/.test(l)).at(-1);
+    events.end(`the plugin process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${said ? `: ${said}` : ''}`);
+  });
+  return {
+    post: (message) => {
+      if (child.connected) child.send(message as never);
+    },
+    kill: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await gone;
+    },
+  };
+}
+
+/**
+ * A plugin process with a permissions block: started by the spawn hook of sandbox.ts
+ * (bubblewrap around Node's permission model), its granted connections carried by
+ * net-bridge.ts, its memory and CPU watched from outside. Without a working bubblewrap it
+ * is refused with the reason: never run unconfined.
+ */
+async function openSandboxed(dir: string, data: PluginData, limits: PluginLimits, events: Events, permissions: Permissions): Promise<Channel> {
+  const sandbox = bubblewrap();
+  if ('missing' in sandbox) throw new Error(`its permissions need a sandbox, and ${sandbox.missing}; refused rather than run unconfined`);
+  const bridges = permissions.connect.length > 0 ? await openBridges(permissions.connect) : undefined;
+  const entryFile = fileURLToPath(entry('process-entry.js'));
+  const runtimeDir = resolve(dirname(entryFile), '..', '..');
+  const spec = { entry: entryFile, runtimeDir, pluginDir: resolve(dir), permissions, ...(bridges === undefined ? {} : { bridgeDir: bridges.dir }), ...(limits.maxOldGenerationSizeMb === undefined ? {} : { heapMb: limits.maxOldGenerationSizeMb }) };
+  const { command, args } = sandboxCommand(spec, sandbox.path);
+  // Nothing of the host's environment (its secrets) goes in: only what the plugin side reads.
+  const env: Record<string, string> = { AIRLOCK_PLUGIN_DATA: JSON.stringify(data), ...(bridges === undefined ? {} : { AIRLOCK_PLUGIN_BRIDGES: JSON.stringify(bridges.list) }) };
+  const child = spawn(command, args, { env, serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  let breach: string | undefined;
+  const stopWatching = child.pid === undefined ? () => undefined : watchResources(child.pid, permissions, (why) => {
+    breach = why;
+    child.kill('SIGKILL');
+  });
+  return wireChild(child, events, () => breach, async () => {
+    stopWatching();
+    await bridges?.close();
+  });
+}
+
+/** A channel still being opened (a sandbox's bridges first): used as one at once; a failure to open ends it. */
+function opening(channel: Promise<Channel>, events: Events): Channel {
+  let ready: Channel | undefined;
+  let killed = false;
+  const queued: unknown[] = [];
+  channel.then(
+    (opened) => {
+      ready = opened;
+      if (killed) return void opened.kill();
+      for (const message of queued.splice(0)) opened.post(message);
+    },
+    (error: unknown) => events.end((error as Error).message),
+  );
+  return {
+    post: (message) => (ready === undefined ? void queued.push(message) : ready.post(message)),
+    kill: async () => {
+      killed = true;
+      await ready?.kill();
+    },
+  };
+}
+
 /** Starts one version's thread or process (or inline registry); `events` hears its messages and its end. */
-function open(isolation: Manifest['isolation'], dir: string, data: PluginData, limits: PluginLimits, events: Events): Channel {
+function open(manifest: Manifest, dir: string, data: PluginData, limits: PluginLimits, events: Events): Channel | Promise<Channel> {
+  const { isolation, permissions } = manifest;
   if (isolation === 'inline') return openInline(dir, data, events);
   if (isolation === 'process') {
+    if (permissions !== undefined) return openSandboxed(dir, data, limits, events, permissions);
     const child = fork(fileURLToPath(entry('process-entry.js')), [], {
       env: { ...process.env, AIRLOCK_PLUGIN_DATA: JSON.stringify(data) },
       execArgv: limits.maxOldGenerationSizeMb ? [`--max-old-space-size=${limits.maxOldGenerationSizeMb}`] : [],
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
-    // The last lines it wrote to stderr say why it ended (an uncaught throw's message).
-    let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4096)));
-    child.on('message', (m: Message) => events.message(m));
-    child.on('error', (error) => events.end(error.message));
-    child.on('exit', (code, signal) => {
-      const said = stderr.split('\n').map((l) => l.trim()).filter((l) => /^\w*Error\b|^Uncaught|heap out of memory/.test(l)).at(-1);
-      events.end(`the plugin process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${said ? `: ${said}` : ''}`);
-    });
-    return {
-      post: (message) => child.send(message as never),
-      kill: async () => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const gone = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGKILL');
-        await gone;
-      },
-    };
+    return wireChild(child, events, () => undefined, () => undefined);
   }
   const { maxExternalMb = DEFAULT_EXTERNAL_MB, ...heapLimits } = limits;
   const worker = new Worker(entry('worker-entry.js'), { workerData: data, resourceLimits: heapLimits, stdout: false, stderr: false });
@@ -166,7 +235,7 @@ export class PluginInstance {
     return new Promise((resolve, reject) => {
       let instance: PluginInstance | undefined;
       let ended = false;
-      const channel = open(manifest.isolation, dir, data, limits, {
+      const events: Events = {
         message: (message) => {
           if (message.kind === 'log') return onLog(message.level, message.line);
           if (message.kind === 'loaded') {
@@ -188,7 +257,9 @@ export class PluginInstance {
           instance.#end(why);
           onExit(why);
         },
-      });
+      };
+      const opened = open(manifest, dir, data, limits, events);
+      const channel = opened instanceof Promise ? opening(opened, events) : opened;
       const timer = setTimeout(() => {
         void channel.kill();
         reject(new PluginTimeout(`loading ${manifest.main} took longer than ${timeoutMs} ms`));

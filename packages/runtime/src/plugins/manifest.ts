@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { parsePermissions, type Permissions } from './permissions.js';
 import { checkRange, parseVersion, satisfies } from './semver.js';
 
 /**
@@ -21,6 +22,8 @@ export interface Manifest {
   readonly isolation: Isolation;
   /** Config handed to init(ctx) as ctx.config. */
   readonly config: Readonly<Record<string, unknown>>;
+  /** What it may do in its sandbox (process isolation only); undefined: not sandboxed. */
+  readonly permissions?: Permissions;
 }
 
 /** A manifest that cannot be used: the file, the field, what was expected. */
@@ -38,7 +41,7 @@ export class ManifestError extends Error {
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
 const NO_MANIFEST = 'no plugin.json: a plugin directory needs one with name, version, main and host';
-const KNOWN = new Set(['name', 'version', 'main', 'host', 'isolation', 'config', 'description']);
+const KNOWN = new Set(['name', 'version', 'main', 'host', 'isolation', 'config', 'description', 'permissions']);
 
 /**
  * Reads and checks `<dir>/plugin.json` against the host's plugin API version. Unknown
@@ -87,11 +90,22 @@ export function readManifest(dir: string, hostVersion: string, root?: string): M
   const bad = checkRange(host);
   if (bad) throw new ManifestError(file, `"host": ${bad}`);
   if (!satisfies(hostVersion, host)) throw new ManifestError(file, `"host" ${JSON.stringify(host)} does not accept this host's plugin API ${hostVersion}: the plugin needs another host version`);
-  const isolation = m.isolation ?? 'worker';
+  // Permissions are enforced on a process (Node's permission model inside a bubblewrap
+  // sandbox): a plugin that has them runs in one, and says so or is refused.
+  const isolation = m.isolation ?? (m.permissions !== undefined ? 'process' : 'worker');
   if (isolation !== 'worker' && isolation !== 'process' && isolation !== 'inline') throw new ManifestError(file, `"isolation" ${JSON.stringify(isolation)}: expected "worker" (default), "process" or "inline"`);
+  let permissions: Permissions | undefined;
+  if (m.permissions !== undefined) {
+    if (isolation !== 'process') throw new ManifestError(file, `"isolation" ${JSON.stringify(isolation)} cannot enforce "permissions" (a thread shares the host's process and rights): use "process", or leave isolation out`);
+    try {
+      permissions = parsePermissions(m.permissions, process.cwd());
+    } catch (error) {
+      throw new ManifestError(file, (error as Error).message);
+    }
+  }
   const config = m.config ?? {};
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new ManifestError(file, '"config" must be an object');
-  return { name, version, main, host, isolation, config: config as Record<string, unknown> };
+  return { name, version, main, host, isolation, config: config as Record<string, unknown>, ...(permissions === undefined ? {} : { permissions }) };
 }
 
 /** Whether `path` is `dir` or below it. */
