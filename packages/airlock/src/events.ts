@@ -199,6 +199,10 @@ export type AirlockEvent =
   | (Base & { readonly type: 'release.applied'; readonly channel: string; readonly version: number; readonly generation: number; readonly sha256: string; readonly canary?: boolean })
   /** A release failed its health gate or was rolled back: it is marked bad on disk and never applied again. */
   | (Base & { readonly type: 'release.rolled_back'; readonly channel: string; readonly version: number; readonly generation: number; readonly code: string; readonly reason: string })
+  /** A verified plugin release was unpacked and moved into the plugins directory whole (the app's PluginHost swaps it in). */
+  | (Base & { readonly type: 'plugin.release.applied'; readonly plugin: string; readonly channel: string; readonly version: number; readonly sha256: string })
+  /** A plugin release (or the channel) was refused: nothing of it reaches the plugins directory; the plugin that runs keeps answering. */
+  | (Base & { readonly type: 'plugin.release.refused'; readonly plugin: string | undefined; readonly channel: string; readonly version: number | undefined; readonly code: string; readonly message: string })
   | (Base & { readonly type: 'error'; readonly code: string; readonly message: string })
   /** Something the user should know once (no listen address: reloads have a gap). */
   | (Base & { readonly type: 'notice'; readonly message: string });

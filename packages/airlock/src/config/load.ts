@@ -64,6 +64,10 @@ function missingFiles(raw: unknown, baseDir: string): IssueTarget[] {
     if (typeof release.trust === 'string' && !existsSync(resolve(dir, release.trust))) {
       targets.push({ path: at('release', 'trust'), message: `services.${name}.release.trust: file "${release.trust}" does not exist (relative to ${dir}); it is KEYDIR/1.root.json from \`airlock release init\`` });
     }
+    const pluginRelease = record(record(service.plugins).release);
+    if (typeof pluginRelease.trust === 'string' && !existsSync(resolve(dir, pluginRelease.trust))) {
+      targets.push({ path: at('plugins', 'release', 'trust'), message: `services.${name}.plugins.release.trust: file "${pluginRelease.trust}" does not exist (relative to ${dir}); it is KEYDIR/1.root.json from \`airlock release init\`` });
+    }
     if (typeof appConfig.schema === 'string' && !existsSync(resolve(dir, appConfig.schema))) {
       targets.push({ path: at('config', 'schema'), message: `services.${name}.config.schema: file "${appConfig.schema}" does not exist (relative to ${dir})` });
     }

@@ -53,7 +53,7 @@ export interface ServicePlan {
   readonly proxy: { readonly holdMs: number; readonly liveReload: boolean };
   readonly rollout: RolloutPlan;
   /** `dir`: the app's plugin directory (absolute), left out of the watch (its host swaps plugins itself); `go`: Go plugin packages airlock builds. */
-  readonly plugins: { readonly dir: string | undefined; readonly go: readonly string[] } | undefined;
+  readonly plugins: { readonly dir: string | undefined; readonly go: readonly string[]; readonly release?: ReleasePlan } | undefined;
   /** Versions come from a signed release channel (`airlock agent`): where (an absolute directory or a URL), which channel, the trusted root, the poll period. */
   readonly release: ReleasePlan | undefined;
   /** A debugger per generation on a private port, forwarded from one stable address (docs/debugging.md). */
@@ -81,6 +81,11 @@ export interface ReleasePlan {
   readonly channel: string;
   readonly trust: string;
   readonly pollMs: number;
+}
+
+/** A channel's settings with its paths made absolute (a URL stays as it is). */
+function releasePlan(dir: string, release: { from: string; channel: string; trust: string; poll: number }): ReleasePlan {
+  return { from: /^[a-z+]+:\/\//.test(release.from) ? release.from : resolve(dir, release.from), channel: release.channel, trust: resolve(dir, release.trust), pollMs: release.poll };
 }
 
 /** What identifies a user for a rollout; `random`: an id airlock sets in the cookie airlock_uid. */
@@ -276,16 +281,11 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     proxy: { holdMs: service.proxy.hold, liveReload: service.proxy.liveReload },
     rollout: rolloutPlan(name, service),
     debug: debugPlan(service),
-    plugins: service.plugins ? { dir: service.plugins.dir === undefined ? undefined : resolve(dir, service.plugins.dir), go: service.plugins.go } : undefined,
-    stop: { signal: service.stop.signal, timeoutMs: service.stop.timeout, drainMs: service.stop.drain },
-    release: service.release
-      ? {
-          from: /^[a-z+]+:\/\//.test(service.release.from) ? service.release.from : resolve(dir, service.release.from),
-          channel: service.release.channel,
-          trust: resolve(dir, service.release.trust),
-          pollMs: service.release.poll,
-        }
+    plugins: service.plugins
+      ? { dir: service.plugins.dir === undefined ? undefined : resolve(dir, service.plugins.dir), go: service.plugins.go, ...(service.plugins.release === undefined ? {} : { release: releasePlan(dir, service.plugins.release) }) }
       : undefined,
+    stop: { signal: service.stop.signal, timeoutMs: service.stop.timeout, drainMs: service.stop.drain },
+    release: service.release ? releasePlan(dir, service.release) : undefined,
   });
 }
 

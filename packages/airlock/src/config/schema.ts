@@ -138,6 +138,28 @@ const rolloutSchema = z
     }
   });
 
+/** A signed release channel to follow: a service's own releases, or its plugins'. */
+const releaseChannel = z
+  .strictObject({
+    from: z
+      .string()
+      .min(1)
+      .superRefine((from, ctx) => {
+        try {
+          parseLocation(from, 'release.from');
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      })
+      .describe('The release channel: a directory `airlock release init` wrote (relative to dir), the http(s) URL of `airlock release serve`, or nats://HOST:PORT/REPO (a repository in NATS JetStream, docs/fleet.md).'),
+    channel: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a channel name: letters, digits, ".", "_" or "-", e.g. stable')
+      .describe('The channel to follow, e.g. stable.'),
+    trust: z.string().min(1).describe('The root metadata trusted first (KEYDIR/1.root.json from `airlock release init`), relative to dir.'),
+    poll: duration('5s', { minMs: 100 }).describe('How often the channel is checked for a newer release; at least 100ms. With nats:// a watch tells the agent at once, and the poll is only the backstop.'),
+  });
+
 export const serviceSchema = z
   .strictObject({
     dir: z.string().default('.').describe('Working directory of the service, relative to airlock.yaml.'),
@@ -265,29 +287,13 @@ export const serviceSchema = z
           .array(z.string().min(1))
           .default([])
           .describe('Go preset: plugin packages (relative to dir) built with -buildmode=plugin to $AIRLOCK_PLUGINS_DIR, a new path per build, when they change and for every new generation.'),
+        release: releaseChannel
+          .optional()
+          .describe('Plugins from a signed channel (`airlock release publish … --plugin NAME DIR`): each verified, unpacked and moved into dir/NAME whole; they run sandboxed (docs/plugins.md).'),
       })
       .optional()
       .describe('Plugins the app hosts itself (@airlock/runtime/plugins, docs/plugins.md).'),
-    release: z
-      .strictObject({
-        from: z
-          .string()
-          .min(1)
-          .superRefine((from, ctx) => {
-            try {
-              parseLocation(from, 'release.from');
-            } catch (error) {
-              ctx.addIssue({ code: 'custom', message: (error as Error).message });
-            }
-          })
-          .describe('The release channel: a directory `airlock release init` wrote (relative to dir), the http(s) URL of `airlock release serve`, or nats://HOST:PORT/REPO (a repository in NATS JetStream, docs/fleet.md).'),
-        channel: z
-          .string()
-          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a channel name: letters, digits, ".", "_" or "-", e.g. stable')
-          .describe('The channel to follow, e.g. stable.'),
-        trust: z.string().min(1).describe('The root metadata trusted first (KEYDIR/1.root.json from `airlock release init`), relative to dir.'),
-        poll: duration('5s', { minMs: 100 }).describe('How often the channel is checked for a newer release; at least 100ms. With nats:// a watch tells the agent at once, and the poll is only the backstop.'),
-      })
+    release: releaseChannel
       .optional()
       .describe('Take new versions from a signed release channel (`airlock agent`, docs/releases.md) instead of building them.'),
     rollout: rolloutSchema.prefault({}),
@@ -343,6 +349,9 @@ export const serviceSchema = z
         path: ['rollout', 'strategy'],
         message: `a canary splits HTTP requests in airlock's proxy: it needs handoff: proxy (and listen), not ${handoff ?? 'restart'}; use strategy: instant otherwise`,
       });
+    }
+    if (service.plugins?.release !== undefined && service.plugins.dir === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['plugins', 'release'], message: 'plugins from a channel need plugins.dir: the directory the app\'s PluginHost loads them from' });
     }
     if (service.plugins?.go.length && service.go === undefined) {
       ctx.addIssue({ code: 'custom', path: ['plugins', 'go'], message: 'Go plugins need the Go preset (go: { main: ... }): airlock builds them in its module' });

@@ -12,6 +12,7 @@ import type { RolloutAction } from '../pipeline/canary-release.js';
 import { SavedFileWatcher } from '../detect/saved-files.js';
 import { ServiceRunner, type ServiceStatus } from '../pipeline/runner.js';
 import { sourceFor } from './sources.js';
+import { PluginChannels } from './plugin-channels.js';
 import { reshape, type ReshapeContext } from './reshape.js';
 import { Debuggers } from './debuggers.js';
 import { LiveReload } from '../browser/live-reload.js';
@@ -76,6 +77,8 @@ export class Daemon {
   readonly #slots: BuildSlots;
   /** The stable debug addresses of the services with debug: (their generations' spawn hook). */
   readonly #debuggers: Debuggers;
+  /** Plugins from signed channels (plugins.release), installed into each service's plugin directory. */
+  readonly #pluginChannels: PluginChannels;
   /** Browser live reload per service (proxy.liveReload under airlock dev), kept by name across runners. */
   readonly #liveReloads = new Map<string, LiveReload>();
   /** Each service's serving generation beside the one before it (status --compare, the dashboard). */
@@ -95,6 +98,7 @@ export class Daemon {
     this.#detectors = new Detectors(bus, { clock: options.clock, ignore: (path) => this.#appliedNotBuilt(path) });
     this.#appConfig = new AppConfigGate(bus);
     this.#debuggers = new Debuggers(bus);
+    this.#pluginChannels = new PluginChannels(bus);
     this.#records = new GenerationRecords(bus);
     for (const plan of plans) this.#services.set(plan.name, { runner: this.#runner(plan), watchers: [] });
     this.#unsubscribe = bus.subscribe((event) => {
@@ -211,6 +215,7 @@ export class Daemon {
   async startServices(): Promise<void> {
     // Before the first generation: its debugger must be reachable, and a taken address stops airlock here.
     await this.#debuggers.sync(this.services.map((runner) => runner.plan));
+    this.#pluginChannels.sync(this.services.map((runner) => runner.plan));
     await Promise.all(this.services.map((runner) => this.#startService(runner)));
   }
 
@@ -299,6 +304,7 @@ export class Daemon {
     await this.#syncDetectors();
     // A debugger that cannot open is said; the service goes on without it.
     await this.#debuggers.sync(plans).catch((error: unknown) => this.bus.emit({ type: 'error', service: 'airlock', code: fullCode((error as AirlockError).code ?? 'DEBUG_SETUP'), message: (error as Error).message }));
+    this.#pluginChannels.sync(plans);
     const touched = [...added, ...changed.map((c) => c.service)];
     await Promise.all(touched.map((name) => this.#watchSaves(this.#services.get(name) as Running)));
 
@@ -351,6 +357,7 @@ export class Daemon {
     await this.#detectors.stop();
     await Promise.all([...this.services, ...this.#retiring].map((service) => service.stop()));
     await this.#debuggers.close();
+    await this.#pluginChannels.close();
     for (const live of this.#liveReloads.values()) live.close();
     this.#records.close();
   }

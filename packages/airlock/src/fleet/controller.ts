@@ -107,7 +107,7 @@ export class FleetRollout {
         const versions = new Map<number, boolean>();
         for (const target of Object.values(targets.signed.targets)) {
           const release = releaseOf(target);
-          if (release?.service === service && release.channel === channel) versions.set(release.version, release.staged === true);
+          if (release?.service === service && release.channel === channel && release.plugin === undefined) versions.set(release.version, release.staged === true);
         }
         return { state: readFleetState(dir, service, channel), versions };
       }),

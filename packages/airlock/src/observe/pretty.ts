@@ -166,6 +166,10 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
         return fail(s, event.code, `${event.message}; what runs keeps serving`);
       case 'release.applied':
         return say(s, palette.green(`release ${event.version} (${event.channel}${event.canary ? ', fleet canary' : ''}) serves as g${event.generation}, sha256 ${event.sha256.slice(0, 12)}`));
+      case 'plugin.release.applied':
+        return say(s, palette.green(`plugin ${event.plugin} ${event.version} (${event.channel}) verified and in place, sha256 ${event.sha256.slice(0, 12)}`));
+      case 'plugin.release.refused':
+        return fail(s, event.code, `${event.plugin === undefined ? 'plugins' : `plugin ${event.plugin}${event.version === undefined ? '' : ` ${event.version}`}`}: ${event.message}; the plugin that runs keeps answering`);
       case 'release.rolled_back':
         return fail(s, event.code, `release ${event.version} (${event.channel}) marked bad: ${event.reason}`);
       case 'error':

@@ -45,8 +45,17 @@ export class ReleaseChannel {
     return join(this.options.cacheDir, 'metadata');
   }
 
-  /** Refreshes the metadata and returns the releases of `service` on `channel`, newest first. */
+  /** Refreshes the metadata and returns the releases of `service` on `channel`, newest first (its plugins' are not among them). */
   async releases(service: string, channel: string): Promise<Release[]> {
+    return (await this.#refresh(service, channel)).filter((release) => release.plugin === undefined);
+  }
+
+  /** Refreshes the metadata and returns the releases of `service`'s plugins on `channel`, newest first. */
+  async pluginReleases(service: string, channel: string): Promise<Release[]> {
+    return (await this.#refresh(service, channel)).filter((release) => release.plugin !== undefined);
+  }
+
+  async #refresh(service: string, channel: string): Promise<Release[]> {
     const metadataDir = this.#metadataDir();
     mkdirSync(metadataDir, { recursive: true });
     // The first time only: later refreshes start from the newest root already verified.

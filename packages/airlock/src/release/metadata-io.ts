@@ -17,13 +17,15 @@ export interface ReleaseCustom {
   readonly version: number;
   /** Published with --staged: not the head until a fleet rollout promotes it. */
   readonly staged?: boolean;
+  /** Published with --plugin NAME: a plugin of the service (a .tar.gz of its directory), versioned on its own. */
+  readonly plugin?: string;
 }
 
 /** Reads a release's custom fields from a target; undefined for a target airlock did not publish. */
 export function releaseOf(target: TargetFile): ReleaseCustom | undefined {
-  const { service, channel, version, staged } = target.custom as Partial<ReleaseCustom>;
+  const { service, channel, version, staged, plugin } = target.custom as Partial<ReleaseCustom>;
   if (typeof service !== 'string' || typeof channel !== 'string' || typeof version !== 'number' || !Number.isSafeInteger(version)) return undefined;
-  return { service, channel, version, ...(staged === true ? { staged } : {}) };
+  return { service, channel, version, ...(staged === true ? { staged } : {}), ...(typeof plugin === 'string' ? { plugin } : {}) };
 }
 
 export function expires(now: Date, ms: number): string {

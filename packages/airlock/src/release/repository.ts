@@ -63,6 +63,8 @@ export interface PublishOptions {
   readonly version: number;
   /** Added without becoming the channel's head: only a fleet rollout's canary hosts run it (docs/fleet.md). */
   readonly staged?: boolean;
+  /** A plugin of the service, by name (`file` is then its .tar.gz): versions count per plugin. */
+  readonly plugin?: string;
   /** How long the new timestamp is valid (default 1 day). */
   readonly timestampMs?: number;
   readonly now?: Date;
@@ -85,15 +87,20 @@ export function publish(dir: string, keysDir: string | undefined, file: string, 
   if (!existsSync(file) || !statSync(file).isFile()) throw new AirlockError('USAGE_FLAG', `the release file ${file} does not exist or is not a file`);
   const now = options.now ?? new Date();
   const { timestamp, snapshot, targets } = current(dir);
-  const highest = Math.max(0, ...Object.values(targets.signed.targets).map(releaseOf).filter((r) => r?.service === service && r.channel === channel).map((r) => (r as ReleaseCustom).version));
-  if (version <= highest) throw new AirlockError('RELEASE_VERSION', `version ${version} of ${service} on ${channel} is not above ${highest}, the highest published; publish with --version ${highest + 1} or more`);
+  const { plugin } = options;
+  if (plugin !== undefined && !NAME.test(plugin)) throw new AirlockError('USAGE_FLAG', `--plugin must be letters, digits, '.', '_' or '-', got ${JSON.stringify(plugin)}`);
+  const what = plugin === undefined ? service : `plugin ${plugin} of ${service}`;
+  const highest = Math.max(0, ...Object.values(targets.signed.targets).map(releaseOf).filter((r) => r?.service === service && r.channel === channel && r.plugin === plugin).map((r) => (r as ReleaseCustom).version));
+  if (version <= highest) throw new AirlockError('RELEASE_VERSION', `version ${version} of ${what} on ${channel} is not above ${highest}, the highest published; publish with --version ${highest + 1} or more`);
   const bytes = readFileSync(file);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const path = `${service}/${channel}/${version}/${basename(file)}`;
-  const stored = join(dir, 'targets', service, channel, String(version), `${sha256}.${basename(file)}`);
+  // A plugin's versions live apart from the service's own: the paths never meet.
+  const base = plugin === undefined ? `${service}/${channel}` : `${service}/${channel}/plugins/${plugin}`;
+  const path = `${base}/${version}/${basename(file)}`;
+  const stored = join(dir, 'targets', ...base.split('/'), String(version), `${sha256}.${basename(file)}`);
   mkdirSync(join(stored, '..'), { recursive: true });
   writeAtomic(stored, bytes);
-  const target = new TargetFile({ path, length: bytes.length, hashes: { sha256 }, unrecognizedFields: { custom: { service, channel, version, ...(options.staged ? { staged: true } : {}) } } });
+  const target = new TargetFile({ path, length: bytes.length, hashes: { sha256 }, unrecognizedFields: { custom: { service, channel, version, ...(options.staged ? { staged: true } : {}), ...(plugin === undefined ? {} : { plugin }) } } });
   const next = new Targets({ version: targets.signed.version + 1, specVersion: SPEC_VERSION, expires: expires(now, DEFAULT_EXPIRY_MS.targets), targets: { ...targets.signed.targets, [path]: target }, delegations: targets.signed.delegations });
   const signed = new Metadata(next);
   signed.sign(loadKey(keysDir, 'targets').sign, false);

@@ -1,6 +1,9 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { parsePermissions, type Permissions } from './permissions.js';
+import { NOTHING, parsePermissions, type Permissions } from './permissions.js';
+
+/** What airlock writes into a plugin directory it installed from a signed channel (release/plugin-channel.ts). */
+export const REMOTE_MARKER = '.airlock-release.json';
 import { checkRange, parseVersion, satisfies } from './semver.js';
 
 /**
@@ -91,12 +94,18 @@ export function readManifest(dir: string, hostVersion: string, root?: string): M
   if (bad) throw new ManifestError(file, `"host": ${bad}`);
   if (!satisfies(hostVersion, host)) throw new ManifestError(file, `"host" ${JSON.stringify(host)} does not accept this host's plugin API ${hostVersion}: the plugin needs another host version`);
   // Permissions are enforced on a process (Node's permission model inside a bubblewrap
-  // sandbox): a plugin that has them runs in one, and says so or is refused.
-  const isolation = m.isolation ?? (m.permissions !== undefined ? 'process' : 'worker');
+  // sandbox): a plugin that has them runs in one, and says so or is refused. A plugin that
+  // came from a channel (airlock wrote its marker) always does, with nothing granted by default.
+  const remote = existsSync(join(dir, REMOTE_MARKER));
+  const sandboxed = m.permissions !== undefined || remote;
+  const isolation = m.isolation ?? (sandboxed ? 'process' : 'worker');
   if (isolation !== 'worker' && isolation !== 'process' && isolation !== 'inline') throw new ManifestError(file, `"isolation" ${JSON.stringify(isolation)}: expected "worker" (default), "process" or "inline"`);
-  let permissions: Permissions | undefined;
+  let permissions: Permissions | undefined = remote ? NOTHING : undefined;
+  if (sandboxed && isolation !== 'process') {
+    const why = remote ? 'a plugin from a release channel runs sandboxed' : 'a thread shares the host\'s process and rights';
+    throw new ManifestError(file, `"isolation" ${JSON.stringify(isolation)} cannot enforce "permissions" (${why}): use "process", or leave isolation out`);
+  }
   if (m.permissions !== undefined) {
-    if (isolation !== 'process') throw new ManifestError(file, `"isolation" ${JSON.stringify(isolation)} cannot enforce "permissions" (a thread shares the host's process and rights): use "process", or leave isolation out`);
     try {
       permissions = parsePermissions(m.permissions, process.cwd());
     } catch (error) {

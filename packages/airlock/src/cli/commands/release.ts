@@ -9,6 +9,7 @@ import { ReleaseChannel } from '../../release/channel.js';
 import { chooseRelease } from '../../release/choice.js';
 import { DEFAULT_EXPIRY_MS, expire, initRepository, publish } from '../../release/repository.js';
 import { rotateRoot } from '../../release/rotate.js';
+import { packPlugin } from '../../release/plugin-pack.js';
 import { serveRepository } from '../../release/serve.js';
 import { atRepository } from '../../release/at-repository.js';
 import { closeNatsConnections } from '../../release/nats/shared.js';
@@ -47,13 +48,21 @@ export async function releaseInit(dir: string, options: { keys: string; rootThre
 }
 
 /** `airlock release publish DIR|nats://… --keys KEYDIR --service S --channel C --version N FILE [--expires D] [--staged]` */
-export async function releasePublish(dir: string, file: string, options: { keys?: string; service: string; channel: string; version: string; expires?: string; staged?: boolean }): Promise<void> {
+export async function releasePublish(dir: string, file: string, options: { keys?: string; service: string; channel: string; version: string; expires?: string; staged?: boolean; plugin?: string }): Promise<void> {
   const version = versionFlag(options.version);
   const timestampMs = durationFlag('--expires', options.expires, DEFAULT_EXPIRY_MS.timestamp);
-  // The file is checked here, before any connection: a typo costs nothing.
-  const absolute = resolve(file);
-  const { target, sha256 } = await atRepository(dir, 'airlock release publish', (at) => publish(at, options.keys, absolute, { service: options.service, channel: options.channel, version, timestampMs, staged: options.staged }));
-  out(`published ${options.service} ${version} on ${options.channel}${options.staged ? ' (staged: canary hosts only, until `airlock fleet rollout` promotes it)' : ''}: ${target} (sha256 ${sha256})`);
+  const { plugin } = options;
+  if (plugin !== undefined && options.staged) throw new AirlockError('USAGE_FLAG', '--staged is for a service\'s own releases (fleet rollouts); a plugin release is taken by every host at once');
+  // The file (or plugin directory) is checked here, before any connection: a typo costs nothing.
+  const packed = plugin === undefined ? undefined : packPlugin(resolve(file), plugin);
+  const absolute = packed?.file ?? resolve(file);
+  try {
+    const { target, sha256 } = await atRepository(dir, 'airlock release publish', (at) => publish(at, options.keys, absolute, { service: options.service, channel: options.channel, version, timestampMs, staged: options.staged, plugin }));
+    const what = plugin === undefined ? options.service : `plugin ${plugin} of ${options.service}`;
+    out(`published ${what} ${version} on ${options.channel}${options.staged ? ' (staged: canary hosts only, until `airlock fleet rollout` promotes it)' : ''}: ${target} (sha256 ${sha256})`);
+  } finally {
+    if (packed !== undefined) rmSync(packed.dir, { recursive: true, force: true });
+  }
 }
 
 /** `airlock release expire DIR --keys KEYDIR [--in D]`: the cron job. */
@@ -127,14 +136,15 @@ export function registerRelease(program: Command): void {
     .command('publish')
     .description('add FILE as a release of a service on a channel, and re-sign targets, snapshot and timestamp')
     .argument('<dir>', 'the repository: a directory or nats://HOST:PORT/REPO')
-    .argument('<file>', 'the release: a binary')
+    .argument('<file>', 'the release: a binary, a .tar.gz, or with --plugin a plugin directory')
     .option('--keys <dir>', 'the key directory (or AIRLOCK_RELEASE_KEY_TARGETS, _SNAPSHOT, _TIMESTAMP)')
     .requiredOption('--service <name>', 'the service it is for')
     .requiredOption('--channel <name>', 'the channel, e.g. stable')
     .requiredOption('--version <n>', 'a whole number above every earlier version of this service and channel')
     .option('--expires <duration>', 'how long the new timestamp is valid (default 1d)')
     .option('--staged', 'add it without making it the head: only a fleet rollout\'s canary hosts run it (docs/fleet.md)')
-    .action((dir: string, file: string, options: { keys?: string; service: string; channel: string; version: string; expires?: string; staged?: boolean }) => releasePublish(dir, file, options));
+    .option('--plugin <name>', 'FILE is the directory of plugin NAME (with its plugin.json): published as a .tar.gz, versions counted per plugin (docs/plugins.md)')
+    .action((dir: string, file: string, options: { keys?: string; service: string; channel: string; version: string; expires?: string; staged?: boolean; plugin?: string }) => releasePublish(dir, file, options));
   release
     .command('expire')
     .description('re-sign the timestamp so the channel stays fresh (run it from cron)')

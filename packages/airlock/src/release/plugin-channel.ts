@@ -1,0 +1,183 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { syncDir, writeAtomic } from '../atomic-file.js';
+import type { ReleasePlan, ServicePlan } from '../config/plan.js';
+import { parseLocation } from '../config/release-location.js';
+import { AirlockError, fullCode } from '../errors.js';
+import type { EventBus } from '../events.js';
+import { ReleaseChannel, type Release } from './channel.js';
+import { watchTimestamp } from './nats/changes.js';
+import { unpackRelease } from './unpack.js';
+
+/**
+ * Written into every plugin directory this installs (over any file of that name the
+ * archive held): the app's PluginHost reads it as "came from a channel", so the plugin
+ * runs sandboxed with only the permissions its manifest grants, nothing by default.
+ */
+export const REMOTE_MARKER = '.airlock-release.json';
+
+/** One installed plugin release, as the state file and `airlock status` keep it. */
+export interface InstalledPlugin {
+  readonly version: number;
+  readonly sha256: string;
+}
+
+/**
+ * A service's plugins from a signed channel (`plugins: { dir, release }`). Each check
+ * refreshes the channel through tuf-js and, for every plugin of the service, takes the
+ * newest release: it is downloaded (length and hash checked while it streams), unpacked
+ * under .airlock/ with the release extraction rules, its plugin.json must name the plugin,
+ * and only then is the directory renamed into `dir/<name>` whole, so the app's host never
+ * sees a refused or half-written plugin. A refusal (tampering, a version below the one
+ * installed, a wrong name) is said once and changes nothing: the plugin that runs keeps
+ * answering calls.
+ *
+ * @example
+ *   const plugins = new PluginChannel(() => plan, bus);
+ *   plugins.start();
+ *   await plugins.stop();
+ */
+export class PluginChannel {
+  #channel: ReleaseChannel | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopWatch: (() => void) | undefined;
+  #checking: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+  /** The last refusal said, per plugin ('' for the channel): said again only when it changes. */
+  readonly #said = new Map<string, string>();
+  /** Releases refused for what they are (tampered, misnamed), by plugin: not fetched again until the channel offers another. */
+  readonly #refused = new Map<string, string>();
+
+  constructor(
+    private readonly plan: () => ServicePlan,
+    private readonly bus: EventBus,
+  ) {}
+
+  get #settings(): ReleasePlan & { dir: string } {
+    const { plugins } = this.plan();
+    if (plugins?.release === undefined || plugins.dir === undefined) throw new Error('a PluginChannel needs plugins.dir and plugins.release');
+    return { ...plugins.release, dir: plugins.dir };
+  }
+
+  get #home(): string {
+    return join(this.plan().dir, '.airlock', 'release', this.plan().name, 'plugins');
+  }
+
+  /** What is installed from the channel, by plugin name (read from disk: it outlives restarts). */
+  installed(): Record<string, InstalledPlugin> {
+    const file = join(this.#home, 'state.json');
+    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, InstalledPlugin>) : {};
+  }
+
+  /** Checks now, then every poll (and at once on a nats:// change). */
+  start(): void {
+    const { pollMs, from } = this.#settings;
+    this.#timer = setInterval(() => void this.check(), pollMs);
+    const location = parseLocation(from);
+    if (location.kind === 'nats') this.#stopWatch = watchTimestamp(location, `airlock plugins ${this.plan().name}`, () => void this.check());
+    void this.check();
+  }
+
+  /** One check (a check asked for while one runs follows it). */
+  check(): Promise<void> {
+    if (this.#checking !== undefined) {
+      this.#again = true;
+      return this.#checking;
+    }
+    this.#checking = this.#check().finally(() => {
+      this.#checking = undefined;
+      if (this.#again && !this.#stopped) {
+        this.#again = false;
+        void this.check();
+      }
+    });
+    return this.#checking;
+  }
+
+  async #check(): Promise<void> {
+    const { from, trust, channel: channelName } = this.#settings;
+    const service = this.plan().name;
+    this.#channel ??= new ReleaseChannel({ from, trust, cacheDir: this.#home });
+    let releases: Release[];
+    try {
+      releases = await this.#channel.pluginReleases(service, channelName);
+      this.#said.delete('');
+    } catch (error) {
+      return this.#refuse(undefined, undefined, error);
+    }
+    const newest = new Map<string, Release>();
+    for (const release of releases) if (!newest.has(release.plugin as string)) newest.set(release.plugin as string, release);
+    for (const [name, release] of newest) {
+      if (this.#stopped) return;
+      const installed = this.installed()[name];
+      if (installed !== undefined && release.version < installed.version) {
+        this.#refuse(name, release.version, new AirlockError('RELEASE_VERSION', `the newest release of plugin ${name} on ${channelName} is ${release.version}, below ${installed.version}, the one installed: an old channel put back (a replay), refused`));
+        continue;
+      }
+      if (installed?.version === release.version && installed.sha256 === release.sha256 && existsSync(join(this.#settings.dir, name, REMOTE_MARKER))) continue;
+      const identity = `${release.version}:${release.sha256}`;
+      if (this.#refused.get(name) === identity) continue;
+      await this.#install(name, release).then(
+        () => this.#said.delete(name),
+        (error: unknown) => {
+          // NATS or the network away is tried again; a release refused for what it is, not.
+          if (!(error instanceof AirlockError && error.code === 'NATS_UNREACHABLE')) this.#refused.set(name, identity);
+          this.#refuse(name, release.version, error);
+        },
+      );
+    }
+  }
+
+  async #install(name: string, release: Release): Promise<void> {
+    const { dir, channel, from } = this.#settings;
+    const incoming = join(this.plan().dir, '.airlock', 'plugins-incoming');
+    mkdirSync(incoming, { recursive: true });
+    const nonce = `${process.pid}-${randomBytes(4).toString('hex')}`;
+    const file = join(incoming, `${name}-${release.version}.${nonce}.tar.gz`);
+    const unpacked = join(incoming, `${name}-${release.version}.${nonce}`);
+    try {
+      await (this.#channel as ReleaseChannel).download(release, file);
+      await unpackRelease(file, unpacked);
+      const manifest = join(unpacked, 'plugin.json');
+      let named: unknown;
+      try {
+        named = (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name;
+      } catch (error) {
+        throw new AirlockError('RELEASE_REFUSED', `plugin ${name} ${release.version}: its plugin.json cannot be read: ${(error as Error).message}`);
+      }
+      if (named !== name) throw new AirlockError('RELEASE_REFUSED', `plugin ${name} ${release.version}: its plugin.json names ${JSON.stringify(named)}, not ${name}`);
+      writeAtomic(join(unpacked, REMOTE_MARKER), `${JSON.stringify({ plugin: name, version: release.version, sha256: release.sha256, channel, from: parseLocation(from).display })}\n`);
+      // Whole or not at all: the old directory moves aside, the new one takes its name.
+      mkdirSync(dir, { recursive: true });
+      const target = join(dir, name);
+      const aside = join(incoming, `${name}.old.${nonce}`);
+      if (existsSync(target)) renameSync(target, aside);
+      renameSync(unpacked, target);
+      syncDir(dir);
+      rmSync(aside, { recursive: true, force: true });
+      const state = { ...this.installed(), [name]: { version: release.version, sha256: release.sha256 } };
+      writeAtomic(join(this.#home, 'state.json'), `${JSON.stringify(state, null, 1)}\n`);
+      this.bus.emit({ type: 'plugin.release.applied', service: this.plan().name, plugin: name, channel, version: release.version, sha256: release.sha256 });
+    } finally {
+      rmSync(file, { force: true });
+      rmSync(unpacked, { recursive: true, force: true });
+    }
+  }
+
+  #refuse(plugin: string | undefined, version: number | undefined, error: unknown): void {
+    const code = error instanceof AirlockError ? error.code : 'RELEASE_REFUSED';
+    const message = (error as Error).message ?? String(error);
+    if (this.#said.get(plugin ?? '') === message) return;
+    this.#said.set(plugin ?? '', message);
+    this.bus.emit({ type: 'plugin.release.refused', service: this.plan().name, plugin, channel: this.#settings.channel, version, code: fullCode(code), message });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    this.#stopWatch?.();
+    await this.#checking;
+  }
+}
