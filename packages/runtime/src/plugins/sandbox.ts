@@ -84,7 +84,8 @@ export function sandboxCommand(spec: SandboxSpec, bwrapPath: string): SandboxCom
     args.push('--bind', path, path);
   }
   if (spec.bridgeDir !== undefined) args.push('--bind', spec.bridgeDir, spec.bridgeDir);
-  args.push('--chdir', spec.pluginDir, '--', node, '--experimental-permission', '--disable-warning=ExperimentalWarning');
+  // The private root and /tmp hold only mount points now: read-only, so nothing is written but to the grants.
+  args.push('--remount-ro', '/tmp', '--remount-ro', '/', '--chdir', spec.pluginDir, '--', node, '--experimental-permission', '--disable-warning=ExperimentalWarning');
   for (const path of [...readable, ...permissions.read, ...permissions.write, ...(spec.bridgeDir === undefined ? [] : [spec.bridgeDir])]) args.push(`--allow-fs-read=${path}`);
   for (const path of [...permissions.write, ...(spec.bridgeDir === undefined ? [] : [spec.bridgeDir])]) args.push(`--allow-fs-write=${path}`);
   if (permissions.child) args.push('--allow-child-process');
