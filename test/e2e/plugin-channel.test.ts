@@ -59,6 +59,14 @@ describe('plugins from a signed channel', () => {
     await run.waitForEvent('plugin.release.applied', { plugin: 'shout', version: 2 });
     await getUntil(port, '/call/shout/loud?arg=hi', (body) => body === JSON.stringify({ result: 'v2 HI' }), 'shout 2');
 
+    // What airlock status and plugin verify say: the version, its digest, what it may do.
+    const status = cli(dir, 'status');
+    assert.match(status.stdout, /^plugins: plugin shout 2 from its channel, sha256 [0-9a-f]{12}, sandboxed: no files but its own · no network · no processes$/m, status.stdout + status.stderr);
+    const verify = () => cli(dir, 'plugin', 'verify', 'rel/channel', '--trust', 'rel/keys/1.root.json', '--service', 'plugins', '--channel', 'stable');
+    const verified = verify();
+    assert.equal(verified.status, 0, verified.stderr);
+    assert.match(verified.stdout, /^plugin shout 2 \(1\.0\.2\) on stable: sha256 [0-9a-f]{64}, verified; runs sandboxed with: no files but its own · no network · no processes$/m);
+
     // For another service: never installed here (the check that refuses version 3 below comes after it).
     publish(9, 'rel/channel', 'other');
     // Tampered: published into a copy, one byte of the archive changed, then put in place (files first).
@@ -75,6 +83,9 @@ describe('plugins from a signed channel', () => {
     const tampered = await run.waitForEvent('plugin.release.refused', { plugin: 'shout', version: 3 });
     assert.equal(tampered.code, 'AIRLOCK_ERR_RELEASE_REFUSED');
     assert.equal(await getOnce(port, '/call/shout/loud?arg=hi'), JSON.stringify({ result: 'v2 HI' }));
+    const refusedHere = verify();
+    assert.equal(refusedHere.status, 1);
+    assert.match(refusedHere.stdout, /^plugin shout 3: refused: .*hash/m);
 
     // An old channel put back (version 1's metadata): tuf-js refuses the rollback.
     const since = run.events.length;

@@ -12,6 +12,7 @@ import { paletteFor, printError, type GlobalOptions } from './output.js';
 import { validateCommand } from './commands/validate.js';
 import { registerRelease } from './commands/release.js';
 import { registerFleet } from './commands/fleet.js';
+import { registerPlugin } from './commands/plugin.js';
 import { closeAllWatchers } from '../watch/watcher.js';
 
 interface ServiceFlagOptions {
@@ -120,6 +121,7 @@ program
 
 registerRelease(program);
 registerFleet(program);
+registerPlugin(program);
 
 program
   .command('init')

@@ -51,6 +51,8 @@ function appConfigInputs(plan: ServicePlan): string[] {
 export type DaemonStatus = ServiceStatus & {
   /** The serving generation beside the one before it (`--compare`, the dashboard). */
   readonly compare?: Comparison;
+  /** Plugins installed from its plugin channel (plugins.release): version, digest, what they may do. */
+  readonly remotePlugins?: readonly { readonly name: string; readonly version: number; readonly sha256: string; readonly grants: string }[];
 };
 
 interface Running {
@@ -330,7 +332,8 @@ export class Daemon {
       const lastFailure = this.#lastFailure.get(service.plan.name);
       const configRejected = this.#appConfig.rejected(service);
       const compare = this.#records.compare(service.plan.name);
-      return { ...service.status(), ...(configRejected === undefined ? {} : { configRejected }), ...(lastFailure === undefined ? {} : { lastFailure }), ...(compare ? { compare } : {}) };
+      const remotePlugins = this.#pluginChannels.status(service.plan.name);
+      return { ...service.status(), ...(configRejected === undefined ? {} : { configRejected }), ...(lastFailure === undefined ? {} : { lastFailure }), ...(compare ? { compare } : {}), ...(remotePlugins === undefined ? {} : { remotePlugins }) };
     });
   }
 

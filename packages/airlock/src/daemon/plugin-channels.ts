@@ -37,9 +37,9 @@ export class PluginChannels {
     }
   }
 
-  /** The plugins installed from a service's channel (for `airlock status`). */
-  installed(service: string): ReturnType<PluginChannel['installed']> | undefined {
-    return this.#running.get(service)?.channel.installed();
+  /** The plugins installed from a service's channel, with their grants (for `airlock status`). */
+  status(service: string): ReturnType<PluginChannel['status']> | undefined {
+    return this.#running.get(service)?.channel.status();
   }
 
   #key(plan: ServicePlan): string {

@@ -17,6 +17,47 @@ import { unpackRelease } from './unpack.js';
  */
 export const REMOTE_MARKER = '.airlock-release.json';
 
+/**
+ * Downloads a plugin release to `file` (tuf-js checks length and hash as it streams),
+ * unpacks it into `into` with the release extraction rules, and checks that its
+ * plugin.json names the plugin it was published as; returns that manifest.
+ *
+ * @example
+ *   const manifest = await fetchPlugin(channel, release, '/tmp/x.tar.gz', '/tmp/x');
+ */
+export async function fetchPlugin(channel: ReleaseChannel, release: Release, file: string, into: string): Promise<Record<string, unknown>> {
+  const name = release.plugin ?? '';
+  await channel.download(release, file);
+  await unpackRelease(file, into);
+  let manifest: Record<string, unknown>;
+  try {
+    manifest = JSON.parse(readFileSync(join(into, 'plugin.json'), 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new AirlockError('RELEASE_REFUSED', `plugin ${name} ${release.version}: its plugin.json cannot be read: ${(error as Error).message}`);
+  }
+  if (manifest.name !== name) throw new AirlockError('RELEASE_REFUSED', `plugin ${name} ${release.version}: its plugin.json names ${JSON.stringify(manifest.name)}, not ${name}`);
+  return manifest;
+}
+
+/**
+ * A plugin manifest's grants in one line, as the host will enforce them (a plugin from a
+ * channel runs sandboxed: no permissions block means nothing at all).
+ *
+ * @example
+ *   describeGrants({ permissions: { fs: ['read:./data'], memoryMB: 64 } }); // 'fs read:./data · no network · no processes · memory 64 MB'
+ */
+export function describeGrants(manifest: Record<string, unknown>): string {
+  const isolation = manifest.isolation;
+  if (isolation !== undefined && isolation !== 'process') return `refused by the host: isolation ${JSON.stringify(isolation)} cannot be sandboxed (a plugin from a channel runs in "process")`;
+  const p = (manifest.permissions ?? {}) as { fs?: unknown; net?: unknown; child?: unknown; memoryMB?: unknown; cpuMsPerSecond?: unknown };
+  const fs = Array.isArray(p.fs) && p.fs.length > 0 ? `fs ${p.fs.join(', ')}` : 'no files but its own';
+  const net = Array.isArray(p.net) && p.net.length > 0 ? `net ${p.net.join(', ')}` : 'no network';
+  const parts = [fs, net, p.child === true ? 'child processes' : 'no processes'];
+  if (typeof p.memoryMB === 'number') parts.push(`memory ${p.memoryMB} MB`);
+  if (typeof p.cpuMsPerSecond === 'number') parts.push(`CPU ${p.cpuMsPerSecond} ms/s`);
+  return parts.join(' · ');
+}
+
 /** One installed plugin release, as the state file and `airlock status` keep it. */
 export interface InstalledPlugin {
   readonly version: number;
@@ -69,6 +110,20 @@ export class PluginChannel {
   installed(): Record<string, InstalledPlugin> {
     const file = join(this.#home, 'state.json');
     return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, InstalledPlugin>) : {};
+  }
+
+  /** What is installed, with the grants each one's manifest gives (for `airlock status`). */
+  status(): { name: string; version: number; sha256: string; grants: string }[] {
+    const dir = this.#settings.dir;
+    return Object.entries(this.installed()).map(([name, installed]) => {
+      let grants = 'its plugin.json cannot be read';
+      try {
+        grants = describeGrants(JSON.parse(readFileSync(join(dir, name, 'plugin.json'), 'utf8')) as Record<string, unknown>);
+      } catch {
+        // Said as it is.
+      }
+      return { name, ...installed, grants };
+    });
   }
 
   /** Checks now, then every poll (and at once on a nats:// change). */
@@ -138,16 +193,7 @@ export class PluginChannel {
     const file = join(incoming, `${name}-${release.version}.${nonce}.tar.gz`);
     const unpacked = join(incoming, `${name}-${release.version}.${nonce}`);
     try {
-      await (this.#channel as ReleaseChannel).download(release, file);
-      await unpackRelease(file, unpacked);
-      const manifest = join(unpacked, 'plugin.json');
-      let named: unknown;
-      try {
-        named = (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name;
-      } catch (error) {
-        throw new AirlockError('RELEASE_REFUSED', `plugin ${name} ${release.version}: its plugin.json cannot be read: ${(error as Error).message}`);
-      }
-      if (named !== name) throw new AirlockError('RELEASE_REFUSED', `plugin ${name} ${release.version}: its plugin.json names ${JSON.stringify(named)}, not ${name}`);
+      await fetchPlugin(this.#channel as ReleaseChannel, release, file, unpacked);
       writeAtomic(join(unpacked, REMOTE_MARKER), `${JSON.stringify({ plugin: name, version: release.version, sha256: release.sha256, channel, from: parseLocation(from).display })}\n`);
       // Whole or not at all: the old directory moves aside, the new one takes its name.
       mkdirSync(dir, { recursive: true });

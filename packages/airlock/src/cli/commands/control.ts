@@ -54,6 +54,9 @@ function table({ services, configRejected }: StatusBody): string {
     const where = r.state === 'running' || r.state === 'paused' ? `${r.state} at ${r.share} % (step ${r.step}/${r.steps.length})` : r.state;
     lines.push(`${s.name}: rollout of g${r.canary} against g${r.stable}: ${where}${r.lastDecision ? `; last: ${r.lastDecision.reason}` : ''} (airlock rollout status ${s.name})`);
   }
+  for (const s of services) {
+    for (const plugin of s.remotePlugins ?? []) lines.push(`${s.name}: plugin ${plugin.name} ${plugin.version} from its channel, sha256 ${plugin.sha256.slice(0, 12)}, sandboxed: ${plugin.grants}`);
+  }
   if (configRejected) lines.push(`airlock.yaml: edit rejected, services run as before: ${configRejected}`);
   return lines.join('\n');
 }
