@@ -9,7 +9,7 @@ import { fmt, median, rssMiB, workDir } from './lib.ts';
  * function, and memory per loaded plugin (RSS of this process with 1 and with 20 loaded).
  */
 export interface PluginFigures {
-  readonly isolation: Isolation;
+  readonly isolation: Isolation | 'process, sandboxed';
   readonly swapMs: number[];
   readonly callUs: number;
   readonly inThreadUs: number;
@@ -22,16 +22,17 @@ const GREET = `export function hello(name) { return 'hello ' + name; }`;
 // inline loads CommonJS (Node cannot release an ES module).
 const GREET_CJS = `exports.hello = (name) => 'hello ' + name;`;
 
-function writePlugin(dir: string, name: string, isolation: Isolation): void {
+function writePlugin(dir: string, name: string, isolation: Isolation, sandboxed: boolean): void {
   mkdirSync(join(dir, name), { recursive: true });
   const main = isolation === 'inline' ? 'index.cjs' : 'index.mjs';
   writeFileSync(join(dir, name, main), isolation === 'inline' ? GREET_CJS : GREET);
-  writeFileSync(join(dir, name, 'plugin.json'), JSON.stringify({ name, version: '1.0.0', main, host: '^1', isolation }));
+  // An empty permissions block: the sandbox (bubblewrap and Node's permission model) with nothing granted.
+  writeFileSync(join(dir, name, 'plugin.json'), JSON.stringify({ name, version: '1.0.0', main, host: '^1', isolation, ...(sandboxed ? { permissions: {} } : {}) }));
 }
 
-async function costs(isolation: Isolation): Promise<PluginFigures> {
-  const dir = workDir(`plugins-${isolation}`);
-  writePlugin(dir, 'greet', isolation);
+async function costs(isolation: Isolation, sandboxed = false): Promise<PluginFigures> {
+  const dir = workDir(`plugins-${isolation}${sandboxed ? '-sandboxed' : ''}`);
+  writePlugin(dir, 'greet', isolation, sandboxed);
   const host = new PluginHost({ dir, watch: false });
   await host.start();
   const swapMs: number[] = [];
@@ -49,22 +50,22 @@ async function costs(isolation: Isolation): Promise<PluginFigures> {
   for (let i = 0; i < calls; i++) await local('ada');
   const inThreadUs = ((performance.now() - t0) * 1000) / calls;
   const one = isolation !== 'process' ? rssMiB(process.pid) : rssMiB(process.pid) + childrenRss();
-  for (let p = 1; p < 20; p++) writePlugin(dir, `greet${p}`, isolation);
+  for (let p = 1; p < 20; p++) writePlugin(dir, `greet${p}`, isolation, sandboxed);
   for (let p = 1; p < 20; p++) await host.reload(`greet${p}`);
   // A process plugin's memory is its own process's: count the host and its children.
   const twenty = isolation !== 'process' ? rssMiB(process.pid) : rssMiB(process.pid) + childrenRss();
   await host.close();
-  return { isolation, swapMs, callUs, inThreadUs, mibPerPlugin: (twenty - one) / 19 };
+  return { isolation: sandboxed ? 'process, sandboxed' : isolation, swapMs, callUs, inThreadUs, mibPerPlugin: (twenty - one) / 19 };
 }
 
-/** RSS (MiB) of this process's direct children. */
-function childrenRss(): number {
-  const ids = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-  return ids.reduce((sum, pid) => sum + rssMiB(Number(pid)), 0);
+/** RSS (MiB) of this process's descendants (a sandboxed plugin is bwrap → bwrap → node). */
+function childrenRss(pid = process.pid): number {
+  const ids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  return ids.reduce((sum, child) => sum + rssMiB(Number(child)) + childrenRss(Number(child)), 0);
 }
 
 export async function pluginCosts(): Promise<PluginFigures[]> {
-  return [await costs('worker'), await costs('process'), await costs('inline')];
+  return [await costs('worker'), await costs('process'), await costs('process', true), await costs('inline')];
 }
 
 export function pluginTable(rows: readonly PluginFigures[]): string {
