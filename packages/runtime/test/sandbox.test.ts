@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PluginHost, type PluginEvent } from '../src/plugins/index.ts';
 import { NOTHING, parsePermissions } from '../src/plugins/permissions.ts';
+import { pluginCgroup } from '../src/plugins/cgroup.ts';
 import { bubblewrap } from '../src/plugins/sandbox.ts';
 
 /**
@@ -55,6 +56,40 @@ function processesNaming(text: string): number[] {
     }
   }
   return found;
+}
+
+/** This process's plugin cgroups still in the cgroup trees. */
+function leftCgroups(): string[] {
+  const found: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (entry.startsWith(`airlock-plugin-${process.pid}-`)) found.push(join(dir, entry));
+      else if (depth < 4 && !entry.includes('.')) walk(join(dir, entry), depth + 1);
+    }
+  };
+  walk('/sys/fs/cgroup', 0);
+  return found;
+}
+
+/** CPU milliseconds used so far by the processes whose command line names `text`. */
+function cpuMsOf(text: string): number {
+  let ms = 0;
+  for (const pid of processesNaming(text)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ms += (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return ms;
 }
 
 /** Polls `check` (a process that was just killed takes a moment to be reaped) for up to 10 s. */
@@ -127,7 +162,7 @@ describe('a sandboxed plugin (bubblewrap and Node permissions)', { skip: 'missin
       permissions: { fs: [`read:${data}`, `write:${out}`], net: [`connect:127.0.0.1:${grantedPort}`] },
     });
     writePlugin('hog', `const keep = []; export function eat() { for (;;) keep.push(Buffer.alloc(8 * 2 ** 20, 1)); }\nexport const hello = () => 'hi';`, { permissions: { memoryMB: 96 } });
-    writePlugin('spinner', `export function spin() { setImmediate(function again() { const until = Date.now() + 50; while (Date.now() < until); setImmediate(again); }); return 'spinning'; }`, { permissions: { cpuMsPerSecond: 200 } });
+    writePlugin('spinner', `export function spin() { setImmediate(function again() { const until = Date.now() + 50; while (Date.now() < until); setImmediate(again); }); return 'spinning'; }\nexport const ping = () => 'pong';`, { permissions: { cpuMsPerSecond: 200 } });
     writePlugin('threaded', `export const x = 1;`, { isolation: 'worker', permissions: {} });
     process.env.AIRLOCK_TEST_HOST_SECRET = 'do not leak';
     host = new PluginHost({ dir: plugins, watch: false, timeouts: { call: 10_000, load: 20_000 } });
@@ -182,16 +217,30 @@ describe('a sandboxed plugin (bubblewrap and Node permissions)', { skip: 'missin
   it('is stopped with the reason when its Buffers pass memoryMB, and the host keeps serving', async () => {
     assert.equal(await host.call('hog', 'hello'), 'hi');
     const failed = waitFor(host, (e) => e.name === 'hog' && e.state === 'failed', 'the hog to be stopped');
-    await assert.rejects(host.call('hog', 'eat'), /ran out of memory: \d+ MB resident, over its permissions\.memoryMB 96/);
+    // The kernel's cgroup limit where this machine has one, else the watchdog: either says so.
+    await assert.rejects(host.call('hog', 'eat'), /ran out of memory: (\d+ MB resident, over its|the kernel stopped it at its cgroup v[12] limit,) permissions\.memoryMB 96/);
     await failed;
     assert.equal(await host.call('attacker', 'readGranted', join(data, 'allowed.txt')), 'ok: allowed');
   });
 
-  it('is stopped with the reason when it spins past cpuMsPerSecond', async () => {
-    const stopped = waitFor(host, (e) => e.name === 'spinner' && e.state === 'failed', 'the spinner to be stopped');
+  it('cannot spin past cpuMsPerSecond: held to its share by a cgroup, else stopped with the reason', async () => {
+    const probe = pluginCgroup({ cpuMsPerSecond: 200 });
+    await probe?.remove();
+    if (probe === undefined) {
+      const stopped = waitFor(host, (e) => e.name === 'spinner' && e.state === 'failed', 'the spinner to be stopped');
+      assert.equal(await host.call('spinner', 'spin'), 'spinning');
+      const event = await stopped;
+      assert.match(event.error ?? '', /used \d+ ms of CPU a second for 3 s, over its permissions\.cpuMsPerSecond 200/);
+      return;
+    }
     assert.equal(await host.call('spinner', 'spin'), 'spinning');
-    const event = await stopped;
-    assert.match(event.error ?? '', /used \d+ ms of CPU a second for 3 s, over its permissions\.cpuMsPerSecond 200/);
+    // A quota of 200 ms a second: over 2 s it gets about 400 ms, however hard it spins.
+    const before = cpuMsOf(join(plugins, 'spinner'));
+    const started = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const perSecond = ((cpuMsOf(join(plugins, 'spinner')) - before) * 1000) / (performance.now() - started);
+    assert.ok(perSecond <= 200 * 1.5, `${Math.round(perSecond)} ms of CPU a second`);
+    assert.equal(await host.call('spinner', 'ping'), 'pong', 'held, not stopped: it still answers');
   });
 
   it('refuses permissions with a thread isolation, saying why', () => {
@@ -236,6 +285,8 @@ describe('a sandboxed plugin (bubblewrap and Node permissions)', { skip: 'missin
     await host.close();
     // The sandbox's inner processes die with it (their parent-death signal), a moment after it.
     assert.ok(await waitUntil(() => processesNaming(plugins).length === 0), `left: ${processesNaming(plugins).join(', ')}`);
+    // Nor a cgroup of its own.
+    assert.ok(await waitUntil(() => leftCgroups().length === 0), `cgroups left: ${leftCgroups().join(', ')}`);
   });
 });
 

@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { enlist, runAs } from './containment.js';
 import { InlineModules } from './inline-loader.js';
 import type { Manifest } from './manifest.js';
+import { intoCgroup, pluginCgroup } from './cgroup.js';
 import { openBridges } from './net-bridge.js';
 import type { Permissions } from './permissions.js';
 import { bubblewrap, sandboxCommand } from './sandbox.js';
@@ -77,8 +78,9 @@ function wireChild(child: ChildProcess, events: Events, breached: () => string |
   child.on('message', (m: Message) => events.message(m));
   child.on('error', (error) => events.end(error.message));
   child.on('exit', (code, signal) => {
-    void cleanup();
+    // Why it ended is read before its traces (a cgroup's counters) are removed.
     const breach = breached();
+    void cleanup();
     if (breach !== undefined) return events.end(breach);
     const said = stderr.split('\n').map((l) => l.trim()).filter((l) => /^\w*Error\b|^Uncaught|heap out of memory|^bwrap:/.test(l)).at(-1);
     events.end(`the plugin process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${said ? `: ${said}` : ''}`);
@@ -109,18 +111,26 @@ async function openSandboxed(dir: string, data: PluginData, limits: PluginLimits
   const entryFile = fileURLToPath(entry('process-entry.js'));
   const runtimeDir = resolve(dirname(entryFile), '..', '..');
   const spec = { entry: entryFile, runtimeDir, pluginDir: resolve(dir), permissions, ...(bridges === undefined ? {} : { bridgeDir: bridges.dir }), ...(limits.maxOldGenerationSizeMb === undefined ? {} : { heapMb: limits.maxOldGenerationSizeMb }) };
-  const { command, args } = sandboxCommand(spec, sandbox.path);
+  const sandboxed = sandboxCommand(spec, sandbox.path);
+  // The kernel keeps memory and CPU where it lets us make cgroups; the watchdog elsewhere.
+  const cgroup = pluginCgroup(permissions);
+  const { command, args } = cgroup === undefined ? sandboxed : intoCgroup(cgroup.procs, sandboxed.command, sandboxed.args);
   // Nothing of the host's environment (its secrets) goes in: only what the plugin side reads.
   const env: Record<string, string> = { AIRLOCK_PLUGIN_DATA: JSON.stringify(data), ...(bridges === undefined ? {} : { AIRLOCK_PLUGIN_BRIDGES: JSON.stringify(bridges.list) }) };
   const child = spawn(command, args, { env, serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let breach: string | undefined;
-  const stopWatching = child.pid === undefined ? () => undefined : watchResources(child.pid, permissions, (why) => {
-    breach = why;
-    child.kill('SIGKILL');
-  });
-  return wireChild(child, events, () => breach, async () => {
+  const stopWatching =
+    child.pid === undefined || cgroup !== undefined
+      ? () => undefined
+      : watchResources(child.pid, permissions, (why) => {
+          breach = why;
+          child.kill('SIGKILL');
+        });
+  const oom = () => (cgroup?.oomKilled() ? `ran out of memory: the kernel stopped it at its ${cgroup.kind} limit, permissions.memoryMB ${permissions.memoryMB}` : undefined);
+  return wireChild(child, events, () => breach ?? oom(), async () => {
     stopWatching();
     await bridges?.close();
+    await cgroup?.remove();
   });
 }
 
