@@ -212,6 +212,21 @@ describe('a fleet on NATS JetStream: three agents follow one channel', () => {
     assert.equal(lagging.run.events.filter((e) => e.type === 'release.applied' && e.version === 8).length, 0, 'it goes straight to 9');
     assert.equal(await getOnce(lagging.port), 'v9');
   });
+
+  it('an agent restarted while NATS is down serves the release it verified last, and catches up once NATS is back', async () => {
+    const host = hosts[1] as Host;
+    assert.equal((await host.run.interrupt()).code, 0);
+    await nats.stop();
+    startAgent(host);
+    const offline = await host.run.waitForEvent('release.refused', { code: 'AIRLOCK_ERR_NATS_UNREACHABLE' }, 60_000, 0);
+    assert.match(String(offline.message), /running 9 again, the release this machine verified and applied last/);
+    await host.run.waitForEvent('release.applied', { version: 9 }, 60_000, 0);
+    assert.equal(await getOnce(host.port), 'v9');
+    await nats.start();
+    publish(10);
+    await allApplied(10);
+    assert.equal(await getOnce(host.port), 'v10');
+  });
 });
 
 async function waitFor(test: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {

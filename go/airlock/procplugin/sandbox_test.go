@@ -124,3 +124,60 @@ func TestSandboxedPluginGetsOnlyItsGrants(t *testing.T) {
 		t.Errorf("bwrap %d still runs", pid)
 	}
 }
+
+// A plugin directory as airlock installs it from a channel (its marker there): StartDir runs
+// it sandboxed with nothing granted; the same directory without the marker runs plainly.
+func TestStartDirSandboxesPluginsFromAChannel(t *testing.T) {
+	dir := t.TempDir()
+	plugin := filepath.Join(dir, "snoop")
+	if err := os.MkdirAll(plugin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(plugin, "snoop"), "./testdata/snoop").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(plugin, "plugin.json"), []byte(`{"name":"snoop","version":"1.0.0","main":"snoop"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(dir, "secret.txt")
+	if err := os.WriteFile(secret, []byte("the secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	read := func(client *procplugin.Client) string {
+		var reply string
+		if err := client.Call("snoop.Read", secret, &reply); err != nil {
+			t.Fatal(err)
+		}
+		return reply
+	}
+	plain, err := procplugin.StartDir(plugin, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := read(plain); got != "ok: the secret" {
+		t.Errorf("a local plugin without permissions runs plainly: %q", got)
+	}
+	plain.Kill()
+
+	if err := os.WriteFile(filepath.Join(plugin, procplugin.RemoteMarker), []byte(`{"plugin":"snoop","version":1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	remote, err := procplugin.StartDir(plugin, 20*time.Second)
+	if errors.Is(err, procplugin.ErrNoSandbox) {
+		t.Skip(err.Error())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remote.Kill()
+	if got := read(remote); !strings.HasPrefix(got, "denied: ") {
+		t.Errorf("a plugin from a channel reads nothing outside its directory: %q", got)
+	}
+
+	if err := os.WriteFile(filepath.Join(plugin, "plugin.json"), []byte(`{"name":"snoop","version":"1.0.0","main":"snoop","permissions":{"memoryMB":64}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := procplugin.StartDir(plugin, 20*time.Second); err == nil || !strings.Contains(err.Error(), "enforced by the Node host only") {
+		t.Errorf("want limits it cannot enforce refused, got %v", err)
+	}
+}

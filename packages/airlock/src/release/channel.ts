@@ -80,6 +80,23 @@ export class ReleaseChannel {
   }
 
   /**
+   * A release of `service` on `channel` with file hash `sha256`, as the targets metadata
+   * verified by an earlier run lists it (tuf-js keeps it in the cache directory): what an
+   * agent restarted while its channel cannot be reached may run again. Undefined when the
+   * cache holds no such target.
+   */
+  cachedRelease(service: string, channel: string, sha256: string): Release | undefined {
+    const file = join(this.#metadataDir(), 'targets.json');
+    if (!existsSync(file)) return undefined;
+    const targets = Metadata.fromJSON(MetadataKind.Targets, JSON.parse(readFileSync(file, 'utf8')));
+    for (const target of Object.values(targets.signed.targets)) {
+      const release = releaseOf(target);
+      if (release?.service === service && release.channel === channel && release.plugin === undefined && target.hashes.sha256 === sha256) return { ...release, target, sha256 };
+    }
+    return undefined;
+  }
+
+  /**
    * The fleet rollout state of `service` on `channel` as of the last refresh, verified
    * through the delegation to the rollout key (undefined: no rollout was ever written, or
    * a repository without the rollout role). A state signed by another key, or rolled back

@@ -14,6 +14,9 @@ import { hostname } from 'node:os';
 import { parseLocation } from '../config/release-location.js';
 import { watchTimestamp } from './nats/changes.js';
 
+/** How long an agent's first check may wait for its channel before it runs the release it verified last (#chooseOrLastVerified). */
+const OFFLINE_AFTER_MS = 5_000;
+
 /** Failures of a new generation that make its release bad (not an env file, not a refusal before it started). */
 const GATE_FAILURES = new Set(['HEALTH_FAILED', 'START_TIMEOUT', 'PROCESS_CRASHED', 'START_FAILED', 'MEMORY_GROWTH', 'PORT_CONFLICT'].map((code) => fullCode(code as ErrorCode)));
 
@@ -79,7 +82,7 @@ export class ReleaseSource implements NewArtifacts {
   async obtain(context: ObtainContext): Promise<Obtained> {
     let choice: Choice;
     try {
-      choice = await this.#choose(true);
+      choice = this.#lastObtained === undefined ? await this.#chooseOrLastVerified() : await this.#choose(true);
     } catch (error) {
       this.#refuse(error);
       return { ok: false };
@@ -98,6 +101,41 @@ export class ReleaseSource implements NewArtifacts {
     this.#lastRefusal = undefined;
     this.#retryMs = 0;
     return { ok: true, artifact: path, identity: { digest: `sha256:${chosen.sha256}`, release: { version: chosen.version, channel: chosen.channel } } };
+  }
+
+  /**
+   * The first obtain of a run: the channel's choice, unless the channel cannot be reached
+   * (NATS away, or no answer within OFFLINE_AFTER_MS) and this machine applied a release
+   * before whose file is intact in the store and which the metadata verified then lists:
+   * that one starts again, said once, and the watch moves on once the channel answers. An
+   * agent restarted during a NATS outage serves instead of waiting for it.
+   */
+  async #chooseOrLastVerified(): Promise<Choice> {
+    const fallback = await this.#lastVerified();
+    if (fallback === undefined) return this.#choose(true);
+    const choosing = this.#choose(true).then(
+      (choice) => ({ choice }),
+      (error: unknown) => ({ error }),
+    );
+    const waited = await Promise.race([choosing, new Promise<undefined>((resolve) => void setTimeout(() => resolve(undefined), OFFLINE_AFTER_MS).unref())]);
+    if (waited !== undefined && 'choice' in waited) return waited.choice;
+    if (waited !== undefined && !(waited.error instanceof AirlockError && waited.error.code === 'NATS_UNREACHABLE')) throw waited.error;
+    const { name } = this.plan();
+    const why = waited === undefined ? `no answer within ${OFFLINE_AFTER_MS / 1000} s` : (waited.error as Error).message;
+    this.bus.emit({ type: 'release.refused', service: name, channel: this.#settings().channel, version: undefined, code: fullCode('NATS_UNREACHABLE'), message: `${this.#settings().from}: the channel cannot be reached (${why}); running ${fallback.release.version} again, the release this machine verified and applied last, until it answers` });
+    this.#retrySoon();
+    return fallback;
+  }
+
+  /** The release applied last here, if its file is intact and the verified metadata in the cache lists it. */
+  async #lastVerified(): Promise<Choice | undefined> {
+    const { applied, highest } = this.#state.state;
+    if (applied === undefined) return undefined;
+    const { name } = this.plan();
+    const release = this.#channel.cachedRelease(name, this.#settings().channel, applied.sha256);
+    const file = join(this.plan().dir, '.airlock', 'store', 'sha256', applied.sha256);
+    if (release === undefined || !existsSync(file) || (await sha256File(file)) !== applied.sha256) return undefined;
+    return { release, role: release.version <= highest ? 'head' : 'canary' };
   }
 
   /** The release to run now (release/choice.ts): the head, or the canary when the fleet rollout names this host. */
