@@ -4,6 +4,7 @@ import { airlockDropped, droppedTable, reflexDropped, throughput, throughputTabl
 import { machine } from './lib.ts';
 import { plainApps, plainAppsTable } from './plain-apps.ts';
 import { fleetBench, fleetTable } from './fleet.ts';
+import { idleConnections, idleTable } from './idle-connections.ts';
 import { goPluginSwaps, goPluginTable } from './go-plugins.ts';
 import { pluginCosts, pluginTable } from './plugins.ts';
 import { releaseTable, releaseTimes } from './releases.ts';
@@ -19,7 +20,7 @@ import { airlockWatcher, generateTree, nodemonWatcher, watcherTable } from './wa
 
 /**
  * `npm run bench`: runs every benchmark and prints markdown for docs/BENCHMARKS.md.
- * `npm run bench -- change|dropped|plain|throughput|rollout|plugins|monorepo|bursts|watcher|config|releases|soak|busy|saves|poll|fleet|proxy` runs one (proxy only when asked).
+ * `npm run bench -- change|dropped|plain|throughput|rollout|plugins|monorepo|bursts|watcher|config|releases|soak|busy|saves|poll|fleet|idle|proxy` runs one (proxy only when asked).
  */
 const only = process.argv[2];
 const out: string[] = [`## ${new Date().toISOString().slice(0, 10)} · ${machine()}`, ''];
@@ -84,6 +85,10 @@ if (!only || only === 'busy') {
 }
 if (!only || only === 'fleet') {
   out.push(fleetTable(await fleetBench(19_100)), '');
+}
+if (only === 'idle') {
+  // With the proxy bench: it needs haproxy (installed by `npm run bench -- proxy`).
+  out.push(idleTable(await idleConnections(18_920)), '');
 }
 if (only === 'proxy') {
   // Not in the default run: it installs nginx-light, haproxy and wrk when missing.

@@ -1,0 +1,109 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { CLI, Proc, pollUntil, rssMiB, workDir } from './lib.ts';
+
+/**
+ * Memory per idle keep-alive connection (issue 28): N client connections to a proxy in
+ * front of the same Go app, each having made one request and now holding its connection
+ * open with nothing in flight; the proxy's resident memory before and after, for HAProxy
+ * and airlock's proxy, in one run. A connection asks again every 2 s so that no proxy's
+ * keep-alive timeout (airlock's is 5 s) closes it while the others are being opened.
+ */
+// HAProxy reserves two descriptors per connection and this machine's hard limit is 20,000: 9,000 is the most both can hold.
+const COUNTS = [1_000, 9_000];
+
+export interface IdleFigures {
+  readonly name: string;
+  readonly counts: readonly { readonly connections: number; readonly rssMiB: number; readonly baseMiB: number }[];
+}
+
+const REQUEST = 'GET / HTTP/1.1\r\nHost: bench\r\n\r\n';
+
+/** Opens n keep-alive connections, each with one answered request; resolves once all are idle. */
+async function openIdle(port: number, n: number): Promise<Socket[]> {
+  const sockets: Socket[] = [];
+  for (let start = 0; start < n; start += 500) {
+    const batch = Array.from({ length: Math.min(500, n - start) }, () => new Promise<Socket>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(REQUEST));
+      socket.once('data', () => resolve(socket));
+      socket.once('error', reject);
+    }));
+    sockets.push(...(await Promise.all(batch)));
+  }
+  for (const socket of sockets) socket.on('data', () => undefined);
+  return sockets;
+}
+
+async function measure(name: string, port: number, pid: number): Promise<IdleFigures> {
+  const counts: IdleFigures['counts'][number][] = [];
+  // One baseline, before any connection: memory a proxy took for the first N is not given back before the next.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const baseMiB = rssMiB(pid);
+  for (const n of COUNTS) {
+    const sockets = await openIdle(port, n);
+    const keep = setInterval(() => {
+      for (const socket of sockets) socket.write(REQUEST);
+    }, 2_000);
+    // Settled: everything answered, nothing in flight.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    counts.push({ connections: n, rssMiB: rssMiB(pid), baseMiB });
+    clearInterval(keep);
+    for (const socket of sockets) socket.destroy();
+  }
+  return { name, counts };
+}
+
+export async function idleConnections(basePort: number): Promise<IdleFigures[]> {
+  const dir = workDir('idle', 'go-hello');
+  execFileSync('go', ['build', '-o', 'app', '.'], { cwd: dir });
+  const app = join(dir, 'app');
+  const upstream = spawn(app, [], { env: { ...process.env, PORT: String(basePort) }, stdio: 'ignore' });
+  const results: IdleFigures[] = [];
+  try {
+    await pollUntil(basePort, 'hello');
+    const cfg = join(dir, 'haproxy.cfg');
+    writeFileSync(
+      cfg,
+      `global\n  nbthread 1\n  maxconn 9500\ndefaults\n  mode http\n  maxconn 9500\n  timeout connect 5s\n  timeout client 5m\n  timeout server 5m\n  timeout http-keep-alive 5m\n  option http-keep-alive\nfrontend f\n  bind 127.0.0.1:${basePort + 1}\n  default_backend b\nbackend b\n  http-reuse always\n  server app 127.0.0.1:${basePort}\n`,
+    );
+    const haproxy = spawn('haproxy', ['-f', cfg, '-db'], { stdio: 'ignore', detached: true });
+    try {
+      await pollUntil(basePort + 1, 'hello');
+      results.push(await measure('HAProxy 2.6, 1 thread', basePort + 1, haproxy.pid as number));
+    } finally {
+      try {
+        process.kill(-(haproxy.pid as number), 'SIGKILL');
+      } catch {
+        // It ended by itself (a configuration it refused): said by pollUntil above.
+      }
+    }
+    const serviceDir = join(dir, 'airlock');
+    execFileSync('mkdir', ['-p', serviceDir]);
+    writeFileSync(join(serviceDir, 'airlock.yaml'), `services:\n  hello:\n    run: { cmd: ${app} }\n    listen: 127.0.0.1:${basePort + 2}\n    handoff: proxy\n    health: { http: { path: /healthz } }\n`);
+    const airlock = new Proc(process.execPath, [CLI, 'run', '--log-format', 'json'], serviceDir);
+    try {
+      await airlock.waitFor(/"type":"reload\.ready"/);
+      // The proxy runs inside the airlock process: its RSS is what the connections cost.
+      results.push(await measure('airlock proxy', basePort + 2, airlock.child.pid as number));
+    } finally {
+      await airlock.stop();
+    }
+  } finally {
+    upstream.kill('SIGKILL');
+  }
+  return results;
+}
+
+export function idleTable(rows: readonly IdleFigures[]): string {
+  return [
+    '### Memory per idle keep-alive connection (bench/idle-connections.ts, `npm run bench -- idle`; issue 28)',
+    '',
+    'N connections, each with one request answered and nothing in flight (asked again every 2 s so no keep-alive timeout closes it); the proxy process\'s RSS before any connection and with N open (9,000 at most: HAProxy reserves two descriptors per connection and the hard limit here is 20,000):',
+    '',
+    '| proxy | connections | RSS before | RSS with them | per connection |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.flatMap((row) => row.counts.map((c) => `| ${row.name} | ${c.connections.toLocaleString('en')} | ${c.baseMiB.toFixed(1)} MiB | ${c.rssMiB.toFixed(1)} MiB | ${(((c.rssMiB - c.baseMiB) * 1024) / c.connections).toFixed(1)} KiB |`)),
+  ].join('\n');
+}
