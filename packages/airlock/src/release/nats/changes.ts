@@ -1,5 +1,5 @@
 import type { NatsLocation } from '../../config/release-location.js';
-import { sharedRepository } from './shared.js';
+import { natsConnection, sharedRepository } from './shared.js';
 
 /**
  * Calls `onChange` each time a repository's timestamp.json is rewritten (a publish, a
@@ -28,7 +28,21 @@ export function watchTimestamp(location: NatsLocation, name: string, onChange: (
       if (!stopped) await new Promise((resolve) => setTimeout(resolve, 1_000).unref());
     }
   };
+  // After a reconnect (a cluster node gone, the server back) the watch's consumer may sit
+  // on a server that no longer serves it until it times out: start a fresh one at once,
+  // and check now for what was published meanwhile.
+  const reconnects = async (): Promise<void> => {
+    const nc = await natsConnection(location, name).catch(() => undefined);
+    if (nc === undefined) return;
+    for await (const status of nc.status()) {
+      if (stopped) return;
+      if (status.type !== 'reconnect') continue;
+      stopWatch?.();
+      onChange();
+    }
+  };
   void start();
+  void reconnects();
   return () => {
     stopped = true;
     stopWatch?.();
