@@ -102,11 +102,14 @@ func Sandbox(cmd *exec.Cmd, grants Grants) (*exec.Cmd, func(), error) {
 	}
 	for _, path := range grants.Write {
 		abs, err := filepath.Abs(path)
-		if err == nil {
-			err = os.MkdirAll(abs, 0o755)
-		}
 		if err != nil {
 			return nil, nil, err
+		}
+		// A granted place to write is made (as a directory) if it is not there; a file granted stays a file.
+		if _, statErr := os.Stat(abs); statErr != nil {
+			if err := os.MkdirAll(abs, 0o755); err != nil {
+				return nil, nil, err
+			}
 		}
 		args = append(args, "--bind", abs, abs)
 	}

@@ -45,7 +45,11 @@ func TestSandboxedPluginGetsOnlyItsGrants(t *testing.T) {
 	defer listener.Close()
 	t.Setenv("AIRLOCK_TEST_HOST_SECRET", "do not leak")
 
-	cmd, cleanup, err := procplugin.Sandbox(exec.Command(bin), procplugin.Grants{Read: []string{data}, Write: []string{out}})
+	logFile := filepath.Join(dir, "plugin.log")
+	if err := os.WriteFile(logFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd, cleanup, err := procplugin.Sandbox(exec.Command(bin), procplugin.Grants{Read: []string{data}, Write: []string{out, logFile}})
 	if errors.Is(err, procplugin.ErrNoSandbox) {
 		t.Skip(err.Error())
 	}
@@ -77,6 +81,9 @@ func TestSandboxedPluginGetsOnlyItsGrants(t *testing.T) {
 	// Its pid 1 is the sandbox's own: nothing of the host there either.
 	if got := call("Read", "/proc/1/environ"); strings.Contains(got, "AIRLOCK_TEST_HOST_SECRET") {
 		t.Errorf("the host's environment through /proc/1: %q", got)
+	}
+	if got := call("Write", logFile); got != "ok" {
+		t.Errorf("a granted file: %q", got)
 	}
 	if got := call("Write", filepath.Join(out, "result.txt")); got != "ok" {
 		t.Errorf("the granted directory: %q", got)

@@ -143,6 +143,7 @@ describe('a sandboxed plugin (bubblewrap and Node permissions)', { skip: 'missin
     mkdirSync(data);
     mkdirSync(out);
     writeFileSync(join(data, 'allowed.txt'), 'allowed');
+    writeFileSync(join(root, 'plugin.log'), '');
     symlinkSync(secret, join(data, 'link-to-secret'));
     const listen = (text: string) =>
       new Promise<Server>((resolve) => {
@@ -159,7 +160,7 @@ describe('a sandboxed plugin (bubblewrap and Node permissions)', { skip: 'missin
     await new Promise<void>((resolve) => udpServer.bind(0, '127.0.0.1', () => resolve()));
     const grantedPort = (granted.address() as AddressInfo).port;
     writePlugin('attacker', ATTACKER, {
-      permissions: { fs: [`read:${data}`, `write:${out}`], net: [`connect:127.0.0.1:${grantedPort}`] },
+      permissions: { fs: [`read:${data}`, `write:${out}`, `write:${join(root, 'plugin.log')}`], net: [`connect:127.0.0.1:${grantedPort}`] },
     });
     writePlugin('hog', `const keep = []; export function eat() { for (;;) keep.push(Buffer.alloc(8 * 2 ** 20, 1)); }\nexport const hello = () => 'hi';`, { permissions: { memoryMB: 96 } });
     writePlugin('spinner', `export function spin() { setImmediate(function again() { const until = Date.now() + 50; while (Date.now() < until); setImmediate(again); }); return 'spinning'; }\nexport const ping = () => 'pong';`, { permissions: { cpuMsPerSecond: 200 } });
@@ -187,6 +188,9 @@ describe('a sandboxed plugin (bubblewrap and Node permissions)', { skip: 'missin
   it('writes only where it was granted', async () => {
     assert.equal(await host.call('attacker', 'writePath', join(out, 'result.txt')), 'ok: written');
     assert.equal(readFileSync(join(out, 'result.txt'), 'utf8'), 'pwned');
+    // A single file may be granted too, and stays a file.
+    assert.equal(await host.call('attacker', 'writePath', join(root, 'plugin.log')), 'ok: written');
+    assert.equal(readFileSync(join(root, 'plugin.log'), 'utf8'), 'pwned');
     for (const path of [join(root, 'evil.txt'), join(data, 'evil.txt'), join(plugins, 'attacker', 'index.mjs'), '/tmp/evil.txt']) {
       assert.match(await host.call('attacker', 'writePath', path) as string, /^denied: /, path);
     }

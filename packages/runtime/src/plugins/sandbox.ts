@@ -79,8 +79,8 @@ export function sandboxCommand(spec: SandboxSpec, bwrapPath: string): SandboxCom
   for (const path of readable) args.push('--ro-bind', path, path);
   for (const path of permissions.read) args.push('--ro-bind-try', path, path);
   for (const path of permissions.write) {
-    // A granted place to write is made if it is not there: the grant says it is the plugin's.
-    mkdirSync(path, { recursive: true });
+    // A granted place to write is made (as a directory) if it is not there: the grant says it is the plugin's.
+    if (!existsSync(path)) mkdirSync(path, { recursive: true });
     args.push('--bind', path, path);
   }
   if (spec.bridgeDir !== undefined) args.push('--bind', spec.bridgeDir, spec.bridgeDir);
