@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { KeyedLoad } from '../../scripts/keyed-load.ts';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AirlockRun, CLI, ROOT, cleanupAfter, freePorts, getOnce, launchChromium, removeProject, tempProject } from './helpers.ts';
@@ -23,6 +23,22 @@ function ask(port: number, method: string, path: string, headers: Record<string,
 
 describe('airlock dev --ui: the dashboard', () => {
   const cleanup = cleanupAfter();
+
+  it('says which address is taken when the dashboard cannot listen, and how to choose another', async () => {
+    const dir = tempProject();
+    cleanup(() => removeProject(dir));
+    const [port, uiPort] = (await freePorts(2)) as [number, number];
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(uiPort, '127.0.0.1', () => resolve()));
+    cleanup(() => taken.close());
+    writeFileSync(join(dir, 'server.js'), "require('http').createServer((q, s) => s.end('v1')).listen(process.env.PORT, '127.0.0.1');\n");
+    writeFileSync(join(dir, 'airlock.yaml'), `services:\n  web:\n    run: { cmd: node server.js }\n    listen: 127.0.0.1:${port}\n`);
+    const run = new AirlockRun(['dev', '--ui', `127.0.0.1:${uiPort}`], dir);
+    cleanup(() => run.kill());
+    const exit = await run.exited;
+    assert.notEqual(exit.code, 0);
+    assert.match(run.output(), new RegExp(`the dashboard: cannot listen on 127\\.0\\.0\\.1:${uiPort}: EADDRINUSE.*give it another address with --ui HOST:PORT or ui: \\{ listen \\} in airlock\\.yaml`));
+  });
 
   it('shows each service and one bar per reload, live, acts from its own page only, and refuses other pages', async () => {
     const dir = tempProject();

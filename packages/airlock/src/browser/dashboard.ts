@@ -1,3 +1,4 @@
+import { AirlockError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AirlockEvent, EventBus } from '../events.js';
@@ -56,7 +57,10 @@ export class Dashboard {
 
   static async open(address: { readonly host: string; readonly port: number }, bus: EventBus, target: ControlTarget): Promise<Dashboard> {
     const ui = new Dashboard(address, target);
-    await listenOn(ui.#server, address.host, address.port, () => undefined);
+    await listenOn(ui.#server, address.host, address.port, () => undefined).catch((error: unknown) => {
+      // The catalog's how-to speaks of a service's listen: say which address this is and where it is set.
+      throw new AirlockError('LISTEN_FAILED', `the dashboard: ${(error as Error).message}; give it another address with --ui HOST:PORT or ui: { listen } in airlock.yaml`, { cause: error });
+    });
     ui.#unsubscribe = bus.subscribe((event) => ui.#publish(event), 'dashboard');
     return ui;
   }
