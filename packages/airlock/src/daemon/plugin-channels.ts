@@ -13,7 +13,8 @@ import { PluginChannel } from '../release/plugin-channel.js';
  *   await channels.close();
  */
 export class PluginChannels {
-  readonly #running = new Map<string, { key: string; plan: ServicePlan; channel: PluginChannel }>();
+  /** By service: its settings' key, the plan its channel reads (updated in place on edits that keep the key), the channel. */
+  readonly #running = new Map<string, { key: string; current: { plan: ServicePlan }; channel: PluginChannel }>();
 
   constructor(private readonly bus: EventBus) {}
 
@@ -22,7 +23,7 @@ export class PluginChannels {
     for (const [name, running] of this.#running) {
       const plan = wanted.get(name);
       if (plan !== undefined && this.#key(plan) === running.key) {
-        running.plan = plan;
+        running.current.plan = plan;
         continue;
       }
       void running.channel.stop();
@@ -30,10 +31,10 @@ export class PluginChannels {
     }
     for (const [name, plan] of wanted) {
       if (this.#running.has(name)) continue;
-      const entry = { key: this.#key(plan), plan, channel: undefined as unknown as PluginChannel };
-      entry.channel = new PluginChannel(() => entry.plan, this.bus);
-      this.#running.set(name, entry);
-      entry.channel.start();
+      const current = { plan };
+      const channel = new PluginChannel(() => current.plan, this.bus);
+      this.#running.set(name, { key: this.#key(plan), current, channel });
+      channel.start();
     }
   }
 

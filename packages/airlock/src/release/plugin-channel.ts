@@ -40,6 +40,15 @@ export async function fetchPlugin(channel: ReleaseChannel, release: Release, fil
 }
 
 /**
+ * Why a host would refuse to run a plugin from a channel with this manifest, or undefined:
+ * it asks for a thread isolation, which cannot be sandboxed.
+ */
+export function isolationRefusal(manifest: Record<string, unknown>): string | undefined {
+  const isolation = manifest.isolation;
+  return isolation === undefined || isolation === 'process' ? undefined : `refused by the host: isolation ${JSON.stringify(isolation)} cannot be sandboxed (a plugin from a channel runs in "process")`;
+}
+
+/**
  * A plugin manifest's grants in one line, as the host will enforce them (a plugin from a
  * channel runs sandboxed: no permissions block means nothing at all).
  *
@@ -47,8 +56,6 @@ export async function fetchPlugin(channel: ReleaseChannel, release: Release, fil
  *   describeGrants({ permissions: { fs: ['read:./data'], memoryMB: 64 } }); // 'fs read:./data · no network · no processes · memory 64 MB'
  */
 export function describeGrants(manifest: Record<string, unknown>): string {
-  const isolation = manifest.isolation;
-  if (isolation !== undefined && isolation !== 'process') return `refused by the host: isolation ${JSON.stringify(isolation)} cannot be sandboxed (a plugin from a channel runs in "process")`;
   const p = (manifest.permissions ?? {}) as { fs?: unknown; net?: unknown; child?: unknown; memoryMB?: unknown; cpuMsPerSecond?: unknown };
   const fs = Array.isArray(p.fs) && p.fs.length > 0 ? `fs ${p.fs.join(', ')}` : 'no files but its own';
   const net = Array.isArray(p.net) && p.net.length > 0 ? `net ${p.net.join(', ')}` : 'no network';
@@ -56,6 +63,14 @@ export function describeGrants(manifest: Record<string, unknown>): string {
   if (typeof p.memoryMB === 'number') parts.push(`memory ${p.memoryMB} MB`);
   if (typeof p.cpuMsPerSecond === 'number') parts.push(`CPU ${p.cpuMsPerSecond} ms/s`);
   return parts.join(' · ');
+}
+
+/** The newest release of each plugin of `service` on `channel`, by plugin name (a refresh of the channel). */
+export async function newestPlugins(channel: ReleaseChannel, service: string, channelName: string): Promise<Map<string, Release>> {
+  const newest = new Map<string, Release>();
+  // pluginReleases lists newest first: the first of each name is its newest.
+  for (const release of await channel.pluginReleases(service, channelName)) if (!newest.has(release.plugin as string)) newest.set(release.plugin as string, release);
+  return newest;
 }
 
 /** One installed plugin release, as the state file and `airlock status` keep it. */
@@ -118,7 +133,8 @@ export class PluginChannel {
     return Object.entries(this.installed()).map(([name, installed]) => {
       let grants = 'its plugin.json cannot be read';
       try {
-        grants = describeGrants(JSON.parse(readFileSync(join(dir, name, 'plugin.json'), 'utf8')) as Record<string, unknown>);
+        const manifest = JSON.parse(readFileSync(join(dir, name, 'plugin.json'), 'utf8')) as Record<string, unknown>;
+        grants = isolationRefusal(manifest) ?? describeGrants(manifest);
       } catch {
         // Said as it is.
       }
@@ -155,15 +171,13 @@ export class PluginChannel {
     const { from, trust, channel: channelName } = this.#settings;
     const service = this.plan().name;
     this.#channel ??= new ReleaseChannel({ from, trust, cacheDir: this.#home });
-    let releases: Release[];
+    let newest: Map<string, Release>;
     try {
-      releases = await this.#channel.pluginReleases(service, channelName);
+      newest = await newestPlugins(this.#channel, service, channelName);
       this.#said.delete('');
     } catch (error) {
       return this.#refuse(undefined, undefined, error);
     }
-    const newest = new Map<string, Release>();
-    for (const release of releases) if (!newest.has(release.plugin as string)) newest.set(release.plugin as string, release);
     for (const [name, release] of newest) {
       if (this.#stopped) return;
       const installed = this.installed()[name];

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { NOTHING, parsePermissions, type Permissions } from './permissions.js';
+import { checkRange, parseVersion, satisfies } from './semver.js';
 
 /** What airlock writes into a plugin directory it installed from a signed channel (release/plugin-channel.ts). */
 export const REMOTE_MARKER = '.airlock-release.json';
-import { checkRange, parseVersion, satisfies } from './semver.js';
 
 /**
  * How a plugin runs: a worker thread (default; real unload, memory limits, a crash stays

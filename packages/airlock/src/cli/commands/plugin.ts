@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AirlockError } from '../../errors.js';
-import { ReleaseChannel, type Release } from '../../release/channel.js';
+import { ReleaseChannel } from '../../release/channel.js';
 import { closeNatsConnections } from '../../release/nats/shared.js';
-import { describeGrants, fetchPlugin } from '../../release/plugin-channel.js';
+import { describeGrants, fetchPlugin, isolationRefusal, newestPlugins } from '../../release/plugin-channel.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -18,16 +18,15 @@ export async function pluginVerify(from: string, options: { trust: string; servi
   const work = mkdtempSync(join(tmpdir(), 'airlock-plugin-verify-'));
   try {
     const channel = new ReleaseChannel({ from, trust: options.trust, cacheDir: join(work, 'metadata'), waitForServer: false });
-    const newest = new Map<string, Release>();
-    for (const release of await channel.pluginReleases(options.service, options.channel)) if (!newest.has(release.plugin as string)) newest.set(release.plugin as string, release);
+    const newest = await newestPlugins(channel, options.service, options.channel);
     if (newest.size === 0) throw new AirlockError('RELEASE_NONE', `${from} has no plugin of ${options.service} on channel ${options.channel}; publish one with \`airlock release publish … --plugin NAME DIR\``);
     const refused: string[] = [];
     for (const [name, release] of newest) {
       try {
         const manifest = await fetchPlugin(channel, release, join(work, `${name}.tar.gz`), join(work, name));
-        const grants = describeGrants(manifest);
-        if (grants.startsWith('refused')) refused.push(name);
-        out(`plugin ${name} ${release.version} (${String(manifest.version ?? '?')}) on ${options.channel}: sha256 ${release.sha256}, verified; ${grants.startsWith('refused') ? grants : `runs sandboxed with: ${grants}`}`);
+        const refusal = isolationRefusal(manifest);
+        if (refusal !== undefined) refused.push(name);
+        out(`plugin ${name} ${release.version} (${String(manifest.version ?? '?')}) on ${options.channel}: sha256 ${release.sha256}, verified; ${refusal ?? `runs sandboxed with: ${describeGrants(manifest)}`}`);
       } catch (error) {
         refused.push(name);
         out(`plugin ${name} ${release.version}: refused: ${(error as Error).message}`);

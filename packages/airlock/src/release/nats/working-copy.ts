@@ -49,11 +49,12 @@ async function pull(meta: KV, metadataDir: string): Promise<Map<string, { revisi
   for (let version = 1; (await fetch(`${version}.root.json`)) !== undefined; version++);
   const timestamp = await fetch('timestamp.json');
   if (timestamp === undefined) return seen;
-  const snapshotVersion = (JSON.parse(timestamp.toString('utf8')) as { signed: { meta: Record<string, { version: number }> } }).signed.meta['snapshot.json']?.version;
+  // What a timestamp or a snapshot names: file → version.
+  const named = (bytes: Buffer) => (JSON.parse(bytes.toString('utf8')) as { signed: { meta: Record<string, { version: number }> } }).signed.meta;
+  const snapshotVersion = named(timestamp)['snapshot.json']?.version;
   const snapshot = snapshotVersion === undefined ? undefined : await fetch(`${snapshotVersion}.snapshot.json`);
   if (snapshot === undefined) return seen;
-  const meta_ = (JSON.parse(snapshot.toString('utf8')) as { signed: { meta: Record<string, { version: number }> } }).signed.meta;
-  for (const [name, { version }] of Object.entries(meta_)) await fetch(`${version}.${name}`);
+  for (const [name, { version }] of Object.entries(named(snapshot))) await fetch(`${version}.${name}`);
   return seen;
 }
 
