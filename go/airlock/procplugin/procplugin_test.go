@@ -12,19 +12,18 @@ import (
 	"github.com/airlock-dev/airlock/go/airlock/procplugin"
 )
 
-// buildEcho builds testdata/echo, a real plugin process.
-func buildEcho(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "echo")
-	out, err := exec.Command("go", "build", "-o", bin, "./testdata/echo").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+// buildPlugin builds testdata/<name>, a real plugin process, into dir; it returns the binary's path.
+func buildPlugin(tb testing.TB, name, dir string) string {
+	tb.Helper()
+	bin := filepath.Join(dir, name)
+	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/"+name).CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
 }
 
 func TestProcessPluginCallsPanicsAndExits(t *testing.T) {
-	bin := buildEcho(t)
+	bin := buildPlugin(t, "echo", t.TempDir())
 	var stderr strings.Builder
 	cmd := exec.Command(bin)
 	cmd.Stderr = &stderr
@@ -84,10 +83,7 @@ func TestStartRefusesWhatIsNotAPlugin(t *testing.T) {
 
 // BenchmarkCall is one RPC into a plugin process and back (go test -bench Call ./procplugin/).
 func BenchmarkCall(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "echo")
-	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/echo").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildPlugin(b, "echo", b.TempDir())
 	client, err := procplugin.Start(exec.Command(bin), 10*time.Second)
 	if err != nil {
 		b.Fatal(err)
@@ -105,10 +101,7 @@ func BenchmarkCall(b *testing.B) {
 // BenchmarkStart is a plugin process started until it answers its health check: the
 // swap time of a process plugin.
 func BenchmarkStart(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "echo")
-	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/echo").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildPlugin(b, "echo", b.TempDir())
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		client, err := procplugin.Start(exec.Command(bin), 10*time.Second)

@@ -19,10 +19,7 @@ import (
 // the host's environment; the host calls it as any process plugin.
 func TestSandboxedPluginGetsOnlyItsGrants(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "snoop")
-	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/snoop").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildPlugin(t, "snoop", dir)
 	secret := filepath.Join(dir, "secret.txt")
 	data := filepath.Join(dir, "data")
 	out := filepath.Join(dir, "out")
@@ -140,9 +137,7 @@ func TestStartDirSandboxesPluginsFromAChannel(t *testing.T) {
 	if err := os.MkdirAll(plugin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(plugin, "snoop"), "./testdata/snoop").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	buildPlugin(t, "snoop", plugin)
 	if err := os.WriteFile(filepath.Join(plugin, "plugin.json"), []byte(`{"name":"snoop","version":"1.0.0","main":"snoop"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -10,6 +10,7 @@ import { packPlugin } from '../src/release/plugin-pack.ts';
 import { initRepository, publish } from '../src/release/repository.ts';
 import { PluginHost } from '../../runtime/src/plugins/index.ts';
 import { bubblewrap } from '../../runtime/src/plugins/sandbox.ts';
+import { callsUntilStopped, processesNaming, waitUntil } from '../../runtime/test/support/plugin-checks.ts';
 
 /**
  * A remote plugin swapped 100 times while calls keep coming: each release published into
@@ -19,25 +20,6 @@ import { bubblewrap } from '../../runtime/src/plugins/sandbox.ts';
  */
 const root = mkdtempSync(join(tmpdir(), 'airlock-plugin-channel-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-
-/** Processes whose command line names `text` (zombies are dead). */
-function processesNaming(text: string): number {
-  let found = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text) && !/\) Z /.test(readFileSync(`/proc/${entry}/stat`, 'utf8'))) found += 1;
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return found;
-}
-
-async function until(check: () => boolean): Promise<boolean> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-  return check();
-}
 
 describe('a plugin from a channel, swapped under calls', { skip: 'missing' in bubblewrap() ? (bubblewrap() as { missing: string }).missing : false }, () => {
   it('installs and swaps 100 releases with no failed call and nothing left behind', async () => {
@@ -66,35 +48,24 @@ describe('a plugin from a channel, swapped under calls', { skip: 'missing' in bu
     const host = new PluginHost({ dir: plugins, watch: false, timeouts: { call: 10_000, load: 20_000 } });
     await host.start();
     assert.equal(await host.call('counter', 'version'), 1);
-    const perVersion = processesNaming(join(plugins, 'counter'));
+    const perVersion = processesNaming(join(plugins, 'counter')).length;
 
-    let calls = 0;
-    const failures: string[] = [];
-    let running = true;
-    const load = (async () => {
-      while (running) {
-        await host.call('counter', 'version').then(
-          () => (calls += 1),
-          (error: Error) => failures.push(error.message),
-        );
-      }
-    })();
+    const load = callsUntilStopped(host, 'counter', 'version');
     for (let version = 2; version <= swaps + 1; version++) {
       release(version);
       await channel.check();
       await host.reload('counter');
       assert.equal(await host.call('counter', 'version'), version);
     }
-    running = false;
-    await load;
+    const { calls, failures } = await load.stop();
     assert.deepEqual(failures, []);
     assert.deepEqual(refusals, []);
     assert.ok(calls > swaps, `${calls} calls`);
     assert.deepEqual(channel.status().map(({ name, version }) => [name, version]), [['counter', swaps + 1]]);
     assert.deepEqual(readdirSync(join(root, 'app', '.airlock', 'plugins-incoming')), []);
-    assert.ok(await until(() => processesNaming(join(plugins, 'counter')) <= perVersion), 'only the active version runs');
+    assert.ok(await waitUntil(() => processesNaming(join(plugins, 'counter')).length <= perVersion), 'only the active version runs');
     await host.close();
     await channel.stop();
-    assert.ok(await until(() => processesNaming(plugins) === 0), 'nothing runs after close');
+    assert.ok(await waitUntil(() => processesNaming(plugins).length === 0), 'nothing runs after close');
   });
 });

@@ -8,7 +8,8 @@ import { after, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { z } from 'zod';
-import { PluginHost, type PluginEvent } from '../src/plugins/index.ts';
+import { PluginHost } from '../src/plugins/index.ts';
+import { waitForPluginEvent } from './support/plugin-checks.ts';
 
 /**
  * Real worker threads, real files: plugins are written into a temp directory the way
@@ -36,19 +37,6 @@ function writePlugin(dir: string, name: string, code: string, manifest: Record<s
   const main = (manifest.main as string | undefined) ?? (manifest.isolation === 'inline' ? 'index.cjs' : 'index.mjs');
   save(main, code);
   save('plugin.json', JSON.stringify({ name, version: '1.0.0', main, host: '^1', ...manifest }));
-}
-
-function waitFor(host: PluginHost, test: (e: PluginEvent) => boolean, what: string, ms = 20_000): Promise<PluginEvent> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}: ${JSON.stringify(host.plugins())}`)), ms);
-    const listener = (e: PluginEvent) => {
-      if (!test(e)) return;
-      clearTimeout(timer);
-      host.off('event', listener);
-      resolve(e);
-    };
-    host.on('event', listener);
-  });
 }
 
 async function started(dir: string, options: Partial<ConstructorParameters<typeof PluginHost>[0]> = {}): Promise<PluginHost> {
@@ -130,12 +118,12 @@ describe('plugin host', () => {
     const host = await started(dir, { timeouts: { call: 500 }, resourceLimits: { maxOldGenerationSizeMb: 32 } });
     // The throw comes a moment after boom() returned: its answer and the worker's end race
     // (either may reach the host first), so both outcomes of the call are fine.
-    const thrown = waitFor(host, (e) => e.name === 'thrower' && e.state === 'failed', 'the throw');
+    const thrown = waitForPluginEvent(host, (e) => e.name === 'thrower' && e.state === 'failed', 'the throw');
     await host.call('thrower', 'boom').catch((error: Error) => assert.match(error.message, /kaboom/));
     await thrown;
     await assert.rejects(host.call('exiter', 'quit'), new RegExp(`${isolation} ended: the (worker|plugin process) exited with code 3`));
     await assert.rejects(host.call('looper', 'spin'), /spin did not return within 500 ms/);
-    const replaced = await waitFor(host, (e) => e.name === 'looper' && e.state === 'active', 'the replacement');
+    const replaced = await waitForPluginEvent(host, (e) => e.name === 'looper' && e.state === 'active', 'the replacement');
     assert.equal(replaced.generation, 2, 'a fresh worker of the same version');
     await assert.rejects(host.call('hog', 'eat'), new RegExp(`${isolation} ended: .*(memory|ERR_WORKER_OUT_OF_MEMORY)`, 'i'));
     if (isolation === 'process') assert.equal((await host.call('greet', 'hello', 'from a process')) as string, 'hello from a process');
@@ -183,7 +171,7 @@ describe('plugin host', () => {
     };
     const loops = [loop()];
     for (let v = 2; v <= 6; v++) {
-      const active = waitFor(host, (e) => e.name === 'counter' && e.state === 'active' && e.generation === v, `v${v}`);
+      const active = waitForPluginEvent(host, (e) => e.name === 'counter' && e.state === 'active' && e.generation === v, `v${v}`);
       writePlugin(dir, 'counter', counter(`v${v}`), { version: `1.0.${v}`, isolation });
       await active;
     }
@@ -201,12 +189,12 @@ describe('plugin host', () => {
     const dir = pluginsDir();
     writePlugin(dir, 'greet', GREET);
     const host = await started(dir, { debounceMs: 20 });
-    const failed = waitFor(host, (e) => e.name === 'greet' && e.state === 'failed', 'the failed swap');
+    const failed = waitForPluginEvent(host, (e) => e.name === 'greet' && e.state === 'failed', 'the failed swap');
     writePlugin(dir, 'greet', `export function init() { throw new Error('no database'); } ${GREET}`, { version: '2.0.0' });
     assert.match((await failed).error ?? '', /greet 2\.0\.0: init: Error: no database/);
     assert.deepEqual(host.plugins()[0], { name: 'greet', version: '1.0.0', state: 'active', generation: 1, error: 'greet 2.0.0: init: Error: no database' });
     assert.equal(await host.call('greet', 'hello', 'v1'), 'hello v1');
-    const unloaded = waitFor(host, (e) => e.name === 'greet' && e.state === 'unloaded', 'the unload');
+    const unloaded = waitForPluginEvent(host, (e) => e.name === 'greet' && e.state === 'unloaded', 'the unload');
     rmSync(join(dir, 'greet'), { recursive: true });
     await unloaded;
     assert.deepEqual(host.plugins(), []);
@@ -216,7 +204,7 @@ describe('plugin host', () => {
     const dir = join(pluginsDir(), 'later');
     const host = await started(dir, { debounceMs: 20 });
     assert.deepEqual(host.plugins(), []);
-    const active = waitFor(host, (e) => e.name === 'greet' && e.state === 'active', 'the plugin in the new directory');
+    const active = waitForPluginEvent(host, (e) => e.name === 'greet' && e.state === 'active', 'the plugin in the new directory');
     mkdirSync(dir);
     writePlugin(dir, 'greet', GREET);
     await active;
@@ -233,7 +221,7 @@ describe('plugin host', () => {
        export function stop() {}`,
     );
     const host = await started(dir, { watch: false });
-    const stopped = waitFor(host, (e) => e.name === 'res' && e.state === 'stopped', 'the stop');
+    const stopped = waitForPluginEvent(host, (e) => e.name === 'res' && e.state === 'stopped', 'the stop');
     await host.reload('res');
     const event = await stopped;
     assert.deepEqual(event.leftovers, ['1 interval(s) set outside ctx.setInterval were still running (cleared with the worker)']);
@@ -283,14 +271,14 @@ describe('plugin host', () => {
     writePlugin(dir, 'rejecter', `exports.later = () => { setTimeout(async () => { throw new Error('async kaboom'); }); return 1; };`, m);
     writePlugin(dir, 'waiter', `exports.never = () => new Promise(() => {});`, m);
     const host = await started(dir, { timeouts: { call: 300 }, watch: false });
-    const thrown = waitFor(host, (e) => e.name === 'thrower' && e.state === 'failed', 'the throw');
+    const thrown = waitForPluginEvent(host, (e) => e.name === 'thrower' && e.state === 'failed', 'the throw');
     assert.equal(await host.call('thrower', 'boom'), 1);
     assert.equal((await thrown).error, 'thrower 1.0.0: a timer callback threw Error: kaboom');
-    const rejected = waitFor(host, (e) => e.name === 'rejecter' && e.state === 'failed', 'the rejection');
+    const rejected = waitForPluginEvent(host, (e) => e.name === 'rejecter' && e.state === 'failed', 'the rejection');
     await host.call('rejecter', 'later');
     assert.match((await rejected).error ?? '', /async kaboom/);
     await assert.rejects(host.call('waiter', 'never'), /never did not return within 300 ms/);
-    assert.equal((await waitFor(host, (e) => e.name === 'waiter' && e.state === 'active', 'the replacement')).generation, 2);
+    assert.equal((await waitForPluginEvent(host, (e) => e.name === 'waiter' && e.state === 'active', 'the replacement')).generation, 2);
     assert.equal(await host.call('greet', 'hello', 'still here'), 'hello still here');
   });
 
@@ -314,7 +302,7 @@ describe('plugin host', () => {
     writePlugin(dir, 'greet', GREET);
     const host = await started(dir, { watch: false, resourceLimits: { maxOldGenerationSizeMb: 64, maxExternalMb: 128 } });
     const before = process.memoryUsage().rss;
-    const ended = waitFor(host, (e) => e.name === 'hoarder' && e.state === 'failed', 'the hoarder ended');
+    const ended = waitForPluginEvent(host, (e) => e.name === 'hoarder' && e.state === 'failed', 'the hoarder ended');
     assert.equal(await host.call('hoarder', 'grow'), 'growing');
     const failed = await ended;
     assert.match(failed.error ?? '', /ran out of memory: \d+ MB outside the JS heap \(Buffers, ArrayBuffers; limit 128 MB/);
@@ -346,7 +334,7 @@ describe('plugin host', () => {
     // Each version keeps 800 KB alive through an interval it never clears: kept versions would add up to ~800 MB.
     writePlugin(dir, 'greet', `const big = new Array(100_000).fill(Math.random()); setInterval(() => big.length, 60_000); exports.hello = (n) => 'hello ' + n;`, { isolation: 'inline' });
     const host = await started(dir, { watch: false });
-    const stopped = waitFor(host, (e) => e.name === 'greet' && e.state === 'stopped', 'the first stop');
+    const stopped = waitForPluginEvent(host, (e) => e.name === 'greet' && e.state === 'stopped', 'the first stop');
     await host.reload('greet');
     assert.deepEqual((await stopped).leftovers, ['1 interval set outside ctx was still pending (cleared at unload)']);
     for (let i = 0; i < 50; i++) await host.reload('greet');

@@ -5,10 +5,11 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PluginHost, type PluginEvent } from '../src/plugins/index.ts';
+import { PluginHost } from '../src/plugins/index.ts';
 import { NOTHING, parsePermissions } from '../src/plugins/permissions.ts';
 import { pluginCgroup } from '../src/plugins/cgroup.ts';
 import { bubblewrap } from '../src/plugins/sandbox.ts';
+import { callsUntilStopped, processesNaming, waitForPluginEvent, waitUntil } from './support/plugin-checks.ts';
 
 /**
  * Sandboxed plugins, each written as an attacker would write it: every way out the issue
@@ -27,35 +28,6 @@ function writePlugin(name: string, code: string, manifest: Record<string, unknow
   mkdirSync(at, { recursive: true });
   writeFileSync(join(at, 'index.mjs'), code);
   writeFileSync(join(at, 'plugin.json'), JSON.stringify({ name, version: '1.0.0', main: 'index.mjs', host: '^1', ...manifest }));
-}
-
-function waitFor(host: PluginHost, test: (e: PluginEvent) => boolean, what: string, ms = 30_000): Promise<PluginEvent> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}: ${JSON.stringify(host.plugins())}`)), ms);
-    const listener = (e: PluginEvent) => {
-      if (!test(e)) return;
-      clearTimeout(timer);
-      host.off('event', listener);
-      resolve(e);
-    };
-    host.on('event', listener);
-  });
-}
-
-/** Processes whose command line names `text` (a plugin directory): none may be left after close. */
-function processesNaming(text: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      const state = /\) (\w)/.exec(readFileSync(`/proc/${entry}/stat`, 'utf8'))?.[1];
-      if (cmdline.includes(text) && state !== 'Z') found.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return found;
 }
 
 /** This process's plugin cgroups still in the cgroup trees. */
@@ -90,15 +62,6 @@ function cpuMsOf(text: string): number {
     }
   }
   return ms;
-}
-
-/** Polls `check` (a process that was just killed takes a moment to be reaped) for up to 10 s. */
-async function waitUntil(check: () => boolean): Promise<boolean> {
-  for (let i = 0; i < 200; i++) {
-    if (check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return check();
 }
 
 /** What each attempt gives back: "ok: …" or "denied: CODE". */
@@ -220,7 +183,7 @@ describe('a sandboxed plugin (bubblewrap and Node permissions)', { skip: 'missin
 
   it('is stopped with the reason when its Buffers pass memoryMB, and the host keeps serving', async () => {
     assert.equal(await host.call('hog', 'hello'), 'hi');
-    const failed = waitFor(host, (e) => e.name === 'hog' && e.state === 'failed', 'the hog to be stopped');
+    const failed = waitForPluginEvent(host, (e) => e.name === 'hog' && e.state === 'failed', 'the hog to be stopped', 30_000);
     // The kernel's cgroup limit where this machine has one, else the watchdog: either says so.
     await assert.rejects(host.call('hog', 'eat'), /ran out of memory: (\d+ MB resident, over its|the kernel stopped it at its cgroup v[12] limit,) permissions\.memoryMB 96/);
     await failed;
@@ -231,7 +194,7 @@ describe('a sandboxed plugin (bubblewrap and Node permissions)', { skip: 'missin
     const probe = pluginCgroup({ cpuMsPerSecond: 200 });
     await probe?.remove();
     if (probe === undefined) {
-      const stopped = waitFor(host, (e) => e.name === 'spinner' && e.state === 'failed', 'the spinner to be stopped');
+      const stopped = waitForPluginEvent(host, (e) => e.name === 'spinner' && e.state === 'failed', 'the spinner to be stopped', 30_000);
       assert.equal(await host.call('spinner', 'spin'), 'spinning');
       const event = await stopped;
       assert.match(event.error ?? '', /used \d+ ms of CPU a second for 3 s, over its permissions\.cpuMsPerSecond 200/);
@@ -259,24 +222,13 @@ describe('a sandboxed plugin (bubblewrap and Node permissions)', { skip: 'missin
     await host.reload('counter');
     const perVersion = processesNaming(join(plugins, 'counter')).length;
     assert.ok(perVersion > 0);
-    let calls = 0;
-    const failures: string[] = [];
-    let running = true;
-    const load = (async () => {
-      while (running) {
-        await host.call('counter', 'version').then(
-          () => (calls += 1),
-          (error: Error) => failures.push(error.message),
-        );
-      }
-    })();
+    const load = callsUntilStopped(host, 'counter', 'version');
     for (let version = 1; version <= swaps; version++) {
       writePlugin('counter', `export const version = () => ${version};`, { version: `1.0.${version}`, permissions: {} });
       await host.reload('counter');
       assert.equal(await host.call('counter', 'version'), version);
     }
-    running = false;
-    await load;
+    const { calls, failures } = await load.stop();
     assert.deepEqual(failures, []);
     assert.ok(calls > swaps, `${calls} calls`);
     // The old versions' sandboxes are gone: only the active one names the counter plugin.
