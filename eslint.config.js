@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['packages/airlock/src/cli/**', 'packages/airlock/bin/**', 'packages/runtime/src/serve/**', 'packages/airlock/src/swap/bind-helper.ts', 'bench/**', 'scripts/**', 'test/fixtures/**'],
+    files: ['packages/airlock/src/cli/**', 'packages/airlock/bin/**', 'packages/runtime/src/serve/**', 'packages/airlock/src/swap/bind-helper.ts', 'packages/airlock/src/proxy/worker-main.ts', 'bench/**', 'scripts/**', 'test/fixtures/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
 );

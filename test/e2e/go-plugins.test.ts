@@ -26,8 +26,10 @@ describe('examples/go-plugins: Go plugins built by airlock, opened by the host a
     let since = run.events.length;
     const plugin = join(dir, 'plugins', 'greet', 'main.go');
     writeFileSync(plugin, readFileSync(plugin, 'utf8').replace('greeting.Prefix + " " + name', 'greeting.Prefix + ", dear " + name'));
-    await run.waitForEvent('plugin.built', { plugin: 'greet', build: 2 }, 120_000, since);
-    assert.match(await until(port, (b) => b.includes('build 2'), 'the second build'), /^hello, dear ada \(plugin build 2/);
+    // One save may reach the watcher as two changes (the file truncated, then written) on
+    // a busy machine: the first build is then cancelled for the second, so any later build counts.
+    const second = await run.waitForMatch((e) => e.type === 'plugin.built' && e.plugin === 'greet', 120_000, since);
+    assert.match(await until(port, (b) => b.includes(`build ${second.build as number}`), 'the second build'), /^hello, dear ada \(plugin build \d+/);
     assert.deepEqual(run.events.slice(since).filter((e) => e.type === 'reload.ready' || e.type === 'change.detected'), [], 'the host was not rebuilt or restarted');
     assert.equal(run.events.filter((e) => e.type === 'process.started').at(-1)?.pid, ready.pid);
 
@@ -41,11 +43,11 @@ describe('examples/go-plugins: Go plugins built by airlock, opened by the host a
     writeFileSync(main, `${good}\nvar broken = \n`);
     writeFileSync(shared, readFileSync(shared, 'utf8').replace('const Prefix = "hello"', 'const Prefix = "hi"\n\n// Excited is new API.\nconst Excited = true'));
     writeFileSync(plugin, readFileSync(plugin, 'utf8').replace('", dear "', '", dearest "'));
-    const refused = await run.waitForMatch((e) => e.type === 'plugin.build.failed', 120_000, since);
-    assert.equal(refused.code, 'AIRLOCK_ERR_PLUGIN_MISMATCH', JSON.stringify(refused));
+    // (A build of the file caught half-written would fail to compile first: the refusal is the one asked for.)
+    const refused = await run.waitForMatch((e) => e.type === 'plugin.build.failed' && e.code === 'AIRLOCK_ERR_PLUGIN_MISMATCH', 120_000, since);
     assert.match(refused.message as string, /does not fit g1 \(greeter\.g1\): it was built with a different version of package example\.com\/go-plugins\/greeting than the host/);
     await run.waitForEvent('build.failed', {}, 120_000, since);
-    assert.match(await until(port, (b) => b.startsWith('hello'), 'the kept build'), /^hello, dear ada \(plugin build 2/);
+    assert.match(await until(port, (b) => b.startsWith('hello'), 'the kept build'), new RegExp(`^hello, dear ada \\(plugin build ${second.build as number},`));
     assert.equal(await getUntil(port, '/refused', () => true, 'the refusals the app saw', 10_000), '', 'the app never saw the refused build');
 
     // The host builds again: a new generation, and the plugin built again for it.

@@ -191,6 +191,8 @@ export type AirlockEvent =
   | (Base & { readonly type: 'plugin.build.started'; readonly plugin: string; readonly build: number; readonly reason: string; readonly cmd: string })
   | (Base & { readonly type: 'plugin.built'; readonly plugin: string; readonly build: number; readonly path: string; readonly ms: number; /** The serving generations it was checked against and fits (g3, …); empty when none was serving. */ readonly fits: readonly string[] })
   | (Base & { readonly type: 'plugin.build.failed'; readonly plugin: string; readonly build: number; readonly code: string; readonly message: string })
+  /** A Go plugin build stopped before it finished: "a newer change" (a build of it is under way) or "airlock is stopping". */
+  | (Base & { readonly type: 'plugin.build.cancelled'; readonly plugin: string; readonly build: number; readonly reason: string })
   /** A release channel was checked (agent): the newest release there, the one running. */
   | (Base & { readonly type: 'release.checked'; readonly channel: string; readonly newest: number | undefined; readonly running: number | undefined })
   /** A release channel or a release was refused (TUF, replay, bad mark, no release): nothing of it runs; what runs keeps serving. */

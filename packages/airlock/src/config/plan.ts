@@ -50,7 +50,8 @@ export interface ServicePlan {
   readonly listen: { readonly host: string; readonly port: number } | undefined;
   readonly handoff: Handoff;
   readonly health: HealthPlan;
-  readonly proxy: { readonly holdMs: number; readonly liveReload: boolean };
+  /** workers: processes sharing the listen socket, or auto (the command decides: swap/create.ts proxyWorkers). */
+  readonly proxy: { readonly holdMs: number; readonly liveReload: boolean; readonly workers: number | 'auto' };
   readonly rollout: RolloutPlan;
   /** `dir`: the app's plugin directory (absolute), left out of the watch (its host swaps plugins itself); `go`: Go plugin packages airlock builds. */
   readonly plugins: { readonly dir: string | undefined; readonly go: readonly string[]; readonly release?: ReleasePlan } | undefined;
@@ -278,7 +279,7 @@ export async function planService(name: string, service: ServiceConfig, baseDir:
     listen: service.listen,
     handoff: service.handoff ?? (service.listen ? 'proxy' : 'restart'),
     health: healthPlan(service),
-    proxy: { holdMs: service.proxy.hold, liveReload: service.proxy.liveReload },
+    proxy: { holdMs: service.proxy.hold, liveReload: service.proxy.liveReload, workers: service.proxy.workers },
     rollout: rolloutPlan(name, service),
     debug: debugPlan(service),
     plugins: service.plugins

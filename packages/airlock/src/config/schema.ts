@@ -278,6 +278,10 @@ export const serviceSchema = z
           .boolean()
           .default(false)
           .describe('handoff: proxy under airlock dev — HTML pages get a small script that reloads them once a new generation serves, and shows a failed build over the page (docs/ui.md).'),
+        workers: z
+          .union([z.literal('auto'), z.number().int().min(1).max(64)])
+          .default('auto')
+          .describe('handoff: proxy — processes sharing the listen socket (airlock\'s own and N-1 workers). auto: the machine\'s cores, at most 4, under airlock run and agent; 1 under airlock dev and with liveReload.'),
       })
       .prefault({}),
     plugins: z
@@ -360,6 +364,9 @@ export const serviceSchema = z
       ctx.addIssue({ code: 'custom', path: ['node'], message: 'choose one preset: go or node, not both' });
     }
     checkDebug(service, ctx);
+    if (service.proxy.liveReload && typeof service.proxy.workers === 'number' && service.proxy.workers > 1) {
+      ctx.addIssue({ code: 'custom', path: ['proxy', 'workers'], message: `live reload rewrites HTML in airlock's own process: it needs proxy.workers: 1 (or auto), not ${service.proxy.workers}` });
+    }
     if (service.proxy.liveReload && effective !== 'proxy') {
       ctx.addIssue({ code: 'custom', path: ['proxy', 'liveReload'], message: `live reload rewrites HTML in airlock's HTTP proxy: it needs listen and handoff: proxy, not ${handoff ?? 'restart'}` });
     }

@@ -160,6 +160,8 @@ export function subscribePretty(bus: EventBus, options: PrettyOptions): () => vo
         return info(s, `plugin ${event.plugin} build ${event.build} ready in ${Math.round(event.ms)} ms${event.fits.length ? `, fits ${event.fits.join(', ')}` : ''}: ${event.path}`);
       case 'plugin.build.failed':
         return fail(s, event.code, event.message);
+      case 'plugin.build.cancelled':
+        return info(s, `plugin ${event.plugin} build ${event.build} cancelled: ${event.reason}`);
       case 'release.checked':
         return verbose(s, `channel ${event.channel}: newest ${event.newest ?? 'none'}, running ${event.running ?? 'none'}`);
       case 'release.refused':

@@ -140,7 +140,11 @@ export class CanaryRelease {
       stable: stable.n,
       group,
       hooks: {
-        share: (percent) => (split.share = percent),
+        share: (percent) => {
+          split.share = percent;
+          // Said again, so that a proxy with workers in other processes hears the new share.
+          if (this.#active === active) handoff.split?.(split);
+        },
         promote: () => this.#promoted(active),
         abort: (reason) => this.#aborted(active, reason),
         emit: (event) => bus.emit(event),

@@ -1,8 +1,9 @@
+import { availableParallelism } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
 import type { ServicePlan } from '../config/plan.js';
 import type { DetectTiming, SourceChange } from '../detect/changes.js';
 import { internalError, type EventBus } from '../events.js';
-import { createHandoff } from '../swap/create.js';
+import { createHandoff, proxyWorkers } from '../swap/create.js';
 import type { Generation } from '../swap/generation.js';
 import type { Handoff } from '../swap/handoff.js';
 import { trafficPolicy, type TrafficPolicy } from '../swap/traffic-policy.js';
@@ -80,6 +81,7 @@ export class ServiceRunner {
       onNotice: (message) => bus.emit({ type: 'notice', service, message }),
       debugHeaders: () => this.#plan.rollout.debugHeaders,
       proxyExtensions: options.proxy,
+      proxyWorkers: proxyWorkers(plan, { dev: options.dev ?? true, cores: availableParallelism() }),
     });
     this.#source = (options.source ?? ((p, b) => new Builds(p, b, options.slots)))(() => this.#plan, bus);
     this.#plugins = new ServicePlugins(() => this.#plan, bus, options.slots, () => [current(), this.#release.canary].filter((g) => g !== undefined));

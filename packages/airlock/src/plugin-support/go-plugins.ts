@@ -146,7 +146,10 @@ export class GoPluginBuilds {
         renameSync(building, path);
         this.bus.emit({ type: 'plugin.built', service, plugin: name, build: n, path, ms: outcome.ms, fits });
         this.#record.prune(out, name);
-      } else if (outcome.kind !== 'cancelled') {
+      } else if (outcome.kind === 'cancelled') {
+        // Said, so that a build that started is always seen to end (a save may arrive as two changes).
+        this.bus.emit({ type: 'plugin.build.cancelled', service, plugin: name, build: n, reason: this.#stopped ? 'airlock is stopping' : 'a newer change' });
+      } else {
         const why = outcome.kind === 'timeout' ? 'did not finish in time' : `${describeEnd(outcome.end)}${outcome.locations.length ? ` at ${outcome.locations.join(', ')}` : ''}`;
         const message = `plugin ${name} build ${n} ${why}; the app keeps the build it has`;
         this.bus.emit({ type: 'plugin.build.failed', service, plugin: name, build: n, code: fullCode('BUILD_FAILED'), message });

@@ -8,6 +8,8 @@ export interface Backend {
   readonly port: number;
   /** False once the generation's process is gone: what it was sent is not sent again. */
   readonly alive?: () => boolean;
+  /** The generation's process, once it runs: a proxy worker in another process judges alive() by it. */
+  readonly pid?: () => number | undefined;
 }
 
 interface Waiter {

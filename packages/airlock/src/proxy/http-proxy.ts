@@ -1,6 +1,6 @@
 import { channel } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { connect, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { listenOn } from './listen.js';
 import { BackendSwitch, InFlight, type Backend } from './backends.js';
@@ -45,6 +45,11 @@ export interface ProxyRequest {
 const requests = channel(PROXY_REQUEST_CHANNEL);
 let nextRequestId = 0;
 
+/** Where this process's request ids start: each proxy worker process has its own range, so ids never meet in the merged figures. */
+export function startRequestIdsAt(base: number): void {
+  nextRequestId = base;
+}
+
 export interface HttpProxyOptions {
   readonly service: string;
   readonly host: string;
@@ -73,6 +78,8 @@ export interface HttpProxyOptions {
  */
 export class HttpProxy {
   readonly #server: Server;
+  /** The socket connections arrive on: the server's own, or one shared with other proxy workers (serve()). */
+  #listener: NetServer;
   readonly #switch: BackendSwitch;
   readonly #inFlight = new InFlight();
   readonly #pools: UpstreamPools;
@@ -92,6 +99,23 @@ export class HttpProxy {
     this.#server = createServer({ keepAliveTimeout: 5_000, requestTimeout: 0 }, (req, res) => void this.#handle(req, res));
     this.#server.on('upgrade', (req, socket, head) => void this.#upgrade(req, socket, head));
     this.#server.on('clientError', (error, socket) => answerClientError(error, socket));
+    this.#listener = this.#server;
+  }
+
+  /**
+   * Serves the connections another process's listening socket hands this one (a proxy
+   * worker: the kernel gives each accepted connection to one of the processes sharing it).
+   */
+  async serve(shared: NetServer): Promise<void> {
+    await loadUndici();
+    this.#listener = shared;
+    shared.on('connection', (socket: Socket) => this.#server.emit('connection', socket));
+    shared.on('error', (error) => this.options.onError(`shared listener: ${error.message}`));
+  }
+
+  /** The listening socket (after listen()), to share with proxy workers. */
+  get listener(): NetServer {
+    return this.#listener;
   }
 
   async listen(): Promise<void> {
@@ -295,7 +319,7 @@ export class HttpProxy {
    */
   async quiesce(ms: number): Promise<void> {
     this.#closing = true;
-    this.#server.close();
+    this.#stopAccepting();
     // Long-lived ones end now, as at the end of a drain: their app is about to go.
     for (const streams of this.#streams.values()) for (const end of [...streams]) end();
     this.#tunnels.cutEvery();
@@ -304,16 +328,23 @@ export class HttpProxy {
     // may send one more request on it: close connections as they go idle, until none is left.
     for (;;) {
       this.#server.closeIdleConnections();
-      const open = await new Promise<number>((resolve) => this.#server.getConnections((_, count) => resolve(count ?? 0)));
+      const open = await new Promise<number>((resolve) => this.#listener.getConnections((_, count) => resolve(count ?? 0)));
       if (open === 0 || performance.now() >= until) return;
       await this.#inFlight.allIdle(Math.min(50, until - performance.now()));
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
 
+  /** No new connections here (the other workers sharing the socket stop on their own). */
+  #stopAccepting(): void {
+    if (this.#listener !== this.#server) this.#listener.close();
+    this.#server.close();
+  }
+
   async close(): Promise<void> {
     this.#switch.close();
     for (const routes of this.options.extensions?.routes ?? []) routes.close?.();
+    if (this.#listener !== this.#server) this.#listener.close();
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeIdleConnections();
@@ -326,7 +357,7 @@ export class HttpProxy {
     this.#switch.close();
     for (const routes of this.options.extensions?.routes ?? []) routes.close?.();
     this.#server.closeAllConnections();
-    this.#server.close();
+    this.#stopAccepting();
     this.#tunnels.cutAll();
   }
 }

@@ -26,4 +26,17 @@ export interface SplitChoice {
 export interface TrafficSplit {
   readonly canary: Backend;
   choose(req: IncomingMessage): SplitChoice;
+  /**
+   * How the same split is made again in another process (proxy workers): a module that
+   * exports `splitFromPortable(data, canary)`, and the data it needs (structured-cloneable,
+   * read again at each change). A split without it keeps a service's proxy in one process.
+   */
+  portable?(): PortableSplit;
+}
+
+/** A split as data, for proxy workers: see TrafficSplit.portable. */
+export interface PortableSplit {
+  /** A file: URL of a module exporting `splitFromPortable(data: unknown, canary: Backend): TrafficSplit`. */
+  readonly module: string;
+  readonly data: unknown;
 }

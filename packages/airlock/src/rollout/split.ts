@@ -2,7 +2,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { RolloutKey, RolloutPlan } from '../config/plan.js';
 import type { Backend } from '../proxy/backends.js';
-import { FORCE_HEADER, FORCE_TOKEN_HEADER, type SplitChoice, type TrafficSplit } from '../proxy/split.js';
+import { FORCE_HEADER, FORCE_TOKEN_HEADER, type PortableSplit, type SplitChoice, type TrafficSplit } from '../proxy/split.js';
 import { bucketOf, onCanary } from './bucket.js';
 
 /** The cookie that keeps a user without a key on one side. */
@@ -105,4 +105,26 @@ export class BucketSplit implements TrafficSplit {
     const canary = key !== undefined && this.share > 0 && onCanary(bucketOf(key, this.group, this.plan.bucketing), this.share, this.plan.bucketing);
     return setCookie === undefined ? { canary } : { canary, setCookie };
   }
+
+  /** The same split in a proxy worker process: every worker buckets a key alike, so a user stays on one side whichever worker answers. */
+  portable(): PortableSplit {
+    const data: PortableBucketSplit = { key: this.plan.key, bucketing: this.plan.bucketing, group: this.group, force: this.force, share: this.share };
+    return { module: import.meta.url, data };
+  }
+}
+
+interface PortableBucketSplit {
+  readonly key: RolloutKey;
+  readonly bucketing: RolloutPlan['bucketing'];
+  readonly group: string;
+  readonly force: { readonly mode: ForceMode; readonly token?: string };
+  readonly share: number;
+}
+
+/** BucketSplit.portable() made into a split again (in a proxy worker). */
+export function splitFromPortable(data: unknown, canary: Backend): TrafficSplit {
+  const { key, bucketing, group, force, share } = data as PortableBucketSplit;
+  const split = new BucketSplit({ key, bucketing }, group, canary, force);
+  split.share = share;
+  return split;
 }

@@ -13,6 +13,26 @@ export interface HandoffHooks {
   readonly onNotice?: (message: string) => void;
   /** handoff: proxy — response interceptors and airlock's own routes (live reload). */
   readonly proxyExtensions?: ProxyExtensions;
+  /** handoff: proxy — processes serving it (1: airlock's own alone); see proxyWorkers(). */
+  readonly proxyWorkers?: number;
+}
+
+/** At most this many proxy processes by default: past it, the app and the kernel are the limit, not the proxy. */
+const AUTO_WORKERS_CAP = 4;
+
+/**
+ * How many processes serve a service's proxy: proxy.workers, or for auto the machine's
+ * cores (at most 4) where airlock serves for real (run, agent), and 1 while developing
+ * (airlock dev: a laptop's proxy is never the bottleneck, and each worker is a Node
+ * process). Live reload rewrites pages in airlock's own process: always 1.
+ *
+ * @example
+ *   proxyWorkers(plan, { dev: false, cores: 8 }); // 4 with proxy.workers: auto
+ */
+export function proxyWorkers(plan: ServicePlan, { dev, cores }: { dev: boolean; cores: number }): number {
+  if (plan.proxy.liveReload) return 1;
+  if (plan.proxy.workers !== 'auto') return plan.proxy.workers;
+  return dev ? 1 : Math.max(1, Math.min(cores, AUTO_WORKERS_CAP));
 }
 
 /** The handoff strategy a service's plan asks for (see docs/strategies.md). */

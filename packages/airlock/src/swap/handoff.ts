@@ -16,6 +16,8 @@ export interface Launch {
   readiness(child: Supervised): Promise<{ probe: Probe | undefined; settleMs: number }>;
   /** proxy modes: false once the promoted generation's process is gone. */
   readonly alive?: () => boolean;
+  /** proxy modes: the promoted generation's pid (undefined before), for proxy workers in other processes. */
+  readonly pid?: () => number | undefined;
   /** Lets the generation take traffic (fd: the gate opens). */
   promote(child: Supervised): void;
   /** Frees per-generation resources (a probe socket) once it is gone or never promoted. */

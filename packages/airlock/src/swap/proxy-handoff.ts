@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import type { ServicePlan } from '../config/plan.js';
 import { HttpProxy } from '../proxy/http-proxy.js';
+import { ProxyWorkers, type HttpFront } from '../proxy/workers.js';
 import { TcpProxy } from '../proxy/tcp-proxy.js';
 import type { TrafficSplit } from '../proxy/split.js';
 import type { Handoff, Launch, ProbeFactory } from './handoff.js';
@@ -27,7 +28,7 @@ export function freePort(): Promise<number> {
  */
 export class ProxyHandoff implements Handoff {
   readonly stopsFirst = false;
-  readonly proxy: HttpProxy | TcpProxy;
+  readonly proxy: HttpFront | TcpProxy;
   readonly split?: (split: TrafficSplit | undefined) => void;
 
   private readonly probeFor: ProbeFactory;
@@ -37,7 +38,10 @@ export class ProxyHandoff implements Handoff {
     const listen = plan.listen as NonNullable<ServicePlan['listen']>;
     const options = { service: plan.name, host: listen.host, port: listen.port, holdMs: plan.proxy.holdMs, onError: hooks.onProxyError };
     if (mode === 'proxy') {
-      const proxy = new HttpProxy({ ...options, debugHeaders: hooks.debugHeaders ?? (() => false), onNotice: hooks.onNotice, extensions: hooks.proxyExtensions });
+      const settings = { ...options, debugHeaders: hooks.debugHeaders ?? (() => false), onNotice: hooks.onNotice, extensions: hooks.proxyExtensions };
+      // Extensions (live reload) live in this process: their pages are answered here alone.
+      const workers = hooks.proxyExtensions === undefined ? (hooks.proxyWorkers ?? 1) : 1;
+      const proxy = workers > 1 ? new ProxyWorkers(settings, workers) : new HttpProxy(settings);
       this.proxy = proxy;
       this.split = (split) => proxy.setSplit(split);
     } else {
@@ -62,13 +66,14 @@ export class ProxyHandoff implements Handoff {
       readiness: async () => ({ probe, settleMs: 0 }),
       promote: (promoted) => (child = promoted),
       alive: () => child === undefined || (child.end === undefined && isAlive(child.pid)),
+      pid: () => child?.pid,
       release: () => undefined,
     };
   }
 
   route(generation: number | undefined, launch: Launch | undefined): void {
     if (generation === undefined || launch?.backendPort === undefined) this.proxy.setActive(undefined);
-    else this.proxy.setActive({ generation, host: '127.0.0.1', port: launch.backendPort, alive: launch.alive });
+    else this.proxy.setActive({ generation, host: '127.0.0.1', port: launch.backendPort, alive: launch.alive, pid: launch.pid });
   }
 
   unavailable(reason: string): void {
@@ -83,11 +88,11 @@ export class ProxyHandoff implements Handoff {
    * the proxy drops its side when the generation's side closes.
    */
   async retire(generation: number, drainMs: number): Promise<void> {
-    if (this.proxy instanceof HttpProxy) await this.proxy.retire(generation, drainMs);
+    if (!(this.proxy instanceof TcpProxy)) await this.proxy.retire(generation, drainMs);
   }
 
   async quiesce(drainMs: number): Promise<void> {
-    if (this.proxy instanceof HttpProxy) await this.proxy.quiesce(drainMs);
+    if (!(this.proxy instanceof TcpProxy)) await this.proxy.quiesce(drainMs);
   }
 
   close(): Promise<void> {

@@ -1,0 +1,40 @@
+/**
+ * What airlock's process and a proxy worker process say to each other over the IPC
+ * channel (proxy.workers). Every message a worker must act on in order travels the one
+ * channel, so a worker sees a new active generation before it is asked to retire the old.
+ */
+
+/** A backend as data: alive() becomes the pid it is judged by. */
+export interface WireBackend {
+  readonly generation: number;
+  readonly host: string;
+  readonly port: number;
+  readonly pid?: number;
+}
+
+export type ToWorker =
+  /** Sent with the shared listening socket as the handle. */
+  | { readonly type: 'serve'; readonly service: string; readonly holdMs: number; readonly index: number; readonly debugHeaders: boolean }
+  | { readonly type: 'active'; readonly backend: WireBackend | undefined }
+  | { readonly type: 'unavailable'; readonly reason: string }
+  | { readonly type: 'split'; readonly split: { readonly module: string; readonly data: unknown; readonly canary: WireBackend } | undefined }
+  | { readonly type: 'debugHeaders'; readonly on: boolean }
+  | { readonly type: 'retire'; readonly id: number; readonly generation: number; readonly drainMs: number }
+  | { readonly type: 'quiesce'; readonly id: number; readonly ms: number }
+  | { readonly type: 'close'; readonly id: number };
+
+export type FromWorker =
+  | { readonly type: 'serving' }
+  /** The answer to retire (drained), quiesce and close, by the id asked with. */
+  | { readonly type: 'done'; readonly id: number; readonly drained?: boolean }
+  | { readonly type: 'error'; readonly message: string }
+  | { readonly type: 'notice'; readonly message: string }
+  /**
+   * The worker's ProxyRequest and ProxyResponse records since the last batch, flat:
+   * requests [generation, id, forced(0|1)]…, responses [generation, status, ms, flags, id]…
+   * (flags: 1 forced, 2 client aborted; id -1 for none).
+   */
+  | { readonly type: 'records'; readonly requests: number[]; readonly responses: number[] };
+
+export const REQUEST_FIELDS = 3;
+export const RESPONSE_FIELDS = 5;
