@@ -80,13 +80,20 @@ async function haproxy(dir: string, port: number, upstream: number): Promise<Pat
   return daemon('HAProxy 2.6, 1 thread', port, child);
 }
 
-async function airlock(dir: string, port: number, app: string, handoff: 'proxy' | 'tcp-proxy', nodeArgs: readonly string[] = []): Promise<Path & { proc: Proc }> {
-  const serviceDir = join(dir, handoff);
+/** Proxy processes per airlock proxy row: 1 (airlock's own), then workers sharing the socket. */
+const WORKERS = [1, 2, 4] as const;
+
+async function airlock(dir: string, port: number, app: string, handoff: 'proxy' | 'tcp-proxy', { nodeArgs = [], workers = 1 }: { nodeArgs?: readonly string[]; workers?: number } = {}): Promise<Path & { proc: Proc }> {
+  const serviceDir = join(dir, `${handoff}-${workers}`);
   execFileSync('mkdir', ['-p', serviceDir]);
-  writeFileSync(join(serviceDir, 'airlock.yaml'), `services:\n  hello:\n    run: { cmd: ${app} }\n    listen: 127.0.0.1:${port}\n    handoff: ${handoff}\n    health: { http: { path: /healthz } }\n`);
+  writeFileSync(
+    join(serviceDir, 'airlock.yaml'),
+    `services:\n  hello:\n    run: { cmd: ${app} }\n    listen: 127.0.0.1:${port}\n    handoff: ${handoff}\n    proxy: { workers: ${workers} }\n    health: { http: { path: /healthz } }\n`,
+  );
   const proc = new Proc(process.execPath, [...nodeArgs, CLI, 'run', '--log-format', 'json'], serviceDir);
   await proc.waitFor(/"type":"reload\.ready"/);
-  return { name: `airlock ${handoff}`, port, proc, stop: () => proc.stop() };
+  const name = handoff === 'proxy' ? `airlock proxy, ${workers} process${workers === 1 ? '' : 'es'}` : `airlock ${handoff}`;
+  return { name, port, proc, stop: () => proc.stop() };
 }
 
 export interface ProxyBench {
@@ -123,7 +130,7 @@ export async function proxyBench(basePort: number): Promise<ProxyBench> {
     paths.push(await nginx(dir, basePort + 1, basePort));
     paths.push(await haproxy(dir, basePort + 2, basePort));
     // airlock runs its own generation of the same binary behind its proxy.
-    paths.push(await airlock(dir, basePort + 3, app, 'proxy'));
+    for (const [i, workers] of WORKERS.entries()) paths.push(await airlock(dir, basePort + 10 + i, app, 'proxy', { workers }));
     paths.push(await airlock(dir, basePort + 4, app, 'tcp-proxy'));
     for (const path of paths) wrk(path.port, 2, 32, 1); // warm-up: pools, JIT
     const rps = new Map(paths.map((path) => [path.name, [] as number[]]));
@@ -133,7 +140,7 @@ export async function proxyBench(basePort: number): Promise<ProxyBench> {
 
     // The proxy again, profiled under the same load.
     const profileDir = join(dir, 'profile');
-    const profiled = await airlock(dir, basePort + 5, app, 'proxy', ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+    const profiled = await airlock(dir, basePort + 5, app, 'proxy', { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] });
     wrk(profiled.port, 2, 32, 5);
     await profiled.stop();
     const file = readdirSync(profileDir).find((name) => name.endsWith('.cpuprofile'));

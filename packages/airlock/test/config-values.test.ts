@@ -6,6 +6,8 @@ import { after, describe, it } from 'node:test';
 import { readEnvFile } from '../src/config/env-file.ts';
 import { loadConfigFile, parseConfigText } from '../src/config/load.ts';
 import { AirlockError } from '../src/errors.ts';
+import type { ServicePlan } from '../src/config/plan.ts';
+import { proxyWorkers } from '../src/swap/create.ts';
 
 /** Values that used to pass validate and fail at start as INTERNAL (or silently mean something else). */
 const root = mkdtempSync(join(tmpdir(), 'airlock-values-'));
@@ -74,5 +76,24 @@ describe('values a process cannot be started with are refused by validate, locat
   it('refuses an airlock.yaml over 1 MiB with its size, before reading it', () => {
     const dir = project({ 'airlock.yaml': `# ${'x'.repeat(2 * 1024 * 1024)}\nservices: {}\n` });
     assert.throws(() => loadConfigFile(join(dir, 'airlock.yaml')), /airlock\.yaml is 2\.0 MiB; airlock reads config files of up to 1 MiB/);
+  });
+});
+
+describe('proxy.workers', () => {
+  const plan = (proxy: Partial<ServicePlan['proxy']>) => ({ proxy: { holdMs: 30_000, liveReload: false, workers: 'auto', ...proxy } }) as ServicePlan;
+
+  it('auto is the cores (at most 4) under run and agent, 1 under dev and with live reload; a number is taken as given', () => {
+    assert.equal(proxyWorkers(plan({}), { dev: false, cores: 8 }), 4);
+    assert.equal(proxyWorkers(plan({}), { dev: false, cores: 2 }), 2);
+    assert.equal(proxyWorkers(plan({}), { dev: true, cores: 8 }), 1);
+    assert.equal(proxyWorkers(plan({ workers: 6 }), { dev: true, cores: 2 }), 6);
+    assert.equal(proxyWorkers(plan({ workers: 'auto', liveReload: true }), { dev: false, cores: 8 }), 1);
+  });
+
+  it('refuses more than one with live reload (pages are rewritten in airlock\'s own process), and a count out of range', () => {
+    assert.deepEqual(problems('services:\n  web:\n    run: { cmd: node app.js }\n    listen: 127.0.0.1:8080\n    proxy: { liveReload: true, workers: 2 }\n'), [
+      "airlock.yaml:5:41: services.web.proxy.workers: live reload rewrites HTML in airlock's own process: it needs proxy.workers: 1 (or auto), not 2",
+    ]);
+    assert.match(problems('services:\n  web:\n    run: { cmd: node app.js }\n    listen: 127.0.0.1:8080\n    proxy: { workers: 0 }\n').join('\n'), /services\.web\.proxy\.workers/);
   });
 });

@@ -50,6 +50,21 @@ export function startRequestIdsAt(base: number): void {
   nextRequestId = base;
 }
 
+/** Long-lived connections of one generation: WebSockets, streaming responses, other upgrades. */
+export interface LongLived {
+  readonly websockets: number;
+  readonly streams: number;
+  readonly others: number;
+}
+
+/** How many long-lived connections a retiring generation holds, with how to shorten the wait; undefined for none. */
+export function drainingNotice(generation: number, { websockets, streams, others }: LongLived, drainMs: number): string | undefined {
+  const parts = [plural(websockets, 'WebSocket'), plural(streams, 'streaming response'), plural(others, 'other upgraded connection')].filter((part) => part !== '');
+  if (parts.length === 0) return undefined;
+  const seconds = drainMs >= 1_000 ? `${drainMs / 1_000} s` : `${drainMs} ms`;
+  return `g${generation} is draining ${parts.join(' and ')}; they end cleanly within stop.drain (${seconds}; WebSockets get a close frame, 1001 going away). While developing, shorten it: stop: { drain: 2s }`;
+}
+
 export interface HttpProxyOptions {
   readonly service: string;
   readonly host: string;
@@ -271,8 +286,12 @@ export class HttpProxy {
    * tunnels are done (or `drainMs` passed), then closes the proxy's connections to it, so
    * nothing is in flight on them when the generation gets its stop signal.
    */
-  async retire(generation: number, drainMs: number): Promise<boolean> {
-    this.#sayDraining(generation, drainMs);
+  async retire(generation: number, drainMs: number, { quiet = false }: { quiet?: boolean } = {}): Promise<boolean> {
+    // Proxy workers say it once for all of them (ProxyWorkers.retire).
+    if (!quiet) {
+      const notice = drainingNotice(generation, this.longLived(generation), drainMs);
+      if (notice !== undefined) this.options.onNotice?.(notice);
+    }
     const drained = await this.#inFlight.idle(generation, drainMs);
     // Past stop.drain, each long-lived connection ends as its protocol ends: a stream with
     // its last chunk, a WebSocket with a close frame (1001), never a bare reset.
@@ -299,16 +318,10 @@ export class HttpProxy {
     return registrar;
   }
 
-  /** How many long-lived connections a retiring generation holds, said once, with how to shorten the wait. */
-  #sayDraining(generation: number, drainMs: number): void {
+  /** The long-lived connections a generation holds here: what a drain waits for. */
+  longLived(generation: number): LongLived {
     const { websockets, others } = this.#tunnels.count(generation);
-    const streams = this.#streams.get(generation)?.size ?? 0;
-    const parts = [plural(websockets, 'WebSocket'), plural(streams, 'streaming response'), plural(others, 'other upgraded connection')].filter((part) => part !== '');
-    if (parts.length === 0) return;
-    const seconds = drainMs >= 1_000 ? `${drainMs / 1_000} s` : `${drainMs} ms`;
-    this.options.onNotice?.(
-      `g${generation} is draining ${parts.join(' and ')}; they end cleanly within stop.drain (${seconds}; WebSockets get a close frame, 1001 going away). While developing, shorten it: stop: { drain: 2s }`,
-    );
+    return { websockets, streams: this.#streams.get(generation)?.size ?? 0, others };
   }
 
   /**

@@ -83,8 +83,10 @@ async function act(message: ToWorker, handle: unknown): Promise<void> {
     case 'debugHeaders':
       debugHeaders = message.on;
       return;
+    case 'count':
+      return send({ type: 'done', id: message.id, longLived: proxy?.longLived(message.generation) ?? { websockets: 0, streams: 0, others: 0 } });
     case 'retire': {
-      const drained = (await proxy?.retire(message.generation, message.drainMs)) ?? true;
+      const drained = (await proxy?.retire(message.generation, message.drainMs, { quiet: true })) ?? true;
       flush();
       return send({ type: 'done', id: message.id, drained });
     }

@@ -1,3 +1,5 @@
+import type { LongLived } from './http-proxy.js';
+
 /**
  * What airlock's process and a proxy worker process say to each other over the IPC
  * channel (proxy.workers). Every message a worker must act on in order travels the one
@@ -19,6 +21,8 @@ export type ToWorker =
   | { readonly type: 'unavailable'; readonly reason: string }
   | { readonly type: 'split'; readonly split: { readonly module: string; readonly data: unknown; readonly canary: WireBackend } | undefined }
   | { readonly type: 'debugHeaders'; readonly on: boolean }
+  /** What a generation holds there that a drain waits for (answered with longLived). */
+  | { readonly type: 'count'; readonly id: number; readonly generation: number }
   | { readonly type: 'retire'; readonly id: number; readonly generation: number; readonly drainMs: number }
   | { readonly type: 'quiesce'; readonly id: number; readonly ms: number }
   | { readonly type: 'close'; readonly id: number };
@@ -26,7 +30,7 @@ export type ToWorker =
 export type FromWorker =
   | { readonly type: 'serving' }
   /** The answer to retire (drained), quiesce and close, by the id asked with. */
-  | { readonly type: 'done'; readonly id: number; readonly drained?: boolean }
+  | { readonly type: 'done'; readonly id: number; readonly drained?: boolean; readonly longLived?: LongLived }
   | { readonly type: 'error'; readonly message: string }
   | { readonly type: 'notice'; readonly message: string }
   /**

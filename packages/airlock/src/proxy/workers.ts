@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { channel } from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
-import { HttpProxy, PROXY_REQUEST_CHANNEL, PROXY_RESPONSE_CHANNEL, type HttpProxyOptions, type ProxyRequest, type ProxyResponse } from './http-proxy.js';
+import { drainingNotice, HttpProxy, PROXY_REQUEST_CHANNEL, PROXY_RESPONSE_CHANNEL, type HttpProxyOptions, type ProxyRequest, type ProxyResponse } from './http-proxy.js';
 import type { Backend } from './backends.js';
 import type { TrafficSplit } from './split.js';
 import { REQUEST_FIELDS, RESPONSE_FIELDS, type FromWorker, type ToWorker, type WireBackend } from './worker-protocol.js';
@@ -16,7 +16,9 @@ const requests = channel(PROXY_REQUEST_CHANNEL);
 const responses = channel(PROXY_RESPONSE_CHANNEL);
 
 /** What every HTTP front door does, in one process or several (ProxyHandoff holds one). */
-export type HttpFront = Pick<HttpProxy, 'listen' | 'address' | 'setActive' | 'setUnavailable' | 'active' | 'setSplit' | 'retire' | 'quiesce' | 'close' | 'destroy'>;
+export type HttpFront = Pick<HttpProxy, 'listen' | 'address' | 'setActive' | 'setUnavailable' | 'active' | 'setSplit' | 'quiesce' | 'close' | 'destroy'> & {
+  retire(generation: number, drainMs: number): Promise<boolean>;
+};
 
 interface Worker {
   readonly index: number;
@@ -108,7 +110,17 @@ export class ProxyWorkers implements HttpFront {
 
   /** Every worker has left `generation` and finished (or cut, past drainMs) what it had there; true when all drained in time. */
   async retire(generation: number, drainMs: number): Promise<boolean> {
-    const answers = await Promise.all([this.#own.retire(generation, drainMs), ...this.#workers.map((worker) => this.#ask(worker, { type: 'retire', id: ++this.#nextId, generation, drainMs }))]);
+    // One notice for all workers: what the user waits for, not how it is spread.
+    const counts = [this.#own.longLived(generation), ...(await Promise.all(this.#workers.map((worker) => this.#ask(worker, { type: 'count', id: ++this.#nextId, generation })))).map((answer) => answer?.longLived)];
+    const total = { websockets: 0, streams: 0, others: 0 };
+    for (const count of counts) {
+      total.websockets += count?.websockets ?? 0;
+      total.streams += count?.streams ?? 0;
+      total.others += count?.others ?? 0;
+    }
+    const notice = drainingNotice(generation, total, drainMs);
+    if (notice !== undefined) this.options.onNotice?.(notice);
+    const answers = await Promise.all([this.#own.retire(generation, drainMs, { quiet: true }), ...this.#workers.map((worker) => this.#ask(worker, { type: 'retire', id: ++this.#nextId, generation, drainMs }))]);
     return answers.every((answer) => answer === true || (typeof answer === 'object' && answer.drained !== false));
   }
 
