@@ -28,16 +28,46 @@ function ensureTools(): void {
   execFileSync('apt-get', ['install', '-y', '-qq', ...missing.map(([, pkg]) => pkg as string)], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 }
 
-function wrk(port: number, threads: number, connections: number, seconds: number): { rps: number; p50Ms: number } {
+function wrk(port: number, threads: number, connections: number, seconds: number): { rps: number; requests: number; p50Ms: number } {
   const out = execFileSync('wrk', ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--latency', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
   const p50 = /\s50%\s+([\d.]+)(us|ms|s)/.exec(out);
   const value = Number(p50?.[1]);
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]), p50Ms: p50?.[2] === 'us' ? value / 1000 : p50?.[2] === 's' ? value * 1000 : value };
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
+    requests: Number(/(\d+) requests in/.exec(out)?.[1]),
+    p50Ms: p50?.[2] === 'us' ? value / 1000 : p50?.[2] === 's' ? value * 1000 : value,
+  };
+}
+
+/** Clock ticks per second of /proc/PID/stat's utime and stime. */
+const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/**
+ * CPU seconds used so far by the processes of one process group (a proxy and its
+ * workers), leaving out those whose command line contains `exclude` (airlock's app).
+ */
+function groupCpuSeconds(pgid: number, exclude?: string): number {
+  let ticks = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) !== pgid) continue;
+      if (exclude !== undefined && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(exclude)) continue;
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks / TICKS;
 }
 
 interface Path {
   readonly name: string;
   readonly port: number;
+  /** The proxy's CPU seconds so far (all its processes); undefined for direct. */
+  readonly cpu?: () => number;
   stop(): Promise<void>;
 }
 
@@ -46,6 +76,7 @@ function daemon(name: string, port: number, child: ChildProcess): Path {
   return {
     name,
     port,
+    cpu: () => groupCpuSeconds(child.pid as number),
     stop: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       try {
@@ -93,11 +124,12 @@ async function airlock(dir: string, port: number, app: string, handoff: 'proxy' 
   const proc = new Proc(process.execPath, [...nodeArgs, CLI, 'run', '--log-format', 'json'], serviceDir);
   await proc.waitFor(/"type":"reload\.ready"/);
   const name = handoff === 'proxy' ? `airlock proxy, ${workers} process${workers === 1 ? '' : 'es'}` : `airlock ${handoff}`;
-  return { name, port, proc, stop: () => proc.stop() };
+  return { name, port, proc, cpu: () => groupCpuSeconds(proc.child.pid as number, app), stop: () => proc.stop() };
 }
 
 export interface ProxyBench {
-  readonly rows: readonly { readonly name: string; readonly rps: readonly number[]; readonly p50Ms: number }[];
+  /** cpuUs: the proxy's CPU time per request over the rounds, all its processes together. */
+  readonly rows: readonly { readonly name: string; readonly rps: readonly number[]; readonly p50Ms: number; readonly cpuUs: number | undefined }[];
   readonly profile: readonly { readonly frame: string; readonly selfPercent: number }[];
 }
 
@@ -134,8 +166,21 @@ export async function proxyBench(basePort: number): Promise<ProxyBench> {
     paths.push(await airlock(dir, basePort + 4, app, 'tcp-proxy'));
     for (const path of paths) wrk(path.port, 2, 32, 1); // warm-up: pools, JIT
     const rps = new Map(paths.map((path) => [path.name, [] as number[]]));
-    for (let round = 0; round < ROUNDS; round++) for (const path of paths) rps.get(path.name)?.push(wrk(path.port, 2, 32, ROUND_SECONDS).rps);
-    const rows = paths.map((path) => ({ name: path.name, rps: rps.get(path.name) ?? [], p50Ms: wrk(path.port, 1, 1, 3).p50Ms }));
+    const cost = new Map(paths.map((path) => [path.name, { cpu: 0, requests: 0 }]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const path of paths) {
+        const before = path.cpu?.() ?? 0;
+        const result = wrk(path.port, 2, 32, ROUND_SECONDS);
+        const spent = cost.get(path.name) as { cpu: number; requests: number };
+        spent.cpu += (path.cpu?.() ?? 0) - before;
+        spent.requests += result.requests;
+        rps.get(path.name)?.push(result.rps);
+      }
+    }
+    const rows = paths.map((path) => {
+      const spent = cost.get(path.name) as { cpu: number; requests: number };
+      return { name: path.name, rps: rps.get(path.name) ?? [], p50Ms: wrk(path.port, 1, 1, 3).p50Ms, cpuUs: path.cpu === undefined ? undefined : (spent.cpu / spent.requests) * 1e6 };
+    });
     for (const path of paths.splice(1)) await path.stop();
 
     // The proxy again, profiled under the same load.
@@ -157,9 +202,12 @@ export function proxyTable({ rows, profile }: ProxyBench): string {
   return [
     `The HTTP hop, GET / on examples/go-hello: wrk -t2 -c32, ${ROUNDS} rounds of ${ROUND_SECONDS} s interleaved; p50 with one request at a time (wrk -t1 -c1, 3 s). wrk, proxy and app share the machine:`,
     '',
-    '| path | req/s (rounds) | × direct | p50, one at a time | added p50 |',
-    '| --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.name} | ${r.rps.map((n) => n.toFixed(0)).join(' / ')} | ${(mean(r.rps) / mean(direct?.rps ?? [1])).toFixed(2)} | ${(r.p50Ms * 1000).toFixed(0)} µs | ${((r.p50Ms - (direct?.p50Ms ?? 0)) * 1000).toFixed(0)} µs |`),
+    '| path | req/s (rounds) | × direct | p50, one at a time | added p50 | proxy CPU per request |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${r.rps.map((n) => n.toFixed(0)).join(' / ')} | ${(mean(r.rps) / mean(direct?.rps ?? [1])).toFixed(2)} | ${(r.p50Ms * 1000).toFixed(0)} µs | ${((r.p50Ms - (direct?.p50Ms ?? 0)) * 1000).toFixed(0)} µs | ${r.cpuUs === undefined ? '-' : `${r.cpuUs.toFixed(0)} µs`} |`,
+    ),
     '',
     'airlock proxy under the same load, `node --cpu-prof`: top frames by self time (share of all samples):',
     '',

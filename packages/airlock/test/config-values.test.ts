@@ -82,9 +82,11 @@ describe('values a process cannot be started with are refused by validate, locat
 describe('proxy.workers', () => {
   const plan = (proxy: Partial<ServicePlan['proxy']>) => ({ proxy: { holdMs: 30_000, liveReload: false, workers: 'auto', ...proxy } }) as ServicePlan;
 
-  it('auto is the cores (at most 4) under run and agent, 1 under dev and with live reload; a number is taken as given', () => {
-    assert.equal(proxyWorkers(plan({}), { dev: false, cores: 8 }), 4);
-    assert.equal(proxyWorkers(plan({}), { dev: false, cores: 2 }), 2);
+  it('auto is half the cores (at most 4) under run and agent, 1 under dev and with live reload; a number is taken as given', () => {
+    assert.equal(proxyWorkers(plan({}), { dev: false, cores: 16 }), 4);
+    assert.equal(proxyWorkers(plan({}), { dev: false, cores: 4 }), 2);
+    assert.equal(proxyWorkers(plan({}), { dev: false, cores: 2 }), 1);
+    assert.equal(proxyWorkers(plan({}), { dev: false, cores: 1 }), 1);
     assert.equal(proxyWorkers(plan({}), { dev: true, cores: 8 }), 1);
     assert.equal(proxyWorkers(plan({ workers: 6 }), { dev: true, cores: 2 }), 6);
     assert.equal(proxyWorkers(plan({ workers: 'auto', liveReload: true }), { dev: false, cores: 8 }), 1);

@@ -281,7 +281,7 @@ export const serviceSchema = z
         workers: z
           .union([z.literal('auto'), z.number().int().min(1).max(64)])
           .default('auto')
-          .describe('handoff: proxy — processes sharing the listen socket (airlock\'s own and N-1 workers). auto: the machine\'s cores, at most 4, under airlock run and agent; 1 under airlock dev and with liveReload.'),
+          .describe('handoff: proxy — processes sharing the listen socket (airlock\'s own and N-1 workers). auto: half the machine\'s cores, at most 4, under airlock run and agent; 1 under airlock dev and with liveReload.'),
       })
       .prefault({}),
     plugins: z

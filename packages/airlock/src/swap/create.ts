@@ -21,10 +21,12 @@ export interface HandoffHooks {
 const AUTO_WORKERS_CAP = 4;
 
 /**
- * How many processes serve a service's proxy: proxy.workers, or for auto the machine's
- * cores (at most 4) where airlock serves for real (run, agent), and 1 while developing
- * (airlock dev: a laptop's proxy is never the bottleneck, and each worker is a Node
- * process). Live reload rewrites pages in airlock's own process: always 1.
+ * How many processes serve a service's proxy: proxy.workers, or for auto half the
+ * machine's cores (at most 4: the app behind needs the rest; measured in BENCHMARKS.md,
+ * a second proxy process on a 2-core machine the app shares costs throughput) where
+ * airlock serves for real (run, agent), and 1 while developing (airlock dev: a laptop's
+ * proxy is never the bottleneck, and each worker is a Node process). Live reload
+ * rewrites pages in airlock's own process: always 1.
  *
  * @example
  *   proxyWorkers(plan, { dev: false, cores: 8 }); // 4 with proxy.workers: auto
@@ -32,7 +34,7 @@ const AUTO_WORKERS_CAP = 4;
 export function proxyWorkers(plan: ServicePlan, { dev, cores }: { dev: boolean; cores: number }): number {
   if (plan.proxy.liveReload) return 1;
   if (plan.proxy.workers !== 'auto') return plan.proxy.workers;
-  return dev ? 1 : Math.max(1, Math.min(cores, AUTO_WORKERS_CAP));
+  return dev ? 1 : Math.max(1, Math.min(Math.floor(cores / 2), AUTO_WORKERS_CAP));
 }
 
 /** The handoff strategy a service's plan asks for (see docs/strategies.md). */
