@@ -17,7 +17,7 @@ import { AirlockRun, CLI, ROOT, cleanupAfter, freePort, removeProject, tempProje
 const APP = join(ROOT, 'test', 'fixtures', 'canary-app.mjs');
 const GROUP = 'e2e';
 
-function yaml(port: number, steps: string): string {
+function yaml(port: number, steps: string, workers = 1): string {
   return `services:
   web:
     build: { cmd: "cp behaviour.json {artifact}" }
@@ -26,6 +26,7 @@ function yaml(port: number, steps: string): string {
     listen: 127.0.0.1:${port}
     health: { http: { path: /healthz } }
     stop: { drain: 5s }
+    proxy: { workers: ${workers} }
     rollout:
       strategy: canary
       steps: ${steps}
@@ -70,22 +71,24 @@ function outsideShare(answers: readonly KeyedAnswer[], canary: number, before: J
 describe('gray release (rollout.strategy: canary)', () => {
   const cleanup = cleanupAfter();
 
-  async function start(steps: string) {
+  async function start(steps: string, workers = 1) {
     const dir = tempProject();
     cleanup(() => removeProject(dir));
     copyFileSync(APP, join(dir, 'app.mjs'));
     behave(dir, { version: 'v1' });
     writeFileSync(join(dir, '.env'), 'MODE=one\n');
     const port = await freePort();
-    writeFileSync(join(dir, 'airlock.yaml'), yaml(port, steps));
+    writeFileSync(join(dir, 'airlock.yaml'), yaml(port, steps, workers));
     const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
     cleanup(() => run.kill());
     await run.waitForEvent('reload.ready', { generation: 1 }, 60_000);
     return { dir, port, run };
   }
 
-  it('steps 10 → 50 → 100 and promotes under keep-alive load: no failed request, a key only ever moves to the canary', async () => {
-    const { dir, port, run } = await start('[10, 50, 100]');
+  // With proxy workers, each process splits alike and the verdict merges their figures.
+  for (const workers of [1, 2]) {
+  it(`steps 10 → 50 → 100 and promotes under keep-alive load: no failed request, a key only ever moves to the canary${workers > 1 ? ` (the proxy on ${workers} processes)` : ''}`, async () => {
+    const { dir, port, run } = await start('[10, 50, 100]', workers);
     const load = new KeyedLoad(port, { users: 400 });
     cleanup(() => load.stop());
     const since = run.events.length;
@@ -115,6 +118,7 @@ describe('gray release (rollout.strategy: canary)', () => {
     assert.equal(JSON.parse(metrics.stdout).services[0].generation, 2);
     assert.equal((await run.interrupt()).code, 0);
   });
+  }
 
   it('rolls back an erroring canary and a slow one within one interval; stable users never see the canary or an error; a rolled-back build is refused', async () => {
     const { dir, port, run } = await start('[10, 100]');
