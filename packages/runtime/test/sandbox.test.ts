@@ -216,8 +216,9 @@ describe('a sandboxed plugin (bubblewrap and Node permissions)', { skip: 'missin
     assert.match(threaded?.error ?? '', /"isolation" "worker" cannot enforce "permissions"/);
   });
 
-  it('swaps 100 times under calls with none failed, and leaves no sandbox behind', async () => {
-    const swaps = Number(process.env.PLUGIN_SWAPS ?? 100);
+  // 30 here: the 100 swaps issue 26 asks for run through the remote path (airlock's plugin-channel test), which ends in this same sandbox.
+  it('swaps 30 times under calls with none failed, and leaves no sandbox behind', async () => {
+    const swaps = Number(process.env.PLUGIN_SWAPS ?? 30);
     writePlugin('counter', `export const version = () => 0;`, { permissions: {} });
     await host.reload('counter');
     const perVersion = processesNaming(join(plugins, 'counter')).length;
