@@ -147,4 +147,27 @@ describe('HTTP proxy', () => {
     proxy.setActive({ generation: 8, host: '127.0.0.1', port: upstreamPort });
     assert.equal((await call(port, 'GET', '/')).status, 200);
   });
+
+  it('sends nothing for a client that left while its request was held', async () => {
+    proxy.setActive(undefined);
+    const urls: string[] = [];
+    const watcher = createServer((req, res) => {
+      urls.push(req.url ?? '');
+      res.end('ok');
+    });
+    const watched = await listen(watcher);
+    try {
+      const gone = request({ host: '127.0.0.1', port, path: '/left-while-held', agent: false });
+      gone.on('error', () => undefined);
+      gone.end();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      gone.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      proxy.setActive({ generation: 9, host: '127.0.0.1', port: watched });
+      assert.equal((await call(port, 'GET', '/after')).status, 200);
+      assert.deepEqual(urls, ['/after'], 'the request of the client that left never reached the app');
+    } finally {
+      watcher.close();
+    }
+  });
 });

@@ -1,5 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { ProxiedRequest } from './router.js';
 import { FORCE_HEADER, FORCE_TOKEN_HEADER } from './split.js';
 
 /** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
@@ -48,84 +49,83 @@ export function responseHeaders(raw: Buffer[]): { headers: string[]; hasLength: 
   return { headers, hasLength };
 }
 
-export function errorCode(error: unknown): string {
-  const e = error as { code?: string; cause?: { code?: string } };
-  return e.cause?.code ?? e.code ?? 'ERROR';
-}
+/** How a generation's streaming responses register with it: given how to end one cleanly, returns how to forget it. */
+export type StreamRegistrar = (endCleanly: () => void) => () => void;
 
-/** What one attempt sends: the method, the headers to forward, and whether the request has a body to stream. */
-export interface Outgoing {
-  readonly method: string;
-  readonly headers: string[];
-  readonly hasBody: boolean;
-  /** Headers airlock adds to the response (x-airlock-generation, a rollout cookie), flat. */
-  readonly extraHeaders?: readonly string[];
-  /**
-   * Hears of a response that is a stream (no content-length: server-sent events, a long
-   * poll written in chunks), with how to end it cleanly (its last chunk, not a reset);
-   * the function it returns is called once the response is over.
-   */
-  readonly onStream?: (endCleanly: () => void) => () => void;
-}
-
+/** How a proxied request ended: answered, the client left first, or the error of its last attempt. */
+export type Outcome = 'done' | 'aborted' | Error;
 
 /**
- * One attempt of a request through undici's dispatcher, streaming the response straight
- * into `res` with backpressure. Resolves 'done', 'aborted' (the client went away), or the
- * error (the retry policy decides what follows).
+ * The end of the proxy's dispatch chain: streams the answer of whichever attempt gets one
+ * straight into the client's response, with backpressure, and says once how the request
+ * ended. A response without a length (server-sent events, a chunked long poll) is
+ * registered with its generation, so a drain can end it with its last chunk, not a reset.
  *
  * @example
- *   const outcome = await forwardOnce(pool, req, res, { method: 'GET', headers: forwardHeaders(req), hasBody: false });
+ *   dispatch({ path: '/', method: 'GET', headers, [ROUTE]: request }, new ResponseWriter(request, streamsOf, (outcome) => …));
  */
-export function forwardOnce(pool: Dispatcher, req: IncomingMessage, res: ServerResponse, { method, headers, hasBody, extraHeaders = [], onStream }: Outgoing): Promise<'done' | 'aborted' | Error> {
-  return new Promise((resolve) => {
-    let abortUpstream: ((reason?: Error) => void) | undefined;
-    let settled = false;
-    /** Ended by airlock (the generation drained): what the upstream still sends is dropped. */
-    let endedHere = false;
-    let forget: (() => void) | undefined;
-    const settle = (value: 'done' | 'aborted' | Error) => {
-      if (settled) return;
-      settled = true;
-      forget?.();
-      res.off('close', onClose);
-      resolve(value);
-    };
-    const endCleanly = () => {
-      if (settled || res.writableEnded) return;
-      endedHere = true;
-      res.end();
-      settle('done');
-      abortUpstream?.(new Error('the generation drained'));
-    };
-    const onClose = () => {
-      if (res.writableFinished) return;
-      abortUpstream?.(new Error('client closed the connection'));
-      settle('aborted');
-    };
-    res.once('close', onClose);
-    pool.dispatch(
-      { path: req.url ?? '/', method: method as never, headers, body: hasBody ? req : null },
-      {
-        onConnect: (abort) => {
-          abortUpstream = abort;
-        },
-        onHeaders: (status, raw, resume) => {
-          const { headers: out, hasLength } = responseHeaders(raw as unknown as Buffer[]);
-          if (extraHeaders.length > 0) out.push(...extraHeaders);
-          res.writeHead(status, out);
-          res.on('drain', () => resume());
-          if (onStream !== undefined && !hasLength && method !== 'HEAD' && status !== 204 && status !== 304) forget = onStream(endCleanly);
-          return true;
-        },
-        onData: (chunk) => (endedHere ? true : res.write(chunk)),
-        onComplete: () => {
-          if (!endedHere) res.end();
-          settle('done');
-        },
-        onError: (error) => settle(error),
-      },
-    );
-  });
-}
+export class ResponseWriter implements Dispatcher.DispatchHandler {
+  #abort: ((reason?: Error) => void) | undefined;
+  /** Ended by airlock (the generation drained): what the upstream still sends is dropped. */
+  #endedHere = false;
+  #forget: (() => void) | undefined;
 
+  constructor(
+    private readonly request: ProxiedRequest,
+    private readonly streamsOf: (generation: number) => StreamRegistrar,
+    private readonly finish: (outcome: Outcome) => void,
+  ) {
+    request.res.once('close', this.#onClose);
+  }
+
+  readonly #onClose = (): void => {
+    if (this.request.res.writableFinished) return;
+    // Over before the abort: its error coming back is not a failed attempt.
+    this.#settle('aborted');
+    this.#abort?.(new Error('client closed the connection'));
+  };
+
+  readonly #endCleanly = (): void => {
+    const { res } = this.request;
+    if (this.request.finished || res.writableEnded) return;
+    this.#endedHere = true;
+    res.end();
+    this.#settle('done');
+    this.#abort?.(new Error('the generation drained'));
+  };
+
+  #settle(outcome: Outcome): void {
+    if (this.request.finished) return;
+    this.request.finished = true;
+    this.#forget?.();
+    this.request.res.off('close', this.#onClose);
+    this.finish(outcome);
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    this.#abort = abort;
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+    const { res, extraHeaders, method, backend } = this.request;
+    const { headers, hasLength } = responseHeaders(raw);
+    if (extraHeaders.length > 0) headers.push(...extraHeaders);
+    res.writeHead(status, headers);
+    res.on('drain', resume);
+    if (backend !== undefined && !hasLength && method !== 'HEAD' && status !== 204 && status !== 304) this.#forget = this.streamsOf(backend.generation)(this.#endCleanly);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.#endedHere ? true : this.request.res.write(chunk);
+  }
+
+  onComplete(): void {
+    if (!this.#endedHere) this.request.res.end();
+    this.#settle('done');
+  }
+
+  onError(error: Error): void {
+    this.#settle(error);
+  }
+}

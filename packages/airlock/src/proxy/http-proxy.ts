@@ -5,8 +5,9 @@ import type { Duplex } from 'node:stream';
 import { listenOn } from './listen.js';
 import { BackendSwitch, InFlight, type Backend } from './backends.js';
 import { Tunnels } from './tunnels.js';
-import { shouldRetry, wasSent } from './retry-policy.js';
-import { errorCode, forwardHeaders, forwardOnce } from './forward.js';
+import { forwardHeaders, ResponseWriter, type Outcome, type StreamRegistrar } from './forward.js';
+import { GenerationRouter, NoGeneration, ROUTE, type ProxiedRequest, type RoutedOptions } from './router.js';
+import { errorCode, retryAttempts } from './retry-interceptor.js';
 import { loadUndici, UpstreamPools } from './pools.js';
 import type { ProxyExtensions } from './extensions.js';
 import { FORCE_HEADER, FORCE_TOKEN_HEADER, type TrafficSplit } from './split.js';
@@ -33,22 +34,7 @@ export interface ProxyResponse {
 }
 const responses = channel(PROXY_RESPONSE_CHANNEL);
 
-/** Published when a request is sent to a generation (each attempt), so a judge can see requests that never finish. */
-export const PROXY_REQUEST_CHANNEL = 'airlock:proxy:request';
-export interface ProxyRequest {
-  readonly service: string;
-  readonly generation: number;
-  /** The same id comes back in the request's ProxyResponse; a retry publishes it again (the generation may differ). */
-  readonly id: number;
-  readonly forced: boolean;
-}
-const requests = channel(PROXY_REQUEST_CHANNEL);
-let nextRequestId = 0;
-
-/** Where this process's request ids start: each proxy worker process has its own range, so ids never meet in the merged figures. */
-export function startRequestIdsAt(base: number): void {
-  nextRequestId = base;
-}
+export { PROXY_REQUEST_CHANNEL, startRequestIdsAt, type ProxyRequest } from './router.js';
 
 /** Long-lived connections of one generation: WebSockets, streaming responses, other upgrades. */
 export interface LongLived {
@@ -104,6 +90,9 @@ export class HttpProxy {
   /** Per generation, the one function its streaming responses register with (not a closure per request). */
   readonly #registrars = new Map<number, (end: () => void) => () => void>();
   #split: TrafficSplit | undefined;
+  /** Each request's way to a generation: the retry interceptor over the router (undici's interceptor shape). */
+  readonly #dispatch: (options: RoutedOptions, handler: ResponseWriter) => boolean;
+  readonly #streamsOfGeneration = (generation: number) => this.#streamsOf(generation);
   /** airlock is stopping: every answer from now on closes its connection. */
   #closing = false;
 
@@ -111,10 +100,25 @@ export class HttpProxy {
     this.#switch = new BackendSwitch(options.holdMs);
     this.#pools = new UpstreamPools(options.extensions?.interceptors);
     // requestTimeout 0: long polls and slow uploads are the application's business.
-    this.#server = createServer({ keepAliveTimeout: 5_000, requestTimeout: 0 }, (req, res) => void this.#handle(req, res));
+    this.#server = createServer({ keepAliveTimeout: 5_000, requestTimeout: 0 }, (req, res) => this.#handle(req, res));
     this.#server.on('upgrade', (req, socket, head) => void this.#upgrade(req, socket, head));
     this.#server.on('clientError', (error, socket) => answerClientError(error, socket));
     this.#listener = this.#server;
+    const router = new GenerationRouter({
+      service: options.service,
+      pools: this.#pools,
+      inFlight: this.#inFlight,
+      pick: (request) => this.#pick(request),
+      acquire: () => this.#switch.acquire(),
+      debugHeaders: options.debugHeaders,
+    });
+    const retry = retryAttempts({
+      holdMs: options.holdMs,
+      serving: (backend) => this.#switch.active?.generation === backend.generation || this.#split?.canary === backend,
+      nextChange: (ms) => this.#switch.nextChange(ms),
+      failed: ({ method, req }, backend, error, code, retrying) => options.onError(`${method} ${req.url} → g${backend.generation}: ${code} ${error.message}${retrying ? ' (retrying)' : ''}`),
+    });
+    this.#dispatch = retry(router.dispatch);
   }
 
   /**
@@ -162,86 +166,50 @@ export class HttpProxy {
   }
 
   /** The backend for one request now: the split's choice while one is set, else the active one; undefined: wait for one (acquire). */
-  #pick(req: IncomingMessage, extra: string[], mark: { forced: boolean }): Backend | undefined {
+  #pick(request: Pick<ProxiedRequest, 'req' | 'extraHeaders' | 'forced'>): Backend | undefined {
     const split = this.#split;
     if (split !== undefined) {
-      const choice = split.choose(req);
-      if (choice.setCookie !== undefined) extra.push('set-cookie', choice.setCookie);
-      mark.forced = choice.forced === true;
+      const choice = split.choose(request.req);
+      if (choice.setCookie !== undefined) request.extraHeaders.push('set-cookie', choice.setCookie);
+      request.forced = choice.forced === true;
       if (choice.canary) return split.canary;
     }
     return this.#switch.active;
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  #handle(req: IncomingMessage, res: ServerResponse): void {
     // Connection: close, and the socket ends after this answer: the client opens no more work here.
     if (this.#closing) res.shouldKeepAlive = false;
     const own = this.options.extensions?.routes?.find((routes) => req.url?.startsWith(routes.prefix));
     if (own !== undefined) return own.handle(req, res);
-    const started = performance.now();
     const method = req.method ?? 'GET';
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    const headers = forwardHeaders(req);
-    let sentFailures = 0;
-    let unsentFailures = 0;
-    const mark = { forced: false, id: undefined as number | undefined };
-    for (;;) {
-      const extraHeaders: string[] = [];
-      const backend = this.#pick(req, extraHeaders, mark) ?? (await this.#switch.acquire());
-      if (backend === undefined) {
-        const down = this.#switch.unavailable;
-        if (down !== undefined) this.#reply(res, 503, `${down}\n`);
-        else this.#reply(res, 502, `no generation of ${this.options.service} became ready within ${this.options.holdMs} ms\n`);
-        return;
-      }
-      if (this.options.debugHeaders?.()) extraHeaders.push('x-airlock-generation', String(backend.generation));
-      this.#inFlight.add(backend.generation);
-      if (requests.hasSubscribers) {
-        // One id per request: a retry publishes it again with the generation it goes to now.
-        mark.id ??= ++nextRequestId;
-        requests.publish({ service: this.options.service, generation: backend.generation, id: mark.id, forced: mark.forced } satisfies ProxyRequest);
-      }
-      const outcome = await forwardOnce(this.#pools.get(backend), req, res, { method, headers, hasBody, extraHeaders, onStream: this.#streamsOf(backend.generation) });
-      this.#inFlight.done(backend.generation);
-      if (outcome === 'done') {
-        this.#answered(backend.generation, res.statusCode, started, mark);
-        return;
-      }
-      if (outcome === 'aborted') return this.#answered(backend.generation, 499, started, mark, true);
-      const code = errorCode(outcome);
-      const sent = wasSent(code);
-      const failed = {
-        method,
-        hasBody,
-        code,
-        attempt: sent ? ++sentFailures : ++unsentFailures,
-        holdMs: this.options.holdMs,
-        elapsedMs: performance.now() - started,
-        responded: res.headersSent,
-        clientGone: res.destroyed,
-        backendAlive: true,
-      };
-      let retry = shouldRetry(failed);
-      if (retry) {
-        // The same generation failed it: give a replacement (or a restart) a moment first,
-        // which is also how long a backend that just died takes to be seen dead.
-        if (this.#switch.active?.generation === backend.generation || this.#split?.canary === backend) await this.#switch.nextChange(Math.min(10 * failed.attempt, 100));
-        retry = shouldRetry({ ...failed, clientGone: res.destroyed, backendAlive: !sent || (backend.alive?.() ?? true) });
-      }
-      this.options.onError(`${method} ${req.url} → g${backend.generation}: ${code} ${outcome.message}${retry ? ' (retrying)' : ''}`);
-      if (retry) continue;
-      // The client left first: its connection's end is not the generation's failure.
-      const clientLeft = res.destroyed;
-      if (res.headersSent || res.destroyed) res.destroy();
-      else this.#reply(res, 502, `upstream g${backend.generation} failed: ${code}\n`);
-      this.#answered(backend.generation, clientLeft ? 499 : 502, started, mark, clientLeft);
-      return;
-    }
+    const request: ProxiedRequest = { req, res, method, hasBody, started: performance.now(), backend: undefined, extraHeaders: [], forced: false, id: undefined, finished: false };
+    const writer = new ResponseWriter(request, this.#streamsOfGeneration, (outcome) => this.#ended(request, outcome));
+    this.#dispatch({ path: req.url ?? '/', method: method as never, headers: forwardHeaders(req), body: hasBody ? req : null, [ROUTE]: request }, writer);
   }
 
-  #answered(generation: number, status: number, started: number, mark: { forced: boolean; id: number | undefined }, clientAborted = false): void {
+  /** A request's end: published for the figures, and a failure answered (502, or 503 with a crash loop's reason). */
+  #ended(request: ProxiedRequest, outcome: Outcome): void {
+    const { res, backend } = request;
+    if (outcome instanceof NoGeneration) {
+      const down = this.#switch.unavailable;
+      if (down !== undefined) this.#reply(res, 503, `${down}\n`);
+      else this.#reply(res, 502, `no generation of ${this.options.service} became ready within ${this.options.holdMs} ms\n`);
+      return;
+    }
+    if (backend === undefined) return; // the client left while it was held
+    if (outcome === 'done') return this.#answered(backend.generation, res.statusCode, request);
+    if (outcome === 'aborted') return this.#answered(backend.generation, 499, request, true);
+    // The client left first: its connection's end is not the generation's failure.
+    const clientLeft = res.destroyed;
+    if (res.headersSent || res.destroyed) res.destroy();
+    else this.#reply(res, 502, `upstream g${backend.generation} failed: ${errorCode(outcome)}\n`);
+    this.#answered(backend.generation, clientLeft ? 499 : 502, request, clientLeft);
+  }
+
+  #answered(generation: number, status: number, { started, forced, id }: ProxiedRequest, clientAborted = false): void {
     if (!responses.hasSubscribers) return;
-    const { forced, id } = mark;
     const response: ProxyResponse = { service: this.options.service, generation, status, ms: performance.now() - started, ...(forced ? { forced } : {}), ...(clientAborted ? { clientAborted } : {}), ...(id === undefined ? {} : { id }) };
     responses.publish(response);
   }
@@ -256,7 +224,7 @@ export class HttpProxy {
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     // The client may reset while it waits for a backend (up to proxy.hold).
     socket.on('error', () => socket.destroy());
-    const backend = this.#pick(req, [], { forced: false }) ?? (await this.#switch.acquire());
+    const backend = this.#pick({ req, extraHeaders: [], forced: false }) ?? (await this.#switch.acquire());
     if (backend === undefined || socket.destroyed) {
       socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
@@ -304,7 +272,7 @@ export class HttpProxy {
   }
 
   /** How a streaming response of `generation` says how it can be ended at the end of a drain. */
-  #streamsOf(generation: number): (end: () => void) => () => void {
+  #streamsOf(generation: number): StreamRegistrar {
     let registrar = this.#registrars.get(generation);
     if (registrar === undefined) {
       registrar = (end) => {
