@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { Backend } from './backends.js';
 import { NoGeneration, ROUTE, type ProxiedRequest, type RoutedOptions } from './router.js';
 import { shouldRetry, wasSent } from './retry-policy.js';
+import { Relay } from './relay.js';
 
 export interface RetryHooks {
   readonly holdMs: number;
@@ -32,34 +33,20 @@ export function retryAttempts(hooks: RetryHooks): Dispatcher.DispatcherComposeIn
   return (dispatch) => (options, handler) => dispatch(options, new RetryHandler(dispatch, options as RoutedOptions, handler, hooks));
 }
 
-class RetryHandler implements Dispatcher.DispatchHandler {
+class RetryHandler extends Relay {
   #sentFailures = 0;
   #unsentFailures = 0;
 
   constructor(
     private readonly dispatch: Dispatcher['dispatch'],
     private readonly options: RoutedOptions,
-    private readonly next: Dispatcher.DispatchHandler,
+    next: Dispatcher.DispatchHandler,
     private readonly hooks: RetryHooks,
-  ) {}
-
-  onConnect(abort: (error?: Error) => void): void {
-    this.next.onConnect?.(abort);
+  ) {
+    super(next);
   }
 
-  onHeaders(status: number, headers: Buffer[], resume: () => void, text: string): boolean {
-    return this.next.onHeaders?.(status, headers, resume, text) ?? true;
-  }
-
-  onData(chunk: Buffer): boolean {
-    return this.next.onData?.(chunk) ?? true;
-  }
-
-  onComplete(trailers: string[] | null): void {
-    this.next.onComplete?.(trailers);
-  }
-
-  onError(error: Error): void {
+  override onError(error: Error): void {
     void this.#failed(error);
   }
 
@@ -67,7 +54,7 @@ class RetryHandler implements Dispatcher.DispatchHandler {
     const request = this.options[ROUTE];
     const backend = request.backend;
     // Over already (the client left: its abort comes back as this error), or no generation at all: nothing to retry.
-    if (request.finished || backend === undefined || error instanceof NoGeneration) return this.next.onError?.(error);
+    if (request.finished || backend === undefined || error instanceof NoGeneration) return super.onError(error);
     const { res } = request;
     const code = errorCode(error);
     const sent = wasSent(code);
@@ -91,6 +78,6 @@ class RetryHandler implements Dispatcher.DispatchHandler {
     }
     this.hooks.failed(request, backend, error, code, retry);
     if (retry) this.dispatch(this.options, this);
-    else this.next.onError?.(error);
+    else super.onError(error);
   }
 }

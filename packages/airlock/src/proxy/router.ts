@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Backend, InFlight } from './backends.js';
 import type { UpstreamPools } from './pools.js';
+import { Relay } from './relay.js';
 
 /** Published when a request is sent to a generation (each attempt), so a judge can see requests that never finish. */
 export const PROXY_REQUEST_CHANNEL = 'airlock:proxy:request';
@@ -86,7 +87,7 @@ export class GenerationRouter {
     if (backend !== undefined) return this.#send(backend, options, handler);
     void this.deps.acquire().then((held) => {
       // A client that left while it was held sends nothing.
-      if (held === undefined || request.finished) fail(handler, new NoGeneration('no generation became ready'));
+      if (held === undefined || request.finished) handler.onError?.(new NoGeneration('no generation became ready'));
       else this.#send(held, options, handler);
     });
     return true;
@@ -107,19 +108,17 @@ export class GenerationRouter {
   }
 }
 
-function fail(handler: Dispatcher.DispatchHandler, error: Error): void {
-  handler.onError?.(error);
-}
-
 /** One attempt's exchange with a generation: passes everything on, and counts it done there once it is over. */
-class Attempt implements Dispatcher.DispatchHandler {
+class Attempt extends Relay {
   #open = true;
 
   constructor(
-    private readonly next: Dispatcher.DispatchHandler,
+    next: Dispatcher.DispatchHandler,
     private readonly inFlight: InFlight,
     private readonly generation: number,
-  ) {}
+  ) {
+    super(next);
+  }
 
   #done(): void {
     if (!this.#open) return;
@@ -127,25 +126,13 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.inFlight.done(this.generation);
   }
 
-  onConnect(abort: (error?: Error) => void): void {
-    this.next.onConnect?.(abort);
-  }
-
-  onHeaders(status: number, headers: Buffer[], resume: () => void, text: string): boolean {
-    return this.next.onHeaders?.(status, headers, resume, text) ?? true;
-  }
-
-  onData(chunk: Buffer): boolean {
-    return this.next.onData?.(chunk) ?? true;
-  }
-
-  onComplete(trailers: string[] | null): void {
+  override onComplete(trailers: string[] | null): void {
     this.#done();
-    this.next.onComplete?.(trailers);
+    super.onComplete(trailers);
   }
 
-  onError(error: Error): void {
+  override onError(error: Error): void {
     this.#done();
-    fail(this.next, error);
+    super.onError(error);
   }
 }
