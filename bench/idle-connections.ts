@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { CLI, Proc, pollUntil, rssMiB, workDir } from './lib.ts';
+import { haproxyConfig } from './proxy.ts';
 
 /**
  * Memory per idle keep-alive connection (issue 28): N client connections to a proxy in
@@ -64,10 +65,7 @@ export async function idleConnections(basePort: number): Promise<IdleFigures[]> 
   try {
     await pollUntil(basePort, 'hello');
     const cfg = join(dir, 'haproxy.cfg');
-    writeFileSync(
-      cfg,
-      `global\n  nbthread 1\n  maxconn 9500\ndefaults\n  mode http\n  maxconn 9500\n  timeout connect 5s\n  timeout client 5m\n  timeout server 5m\n  timeout http-keep-alive 5m\n  option http-keep-alive\nfrontend f\n  bind 127.0.0.1:${basePort + 1}\n  default_backend b\nbackend b\n  http-reuse always\n  server app 127.0.0.1:${basePort}\n`,
-    );
+    writeFileSync(cfg, haproxyConfig(basePort + 1, basePort, { maxconn: 9500, idle: '5m' }));
     const haproxy = spawn('haproxy', ['-f', cfg, '-db'], { stdio: 'ignore', detached: true });
     try {
       await pollUntil(basePort + 1, 'hello');
@@ -81,7 +79,7 @@ export async function idleConnections(basePort: number): Promise<IdleFigures[]> 
     }
     const serviceDir = join(dir, 'airlock');
     execFileSync('mkdir', ['-p', serviceDir]);
-    writeFileSync(join(serviceDir, 'airlock.yaml'), `services:\n  hello:\n    run: { cmd: ${app} }\n    listen: 127.0.0.1:${basePort + 2}\n    handoff: proxy\n    health: { http: { path: /healthz } }\n`);
+    writeFileSync(join(serviceDir, 'airlock.yaml'), `services:\n  hello:\n    run: { cmd: ${app} }\n    listen: 127.0.0.1:${basePort + 2}\n    handoff: proxy\n    proxy: { workers: 1 }\n    health: { http: { path: /healthz } }\n`);
     const airlock = new Proc(process.execPath, [CLI, 'run', '--log-format', 'json'], serviceDir);
     try {
       await airlock.waitFor(/"type":"reload\.ready"/);

@@ -100,12 +100,14 @@ async function nginx(dir: string, port: number, upstream: number): Promise<Path>
   return daemon('nginx 1.22, 1 worker, keepalive upstream', port, child);
 }
 
+/** HAProxy in one thread in front of 127.0.0.1:upstream, keeping connections both ways; `idle` is how long a quiet one stays open. */
+export function haproxyConfig(port: number, upstream: number, { maxconn = 4096, idle = '30s' }: { maxconn?: number; idle?: string } = {}): string {
+  return `global\n  nbthread 1\n  maxconn ${maxconn}\ndefaults\n  mode http\n  maxconn ${maxconn}\n  timeout connect 5s\n  timeout client ${idle}\n  timeout server ${idle}\n  timeout http-keep-alive ${idle}\n  option http-keep-alive\nfrontend f\n  bind 127.0.0.1:${port}\n  default_backend b\nbackend b\n  http-reuse always\n  server app 127.0.0.1:${upstream}\n`;
+}
+
 async function haproxy(dir: string, port: number, upstream: number): Promise<Path> {
   const cfg = join(dir, 'haproxy.cfg');
-  writeFileSync(
-    cfg,
-    `global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  option http-keep-alive\nfrontend f\n  bind 127.0.0.1:${port}\n  default_backend b\nbackend b\n  http-reuse always\n  server app 127.0.0.1:${upstream}\n`,
-  );
+  writeFileSync(cfg, haproxyConfig(port, upstream));
   const child = spawn('haproxy', ['-f', cfg, '-db'], { stdio: 'ignore', detached: true });
   await pollUntil(port, 'hello');
   return daemon('HAProxy 2.6, 1 thread', port, child);
