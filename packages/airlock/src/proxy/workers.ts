@@ -125,6 +125,8 @@ export class ProxyWorkers implements HttpFront {
   }
 
   async quiesce(ms: number): Promise<void> {
+    // airlock is stopping: a worker that dies now is not started again (the socket is closing).
+    this.#closed = true;
     await Promise.all([this.#own.quiesce(ms), ...this.#workers.map((worker) => this.#ask(worker, { type: 'quiesce', id: ++this.#nextId, ms }))]);
   }
 
