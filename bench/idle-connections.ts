@@ -12,8 +12,10 @@ import { haproxyConfig } from './proxy.ts';
  * and airlock's proxy, in one run. A connection asks again every 2 s so that no proxy's
  * keep-alive timeout (airlock's is 5 s) closes it while the others are being opened.
  */
-// HAProxy reserves two descriptors per connection and this machine's hard limit is 20,000: 9,000 is the most both can hold.
-const COUNTS = [1_000, 9_000];
+// HAProxy reserves two descriptors per connection and this machine's hard limit is 20,000:
+// 9,000 is the most it can hold; airlock's proxy (one per client connection) also takes 10,000.
+const HAPROXY_COUNTS = [1_000, 9_000];
+const AIRLOCK_COUNTS = [1_000, 9_000, 10_000];
 
 export interface IdleFigures {
   readonly name: string;
@@ -37,12 +39,12 @@ async function openIdle(port: number, n: number): Promise<Socket[]> {
   return sockets;
 }
 
-async function measure(name: string, port: number, pid: number): Promise<IdleFigures> {
+async function measure(name: string, port: number, pid: number, sizes: readonly number[]): Promise<IdleFigures> {
   const counts: IdleFigures['counts'][number][] = [];
   // One baseline, before any connection: memory a proxy took for the first N is not given back before the next.
   await new Promise((resolve) => setTimeout(resolve, 500));
   const baseMiB = rssMiB(pid);
-  for (const n of COUNTS) {
+  for (const n of sizes) {
     const sockets = await openIdle(port, n);
     const keep = setInterval(() => {
       for (const socket of sockets) socket.write(REQUEST);
@@ -69,7 +71,7 @@ export async function idleConnections(basePort: number): Promise<IdleFigures[]> 
     const haproxy = spawn('haproxy', ['-f', cfg, '-db'], { stdio: 'ignore', detached: true });
     try {
       await pollUntil(basePort + 1, 'hello');
-      results.push(await measure('HAProxy 2.6, 1 thread', basePort + 1, haproxy.pid as number));
+      results.push(await measure('HAProxy 2.6, 1 thread', basePort + 1, haproxy.pid as number, HAPROXY_COUNTS));
     } finally {
       try {
         process.kill(-(haproxy.pid as number), 'SIGKILL');
@@ -84,7 +86,7 @@ export async function idleConnections(basePort: number): Promise<IdleFigures[]> 
     try {
       await airlock.waitFor(/"type":"reload\.ready"/);
       // The proxy runs inside the airlock process: its RSS is what the connections cost.
-      results.push(await measure('airlock proxy', basePort + 2, airlock.child.pid as number));
+      results.push(await measure('airlock proxy', basePort + 2, airlock.child.pid as number, AIRLOCK_COUNTS));
     } finally {
       await airlock.stop();
     }
@@ -98,7 +100,7 @@ export function idleTable(rows: readonly IdleFigures[]): string {
   return [
     '### Memory per idle keep-alive connection (bench/idle-connections.ts, `npm run bench -- idle`; issue 28)',
     '',
-    'N connections, each with one request answered and nothing in flight (asked again every 2 s so no keep-alive timeout closes it); the proxy process\'s RSS before any connection and with N open (9,000 at most: HAProxy reserves two descriptors per connection and the hard limit here is 20,000):',
+    'N connections, each with one request answered and nothing in flight (asked again every 2 s so no keep-alive timeout closes it); the proxy process\'s RSS before any connection and with N open (HAProxy 9,000 at most: it reserves two descriptors per connection and the hard limit here is 20,000):',
     '',
     '| proxy | connections | RSS before | RSS with them | per connection |',
     '| --- | --- | --- | --- | --- |',
