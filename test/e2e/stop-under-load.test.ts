@@ -16,8 +16,9 @@ server.listen(Number(process.env.PORT), '127.0.0.1');
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
 
-for (const handoff of ['proxy', 'tcp-proxy'] as const) {
-  describe(`stopping under keep-alive load (handoff: ${handoff})`, () => {
+// The proxy also on three processes: every worker closes its connections as airlock's own does.
+for (const { handoff, workers } of [{ handoff: 'proxy', workers: 1 }, { handoff: 'proxy', workers: 3 }, { handoff: 'tcp-proxy', workers: 1 }] as const) {
+  describe(`stopping under keep-alive load (handoff: ${handoff}${workers > 1 ? `, ${workers} proxy processes` : ''})`, () => {
     const cleanup = cleanupAfter();
 
     it('exits 0 within the stop timeout, and every answer the clients got is the app\'s', async () => {
@@ -25,7 +26,7 @@ for (const handoff of ['proxy', 'tcp-proxy'] as const) {
       cleanup(() => removeProject(dir));
       const port = await freePort();
       writeFileSync(join(dir, 'server.cjs'), APP);
-      writeFileSync(join(dir, 'airlock.yaml'), `services:\n  web:\n    run: { cmd: "node server.cjs" }\n    listen: 127.0.0.1:${port}\n    handoff: ${handoff}\n    stop: { timeout: 10s, drain: 5s }\n`);
+      writeFileSync(join(dir, 'airlock.yaml'), `services:\n  web:\n    run: { cmd: "node server.cjs" }\n    listen: 127.0.0.1:${port}\n    handoff: ${handoff}\n${handoff === 'proxy' ? `    proxy: { workers: ${workers} }\n` : ''}    stop: { timeout: 10s, drain: 5s }\n`);
       const run = new AirlockRun(['run', '--log-format', 'json'], dir);
       cleanup(() => run.kill());
       await run.waitForEvent('reload.ready', { generation: 1 });
