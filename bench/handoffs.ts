@@ -1,8 +1,8 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Load } from '../scripts/http-load.ts';
-import { CLI, fmt, pollUntil, Proc, workDir } from './lib.ts';
+import { CLI, fmt, goHello, pollUntil, Proc, workDir } from './lib.ts';
 
 /**
  * Dropped requests during 20 reloads under keep-alive load for each handoff, beside
@@ -109,12 +109,9 @@ function measure(path: string, port: number): Throughput {
 }
 
 export async function throughput(basePort: number): Promise<Throughput[]> {
-  const dir = workDir('throughput', 'go-hello');
-  execFileSync('go', ['build', '-o', 'app', '.'], { cwd: dir });
+  const { dir, child: direct } = await goHello('throughput', basePort);
   const results: Throughput[] = [];
-  const direct = spawn(join(dir, 'app'), [], { env: { ...process.env, PORT: String(basePort) }, stdio: 'ignore' });
   try {
-    await pollUntil(basePort, 'hello');
     results.push(measure('direct (no airlock)', basePort));
   } finally {
     direct.kill('SIGKILL');

@@ -1,9 +1,6 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { CLI, Proc, pollUntil, rssMiB, workDir } from './lib.ts';
-import { haproxyConfig } from './proxy.ts';
+import { goHello, rssMiB } from './lib.ts';
+import { airlock, haproxy } from './proxy.ts';
 
 /**
  * Memory per idle keep-alive connection (issue 28): N client connections to a proxy in
@@ -59,36 +56,21 @@ async function measure(name: string, port: number, pid: number, sizes: readonly 
 }
 
 export async function idleConnections(basePort: number): Promise<IdleFigures[]> {
-  const dir = workDir('idle', 'go-hello');
-  execFileSync('go', ['build', '-o', 'app', '.'], { cwd: dir });
-  const app = join(dir, 'app');
-  const upstream = spawn(app, [], { env: { ...process.env, PORT: String(basePort) }, stdio: 'ignore' });
+  const { dir, app, child: upstream } = await goHello('idle', basePort);
   const results: IdleFigures[] = [];
   try {
-    await pollUntil(basePort, 'hello');
-    const cfg = join(dir, 'haproxy.cfg');
-    writeFileSync(cfg, haproxyConfig(basePort + 1, basePort, { maxconn: 9500, idle: '5m' }));
-    const haproxy = spawn('haproxy', ['-f', cfg, '-db'], { stdio: 'ignore', detached: true });
+    const front = await haproxy(dir, basePort + 1, basePort, { maxconn: 9500, idle: '5m' });
     try {
-      await pollUntil(basePort + 1, 'hello');
-      results.push(await measure('HAProxy 2.6, 1 thread', basePort + 1, haproxy.pid as number, HAPROXY_COUNTS));
+      results.push(await measure('HAProxy 2.6, 1 thread', front.port, front.pid, HAPROXY_COUNTS));
     } finally {
-      try {
-        process.kill(-(haproxy.pid as number), 'SIGKILL');
-      } catch {
-        // It ended by itself (a configuration it refused): said by pollUntil above.
-      }
+      await front.stop();
     }
-    const serviceDir = join(dir, 'airlock');
-    execFileSync('mkdir', ['-p', serviceDir]);
-    writeFileSync(join(serviceDir, 'airlock.yaml'), `services:\n  hello:\n    run: { cmd: ${app} }\n    listen: 127.0.0.1:${basePort + 2}\n    handoff: proxy\n    proxy: { workers: 1 }\n    health: { http: { path: /healthz } }\n`);
-    const airlock = new Proc(process.execPath, [CLI, 'run', '--log-format', 'json'], serviceDir);
+    // One proxy process: its RSS is what the connections cost.
+    const own = await airlock(dir, basePort + 2, app, 'proxy', { workers: 1 });
     try {
-      await airlock.waitFor(/"type":"reload\.ready"/);
-      // The proxy runs inside the airlock process: its RSS is what the connections cost.
-      results.push(await measure('airlock proxy', basePort + 2, airlock.child.pid as number, AIRLOCK_COUNTS));
+      results.push(await measure('airlock proxy', own.port, own.proc.child.pid as number, AIRLOCK_COUNTS));
     } finally {
-      await airlock.stop();
+      await own.stop();
     }
   } finally {
     upstream.kill('SIGKILL');

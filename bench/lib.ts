@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { copyExample } from '../scripts/copy-example.ts';
 import { getOnce } from '../scripts/http-load.ts';
@@ -16,6 +16,21 @@ export function workDir(name: string, example?: string): string {
   mkdirSync(dir, { recursive: true });
   if (example) copyExample(example, dir);
   return dir;
+}
+
+/** examples/go-hello built in its own work directory and serving $PORT = `port`: the app the proxy benches put a proxy in front of. */
+export async function goHello(name: string, port: number): Promise<{ dir: string; app: string; child: ChildProcess }> {
+  const dir = workDir(name, 'go-hello');
+  execFileSync('go', ['build', '-o', 'app', '.'], { cwd: dir });
+  const app = join(dir, 'app');
+  const child = spawn(app, [], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
+  try {
+    await pollUntil(port, 'hello');
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return { dir, app, child };
 }
 
 export function median(values: readonly number[]): number {

@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, Proc, pollUntil, workDir } from './lib.ts';
+import { CLI, Proc, goHello, pollUntil } from './lib.ts';
 
 /**
  * `npm run bench -- proxy` (issue #28's table): the HTTP hop of airlock's proxy against
@@ -72,10 +72,11 @@ interface Path {
 }
 
 /** A server started in its own process group, ended with all of it (nginx's workers outlive a killed master). */
-function daemon(name: string, port: number, child: ChildProcess): Path {
+function daemon(name: string, port: number, child: ChildProcess): Path & { pid: number } {
   return {
     name,
     port,
+    pid: child.pid as number,
     cpu: () => groupCpuSeconds(child.pid as number),
     stop: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -101,13 +102,19 @@ async function nginx(dir: string, port: number, upstream: number): Promise<Path>
 }
 
 /** HAProxy in one thread in front of 127.0.0.1:upstream, keeping connections both ways; `idle` is how long a quiet one stays open. */
-export function haproxyConfig(port: number, upstream: number, { maxconn = 4096, idle = '30s' }: { maxconn?: number; idle?: string } = {}): string {
+function haproxyConfig(port: number, upstream: number, { maxconn = 4096, idle = '30s' }: HaproxySettings = {}): string {
   return `global\n  nbthread 1\n  maxconn ${maxconn}\ndefaults\n  mode http\n  maxconn ${maxconn}\n  timeout connect 5s\n  timeout client ${idle}\n  timeout server ${idle}\n  timeout http-keep-alive ${idle}\n  option http-keep-alive\nfrontend f\n  bind 127.0.0.1:${port}\n  default_backend b\nbackend b\n  http-reuse always\n  server app 127.0.0.1:${upstream}\n`;
 }
 
-async function haproxy(dir: string, port: number, upstream: number): Promise<Path> {
+interface HaproxySettings {
+  readonly maxconn?: number;
+  readonly idle?: string;
+}
+
+/** HAProxy (one thread) on `port` in front of the app on `upstream`, serving once this resolves. */
+export async function haproxy(dir: string, port: number, upstream: number, settings: HaproxySettings = {}): Promise<Path & { pid: number }> {
   const cfg = join(dir, 'haproxy.cfg');
-  writeFileSync(cfg, haproxyConfig(port, upstream));
+  writeFileSync(cfg, haproxyConfig(port, upstream, settings));
   const child = spawn('haproxy', ['-f', cfg, '-db'], { stdio: 'ignore', detached: true });
   await pollUntil(port, 'hello');
   return daemon('HAProxy 2.6, 1 thread', port, child);
@@ -116,7 +123,8 @@ async function haproxy(dir: string, port: number, upstream: number): Promise<Pat
 /** Proxy processes per airlock proxy row: 1 (airlock's own), then workers sharing the socket. */
 const WORKERS = [1, 2, 4] as const;
 
-async function airlock(dir: string, port: number, app: string, handoff: 'proxy' | 'tcp-proxy', { nodeArgs = [], workers = 1 }: { nodeArgs?: readonly string[]; workers?: number } = {}): Promise<Path & { proc: Proc }> {
+/** `airlock run` serving the app at `app` on `port` through the given handoff, once its first generation is ready. */
+export async function airlock(dir: string, port: number, app: string, handoff: 'proxy' | 'tcp-proxy', { nodeArgs = [], workers = 1 }: { nodeArgs?: readonly string[]; workers?: number } = {}): Promise<Path & { proc: Proc }> {
   const serviceDir = join(dir, `${handoff}-${workers}`);
   execFileSync('mkdir', ['-p', serviceDir]);
   writeFileSync(
@@ -153,13 +161,9 @@ function topFrames(file: string, count: number): { frame: string; selfPercent: n
 
 export async function proxyBench(basePort: number): Promise<ProxyBench> {
   ensureTools();
-  const dir = workDir('proxy', 'go-hello');
-  execFileSync('go', ['build', '-o', 'app', '.'], { cwd: dir });
-  const app = join(dir, 'app');
-  const upstream = spawn(app, [], { env: { ...process.env, PORT: String(basePort) }, stdio: 'ignore' });
+  const { dir, app, child: upstream } = await goHello('proxy', basePort);
   const paths: Path[] = [];
   try {
-    await pollUntil(basePort, 'hello');
     paths.push({ name: 'direct', port: basePort, stop: async () => undefined });
     paths.push(await nginx(dir, basePort + 1, basePort));
     paths.push(await haproxy(dir, basePort + 2, basePort));
