@@ -106,7 +106,13 @@ async function act(message: ToWorker, handle: unknown): Promise<void> {
 process.on('message', (message: ToWorker, handle: unknown) => {
   // retire and quiesce wait (drains): they must not hold up a newer active or split behind them.
   const waits = message.type === 'retire' || message.type === 'quiesce';
-  const run = () => act(message, handle).catch((error: Error) => send({ type: 'error', message: `proxy worker: ${message.type}: ${error.message}` }));
+  const run = () =>
+    act(message, handle).catch((error: Error) => {
+      const said: FromWorker = { type: 'error', message: `proxy worker: ${message.type}: ${error.message}` };
+      // A worker that cannot serve must not keep the shared socket (connections it accepted would hang): it ends once it said why.
+      if (message.type === 'serve' && process.connected) process.send?.(said, undefined, {}, () => process.exit(1));
+      else send(said);
+    });
   if (waits) void queue.then(run);
   else queue = queue.then(run);
 });

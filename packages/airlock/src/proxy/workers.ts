@@ -156,10 +156,13 @@ export class ProxyWorkers implements HttpFront {
     return new Promise<void>((resolve, reject) => {
       const failed = (code: number | null) => reject(new Error(`proxy worker ${index} exited (code ${code}) before it served`));
       child.once('exit', failed);
-      child.once('message', () => {
+      const serving = (message: FromWorker) => {
+        if (message.type !== 'serving') return;
+        child.off('message', serving);
         child.off('exit', failed);
         resolve();
-      });
+      };
+      child.on('message', serving);
       child.send(serve, this.#own.listener);
       // Told in the order the others were: an unavailable reason, the active generation, the split.
       if (this.#unavailable !== undefined) child.send({ type: 'unavailable', reason: this.#unavailable } satisfies ToWorker);

@@ -178,9 +178,11 @@ export class PluginChannel {
     } catch (error) {
       return this.#refuse(undefined, undefined, error);
     }
+    // Read once: an install below changes only its own plugin's entry.
+    const installedNow = this.installed();
     for (const [name, release] of newest) {
       if (this.#stopped) return;
-      const installed = this.installed()[name];
+      const installed = installedNow[name];
       if (installed !== undefined && release.version < installed.version) {
         this.#refuse(name, release.version, new AirlockError('RELEASE_VERSION', `the newest release of plugin ${name} on ${channelName} is ${release.version}, below ${installed.version}, the one installed: an old channel put back (a replay), refused`));
         continue;
