@@ -100,6 +100,7 @@ type Client struct {
 	done   chan struct{}
 	mu     sync.Mutex
 	exited error
+	socket string // the plugin's socket, removed by the host once the plugin has ended
 }
 
 // ErrExited is wrapped by every call made after the plugin process ended.
@@ -130,6 +131,7 @@ func Start(cmd *exec.Cmd, timeout time.Duration) (*Client, error) {
 		if err == nil {
 			c.exited = ErrExited
 		}
+		removeSocket(c.socket, childTempDir(cmd))
 		c.mu.Unlock()
 		close(c.done)
 	}()
@@ -166,6 +168,12 @@ func Start(cmd *exec.Cmd, timeout time.Duration) (*Client, error) {
 		c.Kill()
 		return nil, fmt.Errorf("%s speaks plugin protocol %s, this host %s: rebuild it against this go/airlock", cmd.Path, parts[0], Protocol)
 	}
+	c.mu.Lock()
+	c.socket = parts[2]
+	if c.exited != nil {
+		removeSocket(c.socket, childTempDir(cmd))
+	}
+	c.mu.Unlock()
 	client, err := rpc.Dial("unix", parts[2])
 	if err != nil {
 		c.Kill()
@@ -178,6 +186,36 @@ func Start(cmd *exec.Cmd, timeout time.Duration) (*Client, error) {
 		return nil, fmt.Errorf("%s: health check failed: %v", cmd.Path, err)
 	}
 	return c, nil
+}
+
+// removeSocket removes a plugin's socket and the directory Serve made for it, which a plugin
+// that panicked or was killed could not: only the shape Serve makes (TMP/airlock-plugin-*/rpc.sock,
+// in the plugin's own temp directory), so a handshake cannot make the host remove anything else.
+func removeSocket(path, tmp string) {
+	dir := filepath.Dir(path)
+	if path == "" || filepath.Base(path) != "rpc.sock" || !strings.HasPrefix(filepath.Base(dir), "airlock-plugin-") || filepath.Dir(dir) != filepath.Clean(tmp) {
+		return
+	}
+	_ = os.Remove(path)
+	_ = os.Remove(dir) // only when empty
+}
+
+// childTempDir is the temp directory cmd's process sees, as os.TempDir would say it there.
+func childTempDir(cmd *exec.Cmd) string {
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	tmp := ""
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "TMPDIR=") {
+			tmp = strings.TrimPrefix(kv, "TMPDIR=")
+		}
+	}
+	if tmp == "" {
+		tmp = "/tmp"
+	}
+	return tmp
 }
 
 // Call invokes method ("name.Method") in the plugin process. A panic or exit there is an
