@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { groupMembers, type ProcStat } from '../supervise/proc.js';
+import type { ProcStat } from '../supervise/proc.js';
+import { processGroups } from '../supervise/process-groups.js';
 
 function rssBytes(pid: number): number {
   try {
@@ -10,9 +11,13 @@ function rssBytes(pid: number): number {
   }
 }
 
-/** Resident memory of a whole process group plus descendants that left it, in bytes. */
+/**
+ * Resident memory of a whole process group plus descendants that left it, in bytes. Asked
+ * once a second per generation (and per health interval with health.memory), so members come
+ * from the shared ProcessGroups table rather than a full /proc scan each time.
+ */
 export function groupRss(pgid: number, escaped: readonly ProcStat[] = []): number {
-  const pids = new Set([...groupMembers(pgid), ...escaped.map((stat) => stat.pid)]);
+  const pids = new Set([...processGroups.members(pgid), ...escaped.map((stat) => stat.pid)]);
   let total = 0;
   for (const pid of pids) total += rssBytes(pid);
   return total;
