@@ -42,12 +42,19 @@ function wrk(port: number, threads: number, connections: number, seconds: number
 /** Clock ticks per second of /proc/PID/stat's utime and stime. */
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
+/** CPU seconds in user space and in the kernel (on the process's behalf: its syscalls). */
+interface CpuSeconds {
+  readonly user: number;
+  readonly system: number;
+}
+
 /**
  * CPU seconds used so far by the processes of one process group (a proxy and its
  * workers), leaving out those whose command line contains `exclude` (airlock's app).
  */
-function groupCpuSeconds(pgid: number, exclude?: string): number {
-  let ticks = 0;
+function groupCpuSeconds(pgid: number, exclude?: string): CpuSeconds {
+  let user = 0;
+  let system = 0;
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
@@ -55,19 +62,20 @@ function groupCpuSeconds(pgid: number, exclude?: string): number {
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (Number(fields[2]) !== pgid) continue;
       if (exclude !== undefined && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(exclude)) continue;
-      ticks += Number(fields[11]) + Number(fields[12]);
+      user += Number(fields[11]);
+      system += Number(fields[12]);
     } catch {
       // gone meanwhile
     }
   }
-  return ticks / TICKS;
+  return { user: user / TICKS, system: system / TICKS };
 }
 
 interface Path {
   readonly name: string;
   readonly port: number;
   /** The proxy's CPU seconds so far (all its processes); undefined for direct. */
-  readonly cpu?: () => number;
+  readonly cpu?: () => CpuSeconds;
   stop(): Promise<void>;
 }
 
@@ -138,8 +146,8 @@ export async function airlock(dir: string, port: number, app: string, handoff: '
 }
 
 export interface ProxyBench {
-  /** cpuUs: the proxy's CPU time per request over the rounds, all its processes together. */
-  readonly rows: readonly { readonly name: string; readonly rps: readonly number[]; readonly p50Ms: number; readonly cpuUs: number | undefined }[];
+  /** cpuUs: the proxy's CPU time per request over the rounds, all its processes together, in user space and in the kernel. */
+  readonly rows: readonly { readonly name: string; readonly rps: readonly number[]; readonly p50Ms: number; readonly cpuUs: { readonly user: number; readonly system: number } | undefined }[];
   readonly profile: readonly { readonly frame: string; readonly selfPercent: number }[];
 }
 
@@ -172,20 +180,24 @@ export async function proxyBench(basePort: number): Promise<ProxyBench> {
     paths.push(await airlock(dir, basePort + 4, app, 'tcp-proxy'));
     for (const path of paths) wrk(path.port, 2, 32, 1); // warm-up: pools, JIT
     const rps = new Map(paths.map((path) => [path.name, [] as number[]]));
-    const cost = new Map(paths.map((path) => [path.name, { cpu: 0, requests: 0 }]));
+    const cost = new Map(paths.map((path) => [path.name, { user: 0, system: 0, requests: 0 }]));
+    const none: CpuSeconds = { user: 0, system: 0 };
     for (let round = 0; round < ROUNDS; round++) {
       for (const path of paths) {
-        const before = path.cpu?.() ?? 0;
+        const before = path.cpu?.() ?? none;
         const result = wrk(path.port, 2, 32, ROUND_SECONDS);
-        const spent = cost.get(path.name) as { cpu: number; requests: number };
-        spent.cpu += (path.cpu?.() ?? 0) - before;
+        const after = path.cpu?.() ?? none;
+        const spent = cost.get(path.name) as { user: number; system: number; requests: number };
+        spent.user += after.user - before.user;
+        spent.system += after.system - before.system;
         spent.requests += result.requests;
         rps.get(path.name)?.push(result.rps);
       }
     }
     const rows = paths.map((path) => {
-      const spent = cost.get(path.name) as { cpu: number; requests: number };
-      return { name: path.name, rps: rps.get(path.name) ?? [], p50Ms: wrk(path.port, 1, 1, 3).p50Ms, cpuUs: path.cpu === undefined ? undefined : (spent.cpu / spent.requests) * 1e6 };
+      const spent = cost.get(path.name) as { user: number; system: number; requests: number };
+      const perRequest = (seconds: number) => (seconds / spent.requests) * 1e6;
+      return { name: path.name, rps: rps.get(path.name) ?? [], p50Ms: wrk(path.port, 1, 1, 3).p50Ms, cpuUs: path.cpu === undefined ? undefined : { user: perRequest(spent.user), system: perRequest(spent.system) } };
     });
     for (const path of paths.splice(1)) await path.stop();
 
@@ -208,11 +220,11 @@ export function proxyTable({ rows, profile }: ProxyBench): string {
   return [
     `The HTTP hop, GET / on examples/go-hello: wrk -t2 -c32, ${ROUNDS} rounds of ${ROUND_SECONDS} s interleaved; p50 with one request at a time (wrk -t1 -c1, 3 s). wrk, proxy and app share the machine:`,
     '',
-    '| path | req/s (rounds) | × direct | p50, one at a time | added p50 | proxy CPU per request |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| path | req/s (rounds) | × direct | p50, one at a time | added p50 | proxy CPU per request | of it in user space | in the kernel |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.name} | ${r.rps.map((n) => n.toFixed(0)).join(' / ')} | ${(mean(r.rps) / mean(direct?.rps ?? [1])).toFixed(2)} | ${(r.p50Ms * 1000).toFixed(0)} µs | ${((r.p50Ms - (direct?.p50Ms ?? 0)) * 1000).toFixed(0)} µs | ${r.cpuUs === undefined ? '-' : `${r.cpuUs.toFixed(0)} µs`} |`,
+        `| ${r.name} | ${r.rps.map((n) => n.toFixed(0)).join(' / ')} | ${(mean(r.rps) / mean(direct?.rps ?? [1])).toFixed(2)} | ${(r.p50Ms * 1000).toFixed(0)} µs | ${((r.p50Ms - (direct?.p50Ms ?? 0)) * 1000).toFixed(0)} µs | ${r.cpuUs === undefined ? '- | - | -' : `${(r.cpuUs.user + r.cpuUs.system).toFixed(0)} µs | ${r.cpuUs.user.toFixed(0)} µs | ${r.cpuUs.system.toFixed(0)} µs`} |`,
     ),
     '',
     'airlock proxy under the same load, `node --cpu-prof`: top frames by self time (share of all samples):',

@@ -115,16 +115,19 @@ export function startProcess(options: SpawnOptions): Supervised {
   // Often at first: a child that starts a setsid grandchild with a cleared environment (no
   // tag) and exits at once leaves it to init within milliseconds, and only a look at the
   // tree before that finds it. Programs start their helpers early; later, every trackEveryMs.
+  // A cgroup holds such a grandchild whatever it does, so with one nothing is looked at early:
+  // that look is ~200 tree walks a second for 3 s on the event loop the proxy shares.
+  const trackEarly = options.trackEarly === true && cgroup === undefined;
   let tracker: NodeJS.Timeout | undefined;
   const spawnedAt = performance.now();
   const track = () => {
     record();
     if (end !== undefined) return;
-    const early = options.trackEarly === true && performance.now() - spawnedAt < EARLY_TRACKING_MS;
+    const early = trackEarly && performance.now() - spawnedAt < EARLY_TRACKING_MS;
     tracker = setTimeout(track, early ? EARLY_LOOK_MS : (options.trackEveryMs ?? 500));
     tracker.unref();
   };
-  tracker = setTimeout(track, options.trackEarly === true ? EARLY_LOOK_MS : (options.trackEveryMs ?? 500));
+  tracker = setTimeout(track, trackEarly ? EARLY_LOOK_MS : (options.trackEveryMs ?? 500));
   tracker.unref();
   const clearTracker = () => clearTimeout(tracker);
 
@@ -169,7 +172,8 @@ export function startProcess(options: SpawnOptions): Supervised {
     ...(options.control ? { control: options.control } : {}),
     knownDescendants: () => {
       record();
-      for (const stat of processesWithEnv(TAG_VARIABLE, tag)) if (stat.pid !== child.pid) known.set(stat.pid, stat);
+      // The tag scan reads every process's environment; a cgroup already lists all the tree.
+      if (cgroup === undefined) for (const stat of processesWithEnv(TAG_VARIABLE, tag)) if (stat.pid !== child.pid) known.set(stat.pid, stat);
       for (const pid of cgroup === undefined ? [] : cgroupMembers(cgroup)) {
         const stat = readStat(pid);
         if (stat !== undefined && pid !== child.pid) known.set(pid, stat);
