@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { copyExample } from '../../scripts/copy-example.ts';
 import { listeningInodes } from '../../packages/airlock/src/supervise/port-owner.ts';
+import { freePort as unusedPort } from '../../packages/airlock/src/swap/proxy-handoff.ts';
 import { getOnce } from '../../scripts/http-load.ts';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -12,9 +13,22 @@ import { request as httpRequest } from 'node:http';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'packages', 'airlock', 'dist', 'cli', 'main.js');
 
-/** A port nobody listens on right now (the one airlock uses for private ports). */
-import { freePort } from '../../packages/airlock/src/swap/proxy-handoff.ts';
-export { freePort };
+/** Every port this test process was given: the kernel may hand a just-closed one out again. */
+const handedOut = new Set<number>();
+
+/**
+ * A port nobody listens on right now, and never one this test process was given before: two
+ * calls in a row (a service's port, then the dashboard's) could otherwise get the same port
+ * back before either is bound.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await unusedPort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
 
 /**
  * Several loopback ports nobody listens on, all different: each is held open until all
@@ -31,6 +45,8 @@ export async function freePorts(count: number): Promise<number[]> {
   );
   const ports = servers.map((server) => (server.address() as import('node:net').AddressInfo).port);
   await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  if (ports.some((port) => handedOut.has(port))) return freePorts(count);
+  for (const port of ports) handedOut.add(port);
   return ports;
 }
 
