@@ -367,6 +367,13 @@ export const serviceSchema = z
     if (service.proxy.liveReload && typeof service.proxy.workers === 'number' && service.proxy.workers > 1) {
       ctx.addIssue({ code: 'custom', path: ['proxy', 'workers'], message: `live reload rewrites HTML in airlock's own process: it needs proxy.workers: 1 (or auto), not ${service.proxy.workers}` });
     }
+    if (typeof service.proxy.workers === 'number' && service.proxy.workers > 1 && effective !== 'proxy') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['proxy', 'workers'],
+        message: `proxy.workers spreads the HTTP proxy (handoff: proxy) over processes; handoff: ${effective} runs in airlock's own process: remove proxy.workers (or set it to 1 or auto)`,
+      });
+    }
     if (service.proxy.liveReload && effective !== 'proxy') {
       ctx.addIssue({ code: 'custom', path: ['proxy', 'liveReload'], message: `live reload rewrites HTML in airlock's HTTP proxy: it needs listen and handoff: proxy, not ${handoff ?? 'restart'}` });
     }
