@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AirlockRun, ROOT, cleanupAfter, control, freePorts, getOnce, isAlive, removeProject, tempProject } from './helpers.ts';
+import { AirlockRun, ROOT, cleanupAfter, control, freePort, freePorts, getOnce, isAlive, removeProject, tempProject } from './helpers.ts';
 import { Load } from '../../scripts/http-load.ts';
 
 /** A Node app written the usual way: $PORT, plain server.close() on SIGTERM. */
@@ -20,6 +20,13 @@ function workerPids(airlock: number): number[] {
       return [];
     }
   });
+}
+
+/** CPU time (utime + stime, clock ticks) of a process: whether a worker did serve. */
+function ticks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
 }
 
 async function until(test: () => boolean, what: string, ms = 20_000): Promise<void> {
@@ -51,12 +58,6 @@ describe('proxy.workers: the proxy on three processes', () => {
     });
     assert.equal(workers.length, 2, 'two worker processes beside airlock');
 
-    // CPU time (utime + stime, clock ticks): whether the workers did serve.
-    const ticks = (pid: number) => {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return Number(fields[11]) + Number(fields[12]);
-    };
     const idle = [airlock, ...workers].map(ticks);
     const load = new Load(port, 16);
     cleanup(() => load.stop());
@@ -89,6 +90,49 @@ describe('proxy.workers: the proxy on three processes', () => {
     assert.ok(total >= load.ok, `metrics count ${total} requests, the clients had ${load.ok} answered`);
 
     // Killed outright, airlock cannot tell them: their IPC channel closing ends them.
+    run.child.kill('SIGKILL');
+    await run.exited;
+    await until(() => workers.every((pid) => !isAlive(pid)), 'the proxy workers to end with airlock');
+  });
+});
+
+describe('proxy.workers: tcp-proxy on three processes', () => {
+  const cleanup = cleanupAfter();
+
+  it('reloads a Go service 10 times under keep-alive load with no failed request, the workers carrying connections, and none left when airlock is killed', async () => {
+    const dir = tempProject('go-hello');
+    cleanup(() => removeProject(dir));
+    const port = await freePort();
+    writeFileSync(
+      join(dir, 'airlock.yaml'),
+      `services:\n  hello:\n    go: { main: . }\n    listen: 127.0.0.1:${port}\n    handoff: tcp-proxy\n    proxy: { workers: 3 }\n    health: { http: { path: /healthz } }\n`,
+    );
+    const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
+    cleanup(() => run.kill());
+    await run.waitForEvent('reload.ready', { generation: 1 }, 120_000);
+    const airlock = run.child.pid as number;
+    const workers = workerPids(airlock);
+    cleanup(() => {
+      for (const pid of workers) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    });
+    assert.equal(workers.length, 2, 'two worker processes beside airlock');
+
+    const idle = workers.map(ticks);
+    const load = new Load(port, 16);
+    cleanup(() => load.stop());
+    await load.until('hello from go-hello');
+    for (let n = 2; n <= 11; n++) {
+      const since = run.events.length;
+      assert.equal((await control(dir, 'POST', '/reload'))?.status, 202);
+      await run.waitForEvent('reload.ready', { generation: n }, 60_000, since);
+    }
+    await load.stop();
+    const spent = workers.map((pid, i) => ticks(pid) - (idle[i] as number));
+    console.log(`# CPU ticks of the workers under load: ${spent.join(', ')}`);
+    assert.ok(spent.some((n) => n > 20), `the workers carried connections (ticks ${spent.join(', ')})`);
+    assert.deepEqual(load.failures, [], `${load.failures.length} failed of ${load.ok + load.failures.length}`);
+    assert.ok(load.ok > 100, `${load.ok} requests`);
+
     run.child.kill('SIGKILL');
     await run.exited;
     await until(() => workers.every((pid) => !isAlive(pid)), 'the proxy workers to end with airlock');

@@ -99,10 +99,10 @@ describe('proxy.workers', () => {
     assert.match(problems('services:\n  web:\n    run: { cmd: node app.js }\n    listen: 127.0.0.1:8080\n    proxy: { workers: 0 }\n').join('\n'), /services\.web\.proxy\.workers/);
   });
 
-  it('refuses more than one where there is no HTTP proxy to spread (tcp-proxy, fd, restart) instead of ignoring it', () => {
-    assert.deepEqual(problems('services:\n  grpc:\n    run: { cmd: ./server }\n    listen: 127.0.0.1:50051\n    handoff: tcp-proxy\n    proxy: { workers: 3 }\n'), [
-      'airlock.yaml:6:23: services.grpc.proxy.workers: proxy.workers spreads the HTTP proxy (handoff: proxy) over processes; handoff: tcp-proxy runs in airlock\'s own process: remove proxy.workers (or set it to 1 or auto)',
+  it('refuses more than one where there is no proxy to spread (fd, restart) instead of ignoring it', () => {
+    assert.deepEqual(problems('services:\n  api:\n    run: { cmd: ./server }\n    listen: 127.0.0.1:8080\n    handoff: fd\n    proxy: { workers: 3 }\n'), [
+      "airlock.yaml:6:23: services.api.proxy.workers: proxy.workers spreads airlock's proxy (handoff: proxy or tcp-proxy) over processes; handoff: fd has no proxy: remove proxy.workers",
     ]);
-    assert.deepEqual(problems('services:\n  grpc:\n    run: { cmd: ./server }\n    listen: 127.0.0.1:50051\n    handoff: tcp-proxy\n    proxy: { workers: auto, hold: 5s }\n'), []);
+    assert.deepEqual(problems('services:\n  grpc:\n    run: { cmd: ./server }\n    listen: 127.0.0.1:50051\n    handoff: tcp-proxy\n    proxy: { workers: 3, hold: 5s }\n'), []);
   });
 });

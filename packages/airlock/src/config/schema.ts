@@ -281,7 +281,7 @@ export const serviceSchema = z
         workers: z
           .union([z.literal('auto'), z.number().int().min(1).max(64)])
           .default('auto')
-          .describe('handoff: proxy — processes sharing the listen socket (airlock\'s own and N-1 workers). auto: half the machine\'s cores, at most 4, under airlock run and agent; 1 under airlock dev and with liveReload.'),
+          .describe('handoff: proxy and tcp-proxy — processes sharing the listen socket (airlock\'s own and N-1 workers). auto: half the machine\'s cores, at most 4, under airlock run and agent; 1 under airlock dev and with liveReload.'),
       })
       .prefault({}),
     plugins: z
@@ -367,11 +367,11 @@ export const serviceSchema = z
     if (service.proxy.liveReload && typeof service.proxy.workers === 'number' && service.proxy.workers > 1) {
       ctx.addIssue({ code: 'custom', path: ['proxy', 'workers'], message: `live reload rewrites HTML in airlock's own process: it needs proxy.workers: 1 (or auto), not ${service.proxy.workers}` });
     }
-    if (typeof service.proxy.workers === 'number' && service.proxy.workers > 1 && effective !== 'proxy') {
+    if (typeof service.proxy.workers === 'number' && service.proxy.workers > 1 && effective !== 'proxy' && effective !== 'tcp-proxy') {
       ctx.addIssue({
         code: 'custom',
         path: ['proxy', 'workers'],
-        message: `proxy.workers spreads the HTTP proxy (handoff: proxy) over processes; handoff: ${effective} runs in airlock's own process: remove proxy.workers (or set it to 1 or auto)`,
+        message: `proxy.workers spreads airlock's proxy (handoff: proxy or tcp-proxy) over processes; handoff: ${effective} has no proxy: remove proxy.workers`,
       });
     }
     if (service.proxy.liveReload && effective !== 'proxy') {

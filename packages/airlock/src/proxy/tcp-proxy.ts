@@ -1,6 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { listenOn } from './listen.js';
 import { BackendSwitch, InFlight, type Backend } from './backends.js';
+import type { LongLived } from './http-proxy.js';
 import { Tunnels } from './tunnels.js';
 
 export interface TcpProxyOptions {
@@ -23,6 +24,8 @@ export interface TcpProxyOptions {
  */
 export class TcpProxy {
   readonly #server: Server;
+  /** The socket connections arrive on: the server's own, or one shared with other proxy workers (serve()). */
+  #listener: Server;
   readonly #switch: BackendSwitch;
   readonly #inFlight = new InFlight();
   readonly #tunnels = new Tunnels(this.#inFlight);
@@ -30,10 +33,40 @@ export class TcpProxy {
   constructor(private readonly options: TcpProxyOptions) {
     this.#switch = new BackendSwitch(options.holdMs);
     this.#server = createServer({ pauseOnConnect: true, noDelay: true }, (socket) => void this.#accept(socket));
+    this.#listener = this.#server;
   }
 
   listen(): Promise<void> {
     return listenOn(this.#server, this.options.host, this.options.port, this.options.onError);
+  }
+
+  /**
+   * Serves the connections another process's listening socket hands this one (a proxy
+   * worker). That socket was not made here with pauseOnConnect, so each connection is
+   * paused as it arrives: nothing is read from it before its generation is chosen.
+   */
+  async serve(shared: Server): Promise<void> {
+    this.#listener = shared;
+    shared.on('connection', (socket: Socket) => {
+      socket.pause();
+      socket.setNoDelay(true);
+      void this.#accept(socket);
+    });
+    shared.on('error', (error) => this.options.onError(`shared listener: ${error.message}`));
+  }
+
+  /** The listening socket (after listen()), to share with proxy workers. */
+  get listener(): Server {
+    return this.#listener;
+  }
+
+  get address(): { host: string; port: number } {
+    const address = this.#server.address();
+    return { host: this.options.host, port: typeof address === 'object' && address ? address.port : this.options.port };
+  }
+
+  get active(): Backend | undefined {
+    return this.#switch.active;
   }
 
   setActive(backend: Backend | undefined): void {
@@ -64,20 +97,34 @@ export class TcpProxy {
     return this.#inFlight.count(generation);
   }
 
+  /** The connections a generation holds here (as HttpProxy says it: each is an "other"). */
+  longLived(generation: number): LongLived {
+    return { websockets: 0, streams: 0, others: this.open(generation) };
+  }
+
   /** Waits until the generation's connections closed (or `drainMs`), then cuts what is left. */
-  async retire(generation: number, drainMs: number): Promise<boolean> {
+  async retire(generation: number, drainMs: number, _options: { quiet?: boolean } = {}): Promise<boolean> {
     const drained = await this.#inFlight.idle(generation, drainMs);
     this.#tunnels.cut(generation);
     return drained;
   }
 
+  /**
+   * airlock is stopping. Nothing to wait for here: connections cannot be moved, and each
+   * generation closes its own as it drains after its stop signal (docs/strategies.md).
+   */
+  async quiesce(_ms: number): Promise<void> {}
+
   async close(): Promise<void> {
     this.#switch.close();
+    if (this.#listener !== this.#server) this.#listener.close();
+    if (!this.#server.listening) return;
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
   destroy(): void {
     this.#switch.close();
+    if (this.#listener !== this.#server) this.#listener.close();
     this.#server.close();
     this.#tunnels.cutAll();
   }

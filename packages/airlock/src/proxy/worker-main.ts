@@ -1,13 +1,15 @@
 /**
- * A proxy worker process (proxy.workers > 1): an HttpProxy on the listening socket
- * airlock's process shares with it, told what to route over IPC, reporting what it
- * answered in batches. It never outlives airlock: its IPC channel closing ends it.
+ * A proxy worker process (proxy.workers > 1): an HttpProxy (or a TcpProxy) on the
+ * listening socket airlock's process shares with it, told what to route over IPC,
+ * reporting what it answered in batches. It never outlives airlock: its IPC channel
+ * closing ends it.
  */
 import { subscribe } from 'node:diagnostics_channel';
 import type { Server } from 'node:net';
 import { HttpProxy, PROXY_REQUEST_CHANNEL, PROXY_RESPONSE_CHANNEL, startRequestIdsAt, type ProxyRequest, type ProxyResponse } from './http-proxy.js';
 import type { Backend } from './backends.js';
 import type { TrafficSplit } from './split.js';
+import { TcpProxy } from './tcp-proxy.js';
 import type { FromWorker, ToWorker, WireBackend } from './worker-protocol.js';
 import { isSameProcess, readStat } from '../supervise/proc.js';
 
@@ -46,7 +48,7 @@ subscribe(PROXY_RESPONSE_CHANNEL, (message) => {
   if (responses.length >= BATCH_MAX) flush();
 });
 
-let proxy: HttpProxy | undefined;
+let proxy: HttpProxy | TcpProxy | undefined;
 let debugHeaders = false;
 /** Messages act in the order they came (a split's module loads first): one chain. */
 let queue: Promise<void> = Promise.resolve();
@@ -57,15 +59,11 @@ async function act(message: ToWorker, handle: unknown): Promise<void> {
     case 'serve': {
       startRequestIdsAt(message.index * 2 ** 40);
       debugHeaders = message.debugHeaders;
-      proxy = new HttpProxy({
-        service: message.service,
-        host: '',
-        port: 0,
-        holdMs: message.holdMs,
-        onError: (text) => send({ type: 'error', message: text }),
-        onNotice: (text) => send({ type: 'notice', message: text }),
-        debugHeaders: () => debugHeaders,
-      });
+      const options = { service: message.service, host: '', port: 0, holdMs: message.holdMs, onError: (text: string) => send({ type: 'error', message: text }) };
+      proxy =
+        message.kind === 'tcp'
+          ? new TcpProxy(options)
+          : new HttpProxy({ ...options, onNotice: (text) => send({ type: 'notice', message: text }), debugHeaders: () => debugHeaders });
       await proxy.serve(handle as Server);
       return send({ type: 'serving' });
     }
@@ -74,11 +72,13 @@ async function act(message: ToWorker, handle: unknown): Promise<void> {
     case 'unavailable':
       return proxy?.setUnavailable(message.reason);
     case 'split': {
-      if (message.split === undefined) return proxy?.setSplit(undefined);
+      // Only the HTTP proxy splits requests (a canary needs handoff: proxy).
+      if (!(proxy instanceof HttpProxy)) return;
+      if (message.split === undefined) return proxy.setSplit(undefined);
       const { module, data, canary } = message.split;
       let loaded = splitModules.get(module);
       if (loaded === undefined) splitModules.set(module, (loaded = import(module)));
-      return proxy?.setSplit((await loaded).splitFromPortable(data, backendOf(canary)));
+      return proxy.setSplit((await loaded).splitFromPortable(data, backendOf(canary)));
     }
     case 'debugHeaders':
       debugHeaders = message.on;
@@ -93,6 +93,8 @@ async function act(message: ToWorker, handle: unknown): Promise<void> {
     case 'quiesce':
       await proxy?.quiesce(message.ms);
       flush();
+      return send({ type: 'done', id: message.id });
+    case 'sync':
       return send({ type: 'done', id: message.id });
     case 'close':
       await proxy?.close();

@@ -14,9 +14,12 @@ export interface WireBackend {
   readonly pid?: number;
 }
 
+/** The HTTP proxy (handoff: proxy) or the TCP one (handoff: tcp-proxy). */
+export type ProxyKind = 'http' | 'tcp';
+
 export type ToWorker =
-  /** Sent with the shared listening socket as the handle. */
-  | { readonly type: 'serve'; readonly service: string; readonly holdMs: number; readonly index: number; readonly debugHeaders: boolean }
+  /** Sent with the shared listening socket as the handle; kind: which proxy the worker runs (handoff: proxy or tcp-proxy). */
+  | { readonly type: 'serve'; readonly kind: ProxyKind; readonly service: string; readonly holdMs: number; readonly index: number; readonly debugHeaders: boolean }
   | { readonly type: 'active'; readonly backend: WireBackend | undefined }
   | { readonly type: 'unavailable'; readonly reason: string }
   | { readonly type: 'split'; readonly split: { readonly module: string; readonly data: unknown; readonly canary: WireBackend } | undefined }
@@ -25,7 +28,9 @@ export type ToWorker =
   | { readonly type: 'count'; readonly id: number; readonly generation: number }
   | { readonly type: 'retire'; readonly id: number; readonly generation: number; readonly drainMs: number }
   | { readonly type: 'quiesce'; readonly id: number; readonly ms: number }
-  | { readonly type: 'close'; readonly id: number };
+  | { readonly type: 'close'; readonly id: number }
+  /** Answered (done) once everything sent before it is in effect there: a barrier. */
+  | { readonly type: 'sync'; readonly id: number };
 
 export type FromWorker =
   | { readonly type: 'serving' }

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { drainingNotice, HttpProxy, PROXY_REQUEST_CHANNEL, PROXY_RESPONSE_CHANNEL, type HttpProxyOptions, type ProxyRequest, type ProxyResponse } from './http-proxy.js';
 import type { Backend } from './backends.js';
 import type { TrafficSplit } from './split.js';
-import { REQUEST_FIELDS, RESPONSE_FIELDS, type FromWorker, type ToWorker, type WireBackend } from './worker-protocol.js';
+import { TcpProxy } from './tcp-proxy.js';
+import { REQUEST_FIELDS, RESPONSE_FIELDS, type FromWorker, type ProxyKind, type ToWorker, type WireBackend } from './worker-protocol.js';
 
 const WORKER = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 /** How often a change of rollout.debugHeaders (read per request in this process) is passed on. */
@@ -28,14 +29,16 @@ interface Worker {
 }
 
 /**
- * The `proxy` handoff on several cores (proxy.workers): airlock's own process serves as
- * one worker and N-1 worker processes accept on the same listening socket (the kernel
- * gives each connection to one of them). Each worker routes alike: the same active
- * generation, the same split (a user's bucket is the same in every worker), told in
- * order over one IPC channel. A swap stays atomic across them: the old generation is
- * retired only once every worker has left it and finished what it sent there. Workers
- * send what they answered in batches, published here on the same diagnostics channels
- * (the canary's windows, metrics and fleet heartbeats merge every worker's figures).
+ * The `proxy` (or `tcp-proxy`) handoff on several cores (proxy.workers): airlock's own
+ * process serves as one worker and N-1 worker processes accept on the same listening
+ * socket (the kernel gives each connection to one of them). Each worker routes alike: the
+ * same active generation, the same split (a user's bucket is the same in every worker),
+ * told in order over one IPC channel. A swap stays atomic across them: the old generation
+ * is retired only once every worker has left it and finished what it sent there (for TCP,
+ * whose connections cannot move, once every worker sends new ones to the new generation:
+ * settled()). HTTP workers send what they answered in batches, published here on the same
+ * diagnostics channels (the canary's windows, metrics and fleet heartbeats merge every
+ * worker's figures).
  *
  * @example
  *   const proxy = new ProxyWorkers({ service: 'api', host: '127.0.0.1', port: 8080, holdMs: 30_000, onError: console.error }, 4);
@@ -44,7 +47,7 @@ interface Worker {
  *   await proxy.retire(1, 30_000); // every worker has left g1 and finished its requests there
  */
 export class ProxyWorkers implements HttpFront {
-  readonly #own: HttpProxy;
+  readonly #own: HttpProxy | TcpProxy;
   readonly #workers: Worker[] = [];
   #nextId = 0;
   #closed = false;
@@ -60,8 +63,9 @@ export class ProxyWorkers implements HttpFront {
     private readonly options: HttpProxyOptions,
     /** Processes in all, this one included (2 or more). */
     readonly workers: number,
+    readonly kind: ProxyKind = 'http',
   ) {
-    this.#own = new HttpProxy(options);
+    this.#own = kind === 'tcp' ? new TcpProxy(options) : new HttpProxy(options);
     this.#debugHeaders = options.debugHeaders?.() ?? false;
     this.#settings = setInterval(() => {
       const on = options.debugHeaders?.() ?? false;
@@ -101,6 +105,7 @@ export class ProxyWorkers implements HttpFront {
 
   /** A split that cannot be made in another process (no portable()) would make workers disagree: refused. */
   setSplit(split: TrafficSplit | undefined): void {
+    if (this.#own instanceof TcpProxy) throw new Error('tcp-proxy does not split traffic: a canary needs handoff: proxy');
     const portable = split?.portable?.();
     if (split !== undefined && portable === undefined) throw new Error('proxy.workers: this traffic split cannot be shared with worker processes (it has no portable())');
     this.#own.setSplit(split);
@@ -122,6 +127,11 @@ export class ProxyWorkers implements HttpFront {
     if (notice !== undefined) this.options.onNotice?.(notice);
     const answers = await Promise.all([this.#own.retire(generation, drainMs, { quiet: true }), ...this.#workers.map((worker) => this.#ask(worker, { type: 'retire', id: ++this.#nextId, generation, drainMs }))]);
     return answers.every((answer) => answer === true || (typeof answer === 'object' && answer.drained !== false));
+  }
+
+  /** Resolves once every worker has taken in everything told so far (a new active generation above all). */
+  async settled(): Promise<void> {
+    await Promise.all(this.#workers.map((worker) => this.#ask(worker, { type: 'sync', id: ++this.#nextId })));
   }
 
   async quiesce(ms: number): Promise<void> {
@@ -152,7 +162,7 @@ export class ProxyWorkers implements HttpFront {
     child.on('message', (message: FromWorker) => this.#heard(worker, message));
     child.on('error', (error) => this.options.onError(`proxy worker ${index}: ${error.message}`));
     child.once('exit', (code, signal) => this.#exited(worker, child, code, signal));
-    const serve: ToWorker = { type: 'serve', service: this.options.service, holdMs: this.options.holdMs, index, debugHeaders: this.#debugHeaders };
+    const serve: ToWorker = { type: 'serve', kind: this.kind, service: this.options.service, holdMs: this.options.holdMs, index, debugHeaders: this.#debugHeaders };
     return new Promise<void>((resolve, reject) => {
       const failed = (code: number | null) => reject(new Error(`proxy worker ${index} exited (code ${code}) before it served`));
       child.once('exit', failed);

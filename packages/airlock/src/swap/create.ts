@@ -13,7 +13,7 @@ export interface HandoffHooks {
   readonly onNotice?: (message: string) => void;
   /** handoff: proxy — response interceptors and airlock's own routes (live reload). */
   readonly proxyExtensions?: ProxyExtensions;
-  /** handoff: proxy — processes serving it (1: airlock's own alone); see proxyWorkers(). */
+  /** handoff: proxy and tcp-proxy — processes serving it (1: airlock's own alone); see proxyWorkers(). */
   readonly proxyWorkers?: number;
 }
 

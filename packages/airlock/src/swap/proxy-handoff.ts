@@ -45,7 +45,8 @@ export class ProxyHandoff implements Handoff {
       this.proxy = proxy;
       this.split = (split) => proxy.setSplit(split);
     } else {
-      this.proxy = new TcpProxy(options);
+      const workers = hooks.proxyWorkers ?? 1;
+      this.proxy = workers > 1 ? new ProxyWorkers(options, workers, 'tcp') : new TcpProxy(options);
     }
   }
 
@@ -84,11 +85,15 @@ export class ProxyHandoff implements Handoff {
    * proxy: new requests already go to the new generation; wait until the old one has
    * answered what it holds (and its WebSockets closed), up to stop.drain.
    * tcp-proxy: connections cannot be moved, so the old generation gets its stop signal at
-   * once and closes them itself as it drains (the helpers answer with Connection: close);
-   * the proxy drops its side when the generation's side closes.
+   * once (with proxy workers, once every worker sends new connections elsewhere) and closes
+   * them itself as it drains (the helpers answer with Connection: close); the proxy drops
+   * its side when the generation's side closes.
    */
   async retire(generation: number, drainMs: number): Promise<void> {
-    if (!(this.proxy instanceof TcpProxy)) await this.proxy.retire(generation, drainMs);
+    if (this.proxy instanceof TcpProxy) return;
+    // TCP on several processes: the old generation may stop once no worker sends it new connections.
+    if (this.proxy instanceof ProxyWorkers && this.proxy.kind === 'tcp') return this.proxy.settled();
+    await this.proxy.retire(generation, drainMs);
   }
 
   async quiesce(drainMs: number): Promise<void> {
