@@ -141,7 +141,7 @@ export async function airlock(dir: string, port: number, app: string, handoff: '
   );
   const proc = new Proc(process.execPath, [...nodeArgs, CLI, 'run', '--log-format', 'json'], serviceDir);
   await proc.waitFor(/"type":"reload\.ready"/);
-  const name = handoff === 'proxy' ? `airlock proxy, ${workers} process${workers === 1 ? '' : 'es'}` : `airlock ${handoff}`;
+  const name = handoff === 'proxy' || workers > 1 ? `airlock ${handoff}, ${workers} process${workers === 1 ? '' : 'es'}` : `airlock ${handoff}`;
   return { name, port, proc, cpu: () => groupCpuSeconds(proc.child.pid as number, app), stop: () => proc.stop() };
 }
 
@@ -178,6 +178,7 @@ export async function proxyBench(basePort: number): Promise<ProxyBench> {
     // airlock runs its own generation of the same binary behind its proxy.
     for (const [i, workers] of WORKERS.entries()) paths.push(await airlock(dir, basePort + 10 + i, app, 'proxy', { workers }));
     paths.push(await airlock(dir, basePort + 4, app, 'tcp-proxy'));
+    paths.push(await airlock(dir, basePort + 6, app, 'tcp-proxy', { workers: 2 }));
     for (const path of paths) wrk(path.port, 2, 32, 1); // warm-up: pools, JIT
     const rps = new Map(paths.map((path) => [path.name, [] as number[]]));
     const cost = new Map(paths.map((path) => [path.name, { user: 0, system: 0, requests: 0 }]));
