@@ -97,3 +97,47 @@ func isEmpty(t *testing.T, dir string) {
 		t.Fatalf("%s still holds %s after the plugin ended", dir, entries[0].Name())
 	}
 }
+
+func TestStartRefusesWhatIsNotAPlugin(t *testing.T) {
+	_, err := procplugin.Start(exec.Command("sh", "-c", "echo hello; sleep 5"), 5*time.Second)
+	if err == nil || !strings.Contains(err.Error(), `not a plugin handshake: "hello"`) {
+		t.Fatalf("want the handshake named, got %v", err)
+	}
+	_, err = procplugin.Start(exec.Command("sh", "-c", "exit 3"), 5*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "exited before its handshake") {
+		t.Fatalf("want the early exit said, got %v", err)
+	}
+}
+
+// BenchmarkCall is one RPC into a plugin process and back (go test -bench Call ./procplugin/).
+func BenchmarkCall(b *testing.B) {
+	bin := buildPlugin(b, "echo", b.TempDir())
+	client, err := procplugin.Start(exec.Command(bin), 10*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Kill()
+	var reply string
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := client.Call("echo.Say", "hi", &reply); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStart is a plugin process started until it answers its health check: the
+// swap time of a process plugin.
+func BenchmarkStart(b *testing.B) {
+	bin := buildPlugin(b, "echo", b.TempDir())
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		client, err := procplugin.Start(exec.Command(bin), 10*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		client.Kill()
+		b.StartTimer()
+	}
+}
