@@ -29,6 +29,20 @@ function ticks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** `airlock dev` in dir, once its first generation is ready, with its two proxy worker processes (ended by pid after the test). */
+async function startWithWorkers(dir: string, cleanup: (...steps: (() => unknown)[]) => void): Promise<{ run: AirlockRun; airlock: number; workers: number[] }> {
+  const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
+  cleanup(() => run.kill());
+  await run.waitForEvent('reload.ready', { generation: 1 }, 120_000);
+  const airlock = run.child.pid as number;
+  const workers = workerPids(airlock);
+  cleanup(() => {
+    for (const pid of workers) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  assert.equal(workers.length, 2, 'two worker processes beside airlock');
+  return { run, airlock, workers };
+}
+
 async function until(test: () => boolean, what: string, ms = 20_000): Promise<void> {
   const deadline = performance.now() + ms;
   while (!test()) {
@@ -48,15 +62,7 @@ describe('proxy.workers: the proxy on three processes', () => {
       join(dir, 'airlock.yaml'),
       `metrics: { listen: 127.0.0.1:${metricsPort} }\nservices:\n  web:\n    run: { cmd: "node ${PLAIN_NODE}" }\n    listen: 127.0.0.1:${port}\n    handoff: proxy\n    proxy: { workers: 3 }\n`,
     );
-    const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
-    cleanup(() => run.kill());
-    await run.waitForEvent('reload.ready', { generation: 1 }, 120_000);
-    const airlock = run.child.pid as number;
-    const workers = workerPids(airlock);
-    cleanup(() => {
-      for (const pid of workers) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-    });
-    assert.equal(workers.length, 2, 'two worker processes beside airlock');
+    const { run, airlock, workers } = await startWithWorkers(dir, cleanup);
 
     const idle = [airlock, ...workers].map(ticks);
     const load = new Load(port, 16);
@@ -107,15 +113,7 @@ describe('proxy.workers: tcp-proxy on three processes', () => {
       join(dir, 'airlock.yaml'),
       `services:\n  hello:\n    go: { main: . }\n    listen: 127.0.0.1:${port}\n    handoff: tcp-proxy\n    proxy: { workers: 3 }\n    health: { http: { path: /healthz } }\n`,
     );
-    const run = new AirlockRun(['dev', '--log-format', 'json'], dir);
-    cleanup(() => run.kill());
-    await run.waitForEvent('reload.ready', { generation: 1 }, 120_000);
-    const airlock = run.child.pid as number;
-    const workers = workerPids(airlock);
-    cleanup(() => {
-      for (const pid of workers) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-    });
-    assert.equal(workers.length, 2, 'two worker processes beside airlock');
+    const { run, airlock, workers } = await startWithWorkers(dir, cleanup);
 
     const idle = workers.map(ticks);
     const load = new Load(port, 16);
