@@ -113,7 +113,7 @@ describe('proxy.workers: tcp-proxy on three processes', () => {
       join(dir, 'airlock.yaml'),
       `services:\n  hello:\n    go: { main: . }\n    listen: 127.0.0.1:${port}\n    handoff: tcp-proxy\n    proxy: { workers: 3 }\n    health: { http: { path: /healthz } }\n`,
     );
-    const { run, airlock, workers } = await startWithWorkers(dir, cleanup);
+    const { run, workers } = await startWithWorkers(dir, cleanup);
 
     const idle = workers.map(ticks);
     const load = new Load(port, 16);
