@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, Proc, goHello, pollUntil } from './lib.ts';
+import { readStat } from '../packages/airlock/src/supervise/proc.ts';
 
 /**
  * `npm run bench -- proxy` (issue #28's table): the HTTP hop of airlock's proxy against
@@ -57,16 +58,15 @@ function groupCpuSeconds(pgid: number, exclude?: string): CpuSeconds {
   let system = 0;
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
+    const stat = readStat(Number(name));
+    if (stat?.pgrp !== pgid) continue;
     try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) !== pgid) continue;
       if (exclude !== undefined && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(exclude)) continue;
-      user += Number(fields[11]);
-      system += Number(fields[12]);
     } catch {
-      // gone meanwhile
+      continue; // gone meanwhile
     }
+    user += stat.userTicks;
+    system += stat.systemTicks;
   }
   return { user: user / TICKS, system: system / TICKS };
 }

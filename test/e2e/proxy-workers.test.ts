@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AirlockRun, ROOT, cleanupAfter, control, freePort, freePorts, getOnce, isAlive, removeProject, tempProject } from './helpers.ts';
 import { Load } from '../../scripts/http-load.ts';
+import { readStat } from '../../packages/airlock/src/supervise/proc.ts';
 
 /** A Node app written the usual way: $PORT, plain server.close() on SIGTERM. */
 const PLAIN_NODE = join(ROOT, 'test', 'fixtures', 'plain-node.mjs');
@@ -11,22 +12,19 @@ const PLAIN_NODE = join(ROOT, 'test', 'fixtures', 'plain-node.mjs');
 /** airlock's proxy worker processes: its children running worker-main. */
 function workerPids(airlock: number): number[] {
   return readdirSync('/proc').flatMap((name) => {
-    if (!/^\d+$/.test(name)) return [];
+    if (!/^\d+$/.test(name) || readStat(Number(name))?.ppid !== airlock) return [];
     try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      return ppid === airlock && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('worker-main') ? [Number(name)] : [];
+      return readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('worker-main') ? [Number(name)] : [];
     } catch {
       return [];
     }
   });
 }
 
-/** CPU time (utime + stime, clock ticks) of a process: whether a worker did serve. */
+/** CPU time (user + kernel, clock ticks) of a process: whether a worker did serve. */
 function ticks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
+  const stat = readStat(pid);
+  return (stat?.userTicks ?? 0) + (stat?.systemTicks ?? 0);
 }
 
 /** `airlock dev` in dir, once its first generation is ready, with its two proxy worker processes (ended by pid after the test). */

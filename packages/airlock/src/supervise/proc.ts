@@ -13,6 +13,9 @@ export interface ProcStat {
   readonly pgrp: number;
   /** Clock ticks after boot; with the pid it identifies a process across pid reuse. */
   readonly startTime: number;
+  /** CPU time so far in user space and in the kernel, in clock ticks (getconf CLK_TCK a second). */
+  readonly userTicks: number;
+  readonly systemTicks: number;
 }
 
 export function readStat(pid: number): ProcStat | undefined {
@@ -30,6 +33,8 @@ export function readStat(pid: number): ProcStat | undefined {
     ppid: Number(fields[1]),
     pgrp: Number(fields[2]),
     startTime: Number(fields[19]),
+    userTicks: Number(fields[11]),
+    systemTicks: Number(fields[12]),
   };
 }
 
