@@ -2,7 +2,7 @@ import { channel } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { listenOn } from './listen.js';
+import { boundPort, listenOn } from './listen.js';
 import { BackendSwitch, InFlight, type Backend } from './backends.js';
 import { Tunnels } from './tunnels.js';
 import { forwardHeaders, ResponseWriter, type Outcome, type StreamRegistrar } from './forward.js';
@@ -143,8 +143,7 @@ export class HttpProxy {
   }
 
   get address(): { host: string; port: number } {
-    const address = this.#server.address();
-    return { host: this.options.host, port: typeof address === 'object' && address ? address.port : this.options.port };
+    return { host: this.options.host, port: boundPort(this.#server, this.options.port) };
   }
 
   setActive(backend: Backend | undefined): void {

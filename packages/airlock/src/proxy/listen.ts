@@ -19,3 +19,14 @@ export function listenOn(server: Server, host: string, port: number, onError: (m
     });
   });
 }
+
+/**
+ * The port a server is bound to (the one the kernel chose for port 0), or `fallback` while it is not listening.
+ *
+ * @example
+ *   server.listen(0, '127.0.0.1', () => console.log(boundPort(server)));
+ */
+export function boundPort(server: Server, fallback = 0): number {
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : fallback;
+}

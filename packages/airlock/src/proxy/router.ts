@@ -63,14 +63,13 @@ export interface RouterDeps {
 }
 
 /**
- * The proxy's dispatch chain passes handlers in undici's raw form (onHeaders with the
- * header Buffers, as undici's client calls them): the object form (onResponseStart) would
- * parse every response's headers into an object and back, costing each request twice.
- *
  * The bottom of the proxy's dispatch chain: sends each attempt of a request to the
  * generation that should take it now, through that generation's pool, counting it in
  * flight there until its upstream exchange is over. Interceptors (the retry policy) sit
- * above it and dispatch again through it, so a retry is routed afresh.
+ * above it and dispatch again through it, so a retry is routed afresh. The chain passes
+ * handlers in undici's raw form (onHeaders with the header Buffers, as undici's client
+ * calls them): the object form (onResponseStart) would parse every response's headers
+ * into an object and back, costing each request twice.
  *
  * @example
  *   const router = new GenerationRouter({ service: 'api', pools, inFlight, pick, acquire });

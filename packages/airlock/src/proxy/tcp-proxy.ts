@@ -1,5 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { listenOn } from './listen.js';
+import { boundPort, listenOn } from './listen.js';
 import { BackendSwitch, InFlight, type Backend } from './backends.js';
 import type { LongLived } from './http-proxy.js';
 import { Tunnels } from './tunnels.js';
@@ -61,8 +61,7 @@ export class TcpProxy {
   }
 
   get address(): { host: string; port: number } {
-    const address = this.#server.address();
-    return { host: this.options.host, port: typeof address === 'object' && address ? address.port : this.options.port };
+    return { host: this.options.host, port: boundPort(this.#server, this.options.port) };
   }
 
   get active(): Backend | undefined {

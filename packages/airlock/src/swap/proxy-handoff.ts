@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import type { ServicePlan } from '../config/plan.js';
 import { HttpProxy } from '../proxy/http-proxy.js';
+import { boundPort } from '../proxy/listen.js';
 import { ProxyWorkers, type HttpFront } from '../proxy/workers.js';
 import { TcpProxy } from '../proxy/tcp-proxy.js';
 import type { TrafficSplit } from '../proxy/split.js';
@@ -15,8 +16,8 @@ export function freePort(): Promise<number> {
     const server = createServer();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+      const port = boundPort(server);
+      server.close(() => resolve(port));
     });
   });
 }
